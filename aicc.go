@@ -1,0 +1,124 @@
+// Package aicc is the domain of the AICC Facebook channel service: tenants, the directory a channel refers to
+// (OUs, skill queues, service calendars), Facebook channels and their Pages, sealed secrets, and the store
+// interfaces the adapters implement. It imports only the standard library.
+package aicc
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"strings"
+	"time"
+)
+
+// Tenant is a contact-centre customer. Every row but system certificates and API tokens of the sysadmin
+// belongs to exactly one tenant.
+type Tenant struct {
+	ID        string
+	Name      string
+	CreatedAt time.Time
+}
+
+// Validate checks the tenant's own fields.
+func (t *Tenant) Validate() error {
+	fe := FieldErrors{}
+	checkLen(fe, "name", t.Name, 1, 100)
+	return fe.Err()
+}
+
+// Role is what an API token may do.
+type Role string
+
+// Roles, from most to least powerful.
+const (
+	RoleSysadmin     Role = "sysadmin"      // manages tenants and system certificates; no tenant
+	RoleTenantAdmin  Role = "tenant-admin"  // reads and writes its tenant's resources
+	RoleTenantViewer Role = "tenant-viewer" // reads its tenant's resources
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool {
+	return r == RoleSysadmin || r == RoleTenantAdmin || r == RoleTenantViewer
+}
+
+// Principal is the authenticated caller of a request.
+type Principal struct {
+	TokenID  string
+	TenantID string // empty for a sysadmin
+	Role     Role
+}
+
+// CanWrite reports whether the principal may change its tenant's resources.
+func (p Principal) CanWrite() bool { return p.Role == RoleTenantAdmin }
+
+// APIToken is a bearer token as stored: only the SHA-256 hash of the secret part is kept.
+type APIToken struct {
+	ID        string
+	TenantID  string // empty for a sysadmin
+	Role      Role
+	Name      string
+	Hash      []byte
+	CreatedAt time.Time
+}
+
+// TokenPrefix starts every API token, so that a leaked one is easy to recognise and scan for.
+const TokenPrefix = "aicc_"
+
+// NewAPIToken makes a token for tenantID (empty for a sysadmin) with the given role. It returns the bearer
+// value, to be shown once, and the record to store, which holds only its hash.
+func NewAPIToken(tenantID string, role Role, name string, now time.Time) (string, *APIToken) {
+	secret := TokenPrefix + strings.ToLower(idEncoding.EncodeToString(RandomBytes(32)))
+	return secret, &APIToken{
+		ID: NewID(PrefixToken), TenantID: tenantID, Role: role, Name: name, Hash: HashToken(secret), CreatedAt: now,
+	}
+}
+
+// HashToken returns the SHA-256 of a bearer token, the form in which tokens are stored and looked up.
+func HashToken(secret string) []byte {
+	sum := sha256.Sum256([]byte(secret))
+	return sum[:]
+}
+
+// ID prefixes make an ID's kind visible in logs and URLs.
+const (
+	PrefixTenant   = "ten"
+	PrefixToken    = "tok"
+	PrefixOU       = "ou"
+	PrefixQueue    = "sq"
+	PrefixCalendar = "cal"
+	PrefixChannel  = "ch"
+	PrefixCert     = "cert"
+)
+
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// NewID returns prefix + "_" + 26 random base32 characters (130 bits): unguessable, so a channel ID can stand
+// in Meta's callback URL.
+func NewID(prefix string) string {
+	return prefix + "_" + strings.ToLower(idEncoding.EncodeToString(RandomBytes(16)))
+}
+
+// RandomBytes returns n bytes from crypto/rand, which never fails on supported platforms.
+func RandomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}
+
+func checkLen(fe FieldErrors, field, value string, min, max int) {
+	n := len([]rune(value))
+	switch {
+	case n < min && min == 1:
+		fe.Add(field, "is required")
+	case n < min:
+		fe.Add(field, "must have at least %d characters", min)
+	case n > max:
+		fe.Add(field, "must have at most %d characters", max)
+	}
+}
+
+func checkRange(fe FieldErrors, field string, value, min, max int) {
+	if value < min || value > max {
+		fe.Add(field, "must be between %d and %d", min, max)
+	}
+}

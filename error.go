@@ -1,0 +1,81 @@
+package aicc
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// Error codes. Each maps to one HTTP status in api/errors.go; clients match on the code, never on the message.
+const (
+	EINVALID   = "INVALID"   // the request is malformed or a field breaks a rule; Fields says which
+	ENOTFOUND  = "NOT_FOUND" // the resource does not exist, or belongs to another tenant
+	ECONFLICT  = "CONFLICT"  // the request conflicts with the resource's current state
+	EFORBIDDEN = "FORBIDDEN" // the caller's role may not do this
+	EUNAUTH    = "UNAUTHENTICATED"
+	EINTERNAL  = "INTERNAL"
+
+	ECHANNELNAMETAKEN   = "CHANNEL_NAME_TAKEN"     // another channel of the tenant has this name
+	EAPPCONNECTED       = "APP_ALREADY_CONNECTED"  // the Meta app is connected to another channel
+	EPAGECONNECTED      = "PAGE_ALREADY_CONNECTED" // the Page is connected to a channel already
+	ENOTVERIFIED        = "NOT_VERIFIED"           // Meta has not verified the callback URL yet
+	EONBOARDINGSTARTED  = "ONBOARDING_ALREADY_STARTED"
+	EONBOARDINGFINISHED = "ONBOARDING_FINISHED" // the onboarding is over (active, cancelled, expired or failed)
+	EINUSE              = "IN_USE"              // the resource is referenced by another and cannot be deleted
+)
+
+// Error is the one error type of the domain. Message is safe to show to the caller; it never holds a secret.
+type Error struct {
+	Code    string
+	Message string
+	// Fields maps a JSON field path (for example "basic.workTime.workday[1]") to what is wrong with it.
+	Fields map[string]string
+}
+
+func (e *Error) Error() string {
+	if len(e.Fields) == 0 {
+		return fmt.Sprintf("%s: %s", e.Code, e.Message)
+	}
+	parts := make([]string, 0, len(e.Fields))
+	for _, k := range slices.Sorted(maps.Keys(e.Fields)) {
+		parts = append(parts, k+": "+e.Fields[k])
+	}
+	return fmt.Sprintf("%s: %s (%s)", e.Code, e.Message, strings.Join(parts, "; "))
+}
+
+// Errorf returns an *Error with the given code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of err's *Error, EINTERNAL for any other error and "" for nil.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// FieldErrors collects every field error of one validation, so that the caller sees them all at once.
+type FieldErrors map[string]string
+
+// Add records msg for field unless the field already has an error.
+func (f FieldErrors) Add(field, format string, args ...any) {
+	if _, ok := f[field]; !ok {
+		f[field] = fmt.Sprintf(format, args...)
+	}
+}
+
+// Err returns nil when there are no field errors, else an EINVALID *Error holding them.
+func (f FieldErrors) Err() error {
+	if len(f) == 0 {
+		return nil
+	}
+	return &Error{Code: EINVALID, Message: "The request has invalid fields.", Fields: map[string]string(f)}
+}

@@ -1,0 +1,102 @@
+package aicc
+
+import "context"
+
+// List limits for cursor pagination.
+const (
+	DefaultListLimit = 50
+	MaxListLimit     = 200
+)
+
+// ListOptions asks for one page of a list: at most Limit items after the opaque Cursor of the previous page.
+type ListOptions struct {
+	Limit  int
+	Cursor string
+}
+
+// ChannelFilter narrows a channel list. Name matches channels whose name contains it, ignoring case.
+type ChannelFilter struct {
+	ListOptions
+	Status ChannelStatus
+	Name   string
+}
+
+// Every store method returns *Error values with domain codes: ENOTFOUND for a missing row or a row of another
+// tenant, ECHANNELNAMETAKEN, EAPPCONNECTED and EPAGECONNECTED for unique violations, EINVALID for a bad cursor.
+// List methods return the cursor of the next page, "" after the last one.
+
+// TenantStore keeps tenants.
+type TenantStore interface {
+	CreateTenant(ctx context.Context, t *Tenant) error
+	GetTenant(ctx context.Context, id string) (*Tenant, error)
+	ListTenants(ctx context.Context, opt ListOptions) ([]*Tenant, string, error)
+}
+
+// TokenStore keeps API tokens, hashed.
+type TokenStore interface {
+	CreateToken(ctx context.Context, t *APIToken) error
+	// FindToken returns the token with the given SHA-256 hash.
+	FindToken(ctx context.Context, hash []byte) (*APIToken, error)
+}
+
+// DirectoryStore keeps the tenant's OUs, skill queues and service calendars.
+type DirectoryStore interface {
+	CreateOU(ctx context.Context, ou *OU) error
+	GetOU(ctx context.Context, tenantID, id string) (*OU, error)
+	ListOUs(ctx context.Context, tenantID string, opt ListOptions) ([]*OU, string, error)
+
+	CreateSkillQueue(ctx context.Context, q *SkillQueue) error
+	GetSkillQueue(ctx context.Context, tenantID, id string) (*SkillQueue, error)
+	ListSkillQueues(ctx context.Context, tenantID string, opt ListOptions) ([]*SkillQueue, string, error)
+
+	CreateServiceCalendar(ctx context.Context, c *ServiceCalendar) error
+	GetServiceCalendar(ctx context.Context, tenantID, id string) (*ServiceCalendar, error)
+	ListServiceCalendars(ctx context.Context, tenantID string, opt ListOptions) ([]*ServiceCalendar, string, error)
+}
+
+// ChannelSecrets are a new channel's sealed secrets.
+type ChannelSecrets struct {
+	AppSecret   SealedSecret
+	VerifyToken SealedSecret
+}
+
+// ChannelStore keeps channels, their sealed secrets and their Pages.
+type ChannelStore interface {
+	// CreateChannel stores the channel and its secrets in one transaction.
+	CreateChannel(ctx context.Context, ch *Channel, secrets ChannelSecrets) error
+	GetChannel(ctx context.Context, tenantID, id string) (*Channel, error)
+	// FindChannel looks a channel up by ID alone, for the public webhook route, whose URL carries no tenant.
+	FindChannel(ctx context.Context, id string) (*Channel, error)
+	// ListChannels lists the tenant's channels by name.
+	ListChannels(ctx context.Context, tenantID string, f ChannelFilter) ([]*Channel, string, error)
+	// UpdateChannel writes the channel's name and basic and robot configuration.
+	UpdateChannel(ctx context.Context, ch *Channel) error
+	// DeleteChannel deletes the channel with its secrets and Pages.
+	DeleteChannel(ctx context.Context, tenantID, id string) error
+	// SetOnboarding records the onboarding state; it is idempotent.
+	SetOnboarding(ctx context.Context, channelID string, o Onboarding) error
+	ChannelSecret(ctx context.Context, channelID string, kind SecretKind) (SealedSecret, error)
+
+	// AddPage connects a Page to a channel of the page's tenant.
+	AddPage(ctx context.Context, p *Page, token SealedSecret) error
+	ListPages(ctx context.Context, tenantID, channelID string, opt ListOptions) ([]*Page, string, error)
+	RemovePage(ctx context.Context, tenantID, channelID, pageID string) error
+}
+
+// CertificateStore keeps the system's Facebook authentication certificates.
+type CertificateStore interface {
+	AddCertificate(ctx context.Context, c *Certificate) error
+	// ListCertificates returns every certificate, the one expiring last first.
+	ListCertificates(ctx context.Context) ([]*Certificate, error)
+}
+
+// Store is everything the service keeps, as one database implements it.
+type Store interface {
+	TenantStore
+	TokenStore
+	DirectoryStore
+	ChannelStore
+	CertificateStore
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+}
