@@ -16,6 +16,9 @@ const (
 	EFORBIDDEN = "FORBIDDEN" // the caller's role may not do this
 	EUNAUTH    = "UNAUTHENTICATED"
 	EINTERNAL  = "INTERNAL"
+	ETOOLARGE  = "PAYLOAD_TOO_LARGE"
+	// EUNAVAILABLE means a dependency (database, Temporal) did not answer; the caller may retry.
+	EUNAVAILABLE = "UNAVAILABLE"
 
 	ECHANNELNAMETAKEN   = "CHANNEL_NAME_TAKEN"     // another channel of the tenant has this name
 	EAPPCONNECTED       = "APP_ALREADY_CONNECTED"  // the Meta app is connected to another channel
