@@ -454,7 +454,8 @@ func checkSecret(fe FieldErrors, field, value string) {
 }
 
 // JoinInvalid merges the fields of several EINVALID errors into one, so that a request that breaks rules
-// checked in different places still gets one answer with every field. Any other error wins as it is.
+// checked in different places still gets one answer with every field. Any other error, and an EINVALID without
+// fields, is returned as it is.
 func JoinInvalid(errs ...error) error {
 	fe := FieldErrors{}
 	for _, err := range errs {
@@ -462,7 +463,7 @@ func JoinInvalid(errs ...error) error {
 			continue
 		}
 		e, ok := err.(*Error)
-		if !ok || e.Code != EINVALID {
+		if !ok || e.Code != EINVALID || len(e.Fields) == 0 {
 			return err
 		}
 		for k, v := range e.Fields {
