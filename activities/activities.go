@@ -4,7 +4,10 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/aiccfb/aicc"
 )
@@ -23,6 +26,19 @@ type RecordOnboardingInput struct {
 }
 
 // RecordOnboarding writes the onboarding state to the database, so lists and filters never ask Temporal.
+// The write is an idempotent overwrite. A domain error of the store (the channel no longer exists) comes back
+// as an ApplicationError typed with its code, so the caller's retry policy can stop on it.
 func (a *Activities) RecordOnboarding(ctx context.Context, in RecordOnboardingInput) error {
-	return a.Channels.SetOnboarding(ctx, in.ChannelID, in.Onboarding)
+	return domainError(a.Channels.SetOnboarding(ctx, in.ChannelID, in.Onboarding))
+}
+
+// domainError turns an *aicc.Error into a retryable ApplicationError whose type is the error's code and whose
+// message is its safe message; the call site lists the codes that must not be retried. Other errors (a
+// database that does not answer) are returned as they are and retried.
+func domainError(err error) error {
+	var e *aicc.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	return temporal.NewApplicationErrorWithCause(e.Message, e.Code, err)
 }

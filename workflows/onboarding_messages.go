@@ -68,3 +68,7 @@ const (
 	StepAwaitConfirmation = "await_confirmation"
 	StepDone              = "done"
 )
+
+// OnboardingWorkflowType is the name Onboarding is registered under. It is fixed, so that renaming the Go
+// function never orphans running executions.
+const OnboardingWorkflowType = "Onboarding"

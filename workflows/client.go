@@ -1,0 +1,72 @@
+package workflows
+
+import (
+	"errors"
+	"slices"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/aiccfb/aicc"
+)
+
+// Search attributes set on every workflow of a channel, so that operators can filter by tenant and channel in
+// the Temporal Web UI. worker.RegisterSearchAttributes adds them to the namespace.
+var (
+	SearchAttributeTenantID  = temporal.NewSearchAttributeKeyKeyword("TenantId")
+	SearchAttributeChannelID = temporal.NewSearchAttributeKeyKeyword("ChannelId")
+)
+
+// StartOnboardingOptions are the options to start the onboarding of in.ChannelID with. A running onboarding of
+// the same channel makes the start fail (DomainError turns that into EONBOARDINGSTARTED); a finished one may be
+// started again.
+func StartOnboardingOptions(in OnboardingInput) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:        OnboardingWorkflowID(in.ChannelID),
+		TaskQueue: TaskQueue,
+		// Without this the client silently returns the running execution instead of an error.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			SearchAttributeTenantID.ValueSet(in.TenantID),
+			SearchAttributeChannelID.ValueSet(in.ChannelID),
+		),
+	}
+}
+
+// domainCodes are the aicc error codes a workflow may fail or reject an update with.
+var domainCodes = []string{
+	aicc.EINVALID, aicc.ENOTFOUND, aicc.ECONFLICT, aicc.EFORBIDDEN, aicc.EUNAUTH, aicc.EINTERNAL, aicc.ETOOLARGE,
+	aicc.EUNAVAILABLE, aicc.ECHANNELNAMETAKEN, aicc.EAPPCONNECTED, aicc.EPAGECONNECTED, aicc.ENOTVERIFIED,
+	aicc.EONBOARDINGSTARTED, aicc.EONBOARDINGFINISHED, aicc.EINUSE,
+}
+
+// DomainError turns an error the Temporal client returned for a start, signal, update or query of an
+// onboarding into an *aicc.Error when it has a domain meaning:
+//   - an ApplicationError, also wrapped in an update or workflow execution error, whose type is an aicc code
+//     (a rejected update, a failed workflow) becomes that code with the error's message;
+//   - WorkflowExecutionAlreadyStarted becomes EONBOARDINGSTARTED;
+//   - NotFound (the workflow is closed or gone) becomes EONBOARDINGFINISHED.
+//
+// Any other error is returned unchanged, and nil stays nil.
+func DomainError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && slices.Contains(domainCodes, appErr.Type()) {
+		return &aicc.Error{Code: appErr.Type(), Message: appErr.Message()}
+	}
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return aicc.Errorf(aicc.EONBOARDINGSTARTED, "The channel's onboarding is already running.")
+	}
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return aicc.Errorf(aicc.EONBOARDINGFINISHED, "The channel's onboarding is over.")
+	}
+	return err
+}

@@ -1,0 +1,291 @@
+// Package workflows holds the Temporal workflows of aicc, their message names and payloads, and the options
+// that start them. Workflow code here is deterministic: time comes from workflow.Now, concurrency from
+// workflow.Go and workflow.Await, and every effect goes through an activity.
+package workflows
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/activities"
+)
+
+// Onboarding walks a channel from awaiting_verification to active: it waits durably for Meta's verification
+// request (signal SignalMetaVerified) until the verification TTL ends, then for the administrator's
+// confirmation (Update UpdateConfirm), and may be cancelled (Update UpdateCancel) at any point before it is
+// active. Every transition is written to the database by the RecordOnboarding activity, so lists and filters
+// never ask Temporal; the live view is the QueryState query.
+func Onboarding(ctx workflow.Context, in OnboardingInput) (OnboardingResult, error) {
+	wf := new(onboardingImpl)
+	if err := wf.setup(ctx, in); err != nil {
+		return OnboardingResult{}, err
+	}
+	res, err := wf.run(ctx)
+	wf.closing = true
+	// Accepted updates wait for the state they promised to be recorded; let them see the outcome and return
+	// before the workflow closes, so that no caller gets "workflow completed" instead of an answer.
+	if werr := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); werr != nil && err == nil {
+		err = werr
+	}
+	return res, err
+}
+
+// onboardingImpl is the state of one Onboarding execution. state is what has been recorded in the database;
+// the other fields are decisions taken by signals and updates that run has not recorded yet.
+type onboardingImpl struct {
+	in     OnboardingInput
+	ttl    time.Duration
+	logger log.Logger
+
+	state OnboardingState
+
+	verified   bool
+	verifiedAt time.Time
+	confirmed  bool
+	cancelled  bool
+	expired    bool
+	closing    bool // run has returned; nothing more will be recorded
+}
+
+func (wf *onboardingImpl) setup(ctx workflow.Context, in OnboardingInput) error {
+	var problems []string
+	if in.TenantID == "" {
+		problems = append(problems, "tenantId is required")
+	}
+	if in.ChannelID == "" {
+		problems = append(problems, "channelId is required")
+	}
+	if in.VerificationTTL < 0 {
+		problems = append(problems, "verificationTtl must not be negative")
+	}
+	if len(problems) > 0 {
+		return businessError(aicc.EINVALID, "The onboarding input is invalid: %s.", strings.Join(problems, "; "))
+	}
+
+	wf.in = in
+	wf.ttl = in.VerificationTTL
+	if wf.ttl == 0 {
+		wf.ttl = DefaultVerificationTTL
+	}
+	wf.logger = log.With(workflow.GetLogger(ctx), "TenantID", in.TenantID, "ChannelID", in.ChannelID)
+	wf.state.StartedAt = workflow.Now(ctx)
+
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (OnboardingState, error) {
+		return wf.state, nil
+	}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateConfirm, wf.confirm, workflow.UpdateHandlerOptions{
+		Validator: wf.validateConfirm,
+	}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateCancel, wf.cancel, workflow.UpdateHandlerOptions{
+		Validator: wf.validateCancel,
+	}); err != nil {
+		return err
+	}
+
+	signals := workflow.GetSignalChannel(ctx, SignalMetaVerified)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var s MetaVerifiedSignal
+			signals.Receive(ctx, &s)
+			wf.metaVerified(ctx, s)
+		}
+	})
+	return nil
+}
+
+func (wf *onboardingImpl) run(ctx workflow.Context) (OnboardingResult, error) {
+	if err := wf.record(ctx, aicc.StatusAwaitingVerification, StepAwaitVerification); err != nil {
+		return wf.fail(ctx, err)
+	}
+
+	// The TTL counts from when the channel is visibly awaiting verification.
+	wf.state.ExpiresAt = workflow.Now(ctx).Add(wf.ttl)
+	ok, err := workflow.AwaitWithTimeout(ctx, wf.ttl, func() bool { return wf.verified || wf.cancelled })
+	if err != nil {
+		return wf.fail(ctx, err)
+	}
+	switch {
+	case wf.cancelled:
+		return wf.finish(ctx, aicc.StatusCancelled)
+	case !ok:
+		wf.expired = true
+		wf.logger.Info("Meta did not verify the callback URL in time", "TTL", wf.ttl)
+		return wf.finish(ctx, aicc.StatusVerificationExpired)
+	}
+
+	if err := wf.record(ctx, aicc.StatusVerified, StepAwaitConfirmation); err != nil {
+		return wf.fail(ctx, err)
+	}
+	// No timeout here: once Meta has verified the callback, the administrator adds Pages at their own pace.
+	if err := workflow.Await(ctx, func() bool { return wf.confirmed || wf.cancelled }); err != nil {
+		return wf.fail(ctx, err)
+	}
+	if wf.cancelled {
+		return wf.finish(ctx, aicc.StatusCancelled)
+	}
+	return wf.finish(ctx, aicc.StatusActive)
+}
+
+// finish records a final status and returns it as the result.
+func (wf *onboardingImpl) finish(ctx workflow.Context, status aicc.ChannelStatus) (OnboardingResult, error) {
+	if err := wf.record(ctx, status, StepDone); err != nil {
+		return wf.fail(ctx, err)
+	}
+	wf.logger.Info("Onboarding finished", "Status", status)
+	return OnboardingResult{Status: status}, nil
+}
+
+// fail ends the workflow with err. When the workflow itself was cancelled (an operator in the Web UI), the
+// channel is recorded as cancelled on a disconnected context first, so the database does not show a wait that
+// no longer exists.
+func (wf *onboardingImpl) fail(ctx workflow.Context, err error) (OnboardingResult, error) {
+	var canceled *temporal.CanceledError
+	if errors.As(err, &canceled) && !isFinal(wf.state.Status) {
+		wf.cancelled = true
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		if rerr := wf.record(dctx, aicc.StatusCancelled, StepDone); rerr != nil {
+			wf.logger.Error("Could not record the cancelled onboarding", "Error", rerr)
+		}
+		return OnboardingResult{Status: wf.state.Status}, err
+	}
+	wf.logger.Error("Onboarding failed", "Error", err)
+	return OnboardingResult{Status: wf.state.Status}, err
+}
+
+// record writes the onboarding state through the RecordOnboarding activity and, once it is written, makes it
+// the state the query and the update handlers see.
+func (wf *onboardingImpl) record(ctx workflow.Context, status aicc.ChannelStatus, step string) error {
+	now := workflow.Now(ctx)
+	o := aicc.Onboarding{
+		Status:      status,
+		Step:        step,
+		VerifiedAt:  wf.verifiedAt,
+		ActivatedAt: wf.state.ActivatedAt,
+		UpdatedAt:   now,
+	}
+	if status == aicc.StatusActive {
+		o.ActivatedAt = now
+	}
+
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		// The database may be down for a while; the write is idempotent, so retry until it is back. Only a
+		// channel that no longer exists, or a state the store refuses, ends the retries.
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        time.Minute,
+			NonRetryableErrorTypes: []string{aicc.ENOTFOUND, aicc.EINVALID},
+		},
+	})
+	var a *activities.Activities
+	in := activities.RecordOnboardingInput{ChannelID: wf.in.ChannelID, Onboarding: o}
+	if err := workflow.ExecuteActivity(ctx, a.RecordOnboarding, in).Get(ctx, nil); err != nil {
+		return err
+	}
+
+	wf.state.Status = o.Status
+	wf.state.Step = o.Step
+	wf.state.ErrorCode = o.ErrorCode
+	wf.state.VerifiedAt = o.VerifiedAt
+	wf.state.ActivatedAt = o.ActivatedAt
+	return nil
+}
+
+// metaVerified handles SignalMetaVerified. Meta sends the verification request again whenever the callback is
+// edited in the app dashboard, so a repeated signal, or one after the onboarding ended, changes nothing.
+func (wf *onboardingImpl) metaVerified(ctx workflow.Context, s MetaVerifiedSignal) {
+	if wf.verified || wf.over() {
+		wf.logger.Debug("Ignoring Meta verification", "Status", wf.state.Status)
+		return
+	}
+	wf.verified = true
+	wf.verifiedAt = s.At
+	if wf.verifiedAt.IsZero() {
+		wf.verifiedAt = workflow.Now(ctx)
+	}
+	wf.logger.Info("Meta verified the callback URL")
+}
+
+// over reports whether the onboarding has ended or is about to: nothing but a pending confirmation can change
+// its outcome any more.
+func (wf *onboardingImpl) over() bool {
+	return wf.closing || wf.cancelled || wf.expired || isFinal(wf.state.Status)
+}
+
+func (wf *onboardingImpl) validateConfirm(ctx workflow.Context, _ ConfirmRequest) error {
+	switch {
+	case wf.over():
+		return wf.finishedError()
+	case !wf.verified:
+		return businessError(aicc.ENOTVERIFIED, "Meta has not verified the callback URL yet.")
+	}
+	return nil
+}
+
+// confirm makes the channel active. It returns once active is recorded, so a read right after it sees active.
+// A second confirm while the first is being recorded waits for the same outcome.
+func (wf *onboardingImpl) confirm(ctx workflow.Context, _ ConfirmRequest) (OnboardingState, error) {
+	wf.confirmed = true
+	if err := workflow.Await(ctx, wf.settled); err != nil {
+		return wf.state, err
+	}
+	if wf.state.Status != aicc.StatusActive {
+		return wf.state, wf.finishedError()
+	}
+	return wf.state, nil
+}
+
+func (wf *onboardingImpl) validateCancel(ctx workflow.Context, _ CancelRequest) error {
+	if wf.confirmed || wf.closing || wf.expired || isFinal(wf.state.Status) {
+		return wf.finishedError()
+	}
+	return nil
+}
+
+// cancel ends the onboarding. It returns once cancelled is recorded.
+func (wf *onboardingImpl) cancel(ctx workflow.Context, _ CancelRequest) (OnboardingState, error) {
+	wf.cancelled = true
+	if err := workflow.Await(ctx, wf.settled); err != nil {
+		return wf.state, err
+	}
+	if wf.state.Status != aicc.StatusCancelled {
+		return wf.state, wf.finishedError()
+	}
+	return wf.state, nil
+}
+
+// settled reports whether a final status is recorded or nothing more will be.
+func (wf *onboardingImpl) settled() bool { return wf.closing || isFinal(wf.state.Status) }
+
+func (wf *onboardingImpl) finishedError() error {
+	if !isFinal(wf.state.Status) {
+		return businessError(aicc.EONBOARDINGFINISHED, "The onboarding is over.")
+	}
+	return businessError(aicc.EONBOARDINGFINISHED, "The onboarding is over: the channel is %s.", wf.state.Status)
+}
+
+// isFinal reports whether the onboarding ends in status s.
+func isFinal(s aicc.ChannelStatus) bool {
+	switch s {
+	case aicc.StatusActive, aicc.StatusCancelled, aicc.StatusVerificationExpired, aicc.StatusFailed:
+		return true
+	}
+	return false
+}
+
+// businessError is a non-retryable ApplicationError whose type is a domain code, which DomainError turns back
+// into an *aicc.Error on the client side.
+func businessError(code, format string, args ...any) error {
+	return temporal.NewNonRetryableApplicationError(aicc.Errorf(code, format, args...).Message, code, nil)
+}

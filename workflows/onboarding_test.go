@@ -1,0 +1,359 @@
+package workflows_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/suite"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/activities"
+	"github.com/aiccfb/aicc/workflows"
+)
+
+type OnboardingSuite struct {
+	suite.Suite
+	testsuite.WorkflowTestSuite
+	env *testsuite.TestWorkflowEnvironment
+
+	mu       sync.Mutex
+	recorded []activities.RecordOnboardingInput
+}
+
+func TestOnboarding(t *testing.T) { suite.Run(t, new(OnboardingSuite)) }
+
+// a is the typed nil receiver activities are referenced through, as in the workflow.
+var a *activities.Activities
+
+func (s *OnboardingSuite) SetupTest() {
+	s.recorded = nil
+	s.env = s.NewTestWorkflowEnvironment()
+	s.env.RegisterWorkflowWithOptions(workflows.Onboarding, workflow.RegisterOptions{Name: workflows.OnboardingWorkflowType})
+	s.env.OnActivity(a.RecordOnboarding, mock.Anything, mock.Anything).Return(s.record)
+}
+
+// record is the mocked RecordOnboarding: it keeps every write, in order.
+func (s *OnboardingSuite) record(_ context.Context, in activities.RecordOnboardingInput) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.recorded = append(s.recorded, in)
+	return nil
+}
+
+// statuses returns the recorded statuses in order.
+func (s *OnboardingSuite) statuses() []aicc.ChannelStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var got []aicc.ChannelStatus
+	for _, r := range s.recorded {
+		got = append(got, r.Onboarding.Status)
+	}
+	return got
+}
+
+// last returns the last recorded onboarding.
+func (s *OnboardingSuite) last() aicc.Onboarding {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Require().NotEmpty(s.recorded)
+	return s.recorded[len(s.recorded)-1].Onboarding
+}
+
+func input(ttl time.Duration) workflows.OnboardingInput {
+	return workflows.OnboardingInput{TenantID: "ten_1", ChannelID: "ch_1", VerificationTTL: ttl}
+}
+
+// at runs fn after d of virtual time.
+func (s *OnboardingSuite) at(d time.Duration, fn func()) { s.env.RegisterDelayedCallback(fn, d) }
+
+func (s *OnboardingSuite) signalVerified() {
+	s.env.SignalWorkflow(workflows.SignalMetaVerified, workflows.MetaVerifiedSignal{})
+}
+
+// updateOutcome is what a caller of an update saw.
+type updateOutcome struct {
+	accepted bool
+	rejected error
+	state    workflows.OnboardingState
+	err      error
+	done     bool
+}
+
+// update sends an update and returns where its outcome will be.
+func (s *OnboardingSuite) update(name, id string, arg any) *updateOutcome {
+	out := new(updateOutcome)
+	s.env.UpdateWorkflow(name, id, &testsuite.TestUpdateCallback{
+		OnAccept: func() { out.accepted = true },
+		OnReject: func(err error) { out.rejected = err },
+		OnComplete: func(v any, err error) {
+			out.done = true
+			out.err = err
+			if st, ok := v.(workflows.OnboardingState); ok {
+				out.state = st
+			}
+		},
+	}, arg)
+	return out
+}
+
+func (s *OnboardingSuite) result() workflows.OnboardingResult {
+	s.T().Helper()
+	s.Require().True(s.env.IsWorkflowCompleted())
+	s.Require().NoError(s.env.GetWorkflowError())
+	var res workflows.OnboardingResult
+	s.Require().NoError(s.env.GetWorkflowResult(&res))
+	return res
+}
+
+func (s *OnboardingSuite) queryState() workflows.OnboardingState {
+	s.T().Helper()
+	v, err := s.env.QueryWorkflow(workflows.QueryState)
+	s.Require().NoError(err)
+	var st workflows.OnboardingState
+	s.Require().NoError(v.Get(&st))
+	return st
+}
+
+func (s *OnboardingSuite) TestHappyPath() {
+	var confirm *updateOutcome
+	s.at(time.Hour, s.signalVerified)
+	s.at(90*time.Minute, s.signalVerified) // Meta verifies again when the callback is edited: harmless
+	s.at(2*time.Hour, func() { confirm = s.update(workflows.UpdateConfirm, "confirm-1", workflows.ConfirmRequest{}) })
+
+	s.env.ExecuteWorkflow(workflows.OnboardingWorkflowType, input(48*time.Hour))
+
+	s.Equal(aicc.StatusActive, s.result().Status)
+	s.Equal([]aicc.ChannelStatus{aicc.StatusAwaitingVerification, aicc.StatusVerified, aicc.StatusActive}, s.statuses())
+
+	s.Require().NotNil(confirm)
+	s.True(confirm.accepted)
+	s.NoError(confirm.rejected)
+	s.True(confirm.done)
+	s.NoError(confirm.err)
+	s.Equal(aicc.StatusActive, confirm.state.Status, "confirm returns once active is recorded")
+	s.Equal(workflows.StepDone, confirm.state.Step)
+
+	got := s.last()
+	s.Equal(workflows.StepDone, got.Step)
+	s.False(got.VerifiedAt.IsZero())
+	s.False(got.ActivatedAt.IsZero())
+	s.Empty(got.ErrorCode)
+	for _, r := range s.recorded {
+		s.Equal("ch_1", r.ChannelID)
+	}
+}
+
+func (s *OnboardingSuite) TestConfirmBeforeVerificationIsRejected() {
+	var early, confirm *updateOutcome
+	s.at(30*time.Minute, func() { early = s.update(workflows.UpdateConfirm, "confirm-early", workflows.ConfirmRequest{}) })
+	s.at(time.Hour, s.signalVerified)
+	s.at(2*time.Hour, func() { confirm = s.update(workflows.UpdateConfirm, "confirm-1", workflows.ConfirmRequest{}) })
+
+	s.env.ExecuteWorkflow(workflows.OnboardingWorkflowType, input(0))
+
+	s.Require().NotNil(early)
+	s.False(early.accepted)
+	s.Equal(aicc.ENOTVERIFIED, aicc.ErrorCode(workflows.DomainError(early.rejected)))
+
+	s.Equal(aicc.StatusActive, s.result().Status)
+	s.Require().NotNil(confirm)
+	s.NoError(confirm.err)
+	s.Equal([]aicc.ChannelStatus{aicc.StatusAwaitingVerification, aicc.StatusVerified, aicc.StatusActive}, s.statuses())
+}
+
+func (s *OnboardingSuite) TestVerificationExpires() {
+	for _, tc := range []struct {
+		name string
+		ttl  time.Duration
+		want time.Duration
+	}{
+		{"configured", 48 * time.Hour, 48 * time.Hour},
+		{"default", 0, workflows.DefaultVerificationTTL},
+	} {
+		s.Run(tc.name, func() {
+			s.SetupTest()
+			var before workflows.OnboardingState
+			s.at(tc.want-time.Minute, func() { before = s.queryState() })
+
+			s.env.ExecuteWorkflow(workflows.OnboardingWorkflowType, input(tc.ttl))
+
+			s.Equal(aicc.StatusVerificationExpired, s.result().Status)
+			s.Equal([]aicc.ChannelStatus{aicc.StatusAwaitingVerification, aicc.StatusVerificationExpired}, s.statuses())
+			s.Equal(aicc.StatusAwaitingVerification, before.Status, "still waiting just before the TTL")
+			s.Equal(workflows.StepDone, s.last().Step)
+			// Virtual time: the expiry is written a full TTL after the wait began.
+			first := s.recorded[0].Onboarding.UpdatedAt
+			s.Equal(tc.want, s.last().UpdatedAt.Sub(first).Round(time.Minute))
+			s.Equal(before.ExpiresAt, s.last().UpdatedAt)
+		})
+	}
+}
+
+func (s *OnboardingSuite) TestVerificationJustBeforeExpiry() {
+	var confirm *updateOutcome
+	s.at(47*time.Hour, s.signalVerified)
+	s.at(100*time.Hour, func() { confirm = s.update(workflows.UpdateConfirm, "confirm-1", workflows.ConfirmRequest{}) })
+
+	s.env.ExecuteWorkflow(workflows.OnboardingWorkflowType, input(48*time.Hour))
+
+	s.Equal(aicc.StatusActive, s.result().Status, "no timeout once verified")
+	s.Require().NotNil(confirm)
+	s.NoError(confirm.err)
+}
+
+func (s *OnboardingSuite) TestCancelBeforeVerification() {
+	var cancel, late *updateOutcome
+	s.at(time.Hour, func() {
+		cancel = s.update(workflows.UpdateCancel, "cancel-1", workflows.CancelRequest{})
+		s.signalVerified() // too late: the onboarding is cancelled
+		late = s.update(workflows.UpdateConfirm, "confirm-1", workflows.ConfirmRequest{})
+	})
+
+	s.env.ExecuteWorkflow(workflows.OnboardingWorkflowType, input(0))
+
+	s.Equal(aicc.StatusCancelled, s.result().Status)
+	s.Equal([]aicc.ChannelStatus{aicc.StatusAwaitingVerification, aicc.StatusCancelled}, s.statuses())
+	s.Require().NotNil(cancel)
+	s.NoError(cancel.err)
+	s.Equal(aicc.StatusCancelled, cancel.state.Status, "cancel returns once cancelled is recorded")
+	s.Require().NotNil(late)
+	s.False(late.accepted)
+	s.Equal(aicc.EONBOARDINGFINISHED, aicc.ErrorCode(workflows.DomainError(late.rejected)))
+	s.True(s.last().VerifiedAt.IsZero())
+}
+
+func (s *OnboardingSuite) TestCancelAfterVerification() {
+	var cancel *updateOutcome
+	s.at(time.Hour, s.signalVerified)
+	s.at(2*time.Hour, func() { cancel = s.update(workflows.UpdateCancel, "cancel-1", workflows.CancelRequest{}) })
+
+	s.env.ExecuteWorkflow(workflows.OnboardingWorkflowType, input(0))
+
+	s.Equal(aicc.StatusCancelled, s.result().Status)
+	s.Equal([]aicc.ChannelStatus{aicc.StatusAwaitingVerification, aicc.StatusVerified, aicc.StatusCancelled}, s.statuses())
+	s.Require().NotNil(cancel)
+	s.NoError(cancel.err)
+	s.Equal(aicc.StatusCancelled, cancel.state.Status)
+	s.False(s.last().VerifiedAt.IsZero())
+	s.True(s.last().ActivatedAt.IsZero())
+}
+
+func (s *OnboardingSuite) TestConfirmAfterCancelIsRejected() {
+	var cancel, confirm *updateOutcome
+	s.at(time.Hour, s.signalVerified)
+	s.at(2*time.Hour, func() {
+		cancel = s.update(workflows.UpdateCancel, "cancel-1", workflows.CancelRequest{})
+		confirm = s.update(workflows.UpdateConfirm, "confirm-1", workflows.ConfirmRequest{})
+	})
+
+	s.env.ExecuteWorkflow(workflows.OnboardingWorkflowType, input(0))
+
+	s.Equal(aicc.StatusCancelled, s.result().Status)
+	s.Require().NotNil(cancel)
+	s.NoError(cancel.err)
+	s.Require().NotNil(confirm)
+	s.False(confirm.accepted)
+	s.Equal(aicc.EONBOARDINGFINISHED, aicc.ErrorCode(workflows.DomainError(confirm.rejected)))
+}
+
+func (s *OnboardingSuite) TestCancelAfterConfirmIsRejected() {
+	var confirm, cancel *updateOutcome
+	s.at(time.Hour, s.signalVerified)
+	s.at(2*time.Hour, func() {
+		confirm = s.update(workflows.UpdateConfirm, "confirm-1", workflows.ConfirmRequest{})
+		cancel = s.update(workflows.UpdateCancel, "cancel-1", workflows.CancelRequest{})
+	})
+
+	s.env.ExecuteWorkflow(workflows.OnboardingWorkflowType, input(0))
+
+	s.Equal(aicc.StatusActive, s.result().Status)
+	s.Require().NotNil(confirm)
+	s.NoError(confirm.err)
+	s.Require().NotNil(cancel)
+	s.Equal(aicc.EONBOARDINGFINISHED, aicc.ErrorCode(workflows.DomainError(cancel.rejected)))
+}
+
+func (s *OnboardingSuite) TestQueryState() {
+	var waiting, verified workflows.OnboardingState
+	s.at(time.Minute, func() { waiting = s.queryState() })
+	s.at(time.Hour, s.signalVerified)
+	s.at(2*time.Hour, func() { verified = s.queryState() })
+	s.at(3*time.Hour, func() { s.update(workflows.UpdateCancel, "cancel-1", workflows.CancelRequest{}) })
+
+	s.env.ExecuteWorkflow(workflows.OnboardingWorkflowType, input(48*time.Hour))
+
+	s.Equal(aicc.StatusAwaitingVerification, waiting.Status)
+	s.Equal(workflows.StepAwaitVerification, waiting.Step)
+	s.False(waiting.StartedAt.IsZero())
+	s.Equal(48*time.Hour, waiting.ExpiresAt.Sub(waiting.StartedAt).Round(time.Minute))
+	s.True(waiting.VerifiedAt.IsZero())
+
+	s.Equal(aicc.StatusVerified, verified.Status)
+	s.Equal(workflows.StepAwaitConfirmation, verified.Step)
+	s.False(verified.VerifiedAt.IsZero())
+	s.Equal(waiting.ExpiresAt, verified.ExpiresAt)
+}
+
+func (s *OnboardingSuite) TestInvalidInputFailsWithoutRetry() {
+	s.env.ExecuteWorkflow(workflows.OnboardingWorkflowType, workflows.OnboardingInput{TenantID: "ten_1"})
+
+	s.Require().True(s.env.IsWorkflowCompleted())
+	err := s.env.GetWorkflowError()
+	s.Require().Error(err)
+	var appErr *temporal.ApplicationError
+	s.Require().ErrorAs(err, &appErr)
+	s.Equal(aicc.EINVALID, appErr.Type())
+	s.True(appErr.NonRetryable())
+	s.Contains(appErr.Message(), "channelId")
+	s.Equal(aicc.EINVALID, aicc.ErrorCode(workflows.DomainError(err)))
+	s.Empty(s.statuses())
+}
+
+// The database may be down for a while: the write is retried until it succeeds.
+func (s *OnboardingSuite) TestRecordRetriesTransientErrors() {
+	s.env = s.NewTestWorkflowEnvironment()
+	s.env.RegisterWorkflowWithOptions(workflows.Onboarding, workflow.RegisterOptions{Name: workflows.OnboardingWorkflowType})
+	s.env.OnActivity(a.RecordOnboarding, mock.Anything, mock.Anything).Return(errors.New("database is down")).Times(3)
+	s.env.OnActivity(a.RecordOnboarding, mock.Anything, mock.Anything).Return(s.record)
+	s.at(time.Hour, func() { s.update(workflows.UpdateCancel, "cancel-1", workflows.CancelRequest{}) })
+
+	s.env.ExecuteWorkflow(workflows.OnboardingWorkflowType, input(0))
+
+	s.Equal(aicc.StatusCancelled, s.result().Status)
+	s.Equal([]aicc.ChannelStatus{aicc.StatusAwaitingVerification, aicc.StatusCancelled}, s.statuses())
+	s.env.AssertExpectations(s.T())
+}
+
+// A channel deleted during its onboarding ends the workflow instead of retrying forever.
+func (s *OnboardingSuite) TestRecordStopsOnNotFound() {
+	s.env = s.NewTestWorkflowEnvironment()
+	s.env.RegisterWorkflowWithOptions(workflows.Onboarding, workflow.RegisterOptions{Name: workflows.OnboardingWorkflowType})
+	s.env.OnActivity(a.RecordOnboarding, mock.Anything, mock.Anything).
+		Return(temporal.NewApplicationError("The channel does not exist.", aicc.ENOTFOUND)).Once()
+
+	s.env.ExecuteWorkflow(workflows.OnboardingWorkflowType, input(0))
+
+	s.Require().True(s.env.IsWorkflowCompleted())
+	err := s.env.GetWorkflowError()
+	s.Require().Error(err)
+	s.Equal(aicc.ENOTFOUND, aicc.ErrorCode(workflows.DomainError(err)))
+	s.env.AssertExpectations(s.T()) // called once: not retried
+}
+
+// Cancelling the workflow itself (an operator in the Web UI) records the channel as cancelled.
+func (s *OnboardingSuite) TestWorkflowCancellationIsRecorded() {
+	s.at(time.Hour, func() { s.env.CancelWorkflow() })
+
+	s.env.ExecuteWorkflow(workflows.OnboardingWorkflowType, input(0))
+
+	s.Require().True(s.env.IsWorkflowCompleted())
+	s.Error(s.env.GetWorkflowError())
+	s.Equal([]aicc.ChannelStatus{aicc.StatusAwaitingVerification, aicc.StatusCancelled}, s.statuses())
+}
