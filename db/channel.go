@@ -1,0 +1,210 @@
+package db
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/aiccfb/aicc"
+	"github.com/uptrace/bun"
+)
+
+// CreateChannel stores the channel and its secrets in one transaction; a secret without ciphertext is not
+// stored. An empty ID and a zero CreatedAt are filled in, UpdatedAt defaults to CreatedAt, and ch is updated to
+// what a read returns, SecretInfo included.
+func (s *Store) CreateChannel(ctx context.Context, ch *aicc.Channel, secrets aicc.ChannelSecrets) error {
+	stamp(&ch.ID, aicc.PrefixChannel, &ch.CreatedAt)
+	if ch.UpdatedAt.IsZero() {
+		ch.UpdatedAt = ch.CreatedAt
+	}
+	r := newChannelRow(ch)
+	var rows []*secretRow
+	for _, secret := range []*secretRow{
+		newSecretRow(ch.ID, aicc.SecretAppSecret, secrets.AppSecret),
+		newSecretRow(ch.ID, aicc.SecretVerifyToken, secrets.VerifyToken),
+	} {
+		if len(secret.Ciphertext) > 0 {
+			rows = append(rows, secret)
+		}
+	}
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewInsert().Model(r).Exec(ctx); err != nil || len(rows) == 0 {
+			return err
+		}
+		_, err := tx.NewInsert().Model(&rows).Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return wrap(err, "create channel")
+	}
+	*ch = *r.domain(rows)
+	return nil
+}
+
+// GetChannel returns the tenant's channel with the given ID.
+func (s *Store) GetChannel(ctx context.Context, tenantID, id string) (*aicc.Channel, error) {
+	return s.channel(ctx, "id = ? AND tenant_id = ?", id, tenantID)
+}
+
+// FindChannel returns the channel with the given ID, whatever its tenant, for the public webhook route.
+func (s *Store) FindChannel(ctx context.Context, id string) (*aicc.Channel, error) {
+	return s.channel(ctx, "id = ?", id)
+}
+
+func (s *Store) channel(ctx context.Context, where string, args ...any) (*aicc.Channel, error) {
+	r := new(channelRow)
+	if err := s.db.NewSelect().Model(r).Where(where, args...).Scan(ctx); err != nil {
+		return nil, wrap(found(err, "channel"), "get channel")
+	}
+	chs, err := withSecrets(ctx, s.db, []*channelRow{r})
+	if err != nil {
+		return nil, wrap(err, "get channel")
+	}
+	return chs[0], nil
+}
+
+// ListChannels lists the tenant's channels by name. f.Status keeps the channels of that status; f.Name keeps
+// those whose name contains it, ignoring case.
+func (s *Store) ListChannels(ctx context.Context, tenantID string, f aicc.ChannelFilter) ([]*aicc.Channel, string, error) {
+	l, err := newListing(byName, f.ListOptions)
+	if err != nil {
+		return nil, "", err
+	}
+	var rows []*channelRow
+	q := s.db.NewSelect().Model(&rows).Where("tenant_id = ?", tenantID)
+	if f.Status != "" {
+		q = q.Where("status = ?", f.Status)
+	}
+	if f.Name != "" {
+		q = q.Where("lower(name) LIKE ? ESCAPE '!'", "%"+likeEscaper.Replace(strings.ToLower(f.Name))+"%")
+	}
+	if err := l.apply(q).Scan(ctx); err != nil {
+		return nil, "", wrap(err, "list channels")
+	}
+	rows, next := cut(l, rows)
+	chs, err := withSecrets(ctx, s.db, rows)
+	if err != nil {
+		return nil, "", wrap(err, "list channels")
+	}
+	return chs, next, nil
+}
+
+// likeEscaper escapes the LIKE wildcards of a search term, with '!' as the escape character (a backslash
+// would depend on the server's string settings).
+var likeEscaper = strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
+
+// withSecrets returns the channels of rows with the SecretInfo of their secrets.
+func withSecrets(ctx context.Context, idb bun.IDB, rows []*channelRow) ([]*aicc.Channel, error) {
+	if len(rows) == 0 {
+		return []*aicc.Channel{}, nil
+	}
+	ids := mapRows(rows, func(r *channelRow) string { return r.ID })
+	var secrets []*secretRow
+	if err := idb.NewSelect().Model(&secrets).Where("channel_id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+		return nil, err
+	}
+	byChannel := map[string][]*secretRow{}
+	for _, s := range secrets {
+		byChannel[s.ChannelID] = append(byChannel[s.ChannelID], s)
+	}
+	return mapRows(rows, func(r *channelRow) *aicc.Channel { return r.domain(byChannel[r.ID]) }), nil
+}
+
+// UpdateChannel writes the channel's name, basic and robot configuration and UpdatedAt (now when zero).
+func (s *Store) UpdateChannel(ctx context.Context, ch *aicc.Channel) error {
+	if ch.UpdatedAt.IsZero() {
+		ch.UpdatedAt = time.Now()
+	}
+	ch.UpdatedAt = norm(ch.UpdatedAt)
+	res, err := s.db.NewUpdate().Model(newChannelRow(ch)).Column("name", "basic", "robot", "updated_at").
+		Where("id = ? AND tenant_id = ?", ch.ID, ch.TenantID).Exec(ctx)
+	return wrap(affected(res, err, "channel"), "update channel")
+}
+
+// DeleteChannel deletes the tenant's channel with its secrets and Pages, whose IDs are then free to connect
+// again.
+func (s *Store) DeleteChannel(ctx context.Context, tenantID, id string) error {
+	return wrap(s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := channelInTenant(ctx, tx, tenantID, id); err != nil {
+			return err
+		}
+		for _, model := range []any{(*pageRow)(nil), (*secretRow)(nil)} {
+			if _, err := tx.NewDelete().Model(model).Where("channel_id = ?", id).Exec(ctx); err != nil {
+				return err
+			}
+		}
+		_, err := tx.NewDelete().Model((*channelRow)(nil)).Where("id = ?", id).Exec(ctx)
+		return err
+	}), "delete channel")
+}
+
+// SetOnboarding records the onboarding state of the channel. Writing the same state twice changes nothing.
+func (s *Store) SetOnboarding(ctx context.Context, channelID string, o aicc.Onboarding) error {
+	res, err := s.db.NewUpdate().Model(newChannelRow(&aicc.Channel{Onboarding: o})).
+		Column("status", "step", "error_code", "verified_at", "activated_at", "onboarding_updated_at").
+		Where("id = ?", channelID).Exec(ctx)
+	return wrap(affected(res, err, "channel"), "set onboarding")
+}
+
+// ChannelSecret returns the channel's sealed secret of the given kind.
+func (s *Store) ChannelSecret(ctx context.Context, channelID string, kind aicc.SecretKind) (aicc.SealedSecret, error) {
+	var r secretRow
+	err := s.db.NewSelect().Model(&r).Where("channel_id = ? AND kind = ?", channelID, string(kind)).Scan(ctx)
+	if err != nil {
+		return aicc.SealedSecret{}, wrap(found(err, "channel secret"), "get channel secret")
+	}
+	return r.sealed(), nil
+}
+
+// AddPage connects a Page to a channel of the page's tenant, with its sealed access token. A zero CreatedAt
+// is filled in, and p is updated to what a read returns.
+func (s *Store) AddPage(ctx context.Context, p *aicc.Page, token aicc.SealedSecret) error {
+	created(&p.CreatedAt)
+	r := newPageRow(p, token)
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := channelInTenant(ctx, tx, p.TenantID, p.ChannelID); err != nil {
+			return err
+		}
+		_, err := tx.NewInsert().Model(r).Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return wrap(err, "add page")
+	}
+	*p = *r.domain()
+	return nil
+}
+
+// ListPages lists the Pages of the tenant's channel by Page ID.
+func (s *Store) ListPages(ctx context.Context, tenantID, channelID string, opt aicc.ListOptions) ([]*aicc.Page, string, error) {
+	l, err := newListing(byPageID, opt)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := channelInTenant(ctx, s.db, tenantID, channelID); err != nil {
+		return nil, "", wrap(err, "list pages")
+	}
+	var rows []*pageRow
+	q := s.db.NewSelect().Model(&rows).Where("channel_id = ? AND tenant_id = ?", channelID, tenantID)
+	if err := l.apply(q).Scan(ctx); err != nil {
+		return nil, "", wrap(err, "list pages")
+	}
+	rows, next := cut(l, rows)
+	return mapRows(rows, (*pageRow).domain), next, nil
+}
+
+// RemovePage disconnects a Page from the tenant's channel.
+func (s *Store) RemovePage(ctx context.Context, tenantID, channelID, pageID string) error {
+	res, err := s.db.NewDelete().Model((*pageRow)(nil)).
+		Where("page_id = ? AND channel_id = ? AND tenant_id = ?", pageID, channelID, tenantID).Exec(ctx)
+	return wrap(affected(res, err, "page"), "remove page")
+}
+
+// channelInTenant returns ENOTFOUND unless the tenant has a channel with the given ID.
+func channelInTenant(ctx context.Context, idb bun.IDB, tenantID, id string) error {
+	ok, err := idb.NewSelect().Model((*channelRow)(nil)).Where("id = ? AND tenant_id = ?", id, tenantID).Exists(ctx)
+	if err == nil && !ok {
+		err = notFound("channel")
+	}
+	return err
+}

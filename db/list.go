@@ -1,0 +1,103 @@
+package db
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"time"
+
+	"github.com/aiccfb/aicc"
+	"github.com/uptrace/bun"
+)
+
+// keyset is the unique sort key of a list: (timeCol, keyCol), or keyCol alone when timeCol is empty. Lists
+// page by key (WHERE key > last key), never by OFFSET, so a page costs the same however deep it is.
+type keyset struct{ timeCol, keyCol string }
+
+var (
+	byCreated = keyset{"created_at", "id"}
+	byName    = keyset{"", "name"}
+	byPageID  = keyset{"", "page_id"}
+)
+
+// cursor is the sort key of the last item of a page. Clients see it as opaque base64url JSON.
+type cursor struct {
+	At  time.Time `json:"t,omitzero"`
+	Key string    `json:"k"`
+}
+
+func (c cursor) String() string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// listing is one page of a list, as asked for by aicc.ListOptions.
+type listing struct {
+	keyset
+	limit int
+	after *cursor
+}
+
+var errCursor = &aicc.Error{
+	Code: aicc.EINVALID, Message: "The cursor is not valid.",
+	Fields: map[string]string{"cursor": "is not a cursor from this list"},
+}
+
+func newListing(k keyset, opt aicc.ListOptions) (*listing, error) {
+	l := &listing{keyset: k, limit: aicc.DefaultListLimit}
+	if opt.Limit > 0 {
+		l.limit = min(opt.Limit, aicc.MaxListLimit)
+	}
+	if opt.Cursor == "" {
+		return l, nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(opt.Cursor)
+	if err != nil {
+		return nil, errCursor
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	l.after = new(cursor)
+	if err := dec.Decode(l.after); err != nil || l.after.Key == "" || l.after.At.IsZero() != (k.timeCol == "") {
+		return nil, errCursor
+	}
+	return l, nil
+}
+
+// apply orders q by the key, starts it after the cursor and asks for one row more than the limit, which
+// tells whether another page follows.
+func (l *listing) apply(q *bun.SelectQuery) *bun.SelectQuery {
+	key := bun.Ident(l.keyCol)
+	if l.timeCol == "" {
+		if l.after != nil {
+			q = q.Where("? > ?", key, l.after.Key)
+		}
+		q = q.OrderExpr("? ASC", key)
+	} else {
+		at := bun.Ident(l.timeCol)
+		if l.after != nil {
+			q = q.Where("(?, ?) > (?, ?)", at, key, l.after.At, l.after.Key)
+		}
+		q = q.OrderExpr("? ASC, ? ASC", at, key)
+	}
+	return q.Limit(int64(l.limit + 1))
+}
+
+// cut trims rows, as fetched by a query under apply, to the page and returns the next page's cursor, ""
+// after the last page.
+func cut[R interface{ cursor() cursor }](l *listing, rows []R) ([]R, string) {
+	if len(rows) <= l.limit {
+		return rows, ""
+	}
+	rows = rows[:l.limit]
+	return rows, rows[len(rows)-1].cursor().String()
+}
+
+// mapRows converts rows with f.
+func mapRows[R, T any](rows []R, f func(R) T) []T {
+	out := make([]T, len(rows))
+	for i, r := range rows {
+		out[i] = f(r)
+	}
+	return out
+}

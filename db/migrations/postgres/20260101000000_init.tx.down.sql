@@ -1,0 +1,9 @@
+DROP TABLE system_certificates;
+DROP TABLE pages;
+DROP TABLE channel_secrets;
+DROP TABLE channels;
+DROP TABLE service_calendars;
+DROP TABLE skill_queues;
+DROP TABLE ous;
+DROP TABLE api_tokens;
+DROP TABLE tenants;

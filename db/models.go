@@ -1,0 +1,295 @@
+package db
+
+import (
+	"time"
+
+	"github.com/aiccfb/aicc"
+	"github.com/uptrace/bun"
+)
+
+// Bun models, one per table, and their mappers to and from the domain types. Struct and slice fields are
+// JSON columns.
+
+type tenantRow struct {
+	bun.BaseModel `bun:"table:tenants"`
+	ID            string `bun:",pk"`
+	Name          string
+	CreatedAt     time.Time
+}
+
+func newTenantRow(t *aicc.Tenant) *tenantRow {
+	return &tenantRow{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt}
+}
+
+func (r *tenantRow) domain() *aicc.Tenant {
+	return &aicc.Tenant{ID: r.ID, Name: r.Name, CreatedAt: utc(r.CreatedAt)}
+}
+
+func (r *tenantRow) cursor() cursor { return cursor{r.CreatedAt, r.ID} }
+
+type tokenRow struct {
+	bun.BaseModel `bun:"table:api_tokens"`
+	ID            string `bun:",pk"`
+	TenantID      string `bun:",nullzero"` // NULL for a sysadmin
+	Role          string
+	Name          string
+	Hash          []byte
+	CreatedAt     time.Time
+}
+
+func newTokenRow(t *aicc.APIToken) *tokenRow {
+	return &tokenRow{ID: t.ID, TenantID: t.TenantID, Role: string(t.Role), Name: t.Name, Hash: t.Hash, CreatedAt: t.CreatedAt}
+}
+
+func (r *tokenRow) domain() *aicc.APIToken {
+	return &aicc.APIToken{
+		ID: r.ID, TenantID: r.TenantID, Role: aicc.Role(r.Role), Name: r.Name, Hash: r.Hash, CreatedAt: utc(r.CreatedAt),
+	}
+}
+
+type ouRow struct {
+	bun.BaseModel `bun:"table:ous"`
+	ID            string `bun:",pk"`
+	TenantID      string
+	Name          string
+	ParentID      string `bun:",nullzero"`
+	CreatedAt     time.Time
+}
+
+func newOURow(o *aicc.OU) *ouRow {
+	return &ouRow{ID: o.ID, TenantID: o.TenantID, Name: o.Name, ParentID: o.ParentID, CreatedAt: o.CreatedAt}
+}
+
+func (r *ouRow) domain() *aicc.OU {
+	return &aicc.OU{ID: r.ID, TenantID: r.TenantID, Name: r.Name, ParentID: r.ParentID, CreatedAt: utc(r.CreatedAt)}
+}
+
+func (r *ouRow) cursor() cursor { return cursor{r.CreatedAt, r.ID} }
+
+type queueRow struct {
+	bun.BaseModel  `bun:"table:skill_queues"`
+	ID             string `bun:",pk"`
+	TenantID       string
+	Name           string
+	AccessCode     string
+	OUID           string `bun:"ou_id"`
+	MaxWaitSeconds int
+	MaxQueued      int
+	WrapUpSeconds  int
+	CreatedAt      time.Time
+}
+
+func newQueueRow(q *aicc.SkillQueue) *queueRow {
+	return &queueRow{
+		ID: q.ID, TenantID: q.TenantID, Name: q.Name, AccessCode: q.AccessCode, OUID: q.OUID,
+		MaxWaitSeconds: q.MaxWaitSeconds, MaxQueued: q.MaxQueued, WrapUpSeconds: q.WrapUpSeconds, CreatedAt: q.CreatedAt,
+	}
+}
+
+func (r *queueRow) domain() *aicc.SkillQueue {
+	return &aicc.SkillQueue{
+		ID: r.ID, TenantID: r.TenantID, Name: r.Name, AccessCode: r.AccessCode, OUID: r.OUID,
+		MaxWaitSeconds: r.MaxWaitSeconds, MaxQueued: r.MaxQueued, WrapUpSeconds: r.WrapUpSeconds,
+		CreatedAt: utc(r.CreatedAt),
+	}
+}
+
+func (r *queueRow) cursor() cursor { return cursor{r.CreatedAt, r.ID} }
+
+type calendarRow struct {
+	bun.BaseModel        `bun:"table:service_calendars"`
+	ID                   string `bun:",pk"`
+	TenantID             string
+	Name                 string
+	TimeZone             string
+	WeeklyNonWorkingDays []time.Weekday
+	RestDates            []string
+	MakeUpWorkDates      []string
+	CreatedAt            time.Time
+}
+
+func newCalendarRow(c *aicc.ServiceCalendar) *calendarRow {
+	return &calendarRow{
+		ID: c.ID, TenantID: c.TenantID, Name: c.Name, TimeZone: c.TimeZone,
+		WeeklyNonWorkingDays: c.WeeklyNonWorkingDays, RestDates: c.RestDates, MakeUpWorkDates: c.MakeUpWorkDates,
+		CreatedAt: c.CreatedAt,
+	}
+}
+
+func (r *calendarRow) domain() *aicc.ServiceCalendar {
+	return &aicc.ServiceCalendar{
+		ID: r.ID, TenantID: r.TenantID, Name: r.Name, TimeZone: r.TimeZone,
+		WeeklyNonWorkingDays: r.WeeklyNonWorkingDays, RestDates: r.RestDates, MakeUpWorkDates: r.MakeUpWorkDates,
+		CreatedAt: utc(r.CreatedAt),
+	}
+}
+
+func (r *calendarRow) cursor() cursor { return cursor{r.CreatedAt, r.ID} }
+
+type channelRow struct {
+	bun.BaseModel       `bun:"table:channels"`
+	ID                  string `bun:",pk"`
+	TenantID            string
+	Name                string
+	AppID               string `bun:"app_id"`
+	Algorithm           string
+	Basic               aicc.BasicConfig
+	Robot               aicc.RobotConfig
+	Status              string
+	Step                string
+	ErrorCode           string
+	VerifiedAt          time.Time `bun:",nullzero"`
+	ActivatedAt         time.Time `bun:",nullzero"`
+	OnboardingUpdatedAt time.Time `bun:",nullzero"`
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+}
+
+func newChannelRow(ch *aicc.Channel) *channelRow {
+	o := &ch.Onboarding
+	return &channelRow{
+		ID: ch.ID, TenantID: ch.TenantID, Name: ch.Name, AppID: ch.AppID, Algorithm: string(ch.Algorithm),
+		Basic: ch.Basic, Robot: ch.Robot,
+		Status: string(o.Status), Step: o.Step, ErrorCode: o.ErrorCode,
+		VerifiedAt: norm(o.VerifiedAt), ActivatedAt: norm(o.ActivatedAt), OnboardingUpdatedAt: norm(o.UpdatedAt),
+		CreatedAt: norm(ch.CreatedAt), UpdatedAt: norm(ch.UpdatedAt),
+	}
+}
+
+// domain returns the channel with the SecretInfo of the secrets given.
+func (r *channelRow) domain(secrets []*secretRow) *aicc.Channel {
+	ch := &aicc.Channel{
+		ID: r.ID, TenantID: r.TenantID, Name: r.Name, AppID: r.AppID, Algorithm: aicc.SignatureAlgorithm(r.Algorithm),
+		Basic: r.Basic, Robot: r.Robot,
+		Onboarding: aicc.Onboarding{
+			Status: aicc.ChannelStatus(r.Status), Step: r.Step, ErrorCode: r.ErrorCode,
+			VerifiedAt: utc(r.VerifiedAt), ActivatedAt: utc(r.ActivatedAt), UpdatedAt: utc(r.OnboardingUpdatedAt),
+		},
+		CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
+	}
+	for _, s := range secrets {
+		switch aicc.SecretKind(s.Kind) {
+		case aicc.SecretAppSecret:
+			ch.AppSecret = s.sealed().Info()
+		case aicc.SecretVerifyToken:
+			ch.VerifyToken = s.sealed().Info()
+		}
+	}
+	return ch
+}
+
+func (r *channelRow) cursor() cursor { return cursor{Key: r.Name} }
+
+type secretRow struct {
+	bun.BaseModel `bun:"table:channel_secrets"`
+	ChannelID     string `bun:",pk"`
+	Kind          string `bun:",pk"`
+	KeyID         string
+	Ciphertext    []byte
+	Fingerprint   string
+	UpdatedAt     time.Time
+}
+
+func newSecretRow(channelID string, kind aicc.SecretKind, s aicc.SealedSecret) *secretRow {
+	return &secretRow{
+		ChannelID: channelID, Kind: string(kind),
+		KeyID: s.KeyID, Ciphertext: s.Ciphertext, Fingerprint: s.Fingerprint, UpdatedAt: norm(s.UpdatedAt),
+	}
+}
+
+func (r *secretRow) sealed() aicc.SealedSecret {
+	return aicc.SealedSecret{KeyID: r.KeyID, Ciphertext: r.Ciphertext, Fingerprint: r.Fingerprint, UpdatedAt: utc(r.UpdatedAt)}
+}
+
+type pageRow struct {
+	bun.BaseModel    `bun:"table:pages"`
+	PageID           string `bun:",pk"`
+	ChannelID        string
+	TenantID         string
+	Name             string
+	TokenKeyID       string
+	TokenCiphertext  []byte
+	TokenFingerprint string
+	TokenUpdatedAt   time.Time
+	CreatedAt        time.Time
+}
+
+func newPageRow(p *aicc.Page, token aicc.SealedSecret) *pageRow {
+	return &pageRow{
+		PageID: p.PageID, ChannelID: p.ChannelID, TenantID: p.TenantID, Name: p.Name,
+		TokenKeyID: token.KeyID, TokenCiphertext: token.Ciphertext, TokenFingerprint: token.Fingerprint,
+		TokenUpdatedAt: norm(token.UpdatedAt), CreatedAt: p.CreatedAt,
+	}
+}
+
+func (r *pageRow) domain() *aicc.Page {
+	token := aicc.SealedSecret{
+		KeyID: r.TokenKeyID, Ciphertext: r.TokenCiphertext, Fingerprint: r.TokenFingerprint, UpdatedAt: utc(r.TokenUpdatedAt),
+	}
+	return &aicc.Page{
+		PageID: r.PageID, ChannelID: r.ChannelID, TenantID: r.TenantID, Name: r.Name,
+		Token: token.Info(), CreatedAt: utc(r.CreatedAt),
+	}
+}
+
+func (r *pageRow) cursor() cursor { return cursor{Key: r.PageID} }
+
+type certificateRow struct {
+	bun.BaseModel `bun:"table:system_certificates"`
+	ID            string `bun:",pk"`
+	Subject       string
+	Issuer        string
+	NotBefore     time.Time
+	NotAfter      time.Time
+	SHA256        string `bun:"sha256"`
+	PEM           string `bun:"pem"`
+	CreatedAt     time.Time
+}
+
+func newCertificateRow(c *aicc.Certificate) *certificateRow {
+	return &certificateRow{
+		ID: c.ID, Subject: c.Subject, Issuer: c.Issuer, NotBefore: norm(c.NotBefore), NotAfter: norm(c.NotAfter),
+		SHA256: c.SHA256, PEM: c.PEM, CreatedAt: c.CreatedAt,
+	}
+}
+
+func (r *certificateRow) domain() *aicc.Certificate {
+	return &aicc.Certificate{
+		ID: r.ID, Subject: r.Subject, Issuer: r.Issuer, NotBefore: utc(r.NotBefore), NotAfter: utc(r.NotAfter),
+		SHA256: r.SHA256, PEM: r.PEM, CreatedAt: utc(r.CreatedAt),
+	}
+}
+
+// norm returns t as both databases store it: in UTC, to the microsecond. The zero time stays zero.
+func norm(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+// utc returns a time read from the database in UTC; NULL reads as the zero time and stays zero.
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// stamp prepares a new row: an empty ID gets a new one with prefix, and the creation time is prepared by
+// created.
+func stamp(id *string, prefix string, at *time.Time) {
+	if *id == "" {
+		*id = aicc.NewID(prefix)
+	}
+	created(at)
+}
+
+// created sets a zero creation time to now and normalises it, so that the caller's value equals what a later
+// read returns.
+func created(at *time.Time) {
+	if at.IsZero() {
+		*at = time.Now()
+	}
+	*at = norm(*at)
+}
