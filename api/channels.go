@@ -1,0 +1,281 @@
+package api
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/workflows"
+)
+
+// channelJSON is a channel as the API shows it. The secrets appear only as secretJSON: never their values.
+type channelJSON struct {
+	ID          string                  `json:"id"`
+	Name        string                  `json:"name"`
+	AppID       string                  `json:"appId"`
+	Algorithm   aicc.SignatureAlgorithm `json:"algorithm"`
+	Status      aicc.ChannelStatus      `json:"status"`
+	Onboarding  onboardingJSON          `json:"onboarding"`
+	AppSecret   secretJSON              `json:"appSecret"`
+	VerifyToken secretJSON              `json:"verifyToken"`
+	CallbackURL string                  `json:"callbackUrl"`
+	Basic       aicc.BasicConfig        `json:"basic"`
+	Robot       aicc.RobotConfig        `json:"robot"`
+	Warnings    []string                `json:"warnings"`
+	CreatedAt   time.Time               `json:"createdAt"`
+	UpdatedAt   time.Time               `json:"updatedAt"`
+}
+
+// onboardingJSON is the onboarding state, as recorded with the channel or as queried live from the workflow.
+type onboardingJSON struct {
+	Status      aicc.ChannelStatus `json:"status"`
+	Step        string             `json:"step"`
+	ErrorCode   string             `json:"errorCode,omitempty"`
+	StartedAt   *time.Time         `json:"startedAt,omitempty"`
+	ExpiresAt   *time.Time         `json:"expiresAt,omitempty"`
+	VerifiedAt  *time.Time         `json:"verifiedAt,omitempty"`
+	ActivatedAt *time.Time         `json:"activatedAt,omitempty"`
+	UpdatedAt   *time.Time         `json:"updatedAt,omitempty"`
+}
+
+// secretJSON is all the API shows of a secret.
+type secretJSON struct {
+	Set         bool       `json:"set"`
+	Fingerprint string     `json:"fingerprint,omitempty"`
+	UpdatedAt   *time.Time `json:"updatedAt,omitempty"`
+}
+
+func toSecretJSON(s aicc.SecretInfo) secretJSON {
+	return secretJSON{Set: s.Set, Fingerprint: s.Fingerprint, UpdatedAt: optTime(s.UpdatedAt)}
+}
+
+func toOnboardingJSON(o aicc.Onboarding) onboardingJSON {
+	return onboardingJSON{
+		Status: o.Status, Step: o.Step, ErrorCode: o.ErrorCode, VerifiedAt: optTime(o.VerifiedAt),
+		ActivatedAt: optTime(o.ActivatedAt), UpdatedAt: optTime(o.UpdatedAt),
+	}
+}
+
+func (s *Server) toChannelJSON(ch *aicc.Channel) channelJSON {
+	basic := ch.Basic
+	basic.TransferKeywords = nonNil(basic.TransferKeywords)
+	basic.WorkTime.Workday = nonNil(basic.WorkTime.Workday)
+	basic.WorkTime.NonWorkday = nonNil(basic.WorkTime.NonWorkday)
+	basic.SessionTransfer.TargetSkillQueueIDs = nonNil(basic.SessionTransfer.TargetSkillQueueIDs)
+	return channelJSON{
+		ID: ch.ID, Name: ch.Name, AppID: ch.AppID, Algorithm: ch.Algorithm, Status: ch.Onboarding.Status,
+		Onboarding: toOnboardingJSON(ch.Onboarding), AppSecret: toSecretJSON(ch.AppSecret),
+		VerifyToken: toSecretJSON(ch.VerifyToken), CallbackURL: s.callbackURL(ch.ID), Basic: basic,
+		Robot: ch.Robot, Warnings: nonNil(ch.Warnings()), CreatedAt: ch.CreatedAt.UTC(), UpdatedAt: ch.UpdatedAt.UTC(),
+	}
+}
+
+// metaSetupJSON is what the administrator pastes into Meta for Developers. The verify token is shown here,
+// once, and never again.
+type metaSetupJSON struct {
+	CallbackURL string `json:"callbackUrl"`
+	VerifyToken string `json:"verifyToken"`
+}
+
+func (s *Server) createChannel(c *gin.Context) error {
+	var req struct {
+		Name      string                  `json:"name"`
+		AppID     string                  `json:"appId"`
+		AppSecret string                  `json:"appSecret"`
+		Algorithm aicc.SignatureAlgorithm `json:"algorithm"`
+		Basic     aicc.BasicConfig        `json:"basic"`
+		Robot     aicc.RobotConfig        `json:"robot"`
+	}
+	var raw map[string]any
+	if err := decodeJSON(c, &req, &raw); err != nil {
+		return err
+	}
+	ctx, now := c.Request.Context(), s.now()
+	ch := &aicc.Channel{
+		ID: aicc.NewID(aicc.PrefixChannel), TenantID: principalOf(c).TenantID, Name: req.Name, AppID: req.AppID,
+		Algorithm: req.Algorithm, Basic: req.Basic, Robot: req.Robot, CreatedAt: now, UpdatedAt: now,
+		Onboarding: aicc.Onboarding{
+			Status: aicc.StatusAwaitingVerification, Step: workflows.StepAwaitVerification, UpdatedAt: now,
+		},
+	}
+	ch.ApplyDefaults()
+	if err := s.validateChannel(ctx, ch, explicitZeros(raw), aicc.ValidateAppSecret(req.AppSecret)); err != nil {
+		return err
+	}
+
+	// 256 random bits: Meta echoes the verify token back, so it only has to be unguessable and URL-safe.
+	verifyToken := hex.EncodeToString(aicc.RandomBytes(32))
+	secrets := aicc.ChannelSecrets{
+		AppSecret:   s.Keyring.Seal(req.AppSecret, aicc.ChannelSecretOwner(ch.ID, aicc.SecretAppSecret), now),
+		VerifyToken: s.Keyring.Seal(verifyToken, aicc.ChannelSecretOwner(ch.ID, aicc.SecretVerifyToken), now),
+	}
+	ch.AppSecret, ch.VerifyToken = secrets.AppSecret.Info(), secrets.VerifyToken.Info()
+	if err := s.Store.CreateChannel(ctx, ch, secrets); err != nil {
+		return err
+	}
+	if err := s.startOnboardingWorkflow(c, ch); err != nil {
+		// A channel without its onboarding would wait for nothing: take it back, even if the caller has gone.
+		if derr := s.Store.DeleteChannel(context.WithoutCancel(ctx), ch.TenantID, ch.ID); derr != nil {
+			s.log(c).Error("deleting a channel whose onboarding did not start",
+				slog.String("channel_id", ch.ID), slog.String("error", derr.Error()))
+		}
+		return err
+	}
+	s.metrics.channelsCreated.WithLabelValues(string(ch.Algorithm)).Inc()
+	s.log(c).Info("channel created", slog.String("channel_id", ch.ID), slog.String("algorithm", string(ch.Algorithm)))
+	c.JSON(http.StatusCreated, struct {
+		Channel   channelJSON   `json:"channel"`
+		MetaSetup metaSetupJSON `json:"metaSetup"`
+	}{s.toChannelJSON(ch), metaSetupJSON{CallbackURL: s.callbackURL(ch.ID), VerifyToken: verifyToken}})
+	return nil
+}
+
+// defaultedFields are the fields ApplyDefaults fills when they are 0, with their maximum. An explicit 0 is
+// refused rather than replaced, so a caller who sends it learns the range instead of silently getting a default.
+var defaultedFields = map[string]int{
+	"basic.lastAgentMode.windowMinutes":         aicc.MaxLastAgentWindowMinutes,
+	"basic.noCustomerReplyEnd.timeoutMinutes":   aicc.MaxNoCustomerReplyMinutes,
+	"basic.noAgentReplyTransfer.timeoutSeconds": aicc.MaxNoAgentReplySeconds,
+	"robot.intelligentRobot.avatar":             aicc.RobotAvatars,
+}
+
+// explicitZeros reports the defaulted fields the request body sets to 0.
+func explicitZeros(body map[string]any) error {
+	fe := aicc.FieldErrors{}
+	for path, max := range defaultedFields {
+		var v any = body
+		for _, key := range strings.Split(path, ".") {
+			obj, _ := v.(map[string]any)
+			v = obj[key]
+		}
+		if n, ok := v.(float64); ok && n == 0 {
+			fe.Add(path, "must be between 1 and %d", max)
+		}
+	}
+	return fe.Err()
+}
+
+// validateChannel loads the directory resources the channel refers to, from its own tenant, and reports every
+// broken rule at once, together with the errors of fields checked elsewhere (extra).
+func (s *Server) validateChannel(ctx context.Context, ch *aicc.Channel, extra ...error) error {
+	ouIDs, queueIDs, calendarIDs := ch.References()
+	refs := aicc.Refs{
+		OUs: map[string]*aicc.OU{}, SkillQueues: map[string]*aicc.SkillQueue{}, Calendars: map[string]*aicc.ServiceCalendar{},
+	}
+	if err := loadRefs(ctx, ch.TenantID, ouIDs, s.Store.GetOU, refs.OUs); err != nil {
+		return err
+	}
+	if err := loadRefs(ctx, ch.TenantID, queueIDs, s.Store.GetSkillQueue, refs.SkillQueues); err != nil {
+		return err
+	}
+	if err := loadRefs(ctx, ch.TenantID, calendarIDs, s.Store.GetServiceCalendar, refs.Calendars); err != nil {
+		return err
+	}
+	return aicc.JoinInvalid(append([]error{ch.Validate(refs)}, extra...)...)
+}
+
+// loadRefs puts the resources of the tenant with the given IDs into m; a missing one stays absent.
+func loadRefs[T any](ctx context.Context, tenantID string, ids []string,
+	get func(ctx context.Context, tenantID, id string) (T, error), m map[string]T,
+) error {
+	for _, id := range ids {
+		v, err := get(ctx, tenantID, id)
+		switch {
+		case aicc.ErrorCode(err) == aicc.ENOTFOUND:
+		case err != nil:
+			return err
+		default:
+			m[id] = v
+		}
+	}
+	return nil
+}
+
+func (s *Server) listChannels(c *gin.Context) error {
+	opt, err := listOptions(c)
+	if err != nil {
+		return err
+	}
+	f := aicc.ChannelFilter{ListOptions: opt, Status: aicc.ChannelStatus(c.Query("status")), Name: c.Query("name")}
+	if f.Status != "" && !f.Status.Valid() {
+		names := make([]string, len(aicc.ChannelStatuses))
+		for i, st := range aicc.ChannelStatuses {
+			names[i] = string(st)
+		}
+		return invalid("status", "must be one of "+strings.Join(names, ", "))
+	}
+	items, next, err := s.Store.ListChannels(c.Request.Context(), principalOf(c).TenantID, f)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, listOf(items, next, s.toChannelJSON))
+	return nil
+}
+
+func (s *Server) getChannel(c *gin.Context) error {
+	return getScoped(c, s.Store.GetChannel, c.Param("channelID"), s.toChannelJSON)
+}
+
+// updateChannel replaces each section present in the body (name, basic, robot) and validates the whole
+// channel again, because a rule may span sections (transfer keywords and the robot).
+func (s *Server) updateChannel(c *gin.Context) error {
+	var req struct {
+		Name  *string           `json:"name"`
+		Basic *aicc.BasicConfig `json:"basic"`
+		Robot *aicc.RobotConfig `json:"robot"`
+	}
+	var raw map[string]any
+	if err := decodeJSON(c, &req, &raw); err != nil {
+		return err
+	}
+	ctx, tenant := c.Request.Context(), principalOf(c).TenantID
+	ch, err := s.Store.GetChannel(ctx, tenant, c.Param("channelID"))
+	if err != nil {
+		return err
+	}
+	if req.Name != nil {
+		ch.Name = *req.Name
+	}
+	if req.Basic != nil {
+		ch.Basic = *req.Basic
+	}
+	if req.Robot != nil {
+		ch.Robot = *req.Robot
+	}
+	ch.ApplyDefaults()
+	if err := s.validateChannel(ctx, ch, explicitZeros(raw)); err != nil {
+		return err
+	}
+	ch.UpdatedAt = s.now()
+	if err := s.Store.UpdateChannel(ctx, ch); err != nil {
+		return err
+	}
+	s.log(c).Info("channel updated", slog.String("channel_id", ch.ID))
+	return getScoped(c, s.Store.GetChannel, ch.ID, s.toChannelJSON)
+}
+
+// deleteChannel stops the channel's onboarding, if it runs, and deletes the channel with its secrets and Pages.
+func (s *Server) deleteChannel(c *gin.Context) error {
+	ctx, tenant := c.Request.Context(), principalOf(c).TenantID
+	ch, err := s.Store.GetChannel(ctx, tenant, c.Param("channelID"))
+	if err != nil {
+		return err
+	}
+	err = s.Temporal.TerminateWorkflow(ctx, workflows.OnboardingWorkflowID(ch.ID), "", "channel deleted")
+	if err != nil && !isNotFound(err) {
+		return s.temporalError(c, fmt.Errorf("terminating the onboarding of %s: %w", ch.ID, err))
+	}
+	if err := s.Store.DeleteChannel(ctx, tenant, ch.ID); err != nil {
+		return err
+	}
+	s.log(c).Info("channel deleted", slog.String("channel_id", ch.ID))
+	c.Status(http.StatusNoContent)
+	return nil
+}

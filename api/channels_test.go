@@ -1,0 +1,346 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/mocks"
+
+	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/workflows"
+)
+
+func seg(start, end string) map[string]any { return map[string]any{"start": start, "end": end} }
+
+// TestCreateChannelFieldRules sends each seed rule's bad value through POST /v1/channels and checks the
+// exact field reported, and the boundary values that pass.
+func TestCreateChannelFieldRules(t *testing.T) {
+	h := newHarness(t)
+	tn := h.newTenant("A")
+	other := h.newTenant("B")
+	slowQueue := h.createQueue(tn, map[string]any{"name": "Slow", "accessCode": "1002", "ouId": tn.OU, "maxWaitSeconds": 1800})
+	robotOn := map[string]any{"enabled": true, "accessCode": "r1", "name": "Robbie"}
+	ncr := func(minutes int) map[string]any {
+		return map[string]any{"enabled": true, "timeoutMinutes": minutes, "endMessage": "Bye."}
+	}
+
+	tests := []struct {
+		name  string
+		path  string
+		value any
+		field string // "" means the channel is created
+	}{
+		{"name/bad first char", "name", "1channel", "name"},
+		{"name/bad char", "name", "fb-channel", "name"},
+		{"name/65 chars", "name", strings.Repeat("a", 65), "name"},
+		{"name/64 chars", "name", strings.Repeat("b", 64), ""},
+		{"name/underscore first", "name", "_fb", ""},
+		{"appId/non-numeric", "appId", "app123", "appId"},
+		{"appSecret/missing", "appSecret", deleted, "appSecret"},
+		{"appSecret/with spaces", "appSecret", "a secret", "appSecret"},
+		{"algorithm/md5", "algorithm", "md5", "algorithm"},
+		{"ouId/missing", "basic.ouId", deleted, "basic.ouId"},
+		{"ouId/unknown", "basic.ouId", "ou_unknown", "basic.ouId"},
+		{"ouId/other tenant", "basic.ouId", other.OU, "basic.ouId"},
+		{"skillQueueId/unknown", "basic.skillQueueId", "sq_unknown", "basic.skillQueueId"},
+		{"skillQueueId/other tenant", "basic.skillQueueId", other.Queue, "basic.skillQueueId"},
+		{"transferKeywords/missing with robot", "robot.intelligentRobot", robotOn, "basic.transferKeywords"},
+		{"workday/5 segments", "basic.workTime.workday",
+			[]any{seg("00:00", "01:00"), seg("02:00", "03:00"), seg("04:00", "05:00"), seg("06:00", "07:00"), seg("08:00", "09:00")},
+			"basic.workTime.workday"},
+		{"workday/4 segments", "basic.workTime.workday",
+			[]any{seg("00:00", "01:00"), seg("02:00", "03:00"), seg("04:00", "05:00"), seg("06:00", "24:00")}, ""},
+		{"workday/25:00", "basic.workTime.workday", []any{seg("25:00", "26:00")}, "basic.workTime.workday[0].start"},
+		{"workday/09:60", "basic.workTime.workday", []any{seg("09:00", "09:60")}, "basic.workTime.workday[0].end"},
+		{"workday/24:30", "basic.workTime.workday", []any{seg("09:00", "24:30")}, "basic.workTime.workday[0].end"},
+		{"workday/start equals end", "basic.workTime.workday", []any{seg("09:00", "09:00")}, "basic.workTime.workday[0]"},
+		{"workday/start after end", "basic.workTime.workday", []any{seg("18:00", "09:00")}, "basic.workTime.workday[0]"},
+		{"workday/overlap", "basic.workTime.workday", []any{seg("09:00", "12:00"), seg("11:00", "13:00")},
+			"basic.workTime.workday[1]"},
+		{"workday/touching", "basic.workTime.workday", []any{seg("09:00", "12:00"), seg("12:00", "13:00")}, ""},
+		{"nonWorkday/5 segments", "basic.workTime.nonWorkday",
+			[]any{seg("00:00", "01:00"), seg("02:00", "03:00"), seg("04:00", "05:00"), seg("06:00", "07:00"), seg("08:00", "09:00")},
+			"basic.workTime.nonWorkday"},
+		{"nonWorkday/25:00", "basic.workTime.nonWorkday", []any{seg("25:00", "26:00")}, "basic.workTime.nonWorkday[0].start"},
+		{"nonWorkday/09:60", "basic.workTime.nonWorkday", []any{seg("09:60", "10:00")}, "basic.workTime.nonWorkday[0].start"},
+		{"nonWorkday/start after end", "basic.workTime.nonWorkday", []any{seg("12:00", "10:00")}, "basic.workTime.nonWorkday[0]"},
+		{"nonWorkday/overlap", "basic.workTime.nonWorkday", []any{seg("10:00", "14:00"), seg("08:00", "11:00")},
+			"basic.workTime.nonWorkday[1]"},
+		{"noCustomerReplyEnd/0", "basic.noCustomerReplyEnd", ncr(0), "basic.noCustomerReplyEnd.timeoutMinutes"},
+		{"noCustomerReplyEnd/61", "basic.noCustomerReplyEnd", ncr(61), "basic.noCustomerReplyEnd.timeoutMinutes"},
+		{"noCustomerReplyEnd/60", "basic.noCustomerReplyEnd", ncr(60), ""},
+		{"noCustomerReplyEnd/end message missing", "basic.noCustomerReplyEnd",
+			map[string]any{"enabled": true, "timeoutMinutes": 30}, "basic.noCustomerReplyEnd.endMessage"},
+		{"lastAgentMode/10081", "basic.lastAgentMode", map[string]any{"enabled": true, "windowMinutes": 10081},
+			"basic.lastAgentMode.windowMinutes"},
+		{"lastAgentMode/10080", "basic.lastAgentMode", map[string]any{"enabled": true, "windowMinutes": 10080}, ""},
+		{"lastAgentMode/0", "basic.lastAgentMode", map[string]any{"enabled": true, "windowMinutes": 0},
+			"basic.lastAgentMode.windowMinutes"},
+		{"robotAssistant/no silent-agent queue", "robot.robotAssistant", map[string]any{"enabled": true, "accessCode": "a1"},
+			"robot.robotAssistant.silentAgentSkillQueueId"},
+		{"robotAssistant/silent-agent queue of other tenant", "robot.robotAssistant",
+			map[string]any{"enabled": true, "accessCode": "a1", "silentAgentSkillQueueId": other.Queue},
+			"robot.robotAssistant.silentAgentSkillQueueId"},
+		{"robotAssistant/ok", "robot.robotAssistant",
+			map[string]any{"enabled": true, "accessCode": "a1", "silentAgentSkillQueueId": tn.Queue}, ""},
+		{"intelligentRobot/avatar 8", "robot.intelligentRobot.avatar", 8, "robot.intelligentRobot.avatar"},
+		{"serviceCalendarId/unknown", "basic.serviceCalendarId", "cal_unknown", "basic.serviceCalendarId"},
+		{"unknown field", "basic.colour", "blue", "colour"},
+		{"wrong type", "basic.workTime.workday", "all day", "basic.workTime.workday"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := h.on(t)
+			body := channelBody(tn, fmt.Sprintf("rule_%02d", i))
+			set(body, tt.path, tt.value)
+			r := h.post("/v1/channels", tn.Admin, body)
+			if tt.field == "" {
+				requireStatus(t, r, http.StatusCreated)
+				return
+			}
+			e := requireError(t, r, http.StatusBadRequest, aicc.EINVALID)
+			assert.Contains(t, e.Fields, tt.field, "fields: %v", e.Fields)
+		})
+	}
+
+	t.Run("transferKeywords/with robot", func(t *testing.T) {
+		h := h.on(t)
+		body := channelBody(tn, "robot_ok")
+		set(body, "robot.intelligentRobot", robotOn)
+		set(body, "basic.transferKeywords", []any{"agent", "human"})
+		requireStatus(t, h.post("/v1/channels", tn.Admin, body), http.StatusCreated)
+	})
+
+	t.Run("timeout must exceed queue max wait", func(t *testing.T) {
+		h := h.on(t)
+		body := channelBody(tn, "slow_20")
+		set(body, "basic.skillQueueId", slowQueue) // max wait 1800 s = 30 min
+		set(body, "basic.noCustomerReplyEnd", ncr(20))
+		e := requireError(t, h.post("/v1/channels", tn.Admin, body), http.StatusBadRequest, aicc.EINVALID)
+		assert.Contains(t, e.Fields, "basic.noCustomerReplyEnd.timeoutMinutes")
+
+		set(body, "basic.noCustomerReplyEnd", ncr(30)) // 1800 s does not exceed 1800 s
+		requireError(t, h.post("/v1/channels", tn.Admin, body), http.StatusBadRequest, aicc.EINVALID)
+
+		set(body, "basic.noCustomerReplyEnd", ncr(31))
+		requireStatus(t, h.post("/v1/channels", tn.Admin, body), http.StatusCreated)
+	})
+}
+
+func TestCreateChannelReportsEveryErrorAtOnce(t *testing.T) {
+	h := newHarness(t)
+	tn := h.newTenant("A")
+	body := channelBody(tn, "9lives")
+	body["appId"] = "not-a-number"
+	delete(body, "appSecret")
+	set(body, "basic.workTime.workday", []any{seg("25:00", "26:00")})
+	set(body, "robot.robotAssistant", map[string]any{"enabled": true, "accessCode": "a"})
+	set(body, "basic.lastAgentMode.windowMinutes", 10081)
+
+	e := requireError(t, h.post("/v1/channels", tn.Admin, body), http.StatusBadRequest, aicc.EINVALID)
+	for _, f := range []string{
+		"name", "appId", "appSecret", "basic.workTime.workday[0].start",
+		"robot.robotAssistant.silentAgentSkillQueueId", "basic.lastAgentMode.windowMinutes",
+	} {
+		assert.Contains(t, e.Fields, f)
+	}
+}
+
+func TestCreateChannelConflicts(t *testing.T) {
+	h := newHarness(t)
+	a, b := h.newTenant("A"), h.newTenant("B")
+	first := h.createChannel(a, channelBody(a, "facebook_main"))
+
+	t.Run("name taken in tenant", func(t *testing.T) {
+		h := h.on(t)
+		requireError(t, h.post("/v1/channels", a.Admin, channelBody(a, "facebook_main")), http.StatusConflict, aicc.ECHANNELNAMETAKEN)
+	})
+	t.Run("same name in another tenant", func(t *testing.T) {
+		h := h.on(t)
+		requireStatus(t, h.post("/v1/channels", b.Admin, channelBody(b, "facebook_main")), http.StatusCreated)
+	})
+	t.Run("app connected to a channel of another tenant", func(t *testing.T) {
+		h := h.on(t)
+		body := channelBody(b, "other_app")
+		r := h.get("/v1/channels/"+first.Channel.ID, a.Admin)
+		requireStatus(t, r, http.StatusOK)
+		var ch struct {
+			AppID string `json:"appId"`
+		}
+		r.decode(t, &ch)
+		body["appId"] = ch.AppID
+		requireError(t, h.post("/v1/channels", b.Admin, body), http.StatusConflict, aicc.EAPPCONNECTED)
+	})
+}
+
+func TestCreateChannel(t *testing.T) {
+	h := newHarness(t)
+	tn := h.newTenant("A")
+	body := channelBody(tn, "fb_sha1")
+	body["algorithm"] = "sha1"
+	c := h.createChannel(tn, body)
+
+	assert.Equal(t, "sha1", c.Channel.Algorithm)
+	assert.NotEmpty(t, c.Channel.Warnings, "sha1 is flagged")
+	assert.Equal(t, string(aicc.StatusAwaitingVerification), c.Channel.Status)
+	assert.Equal(t, workflows.StepAwaitVerification, c.Channel.Onboarding["step"])
+	assert.Equal(t, publicURL+"/webhooks/facebook/"+c.Channel.ID, c.MetaSetup.CallbackURL)
+	assert.Equal(t, c.MetaSetup.CallbackURL, c.Channel.CallbackURL)
+	assert.Len(t, c.MetaSetup.VerifyToken, 64)
+	assert.True(t, c.Channel.AppSecret.Set)
+	assert.Equal(t, h.keyring.Fingerprint("app-secret-0123456789"), c.Channel.AppSecret.Fingerprint)
+	assert.Equal(t, h.keyring.Fingerprint(c.MetaSetup.VerifyToken), c.Channel.VerifyToken.Fingerprint)
+
+	// The defaults are applied and shown.
+	assert.Equal(t, []any{seg("00:00", "24:00")}, c.Channel.Basic["workTime"].(map[string]any)["workday"])
+	assert.EqualValues(t, aicc.DefaultNoCustomerReplyMinutes, c.Channel.Basic["noCustomerReplyEnd"].(map[string]any)["timeoutMinutes"])
+
+	// The onboarding was started with IDs only.
+	h.temporal.AssertCalled(t, "ExecuteWorkflow", mock.Anything,
+		mock.MatchedBy(func(o client.StartWorkflowOptions) bool {
+			return o.ID == onboardingID(c.Channel.ID) && o.TaskQueue == workflows.TaskQueue && o.WorkflowExecutionErrorWhenAlreadyStarted
+		}),
+		mock.Anything,
+		workflows.OnboardingInput{TenantID: tn.ID, ChannelID: c.Channel.ID, VerificationTTL: workflows.DefaultVerificationTTL})
+
+	// The verify token is stored sealed, for the webhook.
+	sealed, err := h.store.ChannelSecret(context.Background(), c.Channel.ID, aicc.SecretVerifyToken)
+	require.NoError(t, err)
+	got, err := h.keyring.Open(sealed, aicc.ChannelSecretOwner(c.Channel.ID, aicc.SecretVerifyToken))
+	require.NoError(t, err)
+	assert.Equal(t, c.MetaSetup.VerifyToken, got)
+
+	metrics := h.get("/metrics", "")
+	assert.Contains(t, string(metrics.Body), `aicc_channels_created_total{algorithm="sha1"} 1`)
+}
+
+// TestCreateChannelWhenTemporalFails checks that a channel whose onboarding cannot start is not left behind.
+func TestCreateChannelWhenTemporalFails(t *testing.T) {
+	h := newHarness(t)
+	tn := h.newTenant("A")
+	h.startCall.Unset()
+	h.temporal.On("ExecuteWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything).
+		Return(nil, serviceerror.NewUnavailable("connection refused")).Once()
+
+	body := channelBody(tn, "fb_main")
+	e := requireError(t, h.post("/v1/channels", tn.Admin, body), http.StatusServiceUnavailable, aicc.EUNAVAILABLE)
+	assert.NotContains(t, e.Message, "connection refused")
+
+	items, _, err := h.store.ListChannels(context.Background(), tn.ID, aicc.ChannelFilter{ListOptions: aicc.ListOptions{Limit: 10}})
+	require.NoError(t, err)
+	assert.Empty(t, items)
+
+	// Nothing half-written holds the name or the app: the same channel can be created once Temporal is back.
+	h.temporal.On("ExecuteWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything).
+		Return(&mocks.WorkflowRun{}, nil).Once()
+	requireStatus(t, h.post("/v1/channels", tn.Admin, body), http.StatusCreated)
+}
+
+func TestListChannels(t *testing.T) {
+	h := newHarness(t)
+	tn := h.newTenant("A")
+	for _, name := range []string{"alpha_fb", "beta_fb", "gamma"} {
+		h.createChannel(tn, channelBody(tn, name))
+	}
+	ctx := context.Background()
+	items, _, err := h.store.ListChannels(ctx, tn.ID, aicc.ChannelFilter{ListOptions: aicc.ListOptions{Limit: 10}, Name: "gamma"})
+	require.NoError(t, err)
+	require.Len(t, items, 1)
+	require.NoError(t, h.store.SetOnboarding(ctx, items[0].ID, aicc.Onboarding{Status: aicc.StatusActive, Step: workflows.StepDone}))
+
+	list := func(query string) (names []string, next string) {
+		t.Helper()
+		r := h.get("/v1/channels"+query, tn.Viewer)
+		requireStatus(t, r, http.StatusOK)
+		var page struct {
+			Items      []channel `json:"items"`
+			NextCursor string    `json:"nextCursor"`
+		}
+		r.decode(t, &page)
+		for _, c := range page.Items {
+			names = append(names, c.Name)
+		}
+		return names, page.NextCursor
+	}
+	names, next := list("")
+	assert.Equal(t, []string{"alpha_fb", "beta_fb", "gamma"}, names)
+	assert.Empty(t, next)
+
+	names, next = list("?limit=2")
+	assert.Equal(t, []string{"alpha_fb", "beta_fb"}, names)
+	require.NotEmpty(t, next)
+	names, _ = list("?limit=2&cursor=" + next)
+	assert.Equal(t, []string{"gamma"}, names)
+
+	names, _ = list("?name=FB")
+	assert.Equal(t, []string{"alpha_fb", "beta_fb"}, names)
+	names, _ = list("?status=active")
+	assert.Equal(t, []string{"gamma"}, names)
+
+	for _, q := range []string{"?status=done", "?limit=0", "?limit=201", "?limit=ten"} {
+		e := requireError(t, h.get("/v1/channels"+q, tn.Viewer), http.StatusBadRequest, aicc.EINVALID)
+		assert.Len(t, e.Fields, 1, q)
+	}
+}
+
+func TestUpdateChannel(t *testing.T) {
+	h := newHarness(t)
+	tn := h.newTenant("A")
+	c := h.createChannel(tn, channelBody(tn, "fb_main"))
+	h.createChannel(tn, channelBody(tn, "fb_other"))
+	path := "/v1/channels/" + c.Channel.ID
+
+	r := h.patch(path, tn.Admin, map[string]any{
+		"name":  "fb_renamed",
+		"basic": map[string]any{"ouId": tn.OU, "skillQueueId": tn.Queue, "transferKeywords": []string{"agent"}},
+		"robot": map[string]any{"intelligentRobot": map[string]any{"enabled": true, "accessCode": "r", "name": "Robbie"}},
+	})
+	requireStatus(t, r, http.StatusOK)
+	var got channel
+	r.decode(t, &got)
+	assert.Equal(t, "fb_renamed", got.Name)
+	assert.Equal(t, []any{"agent"}, got.Basic["transferKeywords"])
+
+	// The whole channel is validated again: dropping the keywords while the robot is on is refused.
+	e := requireError(t, h.patch(path, tn.Admin, map[string]any{
+		"basic": map[string]any{"ouId": tn.OU, "skillQueueId": tn.Queue},
+	}), http.StatusBadRequest, aicc.EINVALID)
+	assert.Contains(t, e.Fields, "basic.transferKeywords")
+
+	requireError(t, h.patch(path, tn.Admin, map[string]any{"name": "fb_other"}), http.StatusConflict, aicc.ECHANNELNAMETAKEN)
+	e = requireError(t, h.patch(path, tn.Admin, map[string]any{"appId": "123"}), http.StatusBadRequest, aicc.EINVALID)
+	assert.Contains(t, e.Fields, "appId", "the app cannot be changed by PATCH")
+	requireError(t, h.patch("/v1/channels/ch_missing", tn.Admin, map[string]any{"name": "x"}), http.StatusNotFound, aicc.ENOTFOUND)
+}
+
+func TestDeleteChannel(t *testing.T) {
+	h := newHarness(t)
+	tn := h.newTenant("A")
+	c := h.createChannel(tn, channelBody(tn, "fb_main"))
+	requireStatus(t, h.post("/v1/channels/"+c.Channel.ID+"/pages", tn.Admin,
+		map[string]any{"pageId": "4242", "tokenSecret": "page-token"}), http.StatusCreated)
+
+	h.temporal.On("TerminateWorkflow", mock.Anything, onboardingID(c.Channel.ID), "", mock.Anything).
+		Return(serviceerror.NewNotFound("workflow execution already completed")).Once()
+	requireStatus(t, h.delete("/v1/channels/"+c.Channel.ID, tn.Admin), http.StatusNoContent)
+	requireError(t, h.get("/v1/channels/"+c.Channel.ID, tn.Admin), http.StatusNotFound, aicc.ENOTFOUND)
+
+	// The Page is free again for another channel.
+	other := h.createChannel(tn, channelBody(tn, "fb_next"))
+	requireStatus(t, h.post("/v1/channels/"+other.Channel.ID+"/pages", tn.Admin,
+		map[string]any{"pageId": "4242", "tokenSecret": "page-token"}), http.StatusCreated)
+
+	// When Temporal does not answer, nothing is deleted.
+	h.temporal.On("TerminateWorkflow", mock.Anything, onboardingID(other.Channel.ID), "", mock.Anything).
+		Return(serviceerror.NewUnavailable("down")).Once()
+	requireError(t, h.delete("/v1/channels/"+other.Channel.ID, tn.Admin), http.StatusServiceUnavailable, aicc.EUNAVAILABLE)
+	requireStatus(t, h.get("/v1/channels/"+other.Channel.ID, tn.Admin), http.StatusOK)
+}

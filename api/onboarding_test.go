@@ -1,0 +1,176 @@
+package api_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/mocks"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/workflows"
+)
+
+func updateOptions(channelID, name string) any {
+	return mock.MatchedBy(func(o client.UpdateWorkflowOptions) bool {
+		return o.WorkflowID == onboardingID(channelID) && o.UpdateName == name &&
+			o.WaitForStage == client.WorkflowUpdateStageCompleted
+	})
+}
+
+func TestConfirmOnboarding(t *testing.T) {
+	h := newHarness(t)
+	tn := h.newTenant("A")
+	id := h.createChannel(tn, channelBody(tn, "fb_main")).Channel.ID
+	path := "/v1/channels/" + id + "/onboarding/confirm"
+
+	t.Run("not verified", func(t *testing.T) {
+		h := h.on(t)
+		rejected := temporal.NewNonRetryableApplicationError("Meta has not verified the callback URL yet.", aicc.ENOTVERIFIED, nil)
+		h.temporal.On("UpdateWorkflow", mock.Anything, updateOptions(id, workflows.UpdateConfirm)).
+			Return(updateHandle(t, rejected), nil).Once()
+		e := requireError(t, h.post(path, tn.Admin, nil), http.StatusConflict, aicc.ENOTVERIFIED)
+		assert.Equal(t, "Meta has not verified the callback URL yet.", e.Message)
+	})
+	t.Run("finished", func(t *testing.T) {
+		h := h.on(t)
+		h.temporal.On("UpdateWorkflow", mock.Anything, updateOptions(id, workflows.UpdateConfirm)).
+			Return(nil, serviceerror.NewNotFound("workflow not found")).Once()
+		requireError(t, h.post(path, tn.Admin, nil), http.StatusConflict, aicc.EONBOARDINGFINISHED)
+	})
+	t.Run("confirmed", func(t *testing.T) {
+		h := h.on(t)
+		h.temporal.On("UpdateWorkflow", mock.Anything, updateOptions(id, workflows.UpdateConfirm)).
+			Run(func(mock.Arguments) {
+				// The workflow records active before the update completes.
+				require.NoError(t, h.store.SetOnboarding(context.Background(), id,
+					aicc.Onboarding{Status: aicc.StatusActive, Step: workflows.StepDone, ActivatedAt: h.now(), UpdatedAt: h.now()}))
+			}).
+			Return(updateHandle(t, nil), nil).Once()
+		r := h.post(path, tn.Admin, nil)
+		requireStatus(t, r, http.StatusOK)
+		var ch channel
+		r.decode(t, &ch)
+		assert.Equal(t, string(aicc.StatusActive), ch.Status)
+		assert.NotEmpty(t, ch.Onboarding["activatedAt"])
+	})
+	t.Run("viewer", func(t *testing.T) {
+		h := h.on(t)
+		requireError(t, h.post(path, tn.Viewer, nil), http.StatusForbidden, aicc.EFORBIDDEN)
+	})
+}
+
+func TestCancelOnboarding(t *testing.T) {
+	h := newHarness(t)
+	tn := h.newTenant("A")
+	id := h.createChannel(tn, channelBody(tn, "fb_main")).Channel.ID
+	path := "/v1/channels/" + id + "/onboarding/cancel"
+
+	h.temporal.On("UpdateWorkflow", mock.Anything, updateOptions(id, workflows.UpdateCancel)).
+		Return(updateHandle(t, nil), nil).Once()
+	requireStatus(t, h.post(path, tn.Admin, nil), http.StatusOK)
+
+	over := temporal.NewNonRetryableApplicationError("The onboarding is over.", aicc.EONBOARDINGFINISHED, nil)
+	h.temporal.On("UpdateWorkflow", mock.Anything, updateOptions(id, workflows.UpdateCancel)).
+		Return(updateHandle(t, over), nil).Once()
+	requireError(t, h.post(path, tn.Admin, nil), http.StatusConflict, aicc.EONBOARDINGFINISHED)
+
+	h.temporal.On("UpdateWorkflow", mock.Anything, updateOptions(id, workflows.UpdateCancel)).
+		Return(nil, serviceerror.NewUnavailable("no route to host")).Once()
+	requireError(t, h.post(path, tn.Admin, nil), http.StatusServiceUnavailable, aicc.EUNAVAILABLE)
+}
+
+func TestStartOnboarding(t *testing.T) {
+	h := newHarness(t)
+	tn := h.newTenant("A")
+	id := h.createChannel(tn, channelBody(tn, "fb_main")).Channel.ID
+	path := "/v1/channels/" + id + "/onboarding"
+	ctx := context.Background()
+	setStatus := func(s aicc.ChannelStatus) {
+		t.Helper()
+		require.NoError(t, h.store.SetOnboarding(ctx, id, aicc.Onboarding{Status: s, Step: workflows.StepDone, UpdatedAt: h.now()}))
+	}
+
+	t.Run("active", func(t *testing.T) {
+		h := h.on(t)
+		setStatus(aicc.StatusActive)
+		requireError(t, h.post(path, tn.Admin, nil), http.StatusConflict, aicc.EONBOARDINGFINISHED)
+	})
+	t.Run("running", func(t *testing.T) {
+		h := h.on(t)
+		setStatus(aicc.StatusVerified)
+		h.startCall.Unset()
+		defer func() {
+			h.startCall = h.temporal.On("ExecuteWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything).
+				Return(&mocks.WorkflowRun{}, nil).Maybe()
+		}()
+		h.temporal.On("ExecuteWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything).
+			Return(nil, serviceerror.NewWorkflowExecutionAlreadyStarted("already started", "", "")).Once()
+		requireError(t, h.post(path, tn.Admin, nil), http.StatusConflict, aicc.EONBOARDINGSTARTED)
+
+		ch, err := h.store.GetChannel(ctx, tn.ID, id)
+		require.NoError(t, err)
+		assert.Equal(t, aicc.StatusVerified, ch.Onboarding.Status, "a refused start changes nothing")
+	})
+	t.Run("expired", func(t *testing.T) {
+		h := h.on(t)
+		setStatus(aicc.StatusVerificationExpired)
+		r := h.post(path, tn.Admin, nil)
+		requireStatus(t, r, http.StatusAccepted)
+		var ch channel
+		r.decode(t, &ch)
+		assert.Equal(t, string(aicc.StatusAwaitingVerification), ch.Status)
+		assert.Equal(t, workflows.StepAwaitVerification, ch.Onboarding["step"])
+
+		got, err := h.store.GetChannel(ctx, tn.ID, id)
+		require.NoError(t, err)
+		assert.Equal(t, aicc.StatusAwaitingVerification, got.Onboarding.Status)
+	})
+}
+
+func TestGetOnboarding(t *testing.T) {
+	h := newHarness(t)
+	tn := h.newTenant("A")
+	id := h.createChannel(tn, channelBody(tn, "fb_main")).Channel.ID
+	path := "/v1/channels/" + id + "/onboarding"
+
+	t.Run("live", func(t *testing.T) {
+		h := h.on(t)
+		state := workflows.OnboardingState{
+			Status: aicc.StatusVerified, Step: workflows.StepAwaitConfirmation,
+			StartedAt: h.now(), ExpiresAt: h.now().Add(7 * 24 * time.Hour), VerifiedAt: h.now().Add(time.Hour),
+		}
+		value := mocks.NewEncodedValue(t)
+		value.On("Get", mock.Anything).Run(func(args mock.Arguments) {
+			*args.Get(0).(*workflows.OnboardingState) = state
+		}).Return(nil).Once()
+		h.temporal.On("QueryWorkflow", mock.Anything, onboardingID(id), "", workflows.QueryState).Return(value, nil).Once()
+
+		r := h.get(path, tn.Viewer)
+		requireStatus(t, r, http.StatusOK)
+		var got map[string]any
+		r.decode(t, &got)
+		assert.Equal(t, map[string]any{
+			"status": "verified", "step": workflows.StepAwaitConfirmation,
+			"startedAt": "2026-03-02T10:00:00Z", "expiresAt": "2026-03-09T10:00:00Z", "verifiedAt": "2026-03-02T11:00:00Z",
+		}, got)
+	})
+	t.Run("workflow gone", func(t *testing.T) {
+		h := h.on(t)
+		h.temporal.On("QueryWorkflow", mock.Anything, onboardingID(id), "", workflows.QueryState).
+			Return(nil, serviceerror.NewNotFound("not found")).Once()
+		r := h.get(path, tn.Viewer)
+		requireStatus(t, r, http.StatusOK)
+		var got map[string]any
+		r.decode(t, &got)
+		assert.Equal(t, "awaiting_verification", got["status"])
+		assert.Equal(t, "2026-03-02T10:00:00Z", got["updatedAt"])
+	})
+}

@@ -1,0 +1,272 @@
+// Package api is the REST API of aicc: the admin console's resources under /v1, Meta's webhook verification,
+// and the operators' health, metrics and OpenAPI routes. It talks to the database through aicc.Store and to
+// Temporal through client.Client, so tests run it over SQLite and a mocked Temporal client.
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.temporal.io/sdk/client"
+
+	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/workflows"
+)
+
+// DefaultMaxBodyBytes bounds a request body when Server.MaxBodyBytes is zero. The largest legitimate body, a
+// channel with every list at its maximum, is a few tens of kilobytes.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Server holds the API's dependencies. Build the HTTP handler with Handler and serve it with Serve.
+type Server struct {
+	Store    aicc.Store
+	Keyring  *aicc.Keyring
+	Temporal client.Client
+	// Logger receives one JSON line per request and the details of internal errors; nil discards them.
+	Logger *slog.Logger
+	// Metrics is the registry the API registers its collectors on and serves at /metrics; nil means a new one.
+	Metrics *prometheus.Registry
+	// PublicURL is where Meta reaches this API, e.g. "https://aicc.example.com"; callback URLs start with it.
+	PublicURL string
+	// VerificationTTL is how long onboarding waits for Meta's verification; zero means
+	// workflows.DefaultVerificationTTL.
+	VerificationTTL time.Duration
+	// MaxBodyBytes bounds request bodies; zero means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+
+	metrics *metrics
+}
+
+// Handler builds the gin engine with its middleware and every route.
+func (s *Server) Handler() http.Handler {
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	if s.Metrics == nil {
+		s.Metrics = prometheus.NewRegistry()
+	}
+	s.metrics = newMetrics(s.Metrics)
+	maxBody := s.MaxBodyBytes
+	if maxBody <= 0 {
+		maxBody = DefaultMaxBodyBytes
+	}
+
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.Use(s.requestID, s.requestLog, s.httpMetrics, s.recovery, s.bodyLimit(maxBody))
+	r.NoRoute(s.h(func(*gin.Context) error { return aicc.Errorf(aicc.ENOTFOUND, "No such route.") }))
+	r.NoMethod(s.h(func(*gin.Context) error {
+		return aicc.Errorf(codeMethodNotAllowed, "The route does not allow this method.")
+	}))
+
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", s.serveMetrics())
+	r.GET("/openapi.yaml", serveOpenAPI)
+	r.GET("/webhooks/facebook/:channelID", s.h(s.verifyWebhook))
+
+	v1 := r.Group("/v1", s.h(s.authenticate))
+
+	sys := v1.Group("", s.h(requireSysadmin))
+	sys.POST("/tenants", s.h(s.createTenant))
+	sys.GET("/tenants", s.h(s.listTenants))
+	sys.GET("/tenants/:tenantID", s.h(s.getTenant))
+	sys.POST("/system/certificates", s.h(s.addCertificate))
+	sys.GET("/system/certificates", s.h(s.listCertificates))
+
+	t := v1.Group("", s.h(requireTenant))
+	t.POST("/ous", s.h(s.createOU))
+	t.GET("/ous", s.h(s.listOUs))
+	t.GET("/ous/:ouID", s.h(s.getOU))
+	t.POST("/skill-queues", s.h(s.createSkillQueue))
+	t.GET("/skill-queues", s.h(s.listSkillQueues))
+	t.GET("/skill-queues/:queueID", s.h(s.getSkillQueue))
+	t.POST("/service-calendars", s.h(s.createServiceCalendar))
+	t.GET("/service-calendars", s.h(s.listServiceCalendars))
+	t.GET("/service-calendars/:calendarID", s.h(s.getServiceCalendar))
+
+	t.POST("/channels", s.h(s.createChannel))
+	t.GET("/channels", s.h(s.listChannels))
+	t.GET("/channels/:channelID", s.h(s.getChannel))
+	t.PATCH("/channels/:channelID", s.h(s.updateChannel))
+	t.DELETE("/channels/:channelID", s.h(s.deleteChannel))
+	t.POST("/channels/:channelID/onboarding", s.h(s.startOnboarding))
+	t.GET("/channels/:channelID/onboarding", s.h(s.getOnboarding))
+	t.POST("/channels/:channelID/onboarding/confirm", s.h(s.confirmOnboarding))
+	t.POST("/channels/:channelID/onboarding/cancel", s.h(s.cancelOnboarding))
+	t.POST("/channels/:channelID/pages", s.h(s.addPage))
+	t.GET("/channels/:channelID/pages", s.h(s.listPages))
+	t.DELETE("/channels/:channelID/pages/:pageID", s.h(s.removePage))
+	return r
+}
+
+// h adapts a handler that returns an error, so that every handler ends in the one error writer.
+func (s *Server) h(fn func(c *gin.Context) error) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := fn(c); err != nil {
+			s.writeError(c, err)
+		}
+	}
+}
+
+// now is the current time in UTC, truncated to microseconds: what Postgres keeps, so that a value answered
+// on create is the value read back later.
+func (s *Server) now() time.Time {
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	return now().UTC().Truncate(time.Microsecond)
+}
+
+func (s *Server) verificationTTL() time.Duration {
+	if s.VerificationTTL > 0 {
+		return s.VerificationTTL
+	}
+	return workflows.DefaultVerificationTTL
+}
+
+// callbackURL is the webhook URL to paste into Meta for Developers.
+func (s *Server) callbackURL(channelID string) string {
+	return strings.TrimRight(s.PublicURL, "/") + "/webhooks/facebook/" + channelID
+}
+
+// Serve serves h on addr until ctx is done, then shuts down gracefully, giving in-flight requests up to ten
+// seconds. It returns nil after a clean shutdown.
+func Serve(ctx context.Context, addr string, h http.Handler, logger *slog.Logger) error {
+	srv := &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	logger.Info("api listening", slog.String("addr", addr))
+	select {
+	case err := <-errc:
+		return fmt.Errorf("api: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("api: shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("api: %w", err)
+	}
+	logger.Info("api stopped")
+	return nil
+}
+
+// decodeJSON decodes the request body into v strictly: unknown fields, wrong types and trailing data are
+// INVALID, naming the field where the decoder can tell; a body past the limit is PAYLOAD_TOO_LARGE. The body
+// is then decoded leniently into each of probes, e.g. a map to tell an absent field from an explicit zero.
+func decodeJSON(c *gin.Context, v any, probes ...any) error {
+	data, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+			return errTooLarge(tooLarge.Limit)
+		}
+		return fmt.Errorf("reading the request body: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err = dec.Decode(v); err == nil {
+		if _, err = dec.Token(); err == io.EOF {
+			for _, p := range probes {
+				_ = json.Unmarshal(data, p) // cannot fail: data was just decoded
+			}
+			return nil
+		} else if err == nil {
+			err = errors.New("trailing data")
+		}
+	}
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &typeErr) && typeErr.Field != "":
+		return invalid(typeErr.Field, "must be "+jsonKind(typeErr.Type.Kind()))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return invalid(field, "is not a known field")
+	case errors.Is(err, io.EOF):
+		return aicc.Errorf(aicc.EINVALID, "The request body must be a JSON object.")
+	default:
+		return aicc.Errorf(aicc.EINVALID, "The request body is not one valid JSON object.")
+	}
+}
+
+// jsonKind names the JSON type a Go kind decodes from.
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	default:
+		return "an object"
+	}
+}
+
+// listOptions reads ?limit= (1 to aicc.MaxListLimit, default aicc.DefaultListLimit) and ?cursor=.
+func listOptions(c *gin.Context) (aicc.ListOptions, error) {
+	opt := aicc.ListOptions{Limit: aicc.DefaultListLimit, Cursor: c.Query("cursor")}
+	if v, ok := c.GetQuery("limit"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > aicc.MaxListLimit {
+			return opt, invalid("limit", fmt.Sprintf("must be an integer from 1 to %d", aicc.MaxListLimit))
+		}
+		opt.Limit = n
+	}
+	return opt, nil
+}
+
+// list is one page of a list response.
+type list[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"nextCursor,omitempty"`
+}
+
+// listOf maps a page of domain values to their JSON form; Items is never null.
+func listOf[S, T any](items []S, next string, toJSON func(S) T) list[T] {
+	out := list[T]{Items: make([]T, 0, len(items)), NextCursor: next}
+	for _, it := range items {
+		out.Items = append(out.Items, toJSON(it))
+	}
+	return out
+}
+
+// optTime omits a zero time from a response.
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
