@@ -1,0 +1,471 @@
+// Package metatest is a fake Meta for tests and for `aicc dev --fake-meta`: a Graph API server (pages, tokens,
+// subscriptions, the Send API, appsecret_proof checks, Graph's error bodies and injected failures) and a
+// webhook sender that plays Meta towards our callback URL (verification GET, signed POSTs, retries).
+package metatest
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aiccfb/aicc/meta"
+)
+
+// Defaults of a fake Graph.
+const (
+	DefaultAppID     = "1234567890123456"
+	DefaultAppName   = "AICC"
+	DefaultSlowDelay = 5 * time.Second
+)
+
+// Failure is a failure the fake Graph injects instead of answering (FailNext).
+type Failure string
+
+// Failures, each answered as Meta answers it.
+const (
+	FailRateLimit       Failure = "rate_limit"       // HTTP 400, code 613 "Calls to this api have exceeded the rate limit."
+	FailAppRateLimit    Failure = "app_rate_limit"   // HTTP 429, code 4 "Application request limit reached"
+	FailServerError     Failure = "server_error"     // HTTP 500, code 2, is_transient
+	FailPermission      Failure = "permission"       // HTTP 403, code 200
+	FailInvalidParam    Failure = "invalid_param"    // HTTP 400, code 100
+	FailUserUnavailable Failure = "user_unavailable" // HTTP 400, code 551 subcode 1545041
+	// FailSlow delays the answer by SlowDelay (or until the client gives up), then carries the call out as
+	// usual, as Meta may do with a call whose client timed out.
+	FailSlow Failure = "slow"
+)
+
+// Request is one request the fake Graph received. The token is not kept.
+type Request struct {
+	Method string
+	Path   string // without the query
+	PageID string
+	Status int
+}
+
+// SentMessage is one message accepted by the fake Send API.
+type SentMessage struct {
+	PageID        string
+	RecipientID   string
+	MessagingType string
+	Tag           string
+	Text          string
+	MessageID     string
+	At            time.Time
+}
+
+// Graph is the fake Graph API, an http.Handler. It serves /{version}/{page-id}, .../subscribed_apps and
+// .../messages as Meta does, with "Require App Secret" on unless RequireProof is cleared. Use NewGraph; the
+// exported fields may be changed before the first request.
+type Graph struct {
+	AppID, AppName, AppSecret string
+	RequireProof              bool
+	SlowDelay                 time.Duration
+
+	mu       sync.Mutex
+	pages    map[string]*page
+	failures []Failure
+	sent     []SentMessage
+	requests []Request
+}
+
+type page struct {
+	id, name, token string
+	expired         bool
+	fields          []string // nil when the app is not subscribed
+}
+
+// NewGraph returns a fake Graph for the app with the given secret, with no pages.
+func NewGraph(appSecret string) *Graph {
+	return &Graph{
+		AppID: DefaultAppID, AppName: DefaultAppName, AppSecret: appSecret, RequireProof: true,
+		SlowDelay: DefaultSlowDelay, pages: map[string]*page{},
+	}
+}
+
+// AddPage adds a Page whose access token is token, or replaces its token (a rotation), which also makes it
+// valid again.
+func (g *Graph) AddPage(id, name, token string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if p, ok := g.pages[id]; ok {
+		p.name, p.token, p.expired = name, token, false
+		return
+	}
+	g.pages[id] = &page{id: id, name: name, token: token}
+}
+
+// ExpireToken makes the Page's token fail with code 190, subcode 463 (expired).
+func (g *Graph) ExpireToken(pageID string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if p, ok := g.pages[pageID]; ok {
+		p.expired = true
+	}
+}
+
+// FailNext makes the next n requests, whatever their endpoint, fail with f.
+func (g *Graph) FailNext(n int, f Failure) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for range n {
+		g.failures = append(g.failures, f)
+	}
+}
+
+// Subscription returns the fields the app is subscribed to on the Page, nil when it is not.
+func (g *Graph) Subscription(pageID string) []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if p, ok := g.pages[pageID]; ok {
+		return slices.Clone(p.fields)
+	}
+	return nil
+}
+
+// Sent returns the messages accepted by the Send API, oldest first.
+func (g *Graph) Sent() []SentMessage {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.sent)
+}
+
+// Requests returns every request received, oldest first.
+func (g *Graph) Requests() []Request {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.requests)
+}
+
+// graphError is Graph's error body.
+type graphError struct {
+	status    int
+	Message   string `json:"message"`
+	Type      string `json:"type"`
+	Code      int    `json:"code"`
+	Subcode   int    `json:"error_subcode,omitempty"`
+	Transient bool   `json:"is_transient,omitempty"`
+	UserTitle string `json:"error_user_title,omitempty"`
+	UserMsg   string `json:"error_user_msg,omitempty"`
+	FBTraceID string `json:"fbtrace_id"`
+}
+
+var failures = map[Failure]graphError{
+	FailRateLimit:    {status: 400, Code: 613, Type: "OAuthException", Message: "(#613) Calls to this api have exceeded the rate limit."},
+	FailAppRateLimit: {status: 429, Code: 4, Type: "OAuthException", Message: "(#4) Application request limit reached", Transient: true},
+	FailServerError: {status: 500, Code: 2, Type: "OAuthException", Transient: true,
+		Message: "An unexpected error has occurred. Please retry your request later."},
+	FailPermission: {status: 403, Code: 200, Type: "OAuthException",
+		Message: "(#200) Requires pages_messaging permission to manage the object"},
+	FailInvalidParam: {status: 400, Code: 100, Type: "OAuthException", Message: "(#100) Invalid parameter"},
+	FailUserUnavailable: {status: 400, Code: 551, Subcode: 1545041, Type: "OAuthException",
+		Message: "This person isn't available right now.", UserTitle: "Message Not Sent",
+		UserMsg: "This person isn't available right now."},
+}
+
+func oauthErr(status, code, subcode int, msg string) *graphError {
+	return &graphError{status: status, Code: code, Subcode: subcode, Type: "OAuthException", Message: msg}
+}
+
+func paramErr(format string, args ...any) *graphError {
+	return &graphError{status: 400, Code: 100, Type: "OAuthException", Message: "(#100) " + fmt.Sprintf(format, args...)}
+}
+
+func methodErr(status, code, subcode int, msg string) *graphError {
+	return &graphError{status: status, Code: code, Subcode: subcode, Type: "GraphMethodException", Message: msg}
+}
+
+var (
+	versionRE = regexp.MustCompile(`^v[0-9]+\.[0-9]+$`)
+	// messengerFields are the webhook fields a Page subscription accepts.
+	messengerFields = []string{
+		"message_deliveries", "message_echoes", "message_edits", "message_reactions", "message_reads", "messages",
+		"messaging_account_linking", "messaging_feedback", "messaging_game_plays", "messaging_handovers",
+		"messaging_optins", "messaging_policy_enforcement", "messaging_postbacks", "messaging_referrals",
+		"messaging_seen", "messenger_template_status_update", "response_feedback", "send_cart", "standby",
+	}
+)
+
+// ServeHTTP answers a Graph request.
+func (g *Graph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	status, body := g.serve(r)
+	trace := traceID()
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.Header().Set("X-FB-Trace-ID", trace)
+	w.Header().Set("Facebook-API-Version", strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 2)[0])
+	if ge, ok := body.(*graphError); ok {
+		ge.FBTraceID = trace
+		if ge.Type == "OAuthException" && ge.Code == 190 {
+			w.Header().Set("WWW-Authenticate", `OAuth "Facebook Platform" "invalid_token" "`+ge.Message+`"`)
+		}
+		body = map[string]any{"error": ge}
+	}
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+func (g *Graph) serve(r *http.Request) (status int, body any) {
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	req := Request{Method: r.Method, Path: r.URL.Path}
+	if len(parts) > 1 {
+		req.PageID = parts[1]
+	}
+	defer func() {
+		req.Status = status
+		g.mu.Lock()
+		g.requests = append(g.requests, req)
+		g.mu.Unlock()
+	}()
+	answer := func(ge *graphError) (int, any) { return ge.status, ge }
+
+	// The body is read first: only then does the server notice a client that gave up on a slow answer.
+	params, ge := formParams(r)
+	if f, ok := g.popFailure(); ok {
+		if f != FailSlow {
+			ge := failures[f]
+			return answer(&ge)
+		}
+		select {
+		case <-time.After(g.SlowDelay):
+		case <-r.Context().Done():
+		}
+	}
+	if len(parts) < 2 || len(parts) > 3 || !versionRE.MatchString(parts[0]) {
+		return answer(oauthErr(400, 2500, 0, "Unknown path components: "+r.URL.Path))
+	}
+	if ge != nil {
+		return answer(ge)
+	}
+
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	token := params.Get("access_token")
+	if token == "" {
+		return answer(oauthErr(400, 104, 0, "An access token is required to request this resource."))
+	}
+	var owner *page
+	for _, p := range g.pages {
+		if p.token == token {
+			owner = p
+		}
+	}
+	switch {
+	case owner == nil:
+		return answer(oauthErr(400, 190, 0, "Invalid OAuth access token - Cannot parse access token"))
+	case owner.expired:
+		return answer(oauthErr(400, 190, 463, "Error validating access token: Session has expired on Friday, "+
+			"01-May-26 03:00:00 PDT. The current time is "+time.Now().Format("Monday, 02-Jan-06 15:04:05 MST")+"."))
+	}
+	proof := params.Get("appsecret_proof")
+	switch {
+	case proof == "" && g.RequireProof:
+		return answer(methodErr(400, 100, 0, "API calls from the server require an appsecret_proof argument"))
+	case proof != "" && proof != meta.AppSecretProof(g.AppSecret, token):
+		return answer(methodErr(400, 100, 0, "Invalid appsecret_proof provided in the API argument"))
+	}
+
+	id := parts[1]
+	if id == "me" {
+		id = owner.id
+	}
+	p, ok := g.pages[id]
+	if !ok {
+		return answer(methodErr(400, 100, 33, fmt.Sprintf("Unsupported %s request. Object with ID '%s' does not "+
+			"exist, cannot be loaded due to missing permissions, or does not support this operation. Please read "+
+			"the Graph API documentation at https://developers.facebook.com/docs/graph-api", strings.ToLower(r.Method), id)))
+	}
+	if len(parts) == 2 {
+		if r.Method != http.MethodGet {
+			return answer(methodErr(400, 100, 0, "Unsupported "+strings.ToLower(r.Method)+" request."))
+		}
+		return g.getPage(p, params)
+	}
+	if p != owner {
+		return answer(oauthErr(403, 210, 0, "(#210) A page access token is required to request this resource."))
+	}
+	switch edge := parts[2]; {
+	case edge == "subscribed_apps" && r.Method == http.MethodPost:
+		return g.subscribe(p, params)
+	case edge == "subscribed_apps" && r.Method == http.MethodGet:
+		apps := []any{}
+		if p.fields != nil {
+			apps = append(apps, map[string]any{
+				"category": "Business", "link": "https://aicc.example/", "name": g.AppName, "id": g.AppID,
+				"subscribed_fields": p.fields,
+			})
+		}
+		return 200, map[string]any{"data": apps}
+	case edge == "subscribed_apps" && r.Method == http.MethodDelete:
+		p.fields = nil
+		return 200, map[string]bool{"success": true}
+	case edge == "messages" && r.Method == http.MethodPost:
+		return g.send(p, params)
+	case edge == "subscribed_apps" || edge == "messages":
+		return answer(methodErr(400, 100, 0, "Unsupported "+strings.ToLower(r.Method)+" request."))
+	}
+	return answer(oauthErr(400, 2500, 0, "Unknown path components: /"+parts[2]))
+}
+
+func (g *Graph) popFailure() (Failure, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.failures) == 0 {
+		return "", false
+	}
+	f := g.failures[0]
+	g.failures = g.failures[1:]
+	return f, true
+}
+
+// formParams merges the query with a form or JSON body, both of which Graph accepts.
+func formParams(r *http.Request) (url.Values, *graphError) {
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/json" {
+		var body map[string]json.RawMessage
+		if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20)).Decode(&body); err != nil {
+			return nil, paramErr("Invalid JSON body")
+		}
+		q := r.URL.Query()
+		for k, v := range body {
+			var s string
+			if json.Unmarshal(v, &s) != nil {
+				s = string(v) // objects such as recipient and message travel as their JSON
+			}
+			q.Set(k, s)
+		}
+		return q, nil
+	}
+	r.Body = http.MaxBytesReader(nil, r.Body, 1<<20)
+	if err := r.ParseForm(); err != nil {
+		return nil, paramErr("Invalid request body")
+	}
+	return r.Form, nil
+}
+
+func (g *Graph) getPage(p *page, params url.Values) (int, any) {
+	fields := params.Get("fields")
+	if fields == "" {
+		fields = "name,id"
+	}
+	out := map[string]string{}
+	for f := range strings.SplitSeq(fields, ",") {
+		switch f = strings.TrimSpace(f); f {
+		case "id":
+			out["id"] = p.id
+		case "name":
+			out["name"] = p.name
+		default:
+			ge := paramErr("Tried accessing nonexisting field (%s) on node type (Page)", f)
+			return ge.status, ge
+		}
+	}
+	return 200, out
+}
+
+func (g *Graph) subscribe(p *page, params url.Values) (int, any) {
+	raw := params.Get("subscribed_fields")
+	var fields []string
+	if json.Unmarshal([]byte(raw), &fields) != nil {
+		fields = strings.Split(raw, ",")
+	}
+	if raw == "" {
+		ge := paramErr("The parameter subscribed_fields is required.")
+		return ge.status, ge
+	}
+	var got []string
+	for i, f := range fields {
+		f = strings.TrimSpace(f)
+		if !slices.Contains(messengerFields, f) {
+			ge := paramErr("Param subscribed_fields[%d] must be one of {%s} - got \"%s\".", i, strings.Join(messengerFields, ", "), f)
+			return ge.status, ge
+		}
+		if !slices.Contains(got, f) {
+			got = append(got, f)
+		}
+	}
+	p.fields = got
+	return 200, map[string]bool{"success": true}
+}
+
+func (g *Graph) send(p *page, params url.Values) (int, any) {
+	fail := func(ge *graphError) (int, any) { return ge.status, ge }
+	var recipient struct{ ID string }
+	if json.Unmarshal([]byte(params.Get("recipient")), &recipient) != nil || recipient.ID == "" {
+		return fail(paramErr("param recipient must be non-empty."))
+	}
+	mt, tag := params.Get("messaging_type"), params.Get("tag")
+	switch mt {
+	case "RESPONSE", "UPDATE":
+	case "MESSAGE_TAG":
+		if tag == "" {
+			return fail(paramErr("Tag is required for MESSAGE_TAG messaging type."))
+		}
+		if tag != "HUMAN_AGENT" && tag != "CUSTOMER_FEEDBACK" {
+			// Meta retired ACCOUNT_UPDATE, CONFIRMED_EVENT_UPDATE and POST_PURCHASE_UPDATE on 2026-04-27.
+			return fail(paramErr("Param tag must be one of {HUMAN_AGENT, CUSTOMER_FEEDBACK} - got \"%s\".", tag))
+		}
+	default:
+		return fail(paramErr("param messaging_type must be one of {RESPONSE, UPDATE, MESSAGE_TAG} - got \"%s\".", mt))
+	}
+	var message struct{ Text string }
+	if json.Unmarshal([]byte(params.Get("message")), &message) != nil || message.Text == "" {
+		return fail(paramErr("param message must be non-empty."))
+	}
+	if utf8.RuneCountInString(message.Text) > 2000 {
+		return fail(paramErr("Length of param message[text] must be less than or equal to 2000"))
+	}
+	m := SentMessage{
+		PageID: p.id, RecipientID: recipient.ID, MessagingType: mt, Tag: tag, Text: message.Text,
+		MessageID: "m_" + randomString(48), At: time.Now(),
+	}
+	g.sent = append(g.sent, m)
+	return 200, map[string]string{"recipient_id": m.RecipientID, "message_id": m.MessageID}
+}
+
+func traceID() string { return randomString(11) }
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)[:n]
+}
+
+// GraphServer is a fake Graph listening on 127.0.0.1.
+type GraphServer struct {
+	*Graph
+	URL    string // base URL for meta.Client.BaseURL
+	Server *httptest.Server
+	// CertPEM is the TLS server's self-signed certificate, PEM-encoded; it is in no system root store, so a
+	// client trusts it only once it is "uploaded" (meta.NewTLSConfig). Empty for a plain HTTP server.
+	CertPEM []byte
+}
+
+// NewGraphServer starts a fake Graph over plain HTTP for the app with the given secret; it stops with the test.
+func NewGraphServer(tb testing.TB, appSecret string) *GraphServer {
+	tb.Helper()
+	g := NewGraph(appSecret)
+	srv := httptest.NewServer(g)
+	tb.Cleanup(srv.Close)
+	return &GraphServer{Graph: g, URL: srv.URL, Server: srv}
+}
+
+// NewTLSGraphServer starts a fake Graph over HTTPS with a certificate no system trusts.
+func NewTLSGraphServer(tb testing.TB, appSecret string) *GraphServer {
+	tb.Helper()
+	g := NewGraph(appSecret)
+	srv := httptest.NewTLSServer(g)
+	tb.Cleanup(srv.Close)
+	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	return &GraphServer{Graph: g, URL: srv.URL, Server: srv, CertPEM: cert}
+}

@@ -1,0 +1,366 @@
+package meta_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/meta"
+	"github.com/aiccfb/aicc/meta/metatest"
+)
+
+const (
+	page2 = "104000000000002"
+	psid2 = "7001000000000002"
+)
+
+// batch is a notification as Meta batches it: two Pages, several items each, every kind, non-ASCII text.
+func batch() metatest.Payload {
+	return metatest.NewPayload(
+		metatest.NewEntry(pageID,
+			metatest.Text(pageID, psid, "m_1", "Grüße aus Köln, äöå </script> 100% @home 😀", 1_700_000_000_001),
+			metatest.Echo(pageID, psid, "m_2", "Hallo!", 1_700_000_000_002),
+			metatest.Postback(pageID, psid, "m_3", "Get Started", "GET_STARTED", 1_700_000_000_003),
+			metatest.Delivery(pageID, psid, 1_700_000_000_002, "m_2"),
+			metatest.Read(pageID, psid, 1_700_000_000_002),
+		),
+		metatest.NewEntry(page2,
+			metatest.Text(page2, psid2, "m_4", "second page", 1_700_000_000_010),
+			metatest.Reaction(page2, psid2, "m_4", "❤", 1_700_000_000_011),
+			metatest.Optin(page2, psid2, "ref-1", 1_700_000_000_012),
+		),
+	)
+}
+
+func headerOf(alg aicc.SignatureAlgorithm, secret string, body []byte) http.Header {
+	name, value := meta.Sign(alg, []byte(secret), body)
+	h := http.Header{}
+	h.Set(name, value)
+	return h
+}
+
+func TestVerifySignature(t *testing.T) {
+	body := batch().Encode()
+	secrets := [][]byte{[]byte("current-secret"), []byte("previous-secret")}
+	both := headerOf(aicc.AlgorithmSHA256, "current-secret", body)
+	for k, v := range headerOf(aicc.AlgorithmSHA1, "current-secret", body) {
+		both[k] = v
+	}
+	with := func(name, value string) http.Header { return http.Header{name: {value}} }
+	_, sha256Value := meta.Sign(aicc.AlgorithmSHA256, []byte("current-secret"), body)
+
+	tests := []struct {
+		name    string
+		alg     aicc.SignatureAlgorithm
+		secrets [][]byte
+		header  http.Header
+		body    []byte
+		want    error
+	}{
+		{"sha256", aicc.AlgorithmSHA256, secrets, headerOf(aicc.AlgorithmSHA256, "current-secret", body), body, nil},
+		{"sha1", aicc.AlgorithmSHA1, secrets, headerOf(aicc.AlgorithmSHA1, "current-secret", body), body, nil},
+		{"both headers, as Meta sends, sha256", aicc.AlgorithmSHA256, secrets, both, body, nil},
+		{"both headers, as Meta sends, sha1", aicc.AlgorithmSHA1, secrets, both, body, nil},
+		{"previous secret of a rotation", aicc.AlgorithmSHA256, secrets, headerOf(aicc.AlgorithmSHA256, "previous-secret", body), body, nil},
+		{"uppercase hex", aicc.AlgorithmSHA256, secrets, with(meta.HeaderSignature256, strings.ToUpper(sha256Value)), body, nil},
+		{"missing", aicc.AlgorithmSHA256, secrets, http.Header{}, body, meta.ErrSignatureMissing},
+		{"empty header", aicc.AlgorithmSHA256, secrets, with(meta.HeaderSignature256, ""), body, meta.ErrSignatureMissing},
+		{"sha1 header only on a sha256 channel", aicc.AlgorithmSHA256, secrets, headerOf(aicc.AlgorithmSHA1, "current-secret", body), body, meta.ErrSignatureOtherAlg},
+		{"sha256 header only on a sha1 channel", aicc.AlgorithmSHA1, secrets, headerOf(aicc.AlgorithmSHA256, "current-secret", body), body, meta.ErrSignatureOtherAlg},
+		{"no prefix", aicc.AlgorithmSHA256, secrets, with(meta.HeaderSignature256, strings.TrimPrefix(sha256Value, "sha256=")), body, meta.ErrSignatureMalformed},
+		{"wrong prefix", aicc.AlgorithmSHA256, secrets, with(meta.HeaderSignature256, "sha1="+strings.TrimPrefix(sha256Value, "sha256=")), body, meta.ErrSignatureMalformed},
+		{"not hex", aicc.AlgorithmSHA256, secrets, with(meta.HeaderSignature256, "sha256=zz"+sha256Value[9:]), body, meta.ErrSignatureMalformed},
+		{"short", aicc.AlgorithmSHA256, secrets, with(meta.HeaderSignature256, sha256Value[:len(sha256Value)-2]), body, meta.ErrSignatureMalformed},
+		{"wrong secret", aicc.AlgorithmSHA256, secrets, headerOf(aicc.AlgorithmSHA256, "attacker", body), body, meta.ErrSignatureMismatch},
+		{"retired secret", aicc.AlgorithmSHA256, secrets[:1], headerOf(aicc.AlgorithmSHA256, "previous-secret", body), body, meta.ErrSignatureMismatch},
+		{"body changed by one byte", aicc.AlgorithmSHA256, secrets, headerOf(aicc.AlgorithmSHA256, "current-secret", body), append(bytes.Clone(body[:len(body)-1]), ' '), meta.ErrSignatureMismatch},
+		{"no secret", aicc.AlgorithmSHA256, nil, headerOf(aicc.AlgorithmSHA256, "", body), body, meta.ErrNoSecret},
+		{"empty secret is no secret", aicc.AlgorithmSHA256, [][]byte{{}}, headerOf(aicc.AlgorithmSHA256, "", body), body, meta.ErrNoSecret},
+		{"unknown algorithm", "md5", secrets, headerOf(aicc.AlgorithmSHA256, "current-secret", body), body, meta.ErrUnsupportedAlgorithm},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := meta.VerifySignature(tt.alg, tt.secrets, tt.header, tt.body)
+			if tt.want == nil {
+				assert.NoError(t, err)
+				return
+			}
+			assert.ErrorIs(t, err, tt.want)
+			var se *meta.SignatureError
+			require.ErrorAs(t, err, &se)
+			assert.NotEmpty(t, se.Reason)
+		})
+	}
+}
+
+// TestSignatureOverRawBytes is Meta's unicode gotcha: the signature covers the escaped bytes on the wire, so
+// a handler that re-encodes the parsed JSON before verifying rejects genuine notifications.
+func TestSignatureOverRawBytes(t *testing.T) {
+	body := batch().Encode()
+	assert.Contains(t, string(body), `\u00e4\u00f6\u00e5`)
+	assert.Contains(t, string(body), `\ud83d\ude00`)
+	assert.Contains(t, string(body), `\u003c\/script\u003e`)
+	assert.NotContains(t, string(body), "ä")
+	h := headerOf(aicc.AlgorithmSHA256, "s3cret", body)
+	require.NoError(t, meta.VerifySignature(aicc.AlgorithmSHA256, [][]byte{[]byte("s3cret")}, h, body))
+
+	var v any
+	require.NoError(t, json.Unmarshal(body, &v))
+	reencoded, err := json.Marshal(v)
+	require.NoError(t, err)
+	assert.ErrorIs(t, meta.VerifySignature(aicc.AlgorithmSHA256, [][]byte{[]byte("s3cret")}, h, reencoded), meta.ErrSignatureMismatch)
+
+	n, err := meta.ParseWebhook(body)
+	require.NoError(t, err)
+	assert.Equal(t, "Grüße aus Köln, äöå </script> 100% @home 😀", n.Events[0].Text)
+}
+
+func TestVerifyChallenge(t *testing.T) {
+	want := []byte("verify-me")
+	got, ok := meta.VerifyChallenge("subscribe", "verify-me", "1158201444", want)
+	assert.True(t, ok)
+	assert.Equal(t, "1158201444", got)
+	for _, c := range [][3]string{
+		{"unsubscribe", "verify-me", "1"}, {"subscribe", "verify-mE", "1"}, {"subscribe", "", "1"},
+		{"subscribe", "verify-me", ""}, {"", "", ""},
+	} {
+		got, ok := meta.VerifyChallenge(c[0], c[1], c[2], want)
+		assert.False(t, ok, "%q", c)
+		assert.Empty(t, got)
+	}
+	_, ok = meta.VerifyChallenge("subscribe", "", "1", nil)
+	assert.False(t, ok, "no verify token configured")
+}
+
+func TestParseWebhook(t *testing.T) {
+	n, err := meta.ParseWebhook(batch().Encode())
+	require.NoError(t, err)
+	assert.Equal(t, "page", n.Object)
+
+	type row struct {
+		Page, Sender, Recipient string
+		Kind                    meta.EventKind
+		MID                     string
+		Watermark               int64
+		Echo                    bool
+		Text, Payload           string
+	}
+	var got []row
+	for _, e := range n.Events {
+		got = append(got, row{e.PageID, e.SenderID, e.RecipientID, e.Kind, e.MID, e.Watermark, e.IsEcho, e.Text, e.Payload})
+		assert.NotZero(t, e.Timestamp)
+		assert.True(t, json.Valid(e.Raw))
+		assert.False(t, e.Standby)
+	}
+	assert.Equal(t, []row{
+		{pageID, psid, pageID, meta.KindMessage, "m_1", 0, false, "Grüße aus Köln, äöå </script> 100% @home 😀", ""},
+		{pageID, pageID, psid, meta.KindEcho, "m_2", 0, true, "Hallo!", ""},
+		{pageID, psid, pageID, meta.KindPostback, "m_3", 0, false, "Get Started", "GET_STARTED"},
+		{pageID, psid, pageID, meta.KindDelivery, "", 1_700_000_000_002, false, "", ""},
+		{pageID, psid, pageID, meta.KindRead, "", 1_700_000_000_002, false, "", ""},
+		{page2, psid2, page2, meta.KindMessage, "m_4", 0, false, "second page", ""},
+		{page2, psid2, page2, meta.KindReaction, "m_4", 0, false, "", ""},
+		{page2, psid2, page2, meta.KindUnknown, "", 0, false, "", ""},
+	}, got)
+	assert.JSONEq(t, `{"sender":{"id":"`+psid2+`"},"recipient":{"id":"`+page2+`"},"timestamp":1700000000012,"optin":{"ref":"ref-1"}}`,
+		string(n.Events[7].Raw), "an unknown kind keeps its raw JSON")
+
+	t.Run("standby and lenient numbers", func(t *testing.T) {
+		n, err := meta.ParseWebhook([]byte(`{"object":"page","entry":[{"id":104000000000001,"time":1,"standby":[
+			{"sender":{"id":7001},"recipient":{"id":"104000000000001"},"timestamp":1.7e12,"message":{"mid":"m_9","text":"hi"}}]}]}`))
+		require.NoError(t, err)
+		require.Len(t, n.Events, 1)
+		e := n.Events[0]
+		assert.True(t, e.Standby)
+		assert.Equal(t, pageID, e.PageID)
+		assert.Equal(t, "7001", e.SenderID)
+		assert.Equal(t, int64(1.7e12), e.Timestamp)
+	})
+	t.Run("empty entry list", func(t *testing.T) {
+		n, err := meta.ParseWebhook([]byte(`{"object":"page","entry":[]}`))
+		require.NoError(t, err)
+		assert.Empty(t, n.Events)
+	})
+	for name, body := range map[string]string{
+		"malformed JSON":     `{"object":"page","entry":[`,
+		"not an object":      `[1,2]`,
+		"instagram":          `{"object":"instagram","entry":[{"id":"1","messaging":[]}]}`,
+		"no object":          `{"entry":[]}`,
+		"entry without id":   `{"object":"page","entry":[{"time":1,"messaging":[]}]}`,
+		"item not an object": `{"object":"page","entry":[{"id":"1","messaging":[null]}]}`,
+		"bad timestamp":      `{"object":"page","entry":[{"id":"1","messaging":[{"timestamp":"soon"}]}]}`,
+		"bad id":             `{"object":"page","entry":[{"id":true,"messaging":[]}]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			n, err := meta.ParseWebhook([]byte(body))
+			assert.Error(t, err)
+			assert.Nil(t, n)
+		})
+	}
+}
+
+func TestDedupKey(t *testing.T) {
+	body := batch().Encode()
+	first, err := meta.ParseWebhook(body)
+	require.NoError(t, err)
+	keys := map[string]meta.EventKind{}
+	for _, e := range first.Events {
+		k := meta.DedupKey(e)
+		_, dup := keys[k]
+		assert.False(t, dup, "two events of one batch share key %s", k)
+		keys[k] = e.Kind
+	}
+	assert.Contains(t, keys, "mid|"+pageID+"|m_1")
+	assert.Contains(t, keys, "mid|"+pageID+"|m_3")
+	assert.Contains(t, keys, "wm|"+pageID+"|"+psid+"|delivery|1700000000002")
+	assert.Contains(t, keys, "wm|"+pageID+"|"+psid+"|read|1700000000002")
+
+	// Meta's retry, byte for byte or pretty-printed, and the same event in another batch: the same keys.
+	var pretty bytes.Buffer
+	require.NoError(t, json.Indent(&pretty, body, "", "  "))
+	single := metatest.NewPayload(metatest.NewEntry(page2, batch().Entry[1].Messaging[1])).Encode()
+	for _, again := range [][]byte{body, pretty.Bytes(), single} {
+		n, err := meta.ParseWebhook(again)
+		require.NoError(t, err)
+		for _, e := range n.Events {
+			assert.Contains(t, keys, meta.DedupKey(e))
+		}
+	}
+
+	// A reaction's mid names the message reacted to: the reaction and its undo are two events.
+	undo := batch().Entry[1].Messaging[1]
+	undo.Reaction.Action = "unreact"
+	n, err := meta.ParseWebhook(metatest.NewPayload(metatest.NewEntry(page2, undo)).Encode())
+	require.NoError(t, err)
+	assert.NotContains(t, keys, meta.DedupKey(n.Events[0]))
+	assert.True(t, strings.HasPrefix(meta.DedupKey(n.Events[0]), "sha256|"+page2+"|"))
+}
+
+// TestWebhookSender plays Meta against a minimal callback built from this package, as the API will be.
+func TestWebhookSender(t *testing.T) {
+	const secret, verifyToken = "app-secret-1", "verify-token-1"
+	var (
+		mu      sync.Mutex
+		stored  = map[string]bool{}
+		reasons []string
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			q := r.URL.Query()
+			challenge, ok := meta.VerifyChallenge(q.Get("hub.mode"), q.Get("hub.verify_token"), q.Get("hub.challenge"), []byte(verifyToken))
+			if !ok {
+				w.WriteHeader(http.StatusForbidden)
+				return
+			}
+			_, _ = io.WriteString(w, challenge)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		alg := aicc.SignatureAlgorithm(r.URL.Query().Get("alg"))
+		if err := meta.VerifySignature(alg, [][]byte{[]byte(secret)}, r.Header, body); err != nil {
+			var se *meta.SignatureError
+			errors.As(err, &se)
+			reasons = append(reasons, se.Reason)
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		n, err := meta.ParseWebhook(body)
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		for _, e := range n.Events {
+			stored[meta.DedupKey(e)] = true
+		}
+	}))
+	defer srv.Close()
+	ctx := t.Context()
+
+	s := &metatest.WebhookSender{URL: srv.URL + "?alg=sha256", AppSecret: secret}
+	status, body, err := s.Verify(ctx, verifyToken, "1158201444")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "1158201444", body)
+	status, _, err = s.Verify(ctx, "wrong", "1158201444")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusForbidden, status)
+
+	sent, status, err := s.SendPayload(ctx, batch())
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, status)
+	assert.Len(t, stored, 8)
+	status, err = s.Send(ctx, sent) // Meta's retry
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, status)
+	assert.Len(t, stored, 8, "a retry stores nothing twice")
+
+	sha1 := &metatest.WebhookSender{URL: srv.URL + "?alg=sha1", AppSecret: secret, Algorithm: aicc.AlgorithmSHA1}
+	more := metatest.NewPayload(metatest.NewEntry(pageID, metatest.Text(pageID, psid, "m_5", "via sha1", 1_700_000_000_020)))
+	_, status, err = sha1.SendPayload(ctx, more)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, status)
+	assert.Len(t, stored, 9)
+
+	for _, opts := range [][]metatest.SendOption{
+		{metatest.WithWrongSignature()},
+		{metatest.WithoutSignature()},
+		{metatest.WithTamperedBody()},
+		{metatest.WithAlgorithm(aicc.AlgorithmSHA1)},
+	} {
+		status, err := s.Send(ctx, sent, opts...)
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusForbidden, status)
+	}
+	assert.Equal(t, []string{"mismatch", "missing", "mismatch", "other_algorithm"}, reasons)
+	assert.Len(t, stored, 9)
+}
+
+func TestFakeGraphRawHTTP(t *testing.T) {
+	srv := metatest.NewGraphServer(t, canarySecret)
+	srv.AddPage(pageID, pageName, canaryToken)
+	get := func(path string) (int, map[string]map[string]any) {
+		t.Helper()
+		resp, err := http.Get(srv.URL + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		assert.Equal(t, "application/json; charset=UTF-8", resp.Header.Get("Content-Type"))
+		var body map[string]map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+		return resp.StatusCode, body
+	}
+	status, body := get("/v25.0/" + pageID + "?fields=id,name&access_token=" + canaryToken)
+	assert.Equal(t, http.StatusBadRequest, status, "Require App Secret is on")
+	assert.Equal(t, float64(100), body["error"]["code"])
+	assert.Equal(t, "GraphMethodException", body["error"]["type"])
+	assert.NotEmpty(t, body["error"]["fbtrace_id"])
+
+	status, body = get("/v25.0/" + pageID)
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Equal(t, float64(104), body["error"]["code"])
+
+	status, body = get("/latest/" + pageID + "?access_token=" + canaryToken)
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Equal(t, float64(2500), body["error"]["code"])
+
+	// The Send API also takes a JSON body and /me, as Meta's own examples do.
+	proof := meta.AppSecretProof(canarySecret, canaryToken)
+	resp, err := http.Post(srv.URL+"/v25.0/me/messages?access_token="+canaryToken+"&appsecret_proof="+proof, "application/json",
+		strings.NewReader(`{"recipient":{"id":"`+psid+`"},"messaging_type":"RESPONSE","message":{"text":"hi"}}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Len(t, srv.Sent(), 1)
+	assert.Equal(t, pageID, srv.Sent()[0].PageID)
+}
