@@ -1,0 +1,278 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aiccfb/aicc"
+)
+
+// Defaults of the configuration. Addresses without a host listen on every interface, as a container needs;
+// aicc dev listens on the loopback interface only.
+const (
+	DefaultTemporalAddress   = "127.0.0.1:7233"
+	DefaultTemporalNamespace = "default"
+	DefaultHTTPAddr          = ":8080"
+	DefaultDevHTTPAddr       = "127.0.0.1:8080"
+	DefaultWorkerMetricsAddr = ":9090"
+	DefaultPublicURL         = "http://localhost:8080"
+	DefaultVerificationTTL   = 7 * 24 * time.Hour
+	// DefaultMaxBodyBytes bounds request bodies. Meta batches at most 1,000 events in one webhook POST, far
+	// below 1 MiB; admin requests are smaller still.
+	DefaultMaxBodyBytes = 1 << 20
+	DefaultDataDir      = ".aicc"
+	DefaultUIPort       = 8233
+	DefaultTemporalPort = 7233
+)
+
+// Config is the whole configuration of every subcommand. Only ConfigFromEnv fills it from the environment;
+// aicc dev's flags may override the dev fields afterwards.
+type Config struct {
+	// DatabaseURL is postgres://… or sqlite:PATH. Required by api, worker, migrate, tokens and tenants.
+	DatabaseURL string
+
+	TemporalAddress   string // host:port of the Temporal frontend
+	TemporalNamespace string
+
+	HTTPAddr          string // where aicc api (and aicc dev) serve the REST API, webhooks and /metrics
+	WorkerMetricsAddr string // where aicc worker serves /metrics and /healthz
+	// PublicURL is how Meta reaches the API from the internet: callback URLs are built on it.
+	PublicURL string
+
+	// MasterKey seals new secrets; PreviousMasterKeys only open values sealed before a rotation. MasterKey is
+	// nil when neither AICC_MASTER_KEY nor AICC_MASTER_KEY_FILE is set (aicc dev then makes its own).
+	MasterKey          []byte
+	PreviousMasterKeys [][]byte
+
+	VerificationTTL time.Duration
+	MaxBodyBytes    int64
+	LogLevel        slog.Level
+
+	// aicc dev only.
+	DataDir      string
+	UIPort       int
+	TemporalPort int
+
+	// Whether the variable was set, so that aicc dev can pick its own defaults for the others.
+	httpAddrSet  bool
+	publicURLSet bool
+}
+
+// ConfigFromEnv reads the configuration from the environment through getenv, starting from the defaults.
+// It reads these variables and no others:
+//
+//	AICC_DATABASE_URL         postgres://user:pass@host:5432/db?sslmode=disable or sqlite:PATH
+//	                          (required by api, worker, migrate, tokens, tenants; aicc dev always uses
+//	                          sqlite:<data dir>/app.db)
+//	AICC_TEMPORAL_ADDRESS     Temporal frontend host:port (default 127.0.0.1:7233; not used by aicc dev)
+//	AICC_TEMPORAL_NAMESPACE   Temporal namespace (default "default")
+//	AICC_HTTP_ADDR            listen address of the API (default ":8080"; "127.0.0.1:8080" for aicc dev)
+//	AICC_WORKER_METRICS_ADDR  listen address of the worker's /metrics and /healthz (default ":9090")
+//	AICC_PUBLIC_URL           public base URL of the API, for Meta callback URLs (default
+//	                          http://localhost:8080; aicc dev derives it from its HTTP address)
+//	AICC_MASTER_KEY           base64 of the 32-byte master key that seals secrets
+//	AICC_MASTER_KEY_FILE      file holding the master key (base64, or the 32 raw bytes) instead of
+//	                          AICC_MASTER_KEY; setting both is an error
+//	AICC_MASTER_KEY_PREVIOUS  optional, comma-separated base64 keys that only open values sealed before a
+//	                          master key rotation
+//	AICC_VERIFICATION_TTL     how long onboarding waits for Meta's verification, a Go duration (default 168h)
+//	AICC_MAX_BODY_BYTES       largest accepted request body in bytes (default 1048576)
+//	AICC_LOG_LEVEL            debug, info, warn or error (default info)
+//	AICC_DATA_DIR             aicc dev's data directory (default ./.aicc)
+//	AICC_UI_PORT              aicc dev's Temporal Web UI port on 127.0.0.1 (default 8233)
+//	AICC_TEMPORAL_PORT        aicc dev's embedded Temporal frontend port on 127.0.0.1 (default 7233)
+//
+// An invalid value is an error that names the variable; it never repeats a key or a database URL.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		TemporalAddress:   DefaultTemporalAddress,
+		TemporalNamespace: DefaultTemporalNamespace,
+		HTTPAddr:          DefaultHTTPAddr,
+		WorkerMetricsAddr: DefaultWorkerMetricsAddr,
+		PublicURL:         DefaultPublicURL,
+		VerificationTTL:   DefaultVerificationTTL,
+		MaxBodyBytes:      DefaultMaxBodyBytes,
+		LogLevel:          slog.LevelInfo,
+		DataDir:           DefaultDataDir,
+		UIPort:            DefaultUIPort,
+		TemporalPort:      DefaultTemporalPort,
+	}
+	env := func(name string) string { return strings.TrimSpace(getenv(name)) }
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+	}
+
+	c.DatabaseURL = env("AICC_DATABASE_URL")
+	if v := c.DatabaseURL; v != "" && !strings.HasPrefix(v, "postgres://") &&
+		!strings.HasPrefix(v, "postgresql://") && !strings.HasPrefix(v, "sqlite:") {
+		bad("AICC_DATABASE_URL", "must start with postgres://, postgresql:// or sqlite:")
+	}
+	if v := env("AICC_TEMPORAL_ADDRESS"); v != "" {
+		c.TemporalAddress = v
+	}
+	if v := env("AICC_TEMPORAL_NAMESPACE"); v != "" {
+		c.TemporalNamespace = v
+	}
+	if v := env("AICC_HTTP_ADDR"); v != "" {
+		c.HTTPAddr, c.httpAddrSet = v, true
+	}
+	if v := env("AICC_WORKER_METRICS_ADDR"); v != "" {
+		c.WorkerMetricsAddr = v
+	}
+	if v := env("AICC_PUBLIC_URL"); v != "" {
+		if u, err := parsePublicURL(v); err != nil {
+			bad("AICC_PUBLIC_URL", "%v", err)
+		} else {
+			c.PublicURL, c.publicURLSet = u, true
+		}
+	}
+
+	key, keyFile := env("AICC_MASTER_KEY"), env("AICC_MASTER_KEY_FILE")
+	switch {
+	case key != "" && keyFile != "":
+		bad("AICC_MASTER_KEY", "set either AICC_MASTER_KEY or AICC_MASTER_KEY_FILE, not both")
+	case key != "":
+		if k, err := decodeKey(key); err != nil {
+			bad("AICC_MASTER_KEY", "%v", err)
+		} else {
+			c.MasterKey = k
+		}
+	case keyFile != "":
+		if k, err := readKeyFile(keyFile); err != nil {
+			bad("AICC_MASTER_KEY_FILE", "%v", err)
+		} else {
+			c.MasterKey = k
+		}
+	}
+	if v := env("AICC_MASTER_KEY_PREVIOUS"); v != "" {
+		for i, s := range strings.Split(v, ",") {
+			k, err := decodeKey(strings.TrimSpace(s))
+			if err != nil {
+				bad("AICC_MASTER_KEY_PREVIOUS", "key %d: %v", i+1, err)
+				continue
+			}
+			c.PreviousMasterKeys = append(c.PreviousMasterKeys, k)
+		}
+		if c.MasterKey == nil && len(errs) == 0 {
+			bad("AICC_MASTER_KEY_PREVIOUS", "needs a current key in AICC_MASTER_KEY or AICC_MASTER_KEY_FILE")
+		}
+	}
+
+	if v := env("AICC_VERIFICATION_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil:
+			bad("AICC_VERIFICATION_TTL", "%q is not a Go duration such as 168h", v)
+		case d < time.Minute:
+			bad("AICC_VERIFICATION_TTL", "must be at least 1m, got %s", d)
+		default:
+			c.VerificationTTL = d
+		}
+	}
+	if v := env("AICC_MAX_BODY_BYTES"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1024 {
+			bad("AICC_MAX_BODY_BYTES", "must be a whole number of bytes, at least 1024, got %q", v)
+		} else {
+			c.MaxBodyBytes = n
+		}
+	}
+	if v := env("AICC_LOG_LEVEL"); v != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			bad("AICC_LOG_LEVEL", "must be debug, info, warn or error, got %q", v)
+		}
+	}
+	if v := env("AICC_DATA_DIR"); v != "" {
+		c.DataDir = v
+	}
+	if v := env("AICC_UI_PORT"); v != "" {
+		if p, err := parsePort(v); err != nil {
+			bad("AICC_UI_PORT", "%v", err)
+		} else {
+			c.UIPort = p
+		}
+	}
+	if v := env("AICC_TEMPORAL_PORT"); v != "" {
+		if p, err := parsePort(v); err != nil {
+			bad("AICC_TEMPORAL_PORT", "%v", err)
+		} else {
+			c.TemporalPort = p
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+// Keyring returns the keyring of the configured master keys, the current one first.
+func (c *Config) Keyring() (*aicc.Keyring, error) {
+	if c.MasterKey == nil {
+		return nil, errors.New("no master key: set AICC_MASTER_KEY (base64 of 32 random bytes, e.g. `openssl rand -base64 32`) or AICC_MASTER_KEY_FILE")
+	}
+	return aicc.NewKeyring(append([][]byte{c.MasterKey}, c.PreviousMasterKeys...)...)
+}
+
+// requireDatabaseURL fails with a clear message when AICC_DATABASE_URL is missing.
+func (c *Config) requireDatabaseURL() error {
+	if c.DatabaseURL == "" {
+		return errors.New("AICC_DATABASE_URL is required (postgres://user:pass@host:5432/aicc?sslmode=disable or sqlite:PATH)")
+	}
+	return nil
+}
+
+// loadConfig is the one read of the process environment.
+func loadConfig() (Config, error) { return ConfigFromEnv(os.Getenv) }
+
+func decodeKey(s string) ([]byte, error) {
+	k, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		// Never quote the value: it is, or is close to, a key.
+		return nil, errors.New("is not valid base64 (standard alphabet, with padding)")
+	}
+	if len(k) != aicc.MasterKeySize {
+		return nil, fmt.Errorf("decodes to %d bytes, want %d", len(k), aicc.MasterKeySize)
+	}
+	return k, nil
+}
+
+// readKeyFile reads a master key file: the key in base64 (as in AICC_MASTER_KEY), or its 32 raw bytes.
+func readKeyFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read it: %w", err)
+	}
+	if len(b) == aicc.MasterKeySize {
+		return b, nil
+	}
+	k, err := decodeKey(string(bytes.TrimSpace(b)))
+	if err != nil {
+		return nil, fmt.Errorf("the key file %s", err)
+	}
+	return k, nil
+}
+
+func parsePublicURL(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("must be an absolute http(s) URL such as https://aicc.example.com, got %q", s)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", fmt.Errorf("must not carry credentials, a query or a fragment, got %q", u.Redacted())
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+func parsePort(s string) (int, error) {
+	p, err := strconv.Atoi(s)
+	if err != nil || p < 1 || p > 65535 {
+		return 0, fmt.Errorf("must be a port number between 1 and 65535, got %q", s)
+	}
+	return p, nil
+}

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// env returns a getenv over m.
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestConfigFromEnvDefaults(t *testing.T) {
+	got, err := ConfigFromEnv(env(nil))
+	if err != nil {
+		t.Fatalf("ConfigFromEnv: %v", err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"DatabaseURL", got.DatabaseURL, ""},
+		{"TemporalAddress", got.TemporalAddress, "127.0.0.1:7233"},
+		{"TemporalNamespace", got.TemporalNamespace, "default"},
+		{"HTTPAddr", got.HTTPAddr, ":8080"},
+		{"WorkerMetricsAddr", got.WorkerMetricsAddr, ":9090"},
+		{"PublicURL", got.PublicURL, "http://localhost:8080"},
+		{"VerificationTTL", got.VerificationTTL, 168 * time.Hour},
+		{"MaxBodyBytes", got.MaxBodyBytes, int64(1 << 20)},
+		{"LogLevel", got.LogLevel, slog.LevelInfo},
+		{"DataDir", got.DataDir, ".aicc"},
+		{"UIPort", got.UIPort, 8233},
+		{"TemporalPort", got.TemporalPort, 7233},
+		{"MasterKey", got.MasterKey == nil, true},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	if _, err := got.Keyring(); err == nil || !strings.Contains(err.Error(), "AICC_MASTER_KEY") {
+		t.Errorf("Keyring without a key: err = %v, want one naming AICC_MASTER_KEY", err)
+	}
+}
+
+func TestConfigFromEnvValues(t *testing.T) {
+	key := bytes.Repeat([]byte{7}, 32)
+	prev := bytes.Repeat([]byte{9}, 32)
+	got, err := ConfigFromEnv(env(map[string]string{
+		"AICC_DATABASE_URL":        "postgres://aicc:pw@db:5432/aicc?sslmode=disable",
+		"AICC_TEMPORAL_ADDRESS":    "temporal:7233",
+		"AICC_TEMPORAL_NAMESPACE":  "aicc",
+		"AICC_HTTP_ADDR":           "0.0.0.0:8081",
+		"AICC_WORKER_METRICS_ADDR": ":9191",
+		"AICC_PUBLIC_URL":          "https://aicc.example.com/",
+		"AICC_MASTER_KEY":          base64.StdEncoding.EncodeToString(key),
+		"AICC_MASTER_KEY_PREVIOUS": base64.StdEncoding.EncodeToString(prev),
+		"AICC_VERIFICATION_TTL":    "1h30m",
+		"AICC_MAX_BODY_BYTES":      "65536",
+		"AICC_LOG_LEVEL":           "debug",
+		"AICC_DATA_DIR":            "/tmp/x",
+		"AICC_UI_PORT":             "18233",
+		"AICC_TEMPORAL_PORT":       "17233",
+	}))
+	if err != nil {
+		t.Fatalf("ConfigFromEnv: %v", err)
+	}
+	if got.PublicURL != "https://aicc.example.com" {
+		t.Errorf("PublicURL = %q, want the trailing slash trimmed", got.PublicURL)
+	}
+	if !bytes.Equal(got.MasterKey, key) || len(got.PreviousMasterKeys) != 1 || !bytes.Equal(got.PreviousMasterKeys[0], prev) {
+		t.Errorf("master keys not decoded")
+	}
+	if got.VerificationTTL != 90*time.Minute || got.MaxBodyBytes != 65536 || got.LogLevel != slog.LevelDebug {
+		t.Errorf("TTL, body, level = %v, %v, %v", got.VerificationTTL, got.MaxBodyBytes, got.LogLevel)
+	}
+	if got.UIPort != 18233 || got.TemporalPort != 17233 || got.DataDir != "/tmp/x" || got.TemporalNamespace != "aicc" {
+		t.Errorf("dev fields = %+v", got)
+	}
+	if !got.httpAddrSet || !got.publicURLSet {
+		t.Errorf("httpAddrSet, publicURLSet = %v, %v, want true, true", got.httpAddrSet, got.publicURLSet)
+	}
+	kr, err := got.Keyring()
+	if err != nil {
+		t.Fatalf("Keyring: %v", err)
+	}
+	// A value sealed under the previous key still opens: that is what the variable is for.
+	old, err := ConfigFromEnv(env(map[string]string{"AICC_MASTER_KEY": base64.StdEncoding.EncodeToString(prev)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldKR, _ := old.Keyring()
+	sealed := oldKR.Seal("v", "owner", time.Now())
+	if v, err := kr.Open(sealed, "owner"); err != nil || v != "v" {
+		t.Errorf("Open of a value sealed under the previous key = %q, %v", v, err)
+	}
+}
+
+func TestConfigFromEnvBadValues(t *testing.T) {
+	const secretish = "c2VjcmV0LWJ1dC1ub3QtMzItYnl0ZXM=" // base64 of the wrong length
+	tests := []struct {
+		name, key, value string
+	}{
+		{"database scheme", "AICC_DATABASE_URL", "mysql://u:hunter2@h/db"},
+		{"public url", "AICC_PUBLIC_URL", "aicc.example.com"},
+		{"key not base64", "AICC_MASTER_KEY", "%%%not-base64-" + secretish},
+		{"key wrong size", "AICC_MASTER_KEY", secretish},
+		{"previous key", "AICC_MASTER_KEY_PREVIOUS", secretish},
+		{"ttl", "AICC_VERIFICATION_TTL", "7d"},
+		{"ttl too short", "AICC_VERIFICATION_TTL", "1s"},
+		{"body", "AICC_MAX_BODY_BYTES", "1MB"},
+		{"level", "AICC_LOG_LEVEL", "loud"},
+		{"ui port", "AICC_UI_PORT", "70000"},
+		{"temporal port", "AICC_TEMPORAL_PORT", "x"},
+		{"key file missing", "AICC_MASTER_KEY_FILE", "/nonexistent/master.key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ConfigFromEnv(env(map[string]string{tt.key: tt.value}))
+			if err == nil {
+				t.Fatalf("%s=%q: no error", tt.key, tt.value)
+			}
+			if !strings.Contains(err.Error(), tt.key) {
+				t.Errorf("error %q does not name %s", err, tt.key)
+			}
+			for _, leak := range []string{secretish, "hunter2"} {
+				if strings.Contains(err.Error(), leak) {
+					t.Errorf("error %q repeats a secret", err)
+				}
+			}
+		})
+	}
+	t.Run("both key variables", func(t *testing.T) {
+		_, err := ConfigFromEnv(env(map[string]string{
+			"AICC_MASTER_KEY":      base64.StdEncoding.EncodeToString(make([]byte, 32)),
+			"AICC_MASTER_KEY_FILE": "/x",
+		}))
+		if err == nil || !strings.Contains(err.Error(), "not both") {
+			t.Errorf("err = %v, want a complaint about both", err)
+		}
+	})
+}
+
+func TestConfigFromEnvKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	key := bytes.Repeat([]byte{3}, 32)
+	for name, content := range map[string][]byte{
+		"base64": []byte(base64.StdEncoding.EncodeToString(key) + "\n"),
+		"raw":    key,
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, name)
+			if err := os.WriteFile(path, content, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			got, err := ConfigFromEnv(env(map[string]string{"AICC_MASTER_KEY_FILE": path}))
+			if err != nil {
+				t.Fatalf("ConfigFromEnv: %v", err)
+			}
+			if !bytes.Equal(got.MasterKey, key) {
+				t.Errorf("MasterKey = %x, want %x", got.MasterKey, key)
+			}
+		})
+	}
+	t.Run("short", func(t *testing.T) {
+		path := filepath.Join(dir, "short")
+		if err := os.WriteFile(path, []byte("dG9vIHNob3J0"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := ConfigFromEnv(env(map[string]string{"AICC_MASTER_KEY_FILE": path}))
+		if err == nil || !strings.Contains(err.Error(), "AICC_MASTER_KEY_FILE") || strings.Contains(err.Error(), "dG9vIHNob3J0") {
+			t.Errorf("err = %v, want one naming the variable and not the content", err)
+		}
+	})
+}
+
+func TestEnsureMasterKeyKeepsTheKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "master.key")
+	first, err := ensureMasterKey(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode = %v, want 0600", fi.Mode().Perm())
+	}
+	second, err := ensureMasterKey(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(first, second) || len(first) != 32 {
+		t.Errorf("second start read another key")
+	}
+}

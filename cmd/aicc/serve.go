@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/uber-go/tally/v4"
+	tallyprom "github.com/uber-go/tally/v4/prometheus"
+	"go.temporal.io/sdk/client"
+	sdktally "go.temporal.io/sdk/contrib/tally"
+	sdklog "go.temporal.io/sdk/log"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/aiccfb/aicc/activities"
+	"github.com/aiccfb/aicc/api"
+	"github.com/aiccfb/aicc/worker"
+)
+
+// runAPI is "aicc api": the REST API and Meta's webhooks on cfg.HTTPAddr, against Postgres and Temporal.
+func runAPI(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	if err := cfg.requireDatabaseURL(); err != nil {
+		return err
+	}
+	keyring, err := cfg.Keyring()
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	reg := newRegistry()
+	handler, closeMetrics := temporalMetrics(reg, logger)
+	defer closeMetrics.Close()
+	tc, err := dialTemporal(ctx, cfg, logger, handler)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+
+	srv := &api.Server{
+		Store: store, Keyring: keyring, Temporal: tc, Logger: logger, Metrics: reg,
+		PublicURL: cfg.PublicURL, VerificationTTL: cfg.VerificationTTL, MaxBodyBytes: cfg.MaxBodyBytes,
+	}
+	return api.Serve(ctx, cfg.HTTPAddr, srv.Handler(), logger)
+}
+
+// runWorker is "aicc worker": the Temporal worker, with /metrics, /healthz and /readyz on
+// cfg.WorkerMetricsAddr.
+func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	if err := cfg.requireDatabaseURL(); err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	reg := newRegistry()
+	handler, closeMetrics := temporalMetrics(reg, logger)
+	defer closeMetrics.Close()
+	tc, err := dialTemporal(ctx, cfg, logger, handler)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	if err := worker.RegisterSearchAttributes(ctx, tc, cfg.TemporalNamespace); err != nil {
+		// Compose's admin-tools job registers them too; a worker without the permission still works.
+		logger.Warn("could not register search attributes", slog.String("error", err.Error()))
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := store.Ping(ctx); err != nil {
+			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		if _, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+			http.Error(w, "temporal unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	metricsErr := make(chan error, 1)
+	go func() {
+		metricsErr <- serveHTTP(ctx, "worker metrics", cfg.WorkerMetricsAddr, mux, logger)
+		cancel() // the worker stops when its metrics server cannot run
+	}()
+
+	acts := &activities.Activities{Channels: store, Now: time.Now}
+	logger.Info("worker starting", slog.String("namespace", cfg.TemporalNamespace))
+	werr := worker.Run(ctx, tc, acts, sdkworker.Options{})
+	cancel()
+	return errors.Join(werr, <-metricsErr)
+}
+
+// serveHTTP serves h on addr until ctx is done, then shuts down gracefully.
+func serveHTTP(ctx context.Context, name, addr string, h http.Handler, logger *slog.Logger) error {
+	srv := &http.Server{
+		Addr: addr, Handler: h,
+		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	logger.Info(name+" listening", slog.String("addr", addr))
+	select {
+	case err := <-errc:
+		return fmt.Errorf("%s: %w", name, err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("%s: shutdown: %w", name, err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// newRegistry returns the process's one Prometheus registry, with the Go runtime and process collectors.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// temporalMetrics returns a Temporal SDK metrics handler that reports on reg. The tally reporter is built on
+// reg directly: tally's Configuration path would register a handler on http.DefaultServeMux instead.
+func temporalMetrics(reg *prometheus.Registry, logger *slog.Logger) (client.MetricsHandler, io.Closer) {
+	reporter := tallyprom.NewReporter(tallyprom.Options{
+		Registerer:       reg,
+		DefaultTimerType: tallyprom.HistogramTimerType,
+		// A clash (the same name with other labels) loses that metric, not the process.
+		OnRegisterError: func(err error) {
+			logger.Warn("temporal metric not registered", slog.String("error", err.Error()))
+		},
+	})
+	scope, closer := tally.NewRootScope(tally.ScopeOptions{
+		CachedReporter:  reporter,
+		Separator:       tallyprom.DefaultSeparator,
+		SanitizeOptions: &sdktally.PrometheusSanitizeOptions,
+	}, time.Second)
+	return sdktally.NewMetricsHandler(sdktally.NewPrometheusNamingScope(scope)), closer
+}
+
+// dialTemporal connects to the Temporal frontend, retrying for up to two minutes: in a compose stack the API
+// and the worker may start before Temporal is ready.
+func dialTemporal(ctx context.Context, cfg Config, logger *slog.Logger, metrics client.MetricsHandler) (client.Client, error) {
+	opts := client.Options{
+		HostPort:       cfg.TemporalAddress,
+		Namespace:      cfg.TemporalNamespace,
+		Logger:         sdklog.NewStructuredLogger(logger.With(slog.String("component", "temporal-sdk"))),
+		MetricsHandler: metrics,
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		c, err := client.DialContext(dctx, opts)
+		cancel()
+		if err == nil {
+			return c, nil
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return nil, fmt.Errorf("connect to temporal at %s: %w", cfg.TemporalAddress, err)
+		}
+		logger.Warn("temporal not reachable yet, retrying",
+			slog.String("address", cfg.TemporalAddress), slog.String("error", err.Error()))
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
