@@ -180,30 +180,20 @@ var (
 	clockRE       = regexp.MustCompile(`^([01][0-9]|2[0-4]):([0-5][0-9])$`)
 )
 
-// ApplyDefaults sets the defaults of fields the caller left empty: SHA-256, a 20-minute no-reply timeout,
-// one workday segment covering the whole day, and the robot's avatar and gender.
-func (c *Channel) ApplyDefaults() {
-	if c.Algorithm == "" {
-		c.Algorithm = AlgorithmSHA256
-	}
-	b, r := &c.Basic, &c.Robot
-	if b.WorkTime.Workday == nil && b.WorkTime.NonWorkday == nil {
-		b.WorkTime.Workday = []TimeSegment{{Start: "00:00", End: "24:00"}}
-	}
-	if b.LastAgent.WindowMinutes == 0 {
-		b.LastAgent.WindowMinutes = DefaultLastAgentWindowMinutes
-	}
-	if b.NoCustomerReply.TimeoutMinutes == 0 {
-		b.NoCustomerReply.TimeoutMinutes = DefaultNoCustomerReplyMinutes
-	}
-	if b.NoAgentReply.TimeoutSeconds == 0 {
-		b.NoAgentReply.TimeoutSeconds = DefaultNoAgentReplySeconds
-	}
-	if r.Robot.Avatar == 0 {
-		r.Robot.Avatar = 1
-	}
-	if r.Robot.Gender == "" {
-		r.Robot.Gender = GenderUnspecified
+// DefaultChannel returns the configuration a new channel starts from: SHA-256, one workday segment covering
+// the whole day, a 20-minute no-customer-reply timeout, and the other timers and the robot persona at their
+// defaults. Requests are decoded onto it, so an absent field keeps its default while an explicit value, even
+// 0, is validated as sent.
+func DefaultChannel() Channel {
+	return Channel{
+		Algorithm: AlgorithmSHA256,
+		Basic: BasicConfig{
+			WorkTime:        WorkTime{Workday: []TimeSegment{{Start: "00:00", End: "24:00"}}},
+			LastAgent:       LastAgentMode{WindowMinutes: DefaultLastAgentWindowMinutes},
+			NoCustomerReply: NoCustomerReplyEnd{TimeoutMinutes: DefaultNoCustomerReplyMinutes},
+			NoAgentReply:    NoAgentReplyTransfer{TimeoutSeconds: DefaultNoAgentReplySeconds},
+		},
+		Robot: RobotConfig{Robot: IntelligentRobot{Avatar: 1, Gender: GenderUnspecified}},
 	}
 }
 

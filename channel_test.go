@@ -10,12 +10,9 @@ import (
 )
 
 func validChannel() (*aicc.Channel, aicc.Refs) {
-	ch := &aicc.Channel{
-		Name:  "fb_main",
-		AppID: "1234567890",
-		Basic: aicc.BasicConfig{OUID: "ou_1", SkillQueueID: "sq_1"},
-	}
-	ch.ApplyDefaults()
+	ch := new(aicc.DefaultChannel())
+	ch.Name, ch.AppID = "fb_main", "1234567890"
+	ch.Basic.OUID, ch.Basic.SkillQueueID = "ou_1", "sq_1"
 	refs := aicc.Refs{
 		OUs:         map[string]*aicc.OU{"ou_1": {ID: "ou_1"}},
 		SkillQueues: map[string]*aicc.SkillQueue{"sq_1": {ID: "sq_1", MaxWaitSeconds: 60}, "sq_2": {ID: "sq_2"}},

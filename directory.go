@@ -51,15 +51,9 @@ type SkillQueue struct {
 	CreatedAt      time.Time
 }
 
-// ApplyDefaults fills the limits the caller left at zero. Zero is a valid wrap-up time, so the API applies
-// DefaultWrapUpSeconds itself when the field is absent.
-func (q *SkillQueue) ApplyDefaults() {
-	if q.MaxWaitSeconds == 0 {
-		q.MaxWaitSeconds = DefaultMaxWaitSeconds
-	}
-	if q.MaxQueued == 0 {
-		q.MaxQueued = DefaultMaxQueued
-	}
+// DefaultSkillQueue returns the limits a new skill queue starts from; requests are decoded onto it.
+func DefaultSkillQueue() SkillQueue {
+	return SkillQueue{MaxWaitSeconds: DefaultMaxWaitSeconds, MaxQueued: DefaultMaxQueued, WrapUpSeconds: DefaultWrapUpSeconds}
 }
 
 // Validate checks the queue's own fields; that OUID names an OU of the tenant is the caller's check.

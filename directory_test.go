@@ -12,13 +12,14 @@ import (
 
 func TestSkillQueueValidate(t *testing.T) {
 	valid := func() *aicc.SkillQueue {
-		q := &aicc.SkillQueue{Name: "Sales", AccessCode: "1001", WrapUpSeconds: aicc.DefaultWrapUpSeconds}
-		q.ApplyDefaults()
+		q := new(aicc.DefaultSkillQueue())
+		q.Name, q.AccessCode = "Sales", "1001"
 		return q
 	}
 	require.NoError(t, valid().Validate())
 	require.Equal(t, 60, valid().MaxWaitSeconds)
 	require.Equal(t, 100, valid().MaxQueued)
+	require.Equal(t, 5, valid().WrapUpSeconds)
 
 	tests := []struct {
 		change func(*aicc.SkillQueue)

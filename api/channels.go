@@ -85,16 +85,17 @@ type metaSetupJSON struct {
 }
 
 func (s *Server) createChannel(c *gin.Context) error {
-	var req struct {
+	// Decoded onto the defaults: an absent field keeps its default, an explicit one (even 0) is checked as sent.
+	defaults := aicc.DefaultChannel()
+	req := struct {
 		Name      string                  `json:"name"`
 		AppID     string                  `json:"appId"`
 		AppSecret string                  `json:"appSecret"`
 		Algorithm aicc.SignatureAlgorithm `json:"algorithm"`
 		Basic     aicc.BasicConfig        `json:"basic"`
 		Robot     aicc.RobotConfig        `json:"robot"`
-	}
-	var raw map[string]any
-	if err := decodeJSON(c, &req, &raw); err != nil {
+	}{Algorithm: defaults.Algorithm, Basic: defaults.Basic, Robot: defaults.Robot}
+	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
 	ctx, now := c.Request.Context(), s.now()
@@ -105,8 +106,7 @@ func (s *Server) createChannel(c *gin.Context) error {
 			Status: aicc.StatusAwaitingVerification, Step: workflows.StepAwaitVerification, UpdatedAt: now,
 		},
 	}
-	ch.ApplyDefaults()
-	if err := s.validateChannel(ctx, ch, explicitZeros(raw), aicc.ValidateAppSecret(req.AppSecret)); err != nil {
+	if err := s.validateChannel(ctx, ch, aicc.ValidateAppSecret(req.AppSecret)); err != nil {
 		return err
 	}
 
@@ -135,31 +135,6 @@ func (s *Server) createChannel(c *gin.Context) error {
 		MetaSetup metaSetupJSON `json:"metaSetup"`
 	}{s.toChannelJSON(ch), metaSetupJSON{CallbackURL: s.callbackURL(ch.ID), VerifyToken: verifyToken}})
 	return nil
-}
-
-// defaultedFields are the fields ApplyDefaults fills when they are 0, with their maximum. An explicit 0 is
-// refused rather than replaced, so a caller who sends it learns the range instead of silently getting a default.
-var defaultedFields = map[string]int{
-	"basic.lastAgentMode.windowMinutes":         aicc.MaxLastAgentWindowMinutes,
-	"basic.noCustomerReplyEnd.timeoutMinutes":   aicc.MaxNoCustomerReplyMinutes,
-	"basic.noAgentReplyTransfer.timeoutSeconds": aicc.MaxNoAgentReplySeconds,
-	"robot.intelligentRobot.avatar":             aicc.RobotAvatars,
-}
-
-// explicitZeros reports the defaulted fields the request body sets to 0.
-func explicitZeros(body map[string]any) error {
-	fe := aicc.FieldErrors{}
-	for path, max := range defaultedFields {
-		var v any = body
-		for _, key := range strings.Split(path, ".") {
-			obj, _ := v.(map[string]any)
-			v = obj[key]
-		}
-		if n, ok := v.(float64); ok && n == 0 {
-			fe.Add(path, "must be between 1 and %d", max)
-		}
-	}
-	return fe.Err()
 }
 
 // validateChannel loads the directory resources the channel refers to, from its own tenant, and reports every
@@ -223,34 +198,25 @@ func (s *Server) getChannel(c *gin.Context) error {
 	return getScoped(c, s.Store.GetChannel, c.Param("channelID"), s.toChannelJSON)
 }
 
-// updateChannel replaces each section present in the body (name, basic, robot) and validates the whole
-// channel again, because a rule may span sections (transfer keywords and the robot).
+// updateChannel merges the body into the channel's name and basic and robot configuration (a field present
+// replaces the stored one, an array is replaced whole, an absent field is kept) and validates the whole channel
+// again, because a rule may span sections (transfer keywords and the robot).
 func (s *Server) updateChannel(c *gin.Context) error {
-	var req struct {
-		Name  *string           `json:"name"`
-		Basic *aicc.BasicConfig `json:"basic"`
-		Robot *aicc.RobotConfig `json:"robot"`
-	}
-	var raw map[string]any
-	if err := decodeJSON(c, &req, &raw); err != nil {
-		return err
-	}
 	ctx, tenant := c.Request.Context(), principalOf(c).TenantID
 	ch, err := s.Store.GetChannel(ctx, tenant, c.Param("channelID"))
 	if err != nil {
 		return err
 	}
-	if req.Name != nil {
-		ch.Name = *req.Name
+	req := struct {
+		Name  string           `json:"name"`
+		Basic aicc.BasicConfig `json:"basic"`
+		Robot aicc.RobotConfig `json:"robot"`
+	}{ch.Name, ch.Basic, ch.Robot}
+	if err := decodeJSON(c, &req); err != nil {
+		return err
 	}
-	if req.Basic != nil {
-		ch.Basic = *req.Basic
-	}
-	if req.Robot != nil {
-		ch.Robot = *req.Robot
-	}
-	ch.ApplyDefaults()
-	if err := s.validateChannel(ctx, ch, explicitZeros(raw)); err != nil {
+	ch.Name, ch.Basic, ch.Robot = req.Name, req.Basic, req.Robot
+	if err := s.validateChannel(ctx, ch); err != nil {
 		return err
 	}
 	ch.UpdatedAt = s.now()

@@ -309,9 +309,16 @@ func TestUpdateChannel(t *testing.T) {
 	assert.Equal(t, "fb_renamed", got.Name)
 	assert.Equal(t, []any{"agent"}, got.Basic["transferKeywords"])
 
+	// Absent fields are kept: changing the notice keeps the keywords and the robot.
+	r = h.patch(path, tn.Admin, map[string]any{"basic": map[string]any{"nonWorkingTimeNotice": "Back at 8"}})
+	requireStatus(t, r, http.StatusOK)
+	r.decode(t, &got)
+	assert.Equal(t, "Back at 8", got.Basic["nonWorkingTimeNotice"])
+	assert.Equal(t, []any{"agent"}, got.Basic["transferKeywords"])
+
 	// The whole channel is validated again: dropping the keywords while the robot is on is refused.
 	e := requireError(t, h.patch(path, tn.Admin, map[string]any{
-		"basic": map[string]any{"ouId": tn.OU, "skillQueueId": tn.Queue},
+		"basic": map[string]any{"transferKeywords": []string{}},
 	}), http.StatusBadRequest, aicc.EINVALID)
 	assert.Contains(t, e.Fields, "basic.transferKeywords")
 

@@ -76,30 +76,23 @@ func toSkillQueueJSON(q *aicc.SkillQueue) skillQueueJSON {
 }
 
 func (s *Server) createSkillQueue(c *gin.Context) error {
-	// The limits are pointers so that an absent field takes its default while an explicit 0 is checked.
-	var req struct {
+	// Decoded onto the defaults: an absent limit keeps its default, an explicit 0 is checked as sent.
+	defaults := aicc.DefaultSkillQueue()
+	req := struct {
 		Name           string `json:"name"`
 		AccessCode     string `json:"accessCode"`
 		OUID           string `json:"ouId"`
-		MaxWaitSeconds *int   `json:"maxWaitSeconds"`
-		MaxQueued      *int   `json:"maxQueued"`
-		WrapUpSeconds  *int   `json:"wrapUpSeconds"`
-	}
+		MaxWaitSeconds int    `json:"maxWaitSeconds"`
+		MaxQueued      int    `json:"maxQueued"`
+		WrapUpSeconds  int    `json:"wrapUpSeconds"`
+	}{MaxWaitSeconds: defaults.MaxWaitSeconds, MaxQueued: defaults.MaxQueued, WrapUpSeconds: defaults.WrapUpSeconds}
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
 	ctx, tenant := c.Request.Context(), principalOf(c).TenantID
 	q := &aicc.SkillQueue{
-		ID: aicc.NewID(aicc.PrefixQueue), TenantID: tenant, Name: req.Name, AccessCode: req.AccessCode,
-		OUID: req.OUID, WrapUpSeconds: aicc.DefaultWrapUpSeconds, CreatedAt: s.now(),
-	}
-	q.ApplyDefaults()
-	for _, f := range []struct{ dst, src *int }{
-		{&q.MaxWaitSeconds, req.MaxWaitSeconds}, {&q.MaxQueued, req.MaxQueued}, {&q.WrapUpSeconds, req.WrapUpSeconds},
-	} {
-		if f.src != nil {
-			*f.dst = *f.src
-		}
+		ID: aicc.NewID(aicc.PrefixQueue), TenantID: tenant, Name: req.Name, AccessCode: req.AccessCode, OUID: req.OUID,
+		MaxWaitSeconds: req.MaxWaitSeconds, MaxQueued: req.MaxQueued, WrapUpSeconds: req.WrapUpSeconds, CreatedAt: s.now(),
 	}
 	var ouErr error
 	if q.OUID == "" {

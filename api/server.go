@@ -179,9 +179,9 @@ func Serve(ctx context.Context, addr string, h http.Handler, logger *slog.Logger
 }
 
 // decodeJSON decodes the request body into v strictly: unknown fields, wrong types and trailing data are
-// INVALID, naming the field where the decoder can tell; a body past the limit is PAYLOAD_TOO_LARGE. The body
-// is then decoded leniently into each of probes, e.g. a map to tell an absent field from an explicit zero.
-func decodeJSON(c *gin.Context, v any, probes ...any) error {
+// INVALID, naming the field where the decoder can tell; a body past the limit is PAYLOAD_TOO_LARGE. Fields
+// absent from the body keep the values v already holds.
+func decodeJSON(c *gin.Context, v any) error {
 	data, err := io.ReadAll(c.Request.Body)
 	if err != nil {
 		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
@@ -193,9 +193,6 @@ func decodeJSON(c *gin.Context, v any, probes ...any) error {
 	dec.DisallowUnknownFields()
 	if err = dec.Decode(v); err == nil {
 		if _, err = dec.Token(); err == io.EOF {
-			for _, p := range probes {
-				_ = json.Unmarshal(data, p) // cannot fail: data was just decoded
-			}
 			return nil
 		} else if err == nil {
 			err = errors.New("trailing data")

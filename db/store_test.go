@@ -378,13 +378,10 @@ func newTenant(tb testing.TB, s *db.Store, name string, at time.Time) *aicc.Tena
 
 // createChannel creates a channel with sealed secrets and returns it as stored.
 func createChannel(s *db.Store, tenantID, name, appID string) (*aicc.Channel, error) {
-	ch := &aicc.Channel{
-		ID: aicc.NewID(aicc.PrefixChannel), TenantID: tenantID, Name: name, AppID: appID,
-		Basic:      aicc.BasicConfig{OUID: "ou_1", SkillQueueID: "sq_1", TransferKeywords: []string{"sales", "agent"}},
-		Onboarding: aicc.Onboarding{Status: aicc.StatusAwaitingVerification, Step: "await_meta_verification"},
-		CreatedAt:  now,
-	}
-	ch.ApplyDefaults()
+	ch := new(aicc.DefaultChannel())
+	ch.ID, ch.TenantID, ch.Name, ch.AppID, ch.CreatedAt = aicc.NewID(aicc.PrefixChannel), tenantID, name, appID, now
+	ch.Basic.OUID, ch.Basic.SkillQueueID, ch.Basic.TransferKeywords = "ou_1", "sq_1", []string{"sales", "agent"}
+	ch.Onboarding = aicc.Onboarding{Status: aicc.StatusAwaitingVerification, Step: "await_meta_verification"}
 	return ch, s.CreateChannel(context.Background(), ch, aicc.ChannelSecrets{
 		AppSecret:   keyring.Seal("app-secret-"+ch.ID, aicc.ChannelSecretOwner(ch.ID, aicc.SecretAppSecret), now),
 		VerifyToken: keyring.Seal("verify-"+ch.ID, aicc.ChannelSecretOwner(ch.ID, aicc.SecretVerifyToken), now),
