@@ -29,6 +29,21 @@ const (
 	EINUSE              = "IN_USE"              // the resource is referenced by another and cannot be deleted
 )
 
+// codes is every code above and every EMETA code of graph.go.
+var codes = []string{
+	EINVALID, ENOTFOUND, ECONFLICT, EFORBIDDEN, EUNAUTH, EINTERNAL, ETOOLARGE, EUNAVAILABLE,
+	ECHANNELNAMETAKEN, EAPPCONNECTED, EPAGECONNECTED, ENOTVERIFIED, EONBOARDINGSTARTED, EONBOARDINGFINISHED, EINUSE,
+	EMETATOKENINVALID, EMETAPERMISSION, EMETARATELIMITED, EMETAINVALIDPARAM, EMETAUSERUNAVAILABLE,
+	EMETAUNAVAILABLE, EMETAERROR,
+}
+
+// Codes returns every error code of the domain, for adapters that map codes (HTTP statuses) or must tell a
+// domain code from any other string (Temporal error types).
+func Codes() []string { return slices.Clone(codes) }
+
+// IsCode reports whether code is an error code of the domain.
+func IsCode(code string) bool { return slices.Contains(codes, code) }
+
 // Error is the one error type of the domain. Message is safe to show to the caller; it never holds a secret.
 type Error struct {
 	Code    string

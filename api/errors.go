@@ -32,6 +32,15 @@ var statuses = map[string]int{
 	aicc.ETOOLARGE:           http.StatusRequestEntityTooLarge,
 	aicc.EUNAVAILABLE:        http.StatusServiceUnavailable,
 	aicc.EINTERNAL:           http.StatusInternalServerError,
+	// Meta refused a call: the administrator's input (token, permissions, Page) has to change.
+	aicc.EMETATOKENINVALID:    http.StatusUnprocessableEntity,
+	aicc.EMETAPERMISSION:      http.StatusUnprocessableEntity,
+	aicc.EMETAINVALIDPARAM:    http.StatusUnprocessableEntity,
+	aicc.EMETAUSERUNAVAILABLE: http.StatusUnprocessableEntity,
+	// Meta is limiting or failing: the same request may succeed later.
+	aicc.EMETARATELIMITED: http.StatusTooManyRequests,
+	aicc.EMETAUNAVAILABLE: http.StatusBadGateway,
+	aicc.EMETAERROR:       http.StatusBadGateway,
 }
 
 type errorBody struct {

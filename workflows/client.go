@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"errors"
-	"slices"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -37,13 +36,6 @@ func StartOnboardingOptions(in OnboardingInput) client.StartWorkflowOptions {
 	}
 }
 
-// domainCodes are the aicc error codes a workflow may fail or reject an update with.
-var domainCodes = []string{
-	aicc.EINVALID, aicc.ENOTFOUND, aicc.ECONFLICT, aicc.EFORBIDDEN, aicc.EUNAUTH, aicc.EINTERNAL, aicc.ETOOLARGE,
-	aicc.EUNAVAILABLE, aicc.ECHANNELNAMETAKEN, aicc.EAPPCONNECTED, aicc.EPAGECONNECTED, aicc.ENOTVERIFIED,
-	aicc.EONBOARDINGSTARTED, aicc.EONBOARDINGFINISHED, aicc.EINUSE,
-}
-
 // DomainError turns an error the Temporal client returned for a start, signal, update or query of an
 // onboarding into an *aicc.Error when it has a domain meaning:
 //   - an ApplicationError, also wrapped in an update or workflow execution error, whose type is an aicc code
@@ -57,7 +49,7 @@ func DomainError(err error) error {
 		return nil
 	}
 	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) && slices.Contains(domainCodes, appErr.Type()) {
+	if errors.As(err, &appErr) && aicc.IsCode(appErr.Type()) {
 		return &aicc.Error{Code: appErr.Type(), Message: appErr.Message()}
 	}
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
