@@ -28,6 +28,25 @@ type Certificate struct {
 // Expired reports whether the certificate has expired at now.
 func (c *Certificate) Expired(now time.Time) bool { return !now.Before(c.NotAfter) }
 
+// CheckCertificates returns nil when one of certs is valid at now, else an ECERTMISSING or ECERTEXPIRED error
+// telling the sysadmin what to upload.
+func CheckCertificates(certs []*Certificate, now time.Time) error {
+	var latest time.Time
+	for _, c := range certs {
+		if !c.Expired(now) && !now.Before(c.NotBefore) {
+			return nil
+		}
+		if c.NotAfter.After(latest) {
+			latest = c.NotAfter
+		}
+	}
+	if latest.IsZero() {
+		return Errorf(ECERTMISSING, "No Facebook authentication certificate is uploaded; a sysadmin must upload one.")
+	}
+	return Errorf(ECERTEXPIRED, "The Facebook authentication certificate expired on %s; a sysadmin must upload a new one.",
+		latest.UTC().Format(time.RFC3339))
+}
+
 // ParseCertificatePEM parses one or more PEM-encoded X.509 certificates. It rejects anything else in the
 // file (keys, garbage), certificates that do not parse, and a chain that has expired or is not valid yet at now.
 func ParseCertificatePEM(data []byte, now time.Time) (*Certificate, error) {

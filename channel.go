@@ -23,6 +23,8 @@ type Channel struct {
 	AppSecret   SecretInfo
 	VerifyToken SecretInfo
 	Onboarding  Onboarding
+	// TokenHealth is the worst token health of the channel's Pages, "" when it has none; set by the store.
+	TokenHealth TokenHealth
 
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -412,7 +414,28 @@ type Page struct {
 	TenantID  string
 	Name      string
 	Token     SecretInfo // the Page access token ("Token Secret"), write-only
+	State     PageState
 	CreatedAt time.Time
+}
+
+// PageStatus is where a Page is in its connection to Meta.
+type PageStatus string
+
+// Page statuses. A Page whose token Meta refuses when it is added is not kept: the caller gets the error.
+const (
+	PageConnecting         PageStatus = "connecting"          // the token check and subscription are running
+	PageSubscribed         PageStatus = "subscribed"          // the app is subscribed, and Meta said so when read back
+	PageSubscriptionFailed PageStatus = "subscription_failed" // the token works, the subscription did not; see Reason
+	PageTokenInvalid       PageStatus = "token_invalid"       // Meta refused the token; only in results, never stored
+)
+
+// PageState is a Page's connection status and the health of its token, as last recorded.
+type PageState struct {
+	Status            PageStatus
+	Reason            string // the error code behind subscription_failed
+	TokenHealth       TokenHealth
+	TokenHealthReason string // the error code of the call that made the token degraded or reauth_required
+	UpdatedAt         time.Time
 }
 
 // ValidatePage checks a new Page's ID and access token.

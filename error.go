@@ -27,12 +27,18 @@ const (
 	EONBOARDINGSTARTED  = "ONBOARDING_ALREADY_STARTED"
 	EONBOARDINGFINISHED = "ONBOARDING_FINISHED" // the onboarding is over (active, cancelled, expired or failed)
 	EINUSE              = "IN_USE"              // the resource is referenced by another and cannot be deleted
+	ENOSUBSCRIBEDPAGE   = "NO_SUBSCRIBED_PAGE"  // confirming needs at least one Page the app is subscribed to
+
+	// The Facebook authentication certificate the sysadmin uploads is a prerequisite of every onboarding.
+	ECERTMISSING = "FACEBOOK_CERTIFICATE_MISSING"
+	ECERTEXPIRED = "FACEBOOK_CERTIFICATE_EXPIRED"
 )
 
 // codes is every code above and every EMETA code of graph.go.
 var codes = []string{
 	EINVALID, ENOTFOUND, ECONFLICT, EFORBIDDEN, EUNAUTH, EINTERNAL, ETOOLARGE, EUNAVAILABLE,
 	ECHANNELNAMETAKEN, EAPPCONNECTED, EPAGECONNECTED, ENOTVERIFIED, EONBOARDINGSTARTED, EONBOARDINGFINISHED, EINUSE,
+	ENOSUBSCRIBEDPAGE, ECERTMISSING, ECERTEXPIRED,
 	EMETATOKENINVALID, EMETAPERMISSION, EMETARATELIMITED, EMETAINVALIDPARAM, EMETAUSERUNAVAILABLE,
 	EMETAUNAVAILABLE, EMETAERROR,
 }

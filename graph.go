@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 	"unicode/utf8"
 )
 
@@ -213,4 +214,69 @@ func NextTokenHealth(current TokenHealth, err error) TokenHealth {
 		return TokenDegraded
 	}
 	return current
+}
+
+// GraphProvider gives a Graph client that trusts the Facebook authentication certificates uploaded at the time
+// of the call, so a certificate the sysadmin uploads takes effect without a restart.
+type GraphProvider interface {
+	Graph(ctx context.Context) (Graph, error)
+}
+
+// TrackTokenHealth returns g recording, after every call, the health of the Page token the call used (see
+// NextTokenHealth). Recording is best effort: a failure to record never fails the call.
+func TrackTokenHealth(g Graph, s PageHealthStore, now func() time.Time) Graph {
+	return &healthTracker{g: g, s: s, now: now}
+}
+
+type healthTracker struct {
+	g   Graph
+	s   PageHealthStore
+	now func() time.Time
+}
+
+func (t *healthTracker) record(ctx context.Context, pageID string, err error) {
+	if ErrorCode(err) == EINVALID {
+		return // refused before any call: says nothing about the token
+	}
+	current, gerr := t.s.PageTokenHealth(ctx, pageID)
+	if gerr != nil {
+		return
+	}
+	next, reason := NextTokenHealth(current, err), ""
+	if next != TokenHealthy {
+		reason = ErrorCode(err)
+	}
+	if next != current || next != TokenHealthy {
+		_ = t.s.SetPageTokenHealth(ctx, pageID, next, reason, t.now())
+	}
+}
+
+func (t *healthTracker) CheckPageToken(ctx context.Context, call PageCall) (PageInfo, error) {
+	info, err := t.g.CheckPageToken(ctx, call)
+	t.record(ctx, call.PageID, err)
+	return info, err
+}
+
+func (t *healthTracker) SubscribeApp(ctx context.Context, call PageCall) error {
+	err := t.g.SubscribeApp(ctx, call)
+	t.record(ctx, call.PageID, err)
+	return err
+}
+
+func (t *healthTracker) SubscribedApps(ctx context.Context, call PageCall) ([]SubscribedApp, error) {
+	apps, err := t.g.SubscribedApps(ctx, call)
+	t.record(ctx, call.PageID, err)
+	return apps, err
+}
+
+func (t *healthTracker) UnsubscribeApp(ctx context.Context, call PageCall) error {
+	err := t.g.UnsubscribeApp(ctx, call)
+	t.record(ctx, call.PageID, err)
+	return err
+}
+
+func (t *healthTracker) SendMessage(ctx context.Context, call PageCall, msg OutboundMessage) (SendResult, error) {
+	res, err := t.g.SendMessage(ctx, call, msg)
+	t.record(ctx, call.PageID, err)
+	return res, err
 }

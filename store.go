@@ -1,6 +1,9 @@
 package aicc
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // List limits for cursor pagination.
 const (
@@ -77,10 +80,30 @@ type ChannelStore interface {
 	SetOnboarding(ctx context.Context, channelID string, o Onboarding) error
 	ChannelSecret(ctx context.Context, channelID string, kind SecretKind) (SealedSecret, error)
 
-	// AddPage connects a Page to a channel of the page's tenant.
+	// SetChannelSecret replaces one secret of the channel.
+	SetChannelSecret(ctx context.Context, channelID string, kind SecretKind, s SealedSecret) error
+
+	// AddPage connects a Page to a channel of the page's tenant, with p.State as its first state.
 	AddPage(ctx context.Context, p *Page, token SealedSecret) error
+	GetPage(ctx context.Context, tenantID, channelID, pageID string) (*Page, error)
 	ListPages(ctx context.Context, tenantID, channelID string, opt ListOptions) ([]*Page, string, error)
 	RemovePage(ctx context.Context, tenantID, channelID, pageID string) error
+	// PageToken returns the Page's sealed access token.
+	PageToken(ctx context.Context, pageID string) (SealedSecret, error)
+	// SetPageStatus records the Page's connection status; the token health is left as it is.
+	SetPageStatus(ctx context.Context, pageID string, status PageStatus, reason string, at time.Time) error
+	// CountPages counts the channel's Pages in the given status.
+	CountPages(ctx context.Context, channelID string, status PageStatus) (int, error)
+	// CountPagesByTokenHealth counts every Page of the system by token health, for metrics.
+	CountPagesByTokenHealth(ctx context.Context) (map[TokenHealth]int, error)
+	PageHealthStore
+}
+
+// PageHealthStore keeps the health of Page tokens.
+type PageHealthStore interface {
+	PageTokenHealth(ctx context.Context, pageID string) (TokenHealth, error)
+	// SetPageTokenHealth records the token health; reason is the error code that changed it, "" when healthy.
+	SetPageTokenHealth(ctx context.Context, pageID string, h TokenHealth, reason string, at time.Time) error
 }
 
 // CertificateStore keeps the system's Facebook authentication certificates.
