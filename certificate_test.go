@@ -58,3 +58,15 @@ func TestParseCertificatePEM(t *testing.T) {
 		require.Contains(t, fieldErrors(t, err), "pem", name)
 	}
 }
+
+func TestCheckCertificates(t *testing.T) {
+	now := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+	valid := &aicc.Certificate{NotBefore: now.AddDate(-1, 0, 0), NotAfter: now.AddDate(1, 0, 0)}
+	expired := &aicc.Certificate{NotBefore: now.AddDate(-2, 0, 0), NotAfter: now.AddDate(0, 0, -1)}
+
+	require.Equal(t, aicc.ECERTMISSING, aicc.ErrorCode(aicc.CheckCertificates(nil, now)))
+	err := aicc.CheckCertificates([]*aicc.Certificate{expired}, now)
+	require.Equal(t, aicc.ECERTEXPIRED, aicc.ErrorCode(err))
+	require.ErrorContains(t, err, "2026-11-24")
+	require.NoError(t, aicc.CheckCertificates([]*aicc.Certificate{expired, valid}, now))
+}
