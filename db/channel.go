@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -53,7 +54,7 @@ func (s *Store) FindChannel(ctx context.Context, id string) (*aicc.Channel, erro
 
 func (s *Store) channel(ctx context.Context, where string, args ...any) (*aicc.Channel, error) {
 	r := new(channelRow)
-	if err := s.db.NewSelect().Model(r).Where(where, args...).Scan(ctx); err != nil {
+	if err := selectChannels(s.db, r).Where(where, args...).Scan(ctx); err != nil {
 		return nil, wrap(found(err, "channel"), "get channel")
 	}
 	chs, err := withSecrets(ctx, s.db, []*channelRow{r})
@@ -71,7 +72,7 @@ func (s *Store) ListChannels(ctx context.Context, tenantID string, f aicc.Channe
 		return nil, "", err
 	}
 	var rows []*channelRow
-	q := s.db.NewSelect().Model(&rows).Where("tenant_id = ?", tenantID)
+	q := selectChannels(s.db, &rows).Where("tenant_id = ?", tenantID)
 	if f.Status != "" {
 		q = q.Where("status = ?", f.Status)
 	}
@@ -88,6 +89,17 @@ func (s *Store) ListChannels(ctx context.Context, tenantID string, f aicc.Channe
 	}
 	return chs, next, nil
 }
+
+// selectChannels selects the channels of model (a *channelRow or a *[]*channelRow) with the worst token
+// health of each channel's Pages, "" when it has none, in the same query: a correlated subquery that ranks
+// the healths, answered from the pages (channel_id, …) indexes.
+func selectChannels(idb bun.IDB, model any) *bun.SelectQuery {
+	return idb.NewSelect().Model(model).ColumnExpr("?TableAlias.*").ColumnExpr(worstTokenHealth)
+}
+
+var worstTokenHealth = fmt.Sprintf(`COALESCE((SELECT p.token_health FROM pages AS p WHERE p.channel_id = ?TableAlias.id
+	ORDER BY CASE p.token_health WHEN '%s' THEN 2 WHEN '%s' THEN 1 ELSE 0 END DESC LIMIT 1), '') AS token_health`,
+	aicc.TokenReauthRequired, aicc.TokenDegraded)
 
 // likeEscaper escapes the LIKE wildcards of a search term, with '!' as the escape character (a backslash
 // would depend on the server's string settings).
@@ -156,10 +168,42 @@ func (s *Store) ChannelSecret(ctx context.Context, channelID string, kind aicc.S
 	return r.sealed(), nil
 }
 
-// AddPage connects a Page to a channel of the page's tenant, with its sealed access token. A zero CreatedAt
-// is filled in, and p is updated to what a read returns.
+// SetChannelSecret replaces the channel's secret of the given kind, or stores it when the channel has none
+// of that kind yet. It returns ENOTFOUND when the channel does not exist.
+func (s *Store) SetChannelSecret(ctx context.Context, channelID string, kind aicc.SecretKind, sealed aicc.SealedSecret) error {
+	if len(sealed.Ciphertext) == 0 {
+		return fmt.Errorf("db: set channel secret: the %s secret has no ciphertext", kind)
+	}
+	r := newSecretRow(channelID, kind, sealed)
+	return wrap(s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		ok, err := tx.NewSelect().Model((*channelRow)(nil)).Where("id = ?", channelID).Exists(ctx)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return notFound("channel")
+		}
+		_, err = tx.NewInsert().Model(r).On("CONFLICT (channel_id, kind) DO UPDATE").
+			Set("key_id = EXCLUDED.key_id").Set("ciphertext = EXCLUDED.ciphertext").
+			Set("fingerprint = EXCLUDED.fingerprint").Set("updated_at = EXCLUDED.updated_at").Exec(ctx)
+		return err
+	}), "set channel secret")
+}
+
+// AddPage connects a Page to a channel of the page's tenant, with its sealed access token and p.State as its
+// first state: an empty status is connecting, an empty token health healthy, and a zero State.UpdatedAt is
+// CreatedAt. A zero CreatedAt is filled in, and p is updated to what a read returns.
 func (s *Store) AddPage(ctx context.Context, p *aicc.Page, token aicc.SealedSecret) error {
 	created(&p.CreatedAt)
+	if p.State.Status == "" {
+		p.State.Status = aicc.PageConnecting
+	}
+	if p.State.TokenHealth == "" {
+		p.State.TokenHealth = aicc.TokenHealthy
+	}
+	if p.State.UpdatedAt.IsZero() {
+		p.State.UpdatedAt = p.CreatedAt
+	}
 	r := newPageRow(p, token)
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if err := channelInTenant(ctx, tx, p.TenantID, p.ChannelID); err != nil {

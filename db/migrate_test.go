@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -63,7 +64,10 @@ func TestMigrateConcurrentlyAndTwice(t *testing.T) {
 
 			var applied int
 			require.NoError(t, stores[0].DB().NewSelect().TableExpr("bun_migrations").ColumnExpr("count(*)").Scan(ctx, &applied))
-			require.Equal(t, 1, applied, "each migration runs once")
+			files, err := filepath.Glob(filepath.Join("migrations", dialect, "*.up.sql"))
+			require.NoError(t, err)
+			require.Equal(t, len(files), applied, "each migration runs once")
+			require.GreaterOrEqual(t, applied, 2)
 		})
 	}
 }

@@ -143,6 +143,8 @@ type channelRow struct {
 	OnboardingUpdatedAt time.Time `bun:",nullzero"`
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
+	// TokenHealth is read only, by selectChannels: the worst token health of the channel's Pages.
+	TokenHealth string `bun:",scanonly"`
 }
 
 func newChannelRow(ch *aicc.Channel) *channelRow {
@@ -165,7 +167,8 @@ func (r *channelRow) domain(secrets []*secretRow) *aicc.Channel {
 			Status: aicc.ChannelStatus(r.Status), Step: r.Step, ErrorCode: r.ErrorCode,
 			VerifiedAt: utc(r.VerifiedAt), ActivatedAt: utc(r.ActivatedAt), UpdatedAt: utc(r.OnboardingUpdatedAt),
 		},
-		CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
+		TokenHealth: aicc.TokenHealth(r.TokenHealth),
+		CreatedAt:   utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
 	}
 	for _, s := range secrets {
 		switch aicc.SecretKind(s.Kind) {
@@ -202,33 +205,51 @@ func (r *secretRow) sealed() aicc.SealedSecret {
 }
 
 type pageRow struct {
-	bun.BaseModel    `bun:"table:pages"`
-	PageID           string `bun:",pk"`
-	ChannelID        string
-	TenantID         string
-	Name             string
-	TokenKeyID       string
-	TokenCiphertext  []byte
-	TokenFingerprint string
-	TokenUpdatedAt   time.Time
-	CreatedAt        time.Time
+	bun.BaseModel     `bun:"table:pages"`
+	PageID            string `bun:",pk"`
+	ChannelID         string
+	TenantID          string
+	Name              string
+	TokenKeyID        string
+	TokenCiphertext   []byte
+	TokenFingerprint  string
+	TokenUpdatedAt    time.Time
+	Status            string
+	StatusReason      string
+	TokenHealth       string
+	TokenHealthReason string
+	StateUpdatedAt    time.Time `bun:",nullzero"`
+	CreatedAt         time.Time
 }
 
 func newPageRow(p *aicc.Page, token aicc.SealedSecret) *pageRow {
+	st := &p.State
 	return &pageRow{
 		PageID: p.PageID, ChannelID: p.ChannelID, TenantID: p.TenantID, Name: p.Name,
 		TokenKeyID: token.KeyID, TokenCiphertext: token.Ciphertext, TokenFingerprint: token.Fingerprint,
-		TokenUpdatedAt: norm(token.UpdatedAt), CreatedAt: p.CreatedAt,
+		TokenUpdatedAt: norm(token.UpdatedAt),
+		Status:         string(st.Status), StatusReason: st.Reason,
+		TokenHealth: string(st.TokenHealth), TokenHealthReason: st.TokenHealthReason, StateUpdatedAt: norm(st.UpdatedAt),
+		CreatedAt: p.CreatedAt,
+	}
+}
+
+func (r *pageRow) sealed() aicc.SealedSecret {
+	return aicc.SealedSecret{
+		KeyID: r.TokenKeyID, Ciphertext: r.TokenCiphertext, Fingerprint: r.TokenFingerprint, UpdatedAt: utc(r.TokenUpdatedAt),
 	}
 }
 
 func (r *pageRow) domain() *aicc.Page {
-	token := aicc.SealedSecret{
-		KeyID: r.TokenKeyID, Ciphertext: r.TokenCiphertext, Fingerprint: r.TokenFingerprint, UpdatedAt: utc(r.TokenUpdatedAt),
-	}
 	return &aicc.Page{
 		PageID: r.PageID, ChannelID: r.ChannelID, TenantID: r.TenantID, Name: r.Name,
-		Token: token.Info(), CreatedAt: utc(r.CreatedAt),
+		Token: r.sealed().Info(),
+		State: aicc.PageState{
+			Status: aicc.PageStatus(r.Status), Reason: r.StatusReason,
+			TokenHealth: aicc.TokenHealth(r.TokenHealth), TokenHealthReason: r.TokenHealthReason,
+			UpdatedAt: utc(r.StateUpdatedAt),
+		},
+		CreatedAt: utc(r.CreatedAt),
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/aiccfb/aicc/db"
 	"github.com/aiccfb/aicc/db/dbtest"
 	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
 )
 
 // now has nanoseconds on purpose: the store keeps microseconds and must hand back what it keeps.
@@ -338,6 +339,257 @@ func TestPagesAndDelete(t *testing.T) {
 	})
 }
 
+func TestPageState(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		ctx := context.Background()
+		a, b := newTenant(t, s, "a", now), newTenant(t, s, "b", now)
+		ch := newChannel(t, s, a.ID, "Sales", "1001")
+		ch2 := newChannel(t, s, a.ID, "Support", "1002")
+		chB := newChannel(t, s, b.ID, "Sales", "2001")
+		us := now.Truncate(time.Microsecond)
+
+		fresh := addPage(t, s, ch, "100")
+		require.Equal(t, aicc.PageState{Status: aicc.PageConnecting, TokenHealth: aicc.TokenHealthy, UpdatedAt: us},
+			fresh.State, "an empty state starts as connecting and healthy, at the creation time")
+		subscribed := addPageWith(t, s, ch, "200", aicc.PageState{
+			Status: aicc.PageSubscribed, TokenHealth: aicc.TokenDegraded, TokenHealthReason: aicc.EMETARATELIMITED,
+			UpdatedAt: now.Add(time.Minute),
+		})
+		require.Equal(t, aicc.PageState{Status: aicc.PageSubscribed, TokenHealth: aicc.TokenDegraded,
+			TokenHealthReason: aicc.EMETARATELIMITED, UpdatedAt: us.Add(time.Minute)}, subscribed.State)
+		other := addPageWith(t, s, ch2, "300", aicc.PageState{Status: aicc.PageSubscribed})
+		addPageWith(t, s, chB, "400", aicc.PageState{Status: aicc.PageSubscribed, TokenHealth: aicc.TokenReauthRequired})
+
+		for _, want := range []*aicc.Page{fresh, subscribed} {
+			got, err := s.GetPage(ctx, a.ID, ch.ID, want.PageID)
+			require.NoError(t, err)
+			require.Equal(t, want, got)
+		}
+		listed, _, err := s.ListPages(ctx, a.ID, ch.ID, aicc.ListOptions{})
+		require.NoError(t, err)
+		require.Equal(t, []*aicc.Page{fresh, subscribed}, listed)
+		for _, key := range [][3]string{
+			{b.ID, ch.ID, "100"},  // another tenant
+			{b.ID, chB.ID, "100"}, // another tenant's channel
+			{a.ID, ch2.ID, "100"}, // another channel of the tenant
+			{a.ID, ch.ID, "999"},  // no such Page
+		} {
+			_, err := s.GetPage(ctx, key[0], key[1], key[2])
+			requireCode(t, err, aicc.ENOTFOUND)
+		}
+
+		sealed, err := s.PageToken(ctx, "300")
+		require.NoError(t, err)
+		require.Equal(t, other.Token, sealed.Info())
+		token, err := keyring.Open(sealed, aicc.PageTokenOwner("300"))
+		require.NoError(t, err)
+		require.Equal(t, "token-300", token)
+		_, err = s.PageToken(ctx, "999")
+		requireCode(t, err, aicc.ENOTFOUND)
+
+		// The status setter leaves the token health alone, and the health setter the status.
+		require.NoError(t, s.SetPageStatus(ctx, "200", aicc.PageSubscriptionFailed, aicc.EMETAPERMISSION, now.Add(time.Hour)))
+		want := *subscribed
+		want.State.Status, want.State.Reason, want.State.UpdatedAt = aicc.PageSubscriptionFailed, aicc.EMETAPERMISSION, us.Add(time.Hour)
+		got, err := s.GetPage(ctx, a.ID, ch.ID, "200")
+		require.NoError(t, err)
+		require.Equal(t, &want, got)
+
+		require.NoError(t, s.SetPageTokenHealth(ctx, "200", aicc.TokenReauthRequired, aicc.EMETATOKENINVALID, now.Add(2*time.Hour)))
+		want.State.TokenHealth, want.State.TokenHealthReason, want.State.UpdatedAt = aicc.TokenReauthRequired, aicc.EMETATOKENINVALID, us.Add(2*time.Hour)
+		got, err = s.GetPage(ctx, a.ID, ch.ID, "200")
+		require.NoError(t, err)
+		require.Equal(t, &want, got)
+		h, err := s.PageTokenHealth(ctx, "200")
+		require.NoError(t, err)
+		require.Equal(t, aicc.TokenReauthRequired, h)
+		h, err = s.PageTokenHealth(ctx, "100")
+		require.NoError(t, err)
+		require.Equal(t, aicc.TokenHealthy, h)
+
+		unchanged, err := s.GetPage(ctx, a.ID, ch.ID, "100")
+		require.NoError(t, err)
+		require.Equal(t, fresh, unchanged, "the setters change only their Page")
+
+		// A zero time records now.
+		before := time.Now().Add(-time.Second)
+		require.NoError(t, s.SetPageTokenHealth(ctx, "100", aicc.TokenHealthy, "", time.Time{}))
+		got, err = s.GetPage(ctx, a.ID, ch.ID, "100")
+		require.NoError(t, err)
+		require.WithinRange(t, got.State.UpdatedAt, before, time.Now().Add(time.Second))
+
+		requireCode(t, s.SetPageStatus(ctx, "999", aicc.PageSubscribed, "", now), aicc.ENOTFOUND)
+		requireCode(t, s.SetPageTokenHealth(ctx, "999", aicc.TokenDegraded, aicc.EMETAUNAVAILABLE, now), aicc.ENOTFOUND)
+		_, err = s.PageTokenHealth(ctx, "999")
+		requireCode(t, err, aicc.ENOTFOUND)
+
+		for _, tc := range []struct {
+			channelID string
+			status    aicc.PageStatus
+			want      int
+		}{
+			{ch.ID, aicc.PageConnecting, 1},
+			{ch.ID, aicc.PageSubscribed, 0},
+			{ch.ID, aicc.PageSubscriptionFailed, 1},
+			{ch2.ID, aicc.PageSubscribed, 1},
+			{chB.ID, aicc.PageSubscribed, 1},
+			{"ch_missing", aicc.PageSubscribed, 0},
+		} {
+			n, err := s.CountPages(ctx, tc.channelID, tc.status)
+			require.NoError(t, err)
+			require.Equal(t, tc.want, n, "%s %s", tc.channelID, tc.status)
+		}
+		counts, err := s.CountPagesByTokenHealth(ctx)
+		require.NoError(t, err)
+		require.Equal(t, map[aicc.TokenHealth]int{aicc.TokenHealthy: 2, aicc.TokenReauthRequired: 2}, counts,
+			"healths no Page has are absent")
+
+		require.NoError(t, s.RemovePage(ctx, a.ID, ch.ID, "100"))
+		require.NoError(t, s.DeleteChannel(ctx, b.ID, chB.ID))
+		counts, err = s.CountPagesByTokenHealth(ctx)
+		require.NoError(t, err)
+		require.Equal(t, map[aicc.TokenHealth]int{aicc.TokenHealthy: 1, aicc.TokenReauthRequired: 1}, counts)
+	})
+}
+
+// legacyPage is a pages row as written before the page state migration.
+type legacyPage struct {
+	bun.BaseModel    `bun:"table:pages"`
+	PageID           string
+	ChannelID        string
+	TenantID         string
+	Name             string
+	TokenKeyID       string
+	TokenCiphertext  []byte
+	TokenFingerprint string
+	TokenUpdatedAt   time.Time
+	CreatedAt        time.Time
+}
+
+func TestPageStateDefaults(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		ctx := context.Background()
+		a := newTenant(t, s, "a", now)
+		ch := newChannel(t, s, a.ID, "Sales", "1001")
+		token := keyring.Seal("token-100", aicc.PageTokenOwner("100"), now)
+		_, err := s.DB().NewInsert().Model(&legacyPage{
+			PageID: "100", ChannelID: ch.ID, TenantID: a.ID, Name: "Old", TokenKeyID: token.KeyID,
+			TokenCiphertext: token.Ciphertext, TokenFingerprint: token.Fingerprint, TokenUpdatedAt: now, CreatedAt: now,
+		}).Exec(ctx)
+		require.NoError(t, err)
+		got, err := s.GetPage(ctx, a.ID, ch.ID, "100")
+		require.NoError(t, err)
+		require.Equal(t, aicc.PageState{Status: aicc.PageConnecting, TokenHealth: aicc.TokenHealthy}, got.State)
+	})
+}
+
+func TestChannelTokenHealth(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		ctx := context.Background()
+		a, b := newTenant(t, s, "a", now), newTenant(t, s, "b", now)
+		none := newChannel(t, s, a.ID, "None", "1000")
+		healthy := newChannel(t, s, a.ID, "Healthy", "1001")
+		degraded := newChannel(t, s, a.ID, "Degraded", "1002")
+		reauth := newChannel(t, s, a.ID, "Reauth", "1003")
+		chB := newChannel(t, s, b.ID, "Other", "2000")
+
+		addPage(t, s, healthy, "100")
+		addPage(t, s, healthy, "101")
+		addPage(t, s, degraded, "200")
+		addPageWith(t, s, degraded, "201", aicc.PageState{TokenHealth: aicc.TokenDegraded})
+		addPage(t, s, degraded, "202")
+		addPageWith(t, s, reauth, "300", aicc.PageState{TokenHealth: aicc.TokenDegraded})
+		addPage(t, s, reauth, "301")
+		addPageWith(t, s, reauth, "302", aicc.PageState{TokenHealth: aicc.TokenReauthRequired})
+		addPageWith(t, s, chB, "400", aicc.PageState{TokenHealth: aicc.TokenReauthRequired})
+
+		want := map[string]aicc.TokenHealth{
+			none.ID: "", healthy.ID: aicc.TokenHealthy, degraded.ID: aicc.TokenDegraded, reauth.ID: aicc.TokenReauthRequired,
+		}
+		check := func() {
+			t.Helper()
+			for id, h := range want {
+				got, err := s.GetChannel(ctx, a.ID, id)
+				require.NoError(t, err)
+				require.Equal(t, h, got.TokenHealth, got.Name)
+				got, err = s.FindChannel(ctx, id)
+				require.NoError(t, err)
+				require.Equal(t, h, got.TokenHealth, got.Name)
+			}
+			list := listAll(t, 2, func(opt aicc.ListOptions) ([]*aicc.Channel, string, error) {
+				return s.ListChannels(ctx, a.ID, aicc.ChannelFilter{ListOptions: opt})
+			})
+			require.Len(t, list, len(want))
+			for _, ch := range list {
+				require.Equal(t, want[ch.ID], ch.TokenHealth, ch.Name)
+			}
+		}
+		check()
+
+		// The health follows the Pages: a recovered token, a Page gone, the last Page gone.
+		require.NoError(t, s.SetPageTokenHealth(ctx, "302", aicc.TokenHealthy, "", now))
+		want[reauth.ID] = aicc.TokenDegraded
+		require.NoError(t, s.SetPageTokenHealth(ctx, "101", aicc.TokenReauthRequired, aicc.EMETATOKENINVALID, now))
+		want[healthy.ID] = aicc.TokenReauthRequired
+		require.NoError(t, s.RemovePage(ctx, a.ID, degraded.ID, "201"))
+		want[degraded.ID] = aicc.TokenHealthy
+		check()
+		for _, id := range []string{"200", "202"} {
+			require.NoError(t, s.RemovePage(ctx, a.ID, degraded.ID, id))
+		}
+		want[degraded.ID] = ""
+		check()
+
+		got, err := s.GetChannel(ctx, b.ID, chB.ID)
+		require.NoError(t, err)
+		require.Equal(t, aicc.TokenReauthRequired, got.TokenHealth)
+	})
+}
+
+func TestSetChannelSecret(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		ctx := context.Background()
+		a := newTenant(t, s, "a", now)
+		ch := newChannel(t, s, a.ID, "Sales", "1001")
+		owner := aicc.ChannelSecretOwner(ch.ID, aicc.SecretAppSecret)
+		later := now.Add(time.Hour)
+
+		require.NoError(t, s.SetChannelSecret(ctx, ch.ID, aicc.SecretAppSecret, keyring.Seal("rotated", owner, later)))
+		got, err := s.GetChannel(ctx, a.ID, ch.ID)
+		require.NoError(t, err)
+		require.True(t, got.AppSecret.Set)
+		require.Equal(t, keyring.Fingerprint("rotated"), got.AppSecret.Fingerprint)
+		require.NotEqual(t, ch.AppSecret.Fingerprint, got.AppSecret.Fingerprint)
+		require.Equal(t, later.Truncate(time.Microsecond), got.AppSecret.UpdatedAt)
+		require.Equal(t, ch.VerifyToken, got.VerifyToken, "the other secret is left alone")
+		sealed, err := s.ChannelSecret(ctx, ch.ID, aicc.SecretAppSecret)
+		require.NoError(t, err)
+		value, err := keyring.Open(sealed, owner)
+		require.NoError(t, err)
+		require.Equal(t, "rotated", value)
+
+		// A channel without a verify token gets one.
+		noToken := &aicc.Channel{TenantID: a.ID, Name: "NoToken", AppID: "3003", Algorithm: aicc.AlgorithmSHA256}
+		require.NoError(t, s.CreateChannel(ctx, noToken, aicc.ChannelSecrets{AppSecret: keyring.Seal("x", "o", now)}))
+		tokenOwner := aicc.ChannelSecretOwner(noToken.ID, aicc.SecretVerifyToken)
+		require.NoError(t, s.SetChannelSecret(ctx, noToken.ID, aicc.SecretVerifyToken, keyring.Seal("verify", tokenOwner, now)))
+		got, err = s.GetChannel(ctx, a.ID, noToken.ID)
+		require.NoError(t, err)
+		require.True(t, got.VerifyToken.Set)
+		require.Equal(t, keyring.Fingerprint("verify"), got.VerifyToken.Fingerprint)
+		sealed, err = s.ChannelSecret(ctx, noToken.ID, aicc.SecretVerifyToken)
+		require.NoError(t, err)
+		value, err = keyring.Open(sealed, tokenOwner)
+		require.NoError(t, err)
+		require.Equal(t, "verify", value)
+
+		requireCode(t, s.SetChannelSecret(ctx, "ch_missing", aicc.SecretAppSecret, keyring.Seal("x", "o", now)), aicc.ENOTFOUND)
+		_, err = s.ChannelSecret(ctx, "ch_missing", aicc.SecretAppSecret)
+		requireCode(t, err, aicc.ENOTFOUND)
+		require.Error(t, s.SetChannelSecret(ctx, ch.ID, aicc.SecretAppSecret, aicc.SealedSecret{}), "no ciphertext")
+	})
+}
+
 func TestCertificates(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, s *db.Store) {
 		ctx := context.Background()
@@ -397,7 +649,12 @@ func newChannel(tb testing.TB, s *db.Store, tenantID, name, appID string) *aicc.
 
 func addPage(tb testing.TB, s *db.Store, ch *aicc.Channel, pageID string) *aicc.Page {
 	tb.Helper()
-	p := &aicc.Page{PageID: pageID, ChannelID: ch.ID, TenantID: ch.TenantID, Name: "Page " + pageID, CreatedAt: now}
+	return addPageWith(tb, s, ch, pageID, aicc.PageState{})
+}
+
+func addPageWith(tb testing.TB, s *db.Store, ch *aicc.Channel, pageID string, state aicc.PageState) *aicc.Page {
+	tb.Helper()
+	p := &aicc.Page{PageID: pageID, ChannelID: ch.ID, TenantID: ch.TenantID, Name: "Page " + pageID, State: state, CreatedAt: now}
 	require.NoError(tb, s.AddPage(context.Background(), p, keyring.Seal("token-"+pageID, aicc.PageTokenOwner(pageID), now)))
 	return p
 }

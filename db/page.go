@@ -1,0 +1,94 @@
+package db
+
+import (
+	"context"
+	"time"
+
+	"github.com/aiccfb/aicc"
+)
+
+// GetPage returns the Page of the tenant's channel; ENOTFOUND when the Page is not connected to that channel
+// of that tenant.
+func (s *Store) GetPage(ctx context.Context, tenantID, channelID, pageID string) (*aicc.Page, error) {
+	r := new(pageRow)
+	err := s.db.NewSelect().Model(r).
+		Where("page_id = ? AND channel_id = ? AND tenant_id = ?", pageID, channelID, tenantID).Scan(ctx)
+	if err != nil {
+		return nil, wrap(found(err, "page"), "get page")
+	}
+	return r.domain(), nil
+}
+
+// PageToken returns the Page's sealed access token, whatever its channel and tenant.
+func (s *Store) PageToken(ctx context.Context, pageID string) (aicc.SealedSecret, error) {
+	r := new(pageRow)
+	err := s.db.NewSelect().Model(r).
+		Column("token_key_id", "token_ciphertext", "token_fingerprint", "token_updated_at").
+		Where("page_id = ?", pageID).Scan(ctx)
+	if err != nil {
+		return aicc.SealedSecret{}, wrap(found(err, "page"), "get page token")
+	}
+	return r.sealed(), nil
+}
+
+// SetPageStatus records the Page's connection status and its reason, at at (now when zero); the token health
+// is left as it is.
+func (s *Store) SetPageStatus(ctx context.Context, pageID string, status aicc.PageStatus, reason string, at time.Time) error {
+	res, err := s.db.NewUpdate().Model((*pageRow)(nil)).
+		Set("status = ?", string(status)).Set("status_reason = ?", reason).Set("state_updated_at = ?", stateTime(at)).
+		Where("page_id = ?", pageID).Exec(ctx)
+	return wrap(affected(res, err, "page"), "set page status")
+}
+
+// PageTokenHealth returns the health of the Page's token.
+func (s *Store) PageTokenHealth(ctx context.Context, pageID string) (aicc.TokenHealth, error) {
+	var h string
+	err := s.db.NewSelect().Model((*pageRow)(nil)).Column("token_health").Where("page_id = ?", pageID).Scan(ctx, &h)
+	if err != nil {
+		return "", wrap(found(err, "page"), "get page token health")
+	}
+	return aicc.TokenHealth(h), nil
+}
+
+// SetPageTokenHealth records the health of the Page's token and its reason, at at (now when zero); the
+// connection status is left as it is.
+func (s *Store) SetPageTokenHealth(ctx context.Context, pageID string, h aicc.TokenHealth, reason string, at time.Time) error {
+	res, err := s.db.NewUpdate().Model((*pageRow)(nil)).
+		Set("token_health = ?", string(h)).Set("token_health_reason = ?", reason).Set("state_updated_at = ?", stateTime(at)).
+		Where("page_id = ?", pageID).Exec(ctx)
+	return wrap(affected(res, err, "page"), "set page token health")
+}
+
+// CountPages counts the channel's Pages in the given status; 0 when the channel has none or does not exist.
+func (s *Store) CountPages(ctx context.Context, channelID string, status aicc.PageStatus) (int, error) {
+	n, err := s.db.NewSelect().Model((*pageRow)(nil)).Where("channel_id = ? AND status = ?", channelID, string(status)).
+		Count(ctx)
+	return int(n), wrap(err, "count pages")
+}
+
+// CountPagesByTokenHealth counts every Page of the system by token health. Only the healths that some Page
+// has are in the map: a missing health counts 0.
+func (s *Store) CountPagesByTokenHealth(ctx context.Context) (map[aicc.TokenHealth]int, error) {
+	var rows []struct {
+		TokenHealth string
+		N           int
+	}
+	err := s.db.NewSelect().Model((*pageRow)(nil)).ColumnExpr("token_health, count(*) AS n").
+		Group("token_health").Scan(ctx, &rows)
+	if err != nil {
+		return nil, wrap(err, "count pages by token health")
+	}
+	counts := make(map[aicc.TokenHealth]int, len(rows))
+	for _, r := range rows {
+		counts[aicc.TokenHealth(r.TokenHealth)] = r.N
+	}
+	return counts, nil
+}
+
+// stateTime is the time a state change is recorded at: at, or now when zero, as the database keeps it.
+func stateTime(at time.Time) time.Time {
+	if at.IsZero() {
+		at = time.Now()
+	}
+	return norm(at)
+}
