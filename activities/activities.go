@@ -15,8 +15,13 @@ import (
 // Activities carries the dependencies of every activity. Register a pointer to it with the worker; workflows
 // reference its methods through a nil *Activities.
 type Activities struct {
-	Channels aicc.ChannelStore
-	Now      func() time.Time
+	Channels     aicc.ChannelStore
+	Certificates aicc.CertificateStore
+	// Keyring opens the sealed Page tokens and app secrets, in memory, for the duration of one Graph call.
+	Keyring *aicc.Keyring
+	// Graph gives the Graph client of the moment (it trusts the certificates uploaded at the time of the call).
+	Graph aicc.GraphProvider
+	Now   func() time.Time
 }
 
 // RecordOnboardingInput is the state to write for a channel.
@@ -41,4 +46,15 @@ func domainError(err error) error {
 		return err
 	}
 	return temporal.NewApplicationErrorWithCause(e.Message, e.Code, err)
+}
+
+// businessError turns an *aicc.Error into a non-retryable ApplicationError whose type is the error's code and
+// whose message is its safe message: retrying cannot change the outcome. The cause is not attached, so nothing
+// but the safe message travels in the workflow history.
+func businessError(err error) error {
+	var e *aicc.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	return temporal.NewNonRetryableApplicationError(e.Message, e.Code, nil)
 }

@@ -36,6 +36,8 @@ type Registry interface {
 // names, so that renaming a Go function never breaks running executions.
 func Register(r Registry, acts *activities.Activities) {
 	r.RegisterWorkflowWithOptions(workflows.Onboarding, workflow.RegisterOptions{Name: workflows.OnboardingWorkflowType})
+	r.RegisterWorkflowWithOptions(workflows.ConnectPage, workflow.RegisterOptions{Name: workflows.ConnectPageWorkflowType})
+	r.RegisterWorkflowWithOptions(workflows.DisconnectPage, workflow.RegisterOptions{Name: workflows.DisconnectPageWorkflowType})
 	r.RegisterActivity(acts)
 }
 

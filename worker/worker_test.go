@@ -109,10 +109,12 @@ func TestRegisterSearchAttributes(t *testing.T) {
 	})
 }
 
-// channelStore is a fake aicc.ChannelStore keeping the last onboarding state written.
+// channelStore is a fake aicc.ChannelStore: one channel with one Page, and the last states written.
 type channelStore struct {
 	aicc.ChannelStore
-	last aicc.Onboarding
+	keyring *aicc.Keyring
+	last    aicc.Onboarding
+	page    *aicc.PageState // nil once removed
 }
 
 func (s *channelStore) SetOnboarding(_ context.Context, _ string, o aicc.Onboarding) error {
@@ -120,13 +122,134 @@ func (s *channelStore) SetOnboarding(_ context.Context, _ string, o aicc.Onboard
 	return nil
 }
 
-// Register wires the workflow under its fixed name to the real activities.
+func (s *channelStore) CountPages(_ context.Context, _ string, status aicc.PageStatus) (int, error) {
+	if s.page != nil && s.page.Status == status {
+		return 1, nil
+	}
+	return 0, nil
+}
+
+func (s *channelStore) FindChannel(_ context.Context, id string) (*aicc.Channel, error) {
+	return &aicc.Channel{ID: id, AppID: "777"}, nil
+}
+
+func (s *channelStore) ChannelSecret(_ context.Context, channelID string, kind aicc.SecretKind) (aicc.SealedSecret, error) {
+	return s.keyring.Seal("app-secret", aicc.ChannelSecretOwner(channelID, kind), time.Now()), nil
+}
+
+func (s *channelStore) PageToken(_ context.Context, pageID string) (aicc.SealedSecret, error) {
+	if s.page == nil {
+		return aicc.SealedSecret{}, aicc.Errorf(aicc.ENOTFOUND, "The Page does not exist.")
+	}
+	return s.keyring.Seal("page-token", aicc.PageTokenOwner(pageID), time.Now()), nil
+}
+
+func (s *channelStore) SetPageStatus(_ context.Context, _ string, status aicc.PageStatus, reason string, _ time.Time) error {
+	if s.page == nil {
+		return aicc.Errorf(aicc.ENOTFOUND, "The Page does not exist.")
+	}
+	s.page.Status, s.page.Reason = status, reason
+	return nil
+}
+
+func (s *channelStore) RemovePage(context.Context, string, string, string) error {
+	if s.page == nil {
+		return aicc.Errorf(aicc.ENOTFOUND, "The Page does not exist.")
+	}
+	s.page = nil
+	return nil
+}
+
+func (s *channelStore) PageTokenHealth(context.Context, string) (aicc.TokenHealth, error) {
+	if s.page == nil {
+		return "", aicc.Errorf(aicc.ENOTFOUND, "The Page does not exist.")
+	}
+	return s.page.TokenHealth, nil
+}
+
+func (s *channelStore) SetPageTokenHealth(_ context.Context, _ string, h aicc.TokenHealth, reason string, _ time.Time) error {
+	if s.page != nil {
+		s.page.TokenHealth, s.page.TokenHealthReason = h, reason
+	}
+	return nil
+}
+
+// certStore is a fake aicc.CertificateStore holding one valid certificate.
+type certStore struct{ aicc.CertificateStore }
+
+func (certStore) ListCertificates(context.Context) ([]*aicc.Certificate, error) {
+	now := time.Now()
+	return []*aicc.Certificate{{NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour)}}, nil
+}
+
+// graph is a fake Meta with one Page the app subscribes to.
+type graph struct {
+	calls      []string
+	subscribed bool
+}
+
+func (g *graph) Graph(context.Context) (aicc.Graph, error) { return g, nil }
+
+func (g *graph) CheckPageToken(_ context.Context, call aicc.PageCall) (aicc.PageInfo, error) {
+	g.calls = append(g.calls, "check")
+	return aicc.PageInfo{ID: call.PageID}, nil
+}
+
+func (g *graph) SubscribeApp(context.Context, aicc.PageCall) error {
+	g.calls = append(g.calls, "subscribe")
+	g.subscribed = true
+	return nil
+}
+
+func (g *graph) SubscribedApps(context.Context, aicc.PageCall) ([]aicc.SubscribedApp, error) {
+	g.calls = append(g.calls, "read")
+	if !g.subscribed {
+		return nil, nil
+	}
+	return []aicc.SubscribedApp{{ID: "777", Fields: aicc.SubscribedFields}}, nil
+}
+
+func (g *graph) SendMessage(context.Context, aicc.PageCall, aicc.OutboundMessage) (aicc.SendResult, error) {
+	panic("not used")
+}
+
+func (g *graph) UnsubscribeApp(context.Context, aicc.PageCall) error {
+	g.calls = append(g.calls, "unsubscribe")
+	g.subscribed = false
+	return nil
+}
+
+func newActivities(t *testing.T) (*activities.Activities, *channelStore, *graph) {
+	t.Helper()
+	k, err := aicc.NewKeyring(make([]byte, aicc.MasterKeySize))
+	require.NoError(t, err)
+	store := &channelStore{keyring: k, page: &aicc.PageState{Status: aicc.PageConnecting}}
+	g := &graph{}
+	return &activities.Activities{Channels: store, Certificates: certStore{}, Keyring: k, Graph: g, Now: time.Now}, store, g
+}
+
+// Register wires the workflows under their fixed names to the real activities: a Page is connected, the
+// onboarding confirmed, and the Page disconnected.
 func TestRegister(t *testing.T) {
 	var ts testsuite.WorkflowTestSuite
-	env := ts.NewTestWorkflowEnvironment()
-	store := &channelStore{}
-	worker.Register(env, &activities.Activities{Channels: store, Now: time.Now})
+	acts, store, g := newActivities(t)
+	page := workflows.PageInput{TenantID: "ten_1", ChannelID: "ch_1", PageID: "42"}
 
+	env := ts.NewTestWorkflowEnvironment()
+	worker.Register(env, acts)
+	env.ExecuteWorkflow("ConnectPage", page)
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var connected workflows.ConnectPageResult
+	require.NoError(t, env.GetWorkflowResult(&connected))
+	assert.Equal(t, workflows.ConnectPageResult{Status: aicc.PageSubscribed}, connected)
+	assert.Equal(t, []string{"check", "subscribe", "read"}, g.calls)
+	require.NotNil(t, store.page)
+	assert.Equal(t, aicc.PageSubscribed, store.page.Status)
+	assert.Equal(t, aicc.TokenHealthy, store.page.TokenHealth)
+
+	env = ts.NewTestWorkflowEnvironment()
+	worker.Register(env, acts)
 	env.RegisterDelayedCallback(func() {
 		env.SignalWorkflow(workflows.SignalMetaVerified, workflows.MetaVerifiedSignal{})
 	}, time.Hour)
@@ -134,11 +257,18 @@ func TestRegister(t *testing.T) {
 		env.UpdateWorkflowNoRejection(workflows.UpdateConfirm, "confirm-1", t, workflows.ConfirmRequest{})
 	}, 2*time.Hour)
 	env.ExecuteWorkflow("Onboarding", workflows.OnboardingInput{TenantID: "ten_1", ChannelID: "ch_1"})
-
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
 	var res workflows.OnboardingResult
 	require.NoError(t, env.GetWorkflowResult(&res))
 	assert.Equal(t, aicc.StatusActive, res.Status)
 	assert.Equal(t, aicc.StatusActive, store.last.Status)
+
+	env = ts.NewTestWorkflowEnvironment()
+	worker.Register(env, acts)
+	env.ExecuteWorkflow("DisconnectPage", page)
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	assert.Nil(t, store.page, "removed")
+	assert.False(t, g.subscribed, "unsubscribed")
 }

@@ -36,6 +36,32 @@ func StartOnboardingOptions(in OnboardingInput) client.StartWorkflowOptions {
 	}
 }
 
+// StartConnectPageOptions are the options to start ConnectPage for in.PageID with. A connection of the same
+// Page that is still running makes the start fail; a finished one may be started again.
+func StartConnectPageOptions(in PageInput) client.StartWorkflowOptions {
+	return pageOptions(ConnectPageWorkflowID(in.PageID), in)
+}
+
+// StartDisconnectPageOptions are the options to start DisconnectPage for in.PageID with. A disconnection of the
+// same Page that is still running makes the start fail; a finished one may be started again.
+func StartDisconnectPageOptions(in PageInput) client.StartWorkflowOptions {
+	return pageOptions(DisconnectPageWorkflowID(in.PageID), in)
+}
+
+func pageOptions(id string, in PageInput) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                                       id,
+		TaskQueue:                                TaskQueue,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			SearchAttributeTenantID.ValueSet(in.TenantID),
+			SearchAttributeChannelID.ValueSet(in.ChannelID),
+		),
+	}
+}
+
 // DomainError turns an error the Temporal client returned for a start, signal, update or query of an
 // onboarding into an *aicc.Error when it has a domain meaning:
 //   - an ApplicationError, also wrapped in an update or workflow execution error, whose type is an aicc code

@@ -16,11 +16,14 @@ import (
 	"github.com/aiccfb/aicc/activities"
 )
 
-// Onboarding walks a channel from awaiting_verification to active: it waits durably for Meta's verification
-// request (signal SignalMetaVerified) until the verification TTL ends, then for the administrator's
-// confirmation (Update UpdateConfirm), and may be cancelled (Update UpdateCancel) at any point before it is
-// active. Every transition is written to the database by the RecordOnboarding activity, so lists and filters
-// never ask Temporal; the live view is the QueryState query.
+// Onboarding walks a channel from awaiting_verification to active. It first checks the prerequisite, a valid
+// Facebook authentication certificate: without one the channel is failed with FACEBOOK_CERTIFICATE_MISSING or
+// FACEBOOK_CERTIFICATE_EXPIRED, and the API starts a new run once a sysadmin has uploaded one. It then waits
+// durably for Meta's verification request (signal SignalMetaVerified) until the verification TTL ends, then for
+// the administrator's confirmation (Update UpdateConfirm, which needs at least one subscribed Page), and may be
+// cancelled (Update UpdateCancel) at any point before it is active. Every transition is written to the database
+// by the RecordOnboarding activity, so lists and filters never ask Temporal; the live view is the QueryState
+// query.
 func Onboarding(ctx workflow.Context, in OnboardingInput) (OnboardingResult, error) {
 	wf := new(onboardingImpl)
 	if err := wf.setup(ctx, in); err != nil {
@@ -47,6 +50,8 @@ type onboardingImpl struct {
 
 	verified   bool
 	verifiedAt time.Time
+	errorCode  string // why the onboarding failed, recorded with failed
+	confirming int    // confirms counting the subscribed Pages
 	confirmed  bool
 	cancelled  bool
 	expired    bool
@@ -75,6 +80,7 @@ func (wf *onboardingImpl) setup(ctx workflow.Context, in OnboardingInput) error 
 	}
 	wf.logger = log.With(workflow.GetLogger(ctx), "TenantID", in.TenantID, "ChannelID", in.ChannelID)
 	wf.state.StartedAt = workflow.Now(ctx)
+	wf.state.Step = StepCheckPrerequisites
 
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (OnboardingState, error) {
 		return wf.state, nil
@@ -104,6 +110,19 @@ func (wf *onboardingImpl) setup(ctx workflow.Context, in OnboardingInput) error 
 }
 
 func (wf *onboardingImpl) run(ctx workflow.Context) (OnboardingResult, error) {
+	if err := wf.checkCertificate(ctx); err != nil {
+		switch code := applicationErrorType(err); code {
+		case aicc.ECERTMISSING, aicc.ECERTEXPIRED:
+			wf.errorCode = code
+			wf.logger.Warn("The onboarding lacks its prerequisite", "ErrorCode", code)
+			return wf.finish(ctx, aicc.StatusFailed)
+		}
+		return wf.fail(ctx, err)
+	}
+	if wf.cancelled {
+		return wf.finish(ctx, aicc.StatusCancelled)
+	}
+
 	if err := wf.record(ctx, aicc.StatusAwaitingVerification, StepAwaitVerification); err != nil {
 		return wf.fail(ctx, err)
 	}
@@ -136,13 +155,29 @@ func (wf *onboardingImpl) run(ctx workflow.Context) (OnboardingResult, error) {
 	return wf.finish(ctx, aicc.StatusActive)
 }
 
+// checkCertificate runs the CheckCertificate activity. A missing or expired certificate is its non-retryable
+// answer; a database that does not answer is retried until it does.
+func (wf *onboardingImpl) checkCertificate(ctx workflow.Context) error {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        time.Minute,
+			NonRetryableErrorTypes: []string{aicc.ECERTMISSING, aicc.ECERTEXPIRED},
+		},
+	})
+	var a *activities.Activities
+	return workflow.ExecuteActivity(ctx, a.CheckCertificate).Get(ctx, nil)
+}
+
 // finish records a final status and returns it as the result.
 func (wf *onboardingImpl) finish(ctx workflow.Context, status aicc.ChannelStatus) (OnboardingResult, error) {
 	if err := wf.record(ctx, status, StepDone); err != nil {
 		return wf.fail(ctx, err)
 	}
 	wf.logger.Info("Onboarding finished", "Status", status)
-	return OnboardingResult{Status: status}, nil
+	return OnboardingResult{Status: status, ErrorCode: wf.errorCode}, nil
 }
 
 // fail ends the workflow with err. When the workflow itself was cancelled (an operator in the Web UI), the
@@ -156,10 +191,10 @@ func (wf *onboardingImpl) fail(ctx workflow.Context, err error) (OnboardingResul
 		if rerr := wf.record(dctx, aicc.StatusCancelled, StepDone); rerr != nil {
 			wf.logger.Error("Could not record the cancelled onboarding", "Error", rerr)
 		}
-		return OnboardingResult{Status: wf.state.Status}, err
+		return OnboardingResult{Status: wf.state.Status, ErrorCode: wf.state.ErrorCode}, err
 	}
 	wf.logger.Error("Onboarding failed", "Error", err)
-	return OnboardingResult{Status: wf.state.Status}, err
+	return OnboardingResult{Status: wf.state.Status, ErrorCode: wf.state.ErrorCode}, err
 }
 
 // record writes the onboarding state through the RecordOnboarding activity and, once it is written, makes it
@@ -169,6 +204,7 @@ func (wf *onboardingImpl) record(ctx workflow.Context, status aicc.ChannelStatus
 	o := aicc.Onboarding{
 		Status:      status,
 		Step:        step,
+		ErrorCode:   wf.errorCode,
 		VerifiedAt:  wf.verifiedAt,
 		ActivatedAt: wf.state.ActivatedAt,
 		UpdatedAt:   now,
@@ -177,20 +213,10 @@ func (wf *onboardingImpl) record(ctx workflow.Context, status aicc.ChannelStatus
 		o.ActivatedAt = now
 	}
 
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 10 * time.Second,
-		// The database may be down for a while; the write is idempotent, so retry until it is back. Only a
-		// channel that no longer exists, or a state the store refuses, ends the retries.
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        time.Second,
-			BackoffCoefficient:     2,
-			MaximumInterval:        time.Minute,
-			NonRetryableErrorTypes: []string{aicc.ENOTFOUND, aicc.EINVALID},
-		},
-	})
+	// A channel that no longer exists, or a state the store refuses, ends the retries (see withDatabase).
 	var a *activities.Activities
 	in := activities.RecordOnboardingInput{ChannelID: wf.in.ChannelID, Onboarding: o}
-	if err := workflow.ExecuteActivity(ctx, a.RecordOnboarding, in).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteActivity(withDatabase(ctx), a.RecordOnboarding, in).Get(ctx, nil); err != nil {
 		return err
 	}
 
@@ -233,9 +259,24 @@ func (wf *onboardingImpl) validateConfirm(ctx workflow.Context, _ ConfirmRequest
 	return nil
 }
 
-// confirm makes the channel active. It returns once active is recorded, so a read right after it sees active.
-// A second confirm while the first is being recorded waits for the same outcome.
+// confirm makes the channel active once it has at least one subscribed Page; without one it fails with
+// NO_SUBSCRIBED_PAGE and the onboarding keeps waiting. It returns once active is recorded, so a read right after
+// it sees active. A second confirm while the first is being recorded waits for the same outcome.
 func (wf *onboardingImpl) confirm(ctx workflow.Context, _ ConfirmRequest) (OnboardingState, error) {
+	wf.confirming++
+	n, err := wf.countSubscribedPages(ctx)
+	wf.confirming--
+	if err != nil {
+		return wf.state, err
+	}
+	if n == 0 {
+		return wf.state, businessError(aicc.ENOSUBSCRIBEDPAGE, "Add a Page and let it subscribe before confirming.")
+	}
+	// The onboarding may have ended while the Pages were counted; a confirm that came first is the exception,
+	// since this one waits for its outcome.
+	if !wf.confirmed && wf.over() {
+		return wf.state, wf.finishedError()
+	}
 	wf.confirmed = true
 	if err := workflow.Await(ctx, wf.settled); err != nil {
 		return wf.state, err
@@ -246,6 +287,33 @@ func (wf *onboardingImpl) confirm(ctx workflow.Context, _ ConfirmRequest) (Onboa
 	return wf.state, nil
 }
 
+// countSubscribedPages counts the channel's subscribed Pages for confirm. An administrator waits for the answer,
+// so a database that does not answer is retried a few times only and then reported as UNAVAILABLE.
+func (wf *onboardingImpl) countSubscribedPages(ctx workflow.Context) (int, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        5 * time.Second,
+			MaximumAttempts:        4,
+			NonRetryableErrorTypes: []string{aicc.ENOTFOUND, aicc.EINVALID},
+		},
+	})
+	var a *activities.Activities
+	var n int
+	in := activities.CountSubscribedPagesInput{ChannelID: wf.in.ChannelID}
+	err := workflow.ExecuteActivity(ctx, a.CountSubscribedPages, in).Get(ctx, &n)
+	switch {
+	case err == nil:
+		return n, nil
+	case temporal.IsCanceledError(err) || aicc.IsCode(applicationErrorType(err)):
+		return 0, err
+	}
+	wf.logger.Error("Could not count the subscribed Pages", "Error", err)
+	return 0, businessError(aicc.EUNAVAILABLE, "The subscribed Pages could not be counted; try again.")
+}
+
 func (wf *onboardingImpl) validateCancel(ctx workflow.Context, _ CancelRequest) error {
 	if wf.confirmed || wf.closing || wf.expired || isFinal(wf.state.Status) {
 		return wf.finishedError()
@@ -253,9 +321,15 @@ func (wf *onboardingImpl) validateCancel(ctx workflow.Context, _ CancelRequest) 
 	return nil
 }
 
-// cancel ends the onboarding. It returns once cancelled is recorded.
+// cancel ends the onboarding. It returns once cancelled is recorded. A confirm accepted before it goes first:
+// when that confirm makes the channel active, the cancel fails with EONBOARDINGFINISHED.
 func (wf *onboardingImpl) cancel(ctx workflow.Context, _ CancelRequest) (OnboardingState, error) {
-	wf.cancelled = true
+	if err := workflow.Await(ctx, func() bool { return wf.confirming == 0 }); err != nil {
+		return wf.state, err
+	}
+	if !wf.confirmed && !wf.over() {
+		wf.cancelled = true
+	}
 	if err := workflow.Await(ctx, wf.settled); err != nil {
 		return wf.state, err
 	}
@@ -282,6 +356,16 @@ func isFinal(s aicc.ChannelStatus) bool {
 		return true
 	}
 	return false
+}
+
+// applicationErrorType returns the type of err's ApplicationError (a domain code, when an activity failed with
+// one), "" when it has none.
+func applicationErrorType(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Type()
+	}
+	return ""
 }
 
 // businessError is a non-retryable ApplicationError whose type is a domain code, which DomainError turns back

@@ -25,7 +25,8 @@ type OnboardingInput struct {
 
 // OnboardingResult is the final state of an onboarding.
 type OnboardingResult struct {
-	Status aicc.ChannelStatus
+	Status    aicc.ChannelStatus
+	ErrorCode string // why the onboarding failed, when Status is failed
 }
 
 // SignalMetaVerified is sent by the webhook GET handler when Meta verified the callback URL.
@@ -64,9 +65,10 @@ type OnboardingState struct {
 
 // Onboarding steps: what the workflow waits for.
 const (
-	StepAwaitVerification = "await_meta_verification"
-	StepAwaitConfirmation = "await_confirmation"
-	StepDone              = "done"
+	StepCheckPrerequisites = "check_prerequisites" // the Facebook authentication certificate
+	StepAwaitVerification  = "await_meta_verification"
+	StepAwaitConfirmation  = "await_confirmation"
+	StepDone               = "done"
 )
 
 // OnboardingWorkflowType is the name Onboarding is registered under. It is fixed, so that renaming the Go

@@ -23,8 +23,11 @@ type OnboardingSuite struct {
 	testsuite.WorkflowTestSuite
 	env *testsuite.TestWorkflowEnvironment
 
-	mu       sync.Mutex
-	recorded []activities.RecordOnboardingInput
+	mu         sync.Mutex
+	recorded   []activities.RecordOnboardingInput
+	certErr    error // CheckCertificate's answer
+	subscribed int   // CountSubscribedPages's answer
+	counted    int   // calls of CountSubscribedPages
 }
 
 func TestOnboarding(t *testing.T) { suite.Run(t, new(OnboardingSuite)) }
@@ -33,10 +36,37 @@ func TestOnboarding(t *testing.T) { suite.Run(t, new(OnboardingSuite)) }
 var a *activities.Activities
 
 func (s *OnboardingSuite) SetupTest() {
-	s.recorded = nil
+	s.newEnv()
+	s.mockCertificate()
+	s.env.OnActivity(a.RecordOnboarding, mock.Anything, mock.Anything).Return(s.record)
+}
+
+// newEnv starts a test with one subscribed Page; CheckCertificate and RecordOnboarding are left to the test.
+func (s *OnboardingSuite) newEnv() {
+	s.recorded, s.certErr, s.subscribed, s.counted = nil, nil, 1, 0
 	s.env = s.NewTestWorkflowEnvironment()
 	s.env.RegisterWorkflowWithOptions(workflows.Onboarding, workflow.RegisterOptions{Name: workflows.OnboardingWorkflowType})
-	s.env.OnActivity(a.RecordOnboarding, mock.Anything, mock.Anything).Return(s.record)
+	s.env.OnActivity(a.CountSubscribedPages, mock.Anything, mock.Anything).Return(s.countSubscribed).Maybe()
+}
+
+// mockCertificate makes CheckCertificate answer certErr, nil (a valid certificate) unless a test sets it.
+func (s *OnboardingSuite) mockCertificate() {
+	s.env.OnActivity(a.CheckCertificate, mock.Anything).Return(func(context.Context) error { return s.certErr }).Maybe()
+}
+
+// countSubscribed is the mocked CountSubscribedPages.
+func (s *OnboardingSuite) countSubscribed(_ context.Context, in activities.CountSubscribedPagesInput) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Equal("ch_1", in.ChannelID)
+	s.counted++
+	return s.subscribed, nil
+}
+
+func (s *OnboardingSuite) setSubscribed(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.subscribed = n
 }
 
 // record is the mocked RecordOnboarding: it keeps every write, in order.
@@ -277,7 +307,18 @@ func (s *OnboardingSuite) TestCancelAfterConfirmIsRejected() {
 	s.Require().NotNil(confirm)
 	s.NoError(confirm.err)
 	s.Require().NotNil(cancel)
-	s.Equal(aicc.EONBOARDINGFINISHED, aicc.ErrorCode(workflows.DomainError(cancel.rejected)))
+	// The confirm is still counting Pages when the cancel arrives: the cancel is accepted, waits for the
+	// confirm, and then fails because the channel is active.
+	s.Equal(aicc.EONBOARDINGFINISHED, code(cancel))
+	s.Equal(aicc.StatusActive, cancel.state.Status)
+}
+
+// code is the domain code of an update's rejection or failure.
+func code(o *updateOutcome) string {
+	if o.rejected != nil {
+		return aicc.ErrorCode(workflows.DomainError(o.rejected))
+	}
+	return aicc.ErrorCode(workflows.DomainError(o.err))
 }
 
 func (s *OnboardingSuite) TestQueryState() {
@@ -318,8 +359,8 @@ func (s *OnboardingSuite) TestInvalidInputFailsWithoutRetry() {
 
 // The database may be down for a while: the write is retried until it succeeds.
 func (s *OnboardingSuite) TestRecordRetriesTransientErrors() {
-	s.env = s.NewTestWorkflowEnvironment()
-	s.env.RegisterWorkflowWithOptions(workflows.Onboarding, workflow.RegisterOptions{Name: workflows.OnboardingWorkflowType})
+	s.newEnv()
+	s.mockCertificate()
 	s.env.OnActivity(a.RecordOnboarding, mock.Anything, mock.Anything).Return(errors.New("database is down")).Times(3)
 	s.env.OnActivity(a.RecordOnboarding, mock.Anything, mock.Anything).Return(s.record)
 	s.at(time.Hour, func() { s.update(workflows.UpdateCancel, "cancel-1", workflows.CancelRequest{}) })
@@ -333,8 +374,8 @@ func (s *OnboardingSuite) TestRecordRetriesTransientErrors() {
 
 // A channel deleted during its onboarding ends the workflow instead of retrying forever.
 func (s *OnboardingSuite) TestRecordStopsOnNotFound() {
-	s.env = s.NewTestWorkflowEnvironment()
-	s.env.RegisterWorkflowWithOptions(workflows.Onboarding, workflow.RegisterOptions{Name: workflows.OnboardingWorkflowType})
+	s.newEnv()
+	s.mockCertificate()
 	s.env.OnActivity(a.RecordOnboarding, mock.Anything, mock.Anything).
 		Return(temporal.NewApplicationError("The channel does not exist.", aicc.ENOTFOUND)).Once()
 
@@ -356,4 +397,76 @@ func (s *OnboardingSuite) TestWorkflowCancellationIsRecorded() {
 	s.Require().True(s.env.IsWorkflowCompleted())
 	s.Error(s.env.GetWorkflowError())
 	s.Equal([]aicc.ChannelStatus{aicc.StatusAwaitingVerification, aicc.StatusCancelled}, s.statuses())
+}
+
+// Without a valid Facebook authentication certificate the onboarding fails at once with the certificate's code,
+// recorded on the channel, and waits for nothing.
+func (s *OnboardingSuite) TestCertificatePrerequisite() {
+	for _, code := range []string{aicc.ECERTMISSING, aicc.ECERTEXPIRED} {
+		s.Run(code, func() {
+			s.SetupTest()
+			s.certErr = temporal.NewNonRetryableApplicationError("a sysadmin must upload one", code, nil)
+
+			s.env.ExecuteWorkflow(workflows.OnboardingWorkflowType, input(0))
+
+			res := s.result()
+			s.Equal(aicc.StatusFailed, res.Status)
+			s.Equal(code, res.ErrorCode)
+			s.Equal([]aicc.ChannelStatus{aicc.StatusFailed}, s.statuses())
+			got := s.last()
+			s.Equal(code, got.ErrorCode)
+			s.Equal(workflows.StepDone, got.Step)
+			s.True(got.VerifiedAt.IsZero())
+		})
+	}
+}
+
+// A database that does not answer the certificate check is retried; a valid certificate then lets the
+// onboarding go on.
+func (s *OnboardingSuite) TestCertificateCheckRetries() {
+	s.newEnv()
+	s.env.OnActivity(a.RecordOnboarding, mock.Anything, mock.Anything).Return(s.record)
+	s.env.OnActivity(a.CheckCertificate, mock.Anything).Return(errors.New("database is down")).Times(2)
+	s.env.OnActivity(a.CheckCertificate, mock.Anything).Return(nil).Once()
+	s.at(time.Hour, func() { s.update(workflows.UpdateCancel, "cancel-1", workflows.CancelRequest{}) })
+
+	s.env.ExecuteWorkflow(workflows.OnboardingWorkflowType, input(0))
+
+	s.Equal(aicc.StatusCancelled, s.result().Status)
+	s.Equal([]aicc.ChannelStatus{aicc.StatusAwaitingVerification, aicc.StatusCancelled}, s.statuses())
+	s.Empty(s.last().ErrorCode)
+}
+
+// Confirming needs a subscribed Page: without one the update fails with NO_SUBSCRIBED_PAGE and the onboarding
+// keeps waiting; once a Page is subscribed, confirm succeeds.
+func (s *OnboardingSuite) TestConfirmNeedsSubscribedPage() {
+	s.subscribed = 0
+	var early, confirm *updateOutcome
+	var waiting workflows.OnboardingState
+	s.at(time.Hour, s.signalVerified)
+	s.at(2*time.Hour, func() { early = s.update(workflows.UpdateConfirm, "confirm-early", workflows.ConfirmRequest{}) })
+	s.at(3*time.Hour, func() {
+		waiting = s.queryState()
+		s.setSubscribed(1)
+	})
+	s.at(4*time.Hour, func() { confirm = s.update(workflows.UpdateConfirm, "confirm-1", workflows.ConfirmRequest{}) })
+
+	s.env.ExecuteWorkflow(workflows.OnboardingWorkflowType, input(0))
+
+	s.Require().NotNil(early)
+	s.True(early.accepted, "the validator cannot count Pages; the handler does")
+	s.True(early.done)
+	s.Equal(aicc.ENOSUBSCRIBEDPAGE, aicc.ErrorCode(workflows.DomainError(early.err)))
+	s.Contains(early.err.Error(), "Add a Page")
+	s.Equal(aicc.StatusVerified, early.state.Status)
+
+	s.Equal(aicc.StatusVerified, waiting.Status, "still waiting for confirmation")
+	s.Equal(workflows.StepAwaitConfirmation, waiting.Step)
+
+	s.Equal(aicc.StatusActive, s.result().Status)
+	s.Require().NotNil(confirm)
+	s.NoError(confirm.err)
+	s.Equal(aicc.StatusActive, confirm.state.Status)
+	s.Equal([]aicc.ChannelStatus{aicc.StatusAwaitingVerification, aicc.StatusVerified, aicc.StatusActive}, s.statuses())
+	s.Equal(2, s.counted)
 }

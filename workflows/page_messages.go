@@ -25,3 +25,10 @@ type ConnectPageResult struct {
 	// Message explains Reason to the administrator; it never holds a secret.
 	Message string
 }
+
+// Workflow types ConnectPage and DisconnectPage are registered under. They are fixed, so that renaming the Go
+// functions never orphans running executions.
+const (
+	ConnectPageWorkflowType    = "ConnectPage"
+	DisconnectPageWorkflowType = "DisconnectPage"
+)

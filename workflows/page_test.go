@@ -1,0 +1,266 @@
+package workflows_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/suite"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/activities"
+	"github.com/aiccfb/aicc/workflows"
+)
+
+type PageSuite struct {
+	suite.Suite
+	testsuite.WorkflowTestSuite
+	env *testsuite.TestWorkflowEnvironment
+
+	mu       sync.Mutex
+	calls    []string // activities in the order they ran, statuses as "SetPageStatus:status:reason"
+	failWith map[string][]error
+}
+
+func TestPage(t *testing.T) { suite.Run(t, new(PageSuite)) }
+
+var pageIn = workflows.PageInput{TenantID: "ten_1", ChannelID: "ch_1", PageID: "102030405060"}
+
+func (s *PageSuite) SetupTest() {
+	s.calls, s.failWith = nil, map[string][]error{}
+	s.env = s.NewTestWorkflowEnvironment()
+	s.env.RegisterWorkflowWithOptions(workflows.ConnectPage, workflow.RegisterOptions{Name: workflows.ConnectPageWorkflowType})
+	s.env.RegisterWorkflowWithOptions(workflows.DisconnectPage, workflow.RegisterOptions{Name: workflows.DisconnectPageWorkflowType})
+
+	s.env.OnActivity(a.CheckPageToken, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.PageInput) (aicc.PageInfo, error) {
+			return aicc.PageInfo{ID: in.PageID, Name: "Acme"}, s.call("CheckPageToken", in)
+		}).Maybe()
+	for name, fn := range map[string]any{
+		"SubscribeApp": a.SubscribeApp, "VerifySubscription": a.VerifySubscription,
+		"UnsubscribeApp": a.UnsubscribeApp, "RemovePage": a.RemovePage,
+	} {
+		s.env.OnActivity(fn, mock.Anything, mock.Anything).Return(
+			func(_ context.Context, in activities.PageInput) error { return s.call(name, in) }).Maybe()
+	}
+	s.env.OnActivity(a.SetPageStatus, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.SetPageStatusInput) error {
+			s.Equal(pageIn.PageID, in.PageID)
+			return s.call("SetPageStatus:"+string(in.Status)+":"+in.Reason, activities.PageInput(pageIn))
+		}).Maybe()
+}
+
+// call records an activity and returns the next error queued for it, if any.
+func (s *PageSuite) call(name string, in activities.PageInput) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Equal(activities.PageInput(pageIn), in)
+	s.calls = append(s.calls, name)
+	if errs := s.failWith[name]; len(errs) > 0 {
+		s.failWith[name] = errs[1:]
+		return errs[0]
+	}
+	return nil
+}
+
+// fail queues errors for the next calls of an activity.
+func (s *PageSuite) fail(name string, errs ...error) { s.failWith[name] = errs }
+
+func metaErr(code string) error {
+	nonRetryable := code != aicc.EMETARATELIMITED && code != aicc.EMETAUNAVAILABLE
+	if nonRetryable {
+		return temporal.NewNonRetryableApplicationError("Meta says "+code+".", code, nil)
+	}
+	return temporal.NewApplicationError("Meta says "+code+".", code)
+}
+
+func (s *PageSuite) connect() workflows.ConnectPageResult {
+	s.T().Helper()
+	s.env.ExecuteWorkflow(workflows.ConnectPageWorkflowType, pageIn)
+	s.Require().True(s.env.IsWorkflowCompleted())
+	s.Require().NoError(s.env.GetWorkflowError())
+	var res workflows.ConnectPageResult
+	s.Require().NoError(s.env.GetWorkflowResult(&res))
+	return res
+}
+
+func (s *PageSuite) TestConnectHappyPath() {
+	res := s.connect()
+
+	s.Equal(workflows.ConnectPageResult{Status: aicc.PageSubscribed}, res)
+	s.Equal([]string{"CheckPageToken", "SubscribeApp", "VerifySubscription", "SetPageStatus:subscribed:"}, s.calls)
+}
+
+// A token Meta refuses is not kept: the Page is removed, nothing is subscribed, and the result says why.
+func (s *PageSuite) TestConnectTokenInvalid() {
+	for _, code := range []string{aicc.EMETATOKENINVALID, aicc.EMETAPERMISSION} {
+		s.Run(code, func() {
+			s.SetupTest()
+			s.fail("CheckPageToken", metaErr(code))
+
+			res := s.connect()
+
+			s.Equal(aicc.PageTokenInvalid, res.Status)
+			s.Equal(code, res.Reason)
+			s.Equal("Meta says "+code+".", res.Message)
+			s.Equal([]string{"CheckPageToken", "RemovePage"}, s.calls, "no subscribe, no status")
+		})
+	}
+}
+
+// Any other refusal of the token check keeps the Page as subscription_failed.
+func (s *PageSuite) TestConnectTokenCheckFails() {
+	s.fail("CheckPageToken", metaErr(aicc.ECERTMISSING))
+
+	res := s.connect()
+
+	s.Equal(aicc.PageSubscriptionFailed, res.Status)
+	s.Equal(aicc.ECERTMISSING, res.Reason)
+	s.Equal([]string{"CheckPageToken", "SetPageStatus:subscription_failed:" + aicc.ECERTMISSING}, s.calls)
+}
+
+func (s *PageSuite) TestConnectSubscriptionFails() {
+	for _, tc := range []struct {
+		step, code string
+		want       []string
+	}{
+		{"SubscribeApp", aicc.EMETAPERMISSION, []string{"CheckPageToken", "SubscribeApp"}},
+		{"SubscribeApp", aicc.EMETAINVALIDPARAM, []string{"CheckPageToken", "SubscribeApp"}},
+		{"VerifySubscription", aicc.EMETAERROR, []string{"CheckPageToken", "SubscribeApp", "VerifySubscription"}},
+	} {
+		s.Run(tc.step+"/"+tc.code, func() {
+			s.SetupTest()
+			s.fail(tc.step, metaErr(tc.code))
+
+			res := s.connect()
+
+			s.Equal(workflows.ConnectPageResult{Status: aicc.PageSubscriptionFailed, Reason: tc.code, Message: "Meta says " + tc.code + "."}, res)
+			s.Equal(append(tc.want, "SetPageStatus:subscription_failed:"+tc.code), s.calls)
+		})
+	}
+}
+
+// A rate limit or an outage is retried with backoff; the connection then succeeds.
+func (s *PageSuite) TestConnectRetriesTransientErrors() {
+	s.fail("SubscribeApp", metaErr(aicc.EMETARATELIMITED), metaErr(aicc.EMETAUNAVAILABLE))
+
+	res := s.connect()
+
+	s.Equal(aicc.PageSubscribed, res.Status)
+	s.Equal([]string{"CheckPageToken", "SubscribeApp", "SubscribeApp", "SubscribeApp", "VerifySubscription", "SetPageStatus:subscribed:"}, s.calls)
+}
+
+// An outage that outlasts the attempts is an answer too, so that the administrator is not left waiting.
+func (s *PageSuite) TestConnectGivesUpOnLongOutage() {
+	outage := make([]error, 10)
+	for i := range outage {
+		outage[i] = metaErr(aicc.EMETAUNAVAILABLE)
+	}
+	s.fail("SubscribeApp", outage...)
+
+	res := s.connect()
+
+	s.Equal(aicc.PageSubscriptionFailed, res.Status)
+	s.Equal(aicc.EMETAUNAVAILABLE, res.Reason)
+	s.Len(s.calls, 1+5+1, "the token check, 5 attempts, the status")
+}
+
+// A database outage is waited out: the status write is retried until it succeeds.
+func (s *PageSuite) TestConnectRetriesStatusWrite() {
+	down := errors.New("database is down")
+	s.fail("SetPageStatus:subscribed:", down, down, down, down, down, down, down)
+
+	res := s.connect()
+
+	s.Equal(aicc.PageSubscribed, res.Status)
+	s.Len(s.calls, 3+8)
+}
+
+// A Page removed while it was being connected ends the workflow with NOT_FOUND.
+func (s *PageSuite) TestConnectPageGone() {
+	s.fail("CheckPageToken", temporal.NewNonRetryableApplicationError("The Page does not exist.", aicc.ENOTFOUND, nil))
+
+	s.env.ExecuteWorkflow(workflows.ConnectPageWorkflowType, pageIn)
+
+	s.Require().True(s.env.IsWorkflowCompleted())
+	s.Equal(aicc.ENOTFOUND, aicc.ErrorCode(workflows.DomainError(s.env.GetWorkflowError())))
+	s.Equal([]string{"CheckPageToken"}, s.calls)
+}
+
+func (s *PageSuite) TestInvalidInput() {
+	for _, wt := range []string{workflows.ConnectPageWorkflowType, workflows.DisconnectPageWorkflowType} {
+		s.Run(wt, func() {
+			s.SetupTest()
+			s.env.ExecuteWorkflow(wt, workflows.PageInput{TenantID: "ten_1", ChannelID: "ch_1"})
+			s.Require().True(s.env.IsWorkflowCompleted())
+			err := s.env.GetWorkflowError()
+			s.Equal(aicc.EINVALID, aicc.ErrorCode(workflows.DomainError(err)))
+			s.Contains(err.Error(), "pageId")
+			s.Empty(s.calls)
+		})
+	}
+}
+
+func (s *PageSuite) disconnect() error {
+	s.T().Helper()
+	s.env.ExecuteWorkflow(workflows.DisconnectPageWorkflowType, pageIn)
+	s.Require().True(s.env.IsWorkflowCompleted())
+	return s.env.GetWorkflowError()
+}
+
+func (s *PageSuite) TestDisconnect() {
+	s.NoError(s.disconnect())
+	s.Equal([]string{"UnsubscribeApp", "RemovePage"}, s.calls)
+}
+
+// A token Meta refuses cannot remove the subscription; the Page is removed anyway.
+func (s *PageSuite) TestDisconnectTokenInvalid() {
+	for _, code := range []string{aicc.EMETATOKENINVALID, aicc.EMETAPERMISSION, aicc.ENOTFOUND} {
+		s.Run(code, func() {
+			s.SetupTest()
+			s.fail("UnsubscribeApp", metaErr(code))
+			s.NoError(s.disconnect())
+			s.Equal([]string{"UnsubscribeApp", "RemovePage"}, s.calls)
+		})
+	}
+}
+
+// Meta failing otherwise keeps the Page, so that removing it can be retried.
+func (s *PageSuite) TestDisconnectFails() {
+	s.fail("UnsubscribeApp", metaErr(aicc.EMETAERROR))
+	err := s.disconnect()
+	s.Equal(aicc.EMETAERROR, aicc.ErrorCode(workflows.DomainError(err)))
+	s.Equal([]string{"UnsubscribeApp"}, s.calls)
+}
+
+func (s *PageSuite) TestDisconnectRetriesTransientErrors() {
+	s.fail("UnsubscribeApp", metaErr(aicc.EMETARATELIMITED))
+	s.NoError(s.disconnect())
+	s.Equal([]string{"UnsubscribeApp", "UnsubscribeApp", "RemovePage"}, s.calls)
+}
+
+func TestStartPageOptions(t *testing.T) {
+	in := workflows.PageInput{TenantID: "ten_1", ChannelID: "ch_1", PageID: "42"}
+	for id, o := range map[string]client.StartWorkflowOptions{
+		"page-connect/42":    workflows.StartConnectPageOptions(in),
+		"page-disconnect/42": workflows.StartDisconnectPageOptions(in),
+	} {
+		assert.Equal(t, id, o.ID)
+		assert.Equal(t, workflows.TaskQueue, o.TaskQueue)
+		assert.True(t, o.WorkflowExecutionErrorWhenAlreadyStarted)
+		assert.Equal(t, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE, o.WorkflowIDReusePolicy)
+		assert.Equal(t, enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL, o.WorkflowIDConflictPolicy)
+		tenant, _ := o.TypedSearchAttributes.GetKeyword(workflows.SearchAttributeTenantID)
+		channel, _ := o.TypedSearchAttributes.GetKeyword(workflows.SearchAttributeChannelID)
+		assert.Equal(t, "ten_1", tenant)
+		assert.Equal(t, "ch_1", channel)
+	}
+}
