@@ -82,7 +82,11 @@ func TestTenantIsolation(t *testing.T) {
 		{method: http.MethodPost, path: "/v1/channels/" + chB + "/onboarding/cancel"},
 		{method: http.MethodPost, path: "/v1/channels/" + chB + "/pages", body: map[string]any{"pageId": "778", "tokenSecret": "t"}},
 		{method: http.MethodGet, path: "/v1/channels/" + chB + "/pages"},
+		{method: http.MethodGet, path: "/v1/channels/" + chB + "/pages/777"},
 		{method: http.MethodDelete, path: "/v1/channels/" + chB + "/pages/777"},
+		{method: http.MethodPost, path: "/v1/channels/" + chB + "/pages/777/connect"},
+		{method: http.MethodPost, path: "/v1/channels/" + chB + "/pages/777/messages",
+			body: map[string]any{"recipientId": "123", "text": "stolen"}},
 		{method: http.MethodGet, path: "/v1/ous/" + b.OU},
 		{method: http.MethodGet, path: "/v1/skill-queues/" + b.Queue},
 		{method: http.MethodGet, path: "/v1/service-calendars/" + calB},
@@ -105,6 +109,20 @@ func TestTenantIsolation(t *testing.T) {
 	r = h.get("/v1/channels/"+chB+"/pages", b.Admin)
 	requireStatus(t, r, http.StatusOK)
 	assert.Contains(t, string(r.Body), `"777"`)
+	assert.Contains(t, string(r.Body), `"status":"subscribed"`)
+	// A's own channel with B's Page ID is not B's Page either.
+	chA := h.createChannel(a, channelBody(a, "fb_a2")).Channel.ID
+	for _, rq := range []request{
+		{method: http.MethodGet, path: "/v1/channels/" + chA + "/pages/777"},
+		{method: http.MethodDelete, path: "/v1/channels/" + chA + "/pages/777"},
+		{method: http.MethodPost, path: "/v1/channels/" + chA + "/pages/777/connect"},
+		{method: http.MethodPost, path: "/v1/channels/" + chA + "/pages/777/messages",
+			body: map[string]any{"recipientId": "123", "text": "stolen"}},
+	} {
+		rq.token = a.Admin
+		requireError(t, h.do(rq), http.StatusNotFound, aicc.ENOTFOUND)
+	}
+	requireStatus(t, h.get("/v1/channels/"+chB+"/pages/777", b.Admin), http.StatusOK)
 
 	for _, path := range []string{"/v1/channels", "/v1/ous", "/v1/skill-queues", "/v1/service-calendars"} {
 		r := h.get(path, a.Admin)

@@ -10,12 +10,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/workflows"
 )
 
 // TestSecretsNeverLeak walks a channel through every route that shows it and checks that the app secret and
 // the Page token appear in no response body, no log line and no workflow input.
 func TestSecretsNeverLeak(t *testing.T) {
-	h := newHarness(t)
+	graph := &fakeGraph{}
+	h := newHarness(t, withGraph(graph))
 	tn := h.newTenant("A")
 	appSecret := "CANARY-app-secret-" + hex.EncodeToString(aicc.RandomBytes(8))
 	pageToken := "CANARY-page-token-" + hex.EncodeToString(aicc.RandomBytes(8))
@@ -27,6 +29,23 @@ func TestSecretsNeverLeak(t *testing.T) {
 
 	requireStatus(t, h.post("/v1/channels/"+id+"/pages", tn.Admin,
 		map[string]any{"pageId": "1234567890", "tokenSecret": pageToken, "name": "Shop"}), http.StatusCreated)
+	// A Page whose token Meta refuses.
+	h.flows.setConnect(h.flows.outcome(workflows.ConnectPageResult{Status: aicc.PageTokenInvalid, Reason: aicc.EMETATOKENINVALID,
+		Message: "Meta refused the Page access token."}))
+	requireError(t, h.post("/v1/channels/"+id+"/pages", tn.Admin,
+		map[string]any{"pageId": "1234567891", "tokenSecret": pageToken}), http.StatusUnprocessableEntity, aicc.EMETATOKENINVALID)
+	h.flows.setConnect(nil)
+	// Test messages, sent and refused: the token and the app secret are unsealed for the call only.
+	msgPath := "/v1/channels/" + id + "/pages/1234567890/messages"
+	requireStatus(t, h.post(msgPath, tn.Admin, map[string]any{"recipientId": "42", "text": "hi"}), http.StatusOK)
+	graph.failNext(graphError(aicc.EMETATOKENINVALID, http.StatusBadRequest, 190, 460))
+	requireError(t, h.post(msgPath, tn.Admin, map[string]any{"recipientId": "42", "text": "hi"}),
+		http.StatusUnprocessableEntity, aicc.EMETATOKENINVALID)
+	calls := graph.calls()
+	require.Len(t, calls, 2)
+	assert.Equal(t, aicc.PageCall{PageID: "1234567890", AccessToken: pageToken, AppSecret: appSecret}, calls[0].call)
+	requireStatus(t, h.get("/v1/channels/"+id+"/pages/1234567890", tn.Viewer), http.StatusOK)
+	requireError(t, h.post("/v1/channels/"+id+"/pages/1234567890/connect", tn.Admin, nil), http.StatusConflict, aicc.ECONFLICT)
 	// A refused Page (bad ID) with the token must not echo it either.
 	requireError(t, h.post("/v1/channels/"+id+"/pages", tn.Admin,
 		map[string]any{"pageId": "shop", "tokenSecret": pageToken}), http.StatusBadRequest, aicc.EINVALID)
@@ -41,6 +60,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	requireStatus(t, h.get("/v1/channels/"+id+"/pages", tn.Viewer), http.StatusOK)
 	requireStatus(t, h.get("/webhooks/facebook/"+id+"?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1", ""),
 		http.StatusForbidden)
+	requireStatus(t, h.delete("/v1/channels/"+id+"/pages/1234567890", tn.Admin), http.StatusNoContent)
 
 	require.NotEmpty(t, h.rec.starts)
 	logs := h.logs.String()

@@ -19,14 +19,17 @@ type certificateJSON struct {
 	NotAfter  time.Time `json:"notAfter"`
 	SHA256    string    `json:"sha256"`
 	Expired   bool      `json:"expired"`
-	CreatedAt time.Time `json:"createdAt"`
+	// ExpiresInSeconds is the time left until NotAfter, negative once the certificate has expired.
+	ExpiresInSeconds int64     `json:"expiresInSeconds"`
+	CreatedAt        time.Time `json:"createdAt"`
 }
 
 func toCertificateJSON(cert *aicc.Certificate, now time.Time) certificateJSON {
 	return certificateJSON{
 		ID: cert.ID, Subject: cert.Subject, Issuer: cert.Issuer,
 		NotBefore: cert.NotBefore.UTC(), NotAfter: cert.NotAfter.UTC(),
-		SHA256: cert.SHA256, Expired: cert.Expired(now), CreatedAt: cert.CreatedAt.UTC(),
+		SHA256: cert.SHA256, Expired: cert.Expired(now), ExpiresInSeconds: int64(cert.NotAfter.Sub(now) / time.Second),
+		CreatedAt: cert.CreatedAt.UTC(),
 	}
 }
 

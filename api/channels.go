@@ -29,8 +29,10 @@ type channelJSON struct {
 	Basic       aicc.BasicConfig        `json:"basic"`
 	Robot       aicc.RobotConfig        `json:"robot"`
 	Warnings    []string                `json:"warnings"`
-	CreatedAt   time.Time               `json:"createdAt"`
-	UpdatedAt   time.Time               `json:"updatedAt"`
+	// TokenHealth is the worst token health of the channel's Pages; absent when it has none.
+	TokenHealth aicc.TokenHealth `json:"tokenHealth,omitempty"`
+	CreatedAt   time.Time        `json:"createdAt"`
+	UpdatedAt   time.Time        `json:"updatedAt"`
 }
 
 // onboardingJSON is the onboarding state, as recorded with the channel or as queried live from the workflow.
@@ -73,7 +75,7 @@ func (s *Server) toChannelJSON(ch *aicc.Channel) channelJSON {
 		ID: ch.ID, Name: ch.Name, AppID: ch.AppID, Algorithm: ch.Algorithm, Status: ch.Onboarding.Status,
 		Onboarding: toOnboardingJSON(ch.Onboarding), AppSecret: toSecretJSON(ch.AppSecret),
 		VerifyToken: toSecretJSON(ch.VerifyToken), CallbackURL: s.callbackURL(ch.ID), Basic: basic,
-		Robot: ch.Robot, Warnings: nonNil(ch.Warnings()), CreatedAt: ch.CreatedAt.UTC(), UpdatedAt: ch.UpdatedAt.UTC(),
+		Robot: ch.Robot, Warnings: nonNil(ch.Warnings()), TokenHealth: ch.TokenHealth, CreatedAt: ch.CreatedAt.UTC(), UpdatedAt: ch.UpdatedAt.UTC(),
 	}
 }
 

@@ -198,6 +198,7 @@ func TestTenantsAndCertificates(t *testing.T) {
 	r.decode(t, &cert)
 	assert.Equal(t, "CN=graph.facebook.test", cert["subject"])
 	assert.Equal(t, false, cert["expired"])
+	assert.EqualValues(t, 90*24*3600, cert["expiresInSeconds"])
 	assert.Len(t, cert["sha256"], 64)
 
 	for name, pemText := range map[string]string{
@@ -218,6 +219,7 @@ func TestTenantsAndCertificates(t *testing.T) {
 	r.decode(t, &list)
 	require.Len(t, list.Items, 1)
 	assert.Equal(t, true, list.Items[0]["expired"], "expired is computed at now")
+	assert.EqualValues(t, -10*24*3600, list.Items[0]["expiresInSeconds"], "negative once expired")
 }
 
 // selfSigned returns a PEM certificate for graph.facebook.test valid from notBefore to notAfter.

@@ -29,9 +29,13 @@ var statuses = map[string]int{
 	aicc.EONBOARDINGSTARTED:  http.StatusConflict,
 	aicc.EONBOARDINGFINISHED: http.StatusConflict,
 	aicc.EINUSE:              http.StatusConflict,
+	aicc.ENOSUBSCRIBEDPAGE:   http.StatusConflict,
 	aicc.ETOOLARGE:           http.StatusRequestEntityTooLarge,
 	aicc.EUNAVAILABLE:        http.StatusServiceUnavailable,
 	aicc.EINTERNAL:           http.StatusInternalServerError,
+	// The sysadmin has to upload a (new) Facebook authentication certificate before this can succeed.
+	aicc.ECERTMISSING: http.StatusConflict,
+	aicc.ECERTEXPIRED: http.StatusConflict,
 	// Meta refused a call: the administrator's input (token, permissions, Page) has to change.
 	aicc.EMETATOKENINVALID:    http.StatusUnprocessableEntity,
 	aicc.EMETAPERMISSION:      http.StatusUnprocessableEntity,

@@ -58,6 +58,8 @@ type harness struct {
 	// startCall is the default ExecuteWorkflow expectation; Unset it to make starts fail.
 	startCall *mock.Call
 	rec       *record
+	// flows plays the Page workflows behind the default expectation.
+	flows *pageFlows
 }
 
 // record keeps what the test saw, for the secret canary.
@@ -91,6 +93,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		clock:    new(time.Time),
 		rec:      &record{},
 	}
+	h.flows = &pageFlows{store: h.store}
 	*h.clock = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	h.server = &api.Server{
 		Store:     h.store,
@@ -106,10 +109,16 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	}
 	h.handler = h.server.Handler()
 	h.doc, h.router = loadSpec(t)
-	h.startCall = h.temporal.On("ExecuteWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything).
-		Run(func(args mock.Arguments) { h.recordStart(args) }).
-		Return(&mocks.WorkflowRun{}, nil).Maybe()
+	h.startCall = h.defaultStarts()
 	return h
+}
+
+// defaultStarts is the default ExecuteWorkflow expectation: every start succeeds; the runs of the Page
+// workflows are played by h.flows, the others are never waited for.
+func (h *harness) defaultStarts() *mock.Call {
+	return h.temporal.On("ExecuteWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything).
+		Run(func(args mock.Arguments) { h.recordStart(args) }).
+		Return(h.flows.start, nil).Maybe()
 }
 
 func (h *harness) recordStart(args mock.Arguments) {
@@ -483,4 +492,80 @@ func updateHandle(t *testing.T, err error) client.WorkflowUpdateHandle {
 	h := mocks.NewWorkflowUpdateHandle(t)
 	h.On("Get", mock.Anything, mock.Anything).Return(err).Once()
 	return h
+}
+
+// pageFlows plays the Page workflows as the worker would, against the store: by default ConnectPage records
+// the Page subscribed and DisconnectPage removes it. Tests replace the outcomes with setConnect and
+// setDisconnect.
+type pageFlows struct {
+	store aicc.Store
+
+	mu         sync.Mutex
+	connect    func(ctx context.Context, in workflows.PageInput) (workflows.ConnectPageResult, error)
+	disconnect func(ctx context.Context, in workflows.PageInput) error
+}
+
+func (f *pageFlows) setConnect(fn func(ctx context.Context, in workflows.PageInput) (workflows.ConnectPageResult, error)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.connect = fn
+}
+
+func (f *pageFlows) setDisconnect(fn func(ctx context.Context, in workflows.PageInput) error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.disconnect = fn
+}
+
+// start is the mocked ExecuteWorkflow: a run whose Get plays the workflow.
+func (f *pageFlows) start(_ context.Context, opts client.StartWorkflowOptions, _ any, args ...any) (client.WorkflowRun, error) {
+	run := &mocks.WorkflowRun{}
+	f.mu.Lock()
+	connect, disconnect := f.connect, f.disconnect
+	f.mu.Unlock()
+	switch {
+	case strings.HasPrefix(opts.ID, workflows.ConnectPageWorkflowID("")):
+		in := args[0].(workflows.PageInput)
+		if connect == nil {
+			connect = f.outcome(workflows.ConnectPageResult{Status: aicc.PageSubscribed})
+		}
+		run.On("Get", mock.Anything, mock.Anything).Return(func(ctx context.Context, v any) error {
+			res, err := connect(ctx, in)
+			if err == nil {
+				*v.(*workflows.ConnectPageResult) = res
+			}
+			return err
+		}).Maybe()
+	case strings.HasPrefix(opts.ID, workflows.DisconnectPageWorkflowID("")):
+		in := args[0].(workflows.PageInput)
+		if disconnect == nil {
+			disconnect = func(ctx context.Context, in workflows.PageInput) error {
+				return f.store.RemovePage(ctx, in.TenantID, in.ChannelID, in.PageID)
+			}
+		}
+		run.On("Get", mock.Anything, mock.Anything).Return(func(ctx context.Context, _ any) error {
+			return disconnect(ctx, in)
+		}).Maybe()
+	}
+	return run, nil
+}
+
+// outcome is a ConnectPage that ends in res, recording it as the workflow does: the status on the Page, or
+// the Page removed when Meta refused its token.
+func (f *pageFlows) outcome(res workflows.ConnectPageResult) func(context.Context, workflows.PageInput) (workflows.ConnectPageResult, error) {
+	return func(ctx context.Context, in workflows.PageInput) (workflows.ConnectPageResult, error) {
+		var err error
+		if res.Status == aicc.PageTokenInvalid {
+			err = f.store.RemovePage(ctx, in.TenantID, in.ChannelID, in.PageID)
+		} else {
+			err = f.store.SetPageStatus(ctx, in.PageID, res.Status, res.Reason, time.Time{})
+		}
+		return res, err
+	}
+}
+
+// slowConnect is a ConnectPage that outlasts any wait: Get returns when its context ends, as the client does.
+func slowConnect(ctx context.Context, _ workflows.PageInput) (workflows.ConnectPageResult, error) {
+	<-ctx.Done()
+	return workflows.ConnectPageResult{}, ctx.Err()
 }

@@ -22,7 +22,8 @@ func (s *Server) startOnboardingWorkflow(c *gin.Context, ch *aicc.Channel) error
 	return s.temporalError(c, err)
 }
 
-// startOnboarding starts the onboarding again, after it expired, failed or was cancelled.
+// startOnboarding starts the onboarding again, after it expired, failed (for example for want of a Facebook
+// authentication certificate, which the sysadmin has since uploaded) or was cancelled.
 func (s *Server) startOnboarding(c *gin.Context) error {
 	ctx := c.Request.Context()
 	ch, err := s.Store.GetChannel(ctx, principalOf(c).TenantID, c.Param("channelID"))
@@ -31,6 +32,15 @@ func (s *Server) startOnboarding(c *gin.Context) error {
 	}
 	if ch.Onboarding.Status == aicc.StatusActive {
 		return aicc.Errorf(aicc.EONBOARDINGFINISHED, "The channel is active; its onboarding is finished.")
+	}
+	// The workflow's first step checks the certificate too; checking here answers at once, and leaves the
+	// recorded state (failed, with its code) as it is, rather than starting an onboarding bound to fail.
+	certs, err := s.Store.ListCertificates(ctx)
+	if err != nil {
+		return err
+	}
+	if err := aicc.CheckCertificates(certs, s.now()); err != nil {
+		return err
 	}
 	if err := s.startOnboardingWorkflow(c, ch); err != nil {
 		return err

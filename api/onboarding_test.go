@@ -39,6 +39,14 @@ func TestConfirmOnboarding(t *testing.T) {
 		e := requireError(t, h.post(path, tn.Admin, nil), http.StatusConflict, aicc.ENOTVERIFIED)
 		assert.Equal(t, "Meta has not verified the callback URL yet.", e.Message)
 	})
+	t.Run("no subscribed page", func(t *testing.T) {
+		h := h.on(t)
+		rejected := temporal.NewNonRetryableApplicationError("No Page of the channel is subscribed.", aicc.ENOSUBSCRIBEDPAGE, nil)
+		h.temporal.On("UpdateWorkflow", mock.Anything, updateOptions(id, workflows.UpdateConfirm)).
+			Return(updateHandle(t, rejected), nil).Once()
+		e := requireError(t, h.post(path, tn.Admin, nil), http.StatusConflict, aicc.ENOSUBSCRIBEDPAGE)
+		assert.Equal(t, "No Page of the channel is subscribed.", e.Message)
+	})
 	t.Run("finished", func(t *testing.T) {
 		h := h.on(t)
 		h.temporal.On("UpdateWorkflow", mock.Anything, updateOptions(id, workflows.UpdateConfirm)).
@@ -97,6 +105,31 @@ func TestStartOnboarding(t *testing.T) {
 		t.Helper()
 		require.NoError(t, h.store.SetOnboarding(ctx, id, aicc.Onboarding{Status: s, Step: workflows.StepDone, UpdatedAt: h.now()}))
 	}
+	sys := h.token("", aicc.RoleSysadmin)
+
+	// The onboarding failed at its first step for want of a certificate: a restart before the sysadmin
+	// uploads one is refused at once, and the recorded failure stays.
+	failed := aicc.Onboarding{Status: aicc.StatusFailed, Step: workflows.StepDone, ErrorCode: aicc.ECERTMISSING, UpdatedAt: h.now()}
+	require.NoError(t, h.store.SetOnboarding(ctx, id, failed))
+	starts := len(h.rec.starts)
+	requireError(t, h.post(path, tn.Admin, nil), http.StatusConflict, aicc.ECERTMISSING)
+	assert.Len(t, h.rec.starts, starts, "no onboarding is started without a certificate")
+	got, err := h.store.GetChannel(ctx, tn.ID, id)
+	require.NoError(t, err)
+	assert.Equal(t, failed.ErrorCode, got.Onboarding.ErrorCode)
+
+	// Once a certificate is uploaded, the failed onboarding restarts and the error code is gone.
+	requireStatus(t, h.post("/v1/system/certificates", sys,
+		map[string]any{"pem": selfSigned(t, h.now().Add(-time.Hour), h.now().Add(30*24*time.Hour))}), http.StatusCreated)
+	r := h.post(path, tn.Admin, nil)
+	requireStatus(t, r, http.StatusAccepted)
+	var restarted channel
+	r.decode(t, &restarted)
+	assert.Equal(t, string(aicc.StatusAwaitingVerification), restarted.Status)
+	assert.NotContains(t, restarted.Onboarding, "errorCode")
+	h.temporal.AssertCalled(t, "ExecuteWorkflow", mock.Anything,
+		mock.MatchedBy(func(o client.StartWorkflowOptions) bool { return o.ID == onboardingID(id) }),
+		mock.Anything, mock.Anything)
 
 	t.Run("active", func(t *testing.T) {
 		h := h.on(t)
@@ -107,10 +140,7 @@ func TestStartOnboarding(t *testing.T) {
 		h := h.on(t)
 		setStatus(aicc.StatusVerified)
 		h.startCall.Unset()
-		defer func() {
-			h.startCall = h.temporal.On("ExecuteWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything).
-				Return(&mocks.WorkflowRun{}, nil).Maybe()
-		}()
+		defer func() { h.startCall = h.defaultStarts() }()
 		h.temporal.On("ExecuteWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything).
 			Return(nil, serviceerror.NewWorkflowExecutionAlreadyStarted("already started", "", "")).Once()
 		requireError(t, h.post(path, tn.Admin, nil), http.StatusConflict, aicc.EONBOARDINGSTARTED)
@@ -132,6 +162,14 @@ func TestStartOnboarding(t *testing.T) {
 		got, err := h.store.GetChannel(ctx, tn.ID, id)
 		require.NoError(t, err)
 		assert.Equal(t, aicc.StatusAwaitingVerification, got.Onboarding.Status)
+	})
+	t.Run("certificate expired", func(t *testing.T) {
+		h := h.on(t)
+		setStatus(aicc.StatusFailed)
+		clock := h.now()
+		defer func() { *h.clock = clock }()
+		*h.clock = h.now().Add(31 * 24 * time.Hour)
+		requireError(t, h.post(path, tn.Admin, nil), http.StatusConflict, aicc.ECERTEXPIRED)
 	})
 }
 

@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/sdk/client"
+
+	"github.com/aiccfb/aicc"
 )
 
 // metrics are the API's collectors, registered on Server.Metrics. Labels are bounded: route templates,
@@ -57,6 +59,58 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 		panic(err)
 	}
 	return c
+}
+
+// Series read from the store at scrape time by storeCollector.
+var (
+	certificateExpiryDesc = prometheus.NewDesc("aicc_certificate_expiry_seconds",
+		"Seconds until the uploaded Facebook authentication certificate that expires last expires; negative once "+
+			"it has expired, absent when none is uploaded.", nil, nil)
+	pagesDesc = prometheus.NewDesc("aicc_pages",
+		"Facebook Pages of every channel, by the health of their access token.", []string{"token_health"}, nil)
+)
+
+// tokenHealths are the label values of aicc_pages, every one always present.
+var tokenHealths = []aicc.TokenHealth{aicc.TokenHealthy, aicc.TokenDegraded, aicc.TokenReauthRequired}
+
+// storeCollector asks the store at scrape time, so no goroutine keeps the numbers and every API replica
+// answers the same. A series the store cannot answer is left out of the scrape, and the cause logged: the
+// rest of /metrics still answers.
+//
+// The certificate series has no label: it is the certificate that expires last, the one Graph calls can rely
+// on longest, so "aicc_certificate_expiry_seconds < 14 * 86400" alerts in time whatever old certificates stay
+// uploaded; GET /v1/system/certificates tells them apart.
+type storeCollector struct{ s *Server }
+
+func (sc *storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- certificateExpiryDesc
+	ch <- pagesDesc
+}
+
+func (sc *storeCollector) Collect(ch chan<- prometheus.Metric) {
+	s := sc.s
+	ctx, cancel := context.WithTimeout(context.Background(), readinessTimeout)
+	defer cancel()
+	certs, err := s.Store.ListCertificates(ctx)
+	if err != nil {
+		s.Logger.Warn("metrics: listing certificates", slog.String("error", err.Error()))
+	} else if len(certs) > 0 {
+		latest := certs[0].NotAfter
+		for _, c := range certs[1:] {
+			if c.NotAfter.After(latest) {
+				latest = c.NotAfter
+			}
+		}
+		ch <- prometheus.MustNewConstMetric(certificateExpiryDesc, prometheus.GaugeValue, latest.Sub(s.now()).Seconds())
+	}
+	counts, err := s.Store.CountPagesByTokenHealth(ctx)
+	if err != nil {
+		s.Logger.Warn("metrics: counting pages by token health", slog.String("error", err.Error()))
+		return
+	}
+	for _, h := range tokenHealths {
+		ch <- prometheus.MustNewConstMetric(pagesDesc, prometheus.GaugeValue, float64(counts[h]), string(h))
+	}
 }
 
 func (s *Server) serveMetrics() gin.HandlerFunc {

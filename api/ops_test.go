@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -222,4 +223,88 @@ type panickyStore struct{ aicc.Store }
 
 func (panickyStore) ListOUs(context.Context, string, aicc.ListOptions) ([]*aicc.OU, string, error) {
 	panic("nil map")
+}
+
+// metricValue returns the value of the series named exactly series (name and labels) in a scrape, and
+// whether it is there.
+func metricValue(t *testing.T, scrape, series string) (float64, bool) {
+	t.Helper()
+	for _, line := range strings.Split(scrape, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			require.NoError(t, err, line)
+			return f, true
+		}
+	}
+	return 0, false
+}
+
+func TestStoreMetrics(t *testing.T) {
+	h := newHarness(t)
+	tn := h.newTenant("A")
+	sys := h.token("", aicc.RoleSysadmin)
+	scrape := func() string {
+		t.Helper()
+		r := h.get("/metrics", "")
+		requireStatus(t, r, http.StatusOK)
+		return string(r.Body)
+	}
+
+	m := scrape()
+	for _, health := range []string{"healthy", "degraded", "reauth_required"} {
+		v, ok := metricValue(t, m, `aicc_pages{token_health="`+health+`"}`)
+		assert.True(t, ok, "every health is always present: %s", health)
+		assert.Zero(t, v)
+	}
+	_, ok := metricValue(t, m, "aicc_certificate_expiry_seconds")
+	assert.False(t, ok, "no certificate, no series")
+
+	requireStatus(t, h.post("/v1/system/certificates", sys,
+		map[string]any{"pem": selfSigned(t, h.now().Add(-time.Hour), h.now().Add(90*24*time.Hour))}), http.StatusCreated)
+	requireStatus(t, h.post("/v1/system/certificates", sys,
+		map[string]any{"pem": selfSigned(t, h.now().Add(-time.Hour), h.now().Add(10*24*time.Hour))}), http.StatusCreated)
+	ch := h.createChannel(tn, channelBody(tn, "fb_main")).Channel.ID
+	requireStatus(t, h.post("/v1/channels/"+ch+"/pages", tn.Admin, map[string]any{"pageId": "61", "tokenSecret": "t"}),
+		http.StatusCreated)
+	require.NoError(t, h.store.SetPageTokenHealth(context.Background(), "61", aicc.TokenDegraded, aicc.EMETARATELIMITED, h.now()))
+	requireStatus(t, h.post("/v1/channels/"+ch+"/pages", tn.Admin, map[string]any{"pageId": "62", "tokenSecret": "t"}),
+		http.StatusCreated)
+
+	m = scrape()
+	v, ok := metricValue(t, m, "aicc_certificate_expiry_seconds")
+	require.True(t, ok)
+	assert.Equal(t, float64(90*24*3600), v, "the certificate that expires last")
+	for health, want := range map[string]float64{"healthy": 1, "degraded": 1, "reauth_required": 0} {
+		v, _ := metricValue(t, m, `aicc_pages{token_health="`+health+`"}`)
+		assert.Equal(t, want, v, health)
+	}
+
+	*h.clock = h.now().Add(100 * 24 * time.Hour)
+	v, _ = metricValue(t, scrape(), "aicc_certificate_expiry_seconds")
+	assert.Equal(t, float64(-10*24*3600), v, "negative once expired")
+}
+
+// unreachableStore is a store whose database does not answer the metrics' queries.
+type unreachableStore struct{ aicc.Store }
+
+func (unreachableStore) ListCertificates(context.Context) ([]*aicc.Certificate, error) {
+	return nil, errors.New("dial tcp 10.0.0.7:5432: connection refused")
+}
+
+func (unreachableStore) CountPagesByTokenHealth(context.Context) (map[aicc.TokenHealth]int, error) {
+	return nil, errors.New("dial tcp 10.0.0.7:5432: i/o timeout")
+}
+
+func TestStoreMetricsWhenDatabaseIsDown(t *testing.T) {
+	h := newHarness(t, func(s *api.Server) { s.Store = unreachableStore{s.Store} })
+	requireStatus(t, h.get("/healthz", ""), http.StatusOK)
+	r := h.get("/metrics", "")
+	requireStatus(t, r, http.StatusOK)
+	m := string(r.Body)
+	assert.Contains(t, m, `aicc_http_requests_total{code="2xx",method="GET",route="/healthz"} 1`, "the rest still answers")
+	assert.NotContains(t, m, "aicc_pages{")
+	_, ok := metricValue(t, m, "aicc_certificate_expiry_seconds")
+	assert.False(t, ok)
+	assert.Contains(t, h.logs.String(), "connection refused")
+	assert.Contains(t, h.logs.String(), "i/o timeout")
 }

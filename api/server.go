@@ -29,11 +29,19 @@ import (
 // channel with every list at its maximum, is a few tens of kilobytes.
 const DefaultMaxBodyBytes = 1 << 20
 
+// DefaultPageConnectWait is how long a Page route waits for its workflow when Server.PageConnectWait is zero:
+// long enough for a token check, a subscription and its read-back with a retry, well inside the server's
+// 30-second write timeout.
+const DefaultPageConnectWait = 20 * time.Second
+
 // Server holds the API's dependencies. Build the HTTP handler with Handler and serve it with Serve.
 type Server struct {
 	Store    aicc.Store
 	Keyring  *aicc.Keyring
 	Temporal client.Client
+	// Graph gives the Graph API client of the test-message route; the other calls to Meta are made by
+	// workflows. Nil answers that route UNAVAILABLE.
+	Graph aicc.GraphProvider
 	// Logger receives one JSON line per request and the details of internal errors; nil discards them.
 	Logger *slog.Logger
 	// Metrics is the registry the API registers its collectors on and serves at /metrics; nil means a new one.
@@ -43,6 +51,9 @@ type Server struct {
 	// VerificationTTL is how long onboarding waits for Meta's verification; zero means
 	// workflows.DefaultVerificationTTL.
 	VerificationTTL time.Duration
+	// PageConnectWait bounds how long adding, reconnecting or removing a Page waits for its workflow before
+	// answering 202; zero means DefaultPageConnectWait.
+	PageConnectWait time.Duration
 	// MaxBodyBytes bounds request bodies; zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// Now returns the current time; nil means time.Now.
@@ -60,6 +71,7 @@ func (s *Server) Handler() http.Handler {
 		s.Metrics = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(s.Metrics)
+	register(s.Metrics, &storeCollector{s: s})
 	maxBody := s.MaxBodyBytes
 	if maxBody <= 0 {
 		maxBody = DefaultMaxBodyBytes
@@ -110,7 +122,10 @@ func (s *Server) Handler() http.Handler {
 	t.POST("/channels/:channelID/onboarding/cancel", s.h(s.cancelOnboarding))
 	t.POST("/channels/:channelID/pages", s.h(s.addPage))
 	t.GET("/channels/:channelID/pages", s.h(s.listPages))
+	t.GET("/channels/:channelID/pages/:pageID", s.h(s.getPage))
 	t.DELETE("/channels/:channelID/pages/:pageID", s.h(s.removePage))
+	t.POST("/channels/:channelID/pages/:pageID/connect", s.h(s.reconnectPage))
+	t.POST("/channels/:channelID/pages/:pageID/messages", s.h(s.sendTestMessage))
 	return r
 }
 
@@ -131,6 +146,13 @@ func (s *Server) now() time.Time {
 		now = s.Now
 	}
 	return now().UTC().Truncate(time.Microsecond)
+}
+
+func (s *Server) pageConnectWait() time.Duration {
+	if s.PageConnectWait > 0 {
+		return s.PageConnectWait
+	}
+	return DefaultPageConnectWait
 }
 
 func (s *Server) verificationTTL() time.Duration {
