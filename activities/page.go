@@ -17,7 +17,7 @@ import (
 
 // PageInput names the Page of a channel an activity works on. It carries IDs only: the Graph activities unseal
 // the Page token and the channel's app secret themselves, in memory, so no secret is ever in the workflow
-// history. It has the fields of workflows.PageInput, which converts to it.
+// history. workflows.PageInput is the same type.
 type PageInput struct {
 	TenantID  string
 	ChannelID string

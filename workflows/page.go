@@ -59,7 +59,7 @@ func (wf *pageImpl) setup(ctx workflow.Context, in PageInput) error {
 	if len(problems) > 0 {
 		return businessError(aicc.EINVALID, "The Page input is invalid: %s.", strings.Join(problems, "; "))
 	}
-	wf.in = activities.PageInput(in)
+	wf.in = in
 	wf.logger = log.With(workflow.GetLogger(ctx), "TenantID", in.TenantID, "ChannelID", in.ChannelID, "PageID", in.PageID)
 	return nil
 }

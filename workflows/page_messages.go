@@ -1,6 +1,9 @@
 package workflows
 
-import "github.com/aiccfb/aicc"
+import (
+	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/activities"
+)
 
 // ConnectPageWorkflowID is the ID of the workflow that connects a Page: one at a time per Page.
 func ConnectPageWorkflowID(pageID string) string { return "page-connect/" + pageID }
@@ -8,12 +11,8 @@ func ConnectPageWorkflowID(pageID string) string { return "page-connect/" + page
 // DisconnectPageWorkflowID is the ID of the workflow that disconnects a Page.
 func DisconnectPageWorkflowID(pageID string) string { return "page-disconnect/" + pageID }
 
-// PageInput names a Page of a channel. It carries IDs only: activities unseal the token and the app secret.
-type PageInput struct {
-	TenantID  string
-	ChannelID string
-	PageID    string
-}
+// PageInput names a Page of a channel; the Page workflows pass it on to their activities as it is.
+type PageInput = activities.PageInput
 
 // ConnectPageResult is how connecting a Page ended.
 type ConnectPageResult struct {

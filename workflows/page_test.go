@@ -54,7 +54,7 @@ func (s *PageSuite) SetupTest() {
 	s.env.OnActivity(a.SetPageStatus, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.SetPageStatusInput) error {
 			s.Equal(pageIn.PageID, in.PageID)
-			return s.call("SetPageStatus:"+string(in.Status)+":"+in.Reason, activities.PageInput(pageIn))
+			return s.call("SetPageStatus:"+string(in.Status)+":"+in.Reason, pageIn)
 		}).Maybe()
 }
 
@@ -62,7 +62,7 @@ func (s *PageSuite) SetupTest() {
 func (s *PageSuite) call(name string, in activities.PageInput) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.Equal(activities.PageInput(pageIn), in)
+	s.Equal(pageIn, in)
 	s.calls = append(s.calls, name)
 	if errs := s.failWith[name]; len(errs) > 0 {
 		s.failWith[name] = errs[1:]
