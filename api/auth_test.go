@@ -80,6 +80,7 @@ func TestTenantIsolation(t *testing.T) {
 		{method: http.MethodGet, path: "/v1/channels/" + chB + "/onboarding"},
 		{method: http.MethodPost, path: "/v1/channels/" + chB + "/onboarding/confirm"},
 		{method: http.MethodPost, path: "/v1/channels/" + chB + "/onboarding/cancel"},
+		{method: http.MethodPost, path: "/v1/channels/" + chB + "/verify-token"},
 		{method: http.MethodPost, path: "/v1/channels/" + chB + "/pages", body: map[string]any{"pageId": "778", "tokenSecret": "t"}},
 		{method: http.MethodGet, path: "/v1/channels/" + chB + "/pages"},
 		{method: http.MethodGet, path: "/v1/channels/" + chB + "/pages/777"},

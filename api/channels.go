@@ -112,8 +112,7 @@ func (s *Server) createChannel(c *gin.Context) error {
 		return err
 	}
 
-	// 256 random bits: Meta echoes the verify token back, so it only has to be unguessable and URL-safe.
-	verifyToken := hex.EncodeToString(aicc.RandomBytes(32))
+	verifyToken := newVerifyToken()
 	secrets := aicc.ChannelSecrets{
 		AppSecret:   s.Keyring.Seal(req.AppSecret, aicc.ChannelSecretOwner(ch.ID, aicc.SecretAppSecret), now),
 		VerifyToken: s.Keyring.Seal(verifyToken, aicc.ChannelSecretOwner(ch.ID, aicc.SecretVerifyToken), now),
@@ -136,6 +135,28 @@ func (s *Server) createChannel(c *gin.Context) error {
 		Channel   channelJSON   `json:"channel"`
 		MetaSetup metaSetupJSON `json:"metaSetup"`
 	}{s.toChannelJSON(ch), metaSetupJSON{CallbackURL: s.callbackURL(ch.ID), VerifyToken: verifyToken}})
+	return nil
+}
+
+// newVerifyToken returns 256 random bits in hex: Meta echoes the verify token back, so it only has to be
+// unguessable and URL-safe.
+func newVerifyToken() string { return hex.EncodeToString(aicc.RandomBytes(32)) }
+
+// rotateVerifyToken replaces the channel's verify token and shows the new one, once, for an administrator who
+// lost it or wants the old one retired. Meta verifies with the new one from then on.
+func (s *Server) rotateVerifyToken(c *gin.Context) error {
+	ctx := c.Request.Context()
+	ch, err := s.Store.GetChannel(ctx, principalOf(c).TenantID, c.Param("channelID"))
+	if err != nil {
+		return err
+	}
+	token := newVerifyToken()
+	sealed := s.Keyring.Seal(token, aicc.ChannelSecretOwner(ch.ID, aicc.SecretVerifyToken), s.now())
+	if err := s.Store.SetChannelSecret(ctx, ch.ID, aicc.SecretVerifyToken, sealed); err != nil {
+		return err
+	}
+	s.log(c).Info("verify token replaced", slog.String("channel_id", ch.ID))
+	c.JSON(http.StatusOK, metaSetupJSON{CallbackURL: s.callbackURL(ch.ID), VerifyToken: token})
 	return nil
 }
 

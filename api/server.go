@@ -116,6 +116,7 @@ func (s *Server) Handler() http.Handler {
 	t.GET("/channels/:channelID", s.h(s.getChannel))
 	t.PATCH("/channels/:channelID", s.h(s.updateChannel))
 	t.DELETE("/channels/:channelID", s.h(s.deleteChannel))
+	t.POST("/channels/:channelID/verify-token", s.h(s.rotateVerifyToken))
 	t.POST("/channels/:channelID/onboarding", s.h(s.startOnboarding))
 	t.GET("/channels/:channelID/onboarding", s.h(s.getOnboarding))
 	t.POST("/channels/:channelID/onboarding/confirm", s.h(s.confirmOnboarding))

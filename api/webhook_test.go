@@ -89,3 +89,27 @@ func TestWebhookVerification(t *testing.T) {
 	assert.Contains(t, m, `aicc_webhook_verifications_total{result="unknown_channel"} 1`)
 	assert.Contains(t, m, `aicc_webhook_verifications_total{result="error"} 1`)
 }
+
+func TestRotateVerifyToken(t *testing.T) {
+	h := newHarness(t)
+	tn := h.newTenant("A")
+	c := h.createChannel(tn, channelBody(tn, "fb_main"))
+	id, old := c.Channel.ID, c.MetaSetup.VerifyToken
+	path := "/v1/channels/" + id + "/verify-token"
+
+	r := h.post(path, tn.Admin, nil)
+	requireStatus(t, r, http.StatusOK)
+	var setup struct{ CallbackURL, VerifyToken string }
+	r.decode(t, &setup)
+	assert.Equal(t, c.MetaSetup.CallbackURL, setup.CallbackURL)
+	assert.NotEqual(t, old, setup.VerifyToken)
+
+	h.temporal.On("SignalWorkflow", mock.Anything, onboardingID(id), "", workflows.SignalMetaVerified,
+		workflows.MetaVerifiedSignal{At: h.now()}).Return(nil).Once()
+	requireStatus(t, h.get(verifyURL(id, "subscribe", old, "1"), ""), http.StatusForbidden)
+	requireStatus(t, h.get(verifyURL(id, "subscribe", setup.VerifyToken, "1"), ""), http.StatusOK)
+
+	requireStatus(t, h.post(path, tn.Viewer, nil), http.StatusForbidden)
+	other := h.newTenant("B")
+	requireError(t, h.post(path, other.Admin, nil), http.StatusNotFound, "NOT_FOUND")
+}
