@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/meta"
 )
 
 // Defaults of the configuration. Addresses without a host listen on every interface, as a container needs;
@@ -31,6 +33,15 @@ const (
 	DefaultDataDir      = ".aicc"
 	DefaultUIPort       = 8233
 	DefaultTemporalPort = 7233
+	DefaultGraphBaseURL = meta.DefaultBaseURL // https://graph.facebook.com
+	DefaultGraphVersion = meta.DefaultVersion // v25.0
+	DefaultGraphTimeout = meta.DefaultTimeout // 10s per attempt
+)
+
+// Values of AICC_GRAPH_TRUST.
+const (
+	GraphTrustSystemAndUploaded = "system+uploaded" // the system roots and the uploaded certificates
+	GraphTrustUploadedOnly      = "uploaded-only"   // the uploaded certificates only
 )
 
 // Config is the whole configuration of every subcommand. Only ConfigFromEnv fills it from the environment;
@@ -56,10 +67,18 @@ type Config struct {
 	MaxBodyBytes    int64
 	LogLevel        slog.Level
 
+	// The Graph API: where it is, which version is called, whom its TLS certificate must chain to, and how
+	// long one attempt may take.
+	GraphBaseURL      string
+	GraphVersion      string
+	GraphUploadedOnly bool
+	GraphTimeout      time.Duration
+
 	// aicc dev only.
 	DataDir      string
 	UIPort       int
 	TemporalPort int
+	FakeMeta     bool // --fake-meta only: call an in-process fake Meta instead of the Graph API
 
 	// Whether the variable was set, so that aicc dev can pick its own defaults for the others.
 	httpAddrSet  bool
@@ -86,6 +105,13 @@ type Config struct {
 //	AICC_VERIFICATION_TTL     how long onboarding waits for Meta's verification, a Go duration (default 168h)
 //	AICC_MAX_BODY_BYTES       largest accepted request body in bytes (default 1048576)
 //	AICC_LOG_LEVEL            debug, info, warn or error (default info)
+//	AICC_GRAPH_BASE_URL       base URL of Meta's Graph API (default https://graph.facebook.com; aicc dev
+//	                          --fake-meta points it at its in-process fake)
+//	AICC_GRAPH_VERSION        Graph API version, vNN.N (default v25.0)
+//	AICC_GRAPH_TRUST          which roots Graph's TLS certificate must chain to: system+uploaded (default: the
+//	                          system roots and the uploaded Facebook authentication certificates) or
+//	                          uploaded-only
+//	AICC_GRAPH_TIMEOUT        how long one Graph call attempt may take, a Go duration (default 10s)
 //	AICC_DATA_DIR             aicc dev's data directory (default ./.aicc)
 //	AICC_UI_PORT              aicc dev's Temporal Web UI port on 127.0.0.1 (default 8233)
 //	AICC_TEMPORAL_PORT        aicc dev's embedded Temporal frontend port on 127.0.0.1 (default 7233)
@@ -104,6 +130,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		DataDir:           DefaultDataDir,
 		UIPort:            DefaultUIPort,
 		TemporalPort:      DefaultTemporalPort,
+		GraphBaseURL:      DefaultGraphBaseURL,
+		GraphVersion:      DefaultGraphVersion,
+		GraphTimeout:      DefaultGraphTimeout,
 	}
 	env := func(name string) string { return strings.TrimSpace(getenv(name)) }
 	var errs []error
@@ -129,7 +158,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		c.WorkerMetricsAddr = v
 	}
 	if v := env("AICC_PUBLIC_URL"); v != "" {
-		if u, err := parsePublicURL(v); err != nil {
+		if u, err := parseBaseURL(v, "https://aicc.example.com"); err != nil {
 			bad("AICC_PUBLIC_URL", "%v", err)
 		} else {
 			c.PublicURL, c.publicURLSet = u, true
@@ -191,6 +220,38 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			bad("AICC_LOG_LEVEL", "must be debug, info, warn or error, got %q", v)
 		}
 	}
+	if v := env("AICC_GRAPH_BASE_URL"); v != "" {
+		if u, err := parseBaseURL(v, DefaultGraphBaseURL); err != nil {
+			bad("AICC_GRAPH_BASE_URL", "%v", err)
+		} else {
+			c.GraphBaseURL = u
+		}
+	}
+	if v := env("AICC_GRAPH_VERSION"); v != "" {
+		if !graphVersionRE.MatchString(v) {
+			bad("AICC_GRAPH_VERSION", "must look like v25.0, got %q", v)
+		} else {
+			c.GraphVersion = v
+		}
+	}
+	switch v := env("AICC_GRAPH_TRUST"); v {
+	case "", GraphTrustSystemAndUploaded:
+	case GraphTrustUploadedOnly:
+		c.GraphUploadedOnly = true
+	default:
+		bad("AICC_GRAPH_TRUST", "must be %s or %s, got %q", GraphTrustSystemAndUploaded, GraphTrustUploadedOnly, v)
+	}
+	if v := env("AICC_GRAPH_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil:
+			bad("AICC_GRAPH_TIMEOUT", "%q is not a Go duration such as 10s", v)
+		case d < time.Second || d > 5*time.Minute:
+			bad("AICC_GRAPH_TIMEOUT", "must be between 1s and 5m, got %s", d)
+		default:
+			c.GraphTimeout = d
+		}
+	}
 	if v := env("AICC_DATA_DIR"); v != "" {
 		c.DataDir = v
 	}
@@ -217,6 +278,23 @@ func (c *Config) Keyring() (*aicc.Keyring, error) {
 		return nil, errors.New("no master key: set AICC_MASTER_KEY (base64 of 32 random bytes, e.g. `openssl rand -base64 32`) or AICC_MASTER_KEY_FILE")
 	}
 	return aicc.NewKeyring(append([][]byte{c.MasterKey}, c.PreviousMasterKeys...)...)
+}
+
+// GraphProvider returns the Graph API client provider the configuration describes: its clients trust the
+// certificates in certs as they are at the time of each call.
+func (c *Config) GraphProvider(certs aicc.CertificateStore) *meta.Provider {
+	return &meta.Provider{
+		Certificates: certs, BaseURL: c.GraphBaseURL, Version: c.GraphVersion,
+		UploadedOnly: c.GraphUploadedOnly, Timeout: c.GraphTimeout,
+	}
+}
+
+// graphTrust names the trust setting, as AICC_GRAPH_TRUST spells it.
+func (c *Config) graphTrust() string {
+	if c.GraphUploadedOnly {
+		return GraphTrustUploadedOnly
+	}
+	return GraphTrustSystemAndUploaded
 }
 
 // requireDatabaseURL fails with a clear message when AICC_DATABASE_URL is missing.
@@ -258,10 +336,15 @@ func readKeyFile(path string) ([]byte, error) {
 	return k, nil
 }
 
-func parsePublicURL(s string) (string, error) {
+// graphVersionRE is the shape of a Graph API version.
+var graphVersionRE = regexp.MustCompile(`^v[0-9]{1,3}\.[0-9]{1,3}$`)
+
+// parseBaseURL checks an absolute http(s) base URL (example shows the expected shape) and trims its trailing
+// slash.
+func parseBaseURL(s, example string) (string, error) {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("must be an absolute http(s) URL such as https://aicc.example.com, got %q", s)
+		return "", fmt.Errorf("must be an absolute http(s) URL such as %s, got %q", example, s)
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return "", fmt.Errorf("must not carry credentials, a query or a fragment, got %q", u.Redacted())

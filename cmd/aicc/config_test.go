@@ -38,6 +38,10 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 		{"UIPort", got.UIPort, 8233},
 		{"TemporalPort", got.TemporalPort, 7233},
 		{"MasterKey", got.MasterKey == nil, true},
+		{"GraphBaseURL", got.GraphBaseURL, "https://graph.facebook.com"},
+		{"GraphVersion", got.GraphVersion, "v25.0"},
+		{"GraphUploadedOnly", got.GraphUploadedOnly, false},
+		{"GraphTimeout", got.GraphTimeout, 10 * time.Second},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -67,6 +71,10 @@ func TestConfigFromEnvValues(t *testing.T) {
 		"AICC_DATA_DIR":            "/tmp/x",
 		"AICC_UI_PORT":             "18233",
 		"AICC_TEMPORAL_PORT":       "17233",
+		"AICC_GRAPH_BASE_URL":      "https://graph-proxy.example.com:8443/",
+		"AICC_GRAPH_VERSION":       "v26.0",
+		"AICC_GRAPH_TRUST":         "uploaded-only",
+		"AICC_GRAPH_TIMEOUT":       "30s",
 	}))
 	if err != nil {
 		t.Fatalf("ConfigFromEnv: %v", err)
@@ -82,6 +90,14 @@ func TestConfigFromEnvValues(t *testing.T) {
 	}
 	if got.UIPort != 18233 || got.TemporalPort != 17233 || got.DataDir != "/tmp/x" || got.TemporalNamespace != "aicc" {
 		t.Errorf("dev fields = %+v", got)
+	}
+	if got.GraphBaseURL != "https://graph-proxy.example.com:8443" || got.GraphVersion != "v26.0" ||
+		!got.GraphUploadedOnly || got.GraphTimeout != 30*time.Second {
+		t.Errorf("graph fields = %q %q %v %v", got.GraphBaseURL, got.GraphVersion, got.GraphUploadedOnly, got.GraphTimeout)
+	}
+	p := got.GraphProvider(nil)
+	if p.BaseURL != got.GraphBaseURL || p.Version != "v26.0" || !p.UploadedOnly || p.Timeout != 30*time.Second {
+		t.Errorf("GraphProvider = %+v, want the configured graph fields", p)
 	}
 	if !got.httpAddrSet || !got.publicURLSet {
 		t.Errorf("httpAddrSet, publicURLSet = %v, %v, want true, true", got.httpAddrSet, got.publicURLSet)
@@ -119,6 +135,14 @@ func TestConfigFromEnvBadValues(t *testing.T) {
 		{"ui port", "AICC_UI_PORT", "70000"},
 		{"temporal port", "AICC_TEMPORAL_PORT", "x"},
 		{"key file missing", "AICC_MASTER_KEY_FILE", "/nonexistent/master.key"},
+		{"graph base url", "AICC_GRAPH_BASE_URL", "graph.facebook.com"},
+		{"graph base url credentials", "AICC_GRAPH_BASE_URL", "https://u:hunter2@graph.facebook.com"},
+		{"graph version", "AICC_GRAPH_VERSION", "25.0"},
+		{"graph version path", "AICC_GRAPH_VERSION", "v25.0/me"},
+		{"graph trust", "AICC_GRAPH_TRUST", "none"},
+		{"graph timeout", "AICC_GRAPH_TIMEOUT", "10"},
+		{"graph timeout too short", "AICC_GRAPH_TIMEOUT", "10ms"},
+		{"graph timeout too long", "AICC_GRAPH_TIMEOUT", "1h"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,7 +23,6 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/aiccfb/aicc"
-	"github.com/aiccfb/aicc/activities"
 	"github.com/aiccfb/aicc/api"
 	"github.com/aiccfb/aicc/db"
 	"github.com/aiccfb/aicc/worker"
@@ -53,6 +52,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "API listen address (AICC_HTTP_ADDR)")
 	fs.IntVar(&cfg.UIPort, "ui-port", cfg.UIPort, "Temporal Web UI port on 127.0.0.1 (AICC_UI_PORT)")
 	fs.IntVar(&cfg.TemporalPort, "temporal-port", cfg.TemporalPort, "Temporal frontend port on 127.0.0.1 (AICC_TEMPORAL_PORT)")
+	fs.BoolVar(&cfg.FakeMeta, "fake-meta", false, "call a fake Meta served in-process on 127.0.0.1 instead of the Graph API")
 	if code, ok := parseFlags(fs, args, stderr); !ok {
 		return code
 	}
@@ -118,6 +118,26 @@ func dev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer)
 		return err
 	}
 
+	graph := cfg.GraphProvider(store)
+	var fake *fakeMeta
+	if cfg.FakeMeta {
+		if fake, err = startFakeMeta(dir, logger); err != nil {
+			return err
+		}
+		defer func() {
+			if err := fake.Close(); err != nil {
+				logger.Warn("fake meta stop", slog.String("error", err.Error()))
+			}
+		}()
+		graph.BaseURL = fake.URL
+		// The onboarding prerequisite: what a sysadmin does with POST /v1/system/certificates.
+		uploaded, err := uploadCertificateOnce(ctx, store, fake.CertPEM, time.Now())
+		if err != nil {
+			return fmt.Errorf("upload the fake meta certificate: %w", err)
+		}
+		logger.Info("fake meta started", slog.String("url", fake.URL), slog.Bool("certificate_uploaded", uploaded))
+	}
+
 	start := time.Now()
 	tmp, err := startDevTemporal(ctx, logger, filepath.Join(dir, devTemporalDB), cfg.TemporalPort, cfg.TemporalNamespace)
 	if err != nil {
@@ -157,14 +177,14 @@ func dev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer)
 	go func() { _ = ui.Start() }()
 	defer func() { ui.Stop(); logger.Info("web ui stopped") }()
 
-	w := worker.New(tc, &activities.Activities{Channels: store, Now: time.Now}, sdkworker.Options{})
+	w := worker.New(tc, newActivities(store, keyring, graph), sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
 	defer func() { w.Stop(); logger.Info("worker stopped") }()
 
 	srv := &api.Server{
-		Store: store, Keyring: keyring, Temporal: tc, Logger: logger, Metrics: reg,
+		Store: store, Keyring: keyring, Temporal: tc, Logger: logger, Metrics: reg, Graph: graph,
 		PublicURL: cfg.PublicURL, VerificationTTL: cfg.VerificationTTL, MaxBodyBytes: cfg.MaxBodyBytes,
 	}
 	// The API gets its own context, so that it stops first, when dev says so, not on the signal itself.
@@ -180,6 +200,8 @@ func dev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer)
 	printBanner(stdout, devBanner{
 		APIURL: apiURL, PublicURL: cfg.PublicURL, UIURL: uiURL + "/namespaces/" + cfg.TemporalNamespace + "/workflows",
 		Temporal: tmp.HostPort, Namespace: cfg.TemporalNamespace, DataDir: dir, Tokens: tokens,
+		Graph: graph.BaseURL + "/" + graph.Version, Trust: cfg.graphTrust(), FakeMeta: fake != nil,
+		Certificate: certificateState(ctx, store),
 	})
 
 	select {
@@ -338,6 +360,12 @@ func waitHTTP(ctx context.Context, apiErr <-chan error, targets ...string) error
 type devBanner struct {
 	APIURL, PublicURL, UIURL, Temporal, Namespace, DataDir string
 	Tokens                                                 devTokens
+	// Graph is the Graph API's base URL and version, Trust the AICC_GRAPH_TRUST in force.
+	Graph, Trust string
+	FakeMeta     bool
+	// Certificate is nil when a valid Facebook authentication certificate is uploaded, else why onboarding
+	// will fail.
+	Certificate error
 }
 
 func printBanner(w io.Writer, b devBanner) {
@@ -356,10 +384,42 @@ aicc dev is running.
   Tenant admin   %[7]s
   Sysadmin       %[8]s
 
+%[10]s
   Try:  curl -H 'Authorization: Bearer %[7]s' %[1]s/v1/channels
 
   Data in %[9]s (kept across restarts; delete it to start afresh). Ctrl+C stops.
 
 `, b.APIURL, b.PublicURL, b.UIURL, b.Temporal, b.Namespace,
-		b.Tokens.TenantID, b.Tokens.TenantAdmin, b.Tokens.Sysadmin, b.DataDir)
+		b.Tokens.TenantID, b.Tokens.TenantAdmin, b.Tokens.Sysadmin, b.DataDir, metaBanner(b))
+}
+
+// certificateState is nil when a valid Facebook authentication certificate is uploaded, else the error the
+// onboarding prerequisite will fail with.
+func certificateState(ctx context.Context, store aicc.CertificateStore) error {
+	certs, err := store.ListCertificates(ctx)
+	if err != nil {
+		return err
+	}
+	return aicc.CheckCertificates(certs, time.Now())
+}
+
+// metaBanner is the banner's part about Meta: the fake's fixed app and Page, or where the Graph API is and
+// whether the certificate onboarding needs is uploaded.
+func metaBanner(b devBanner) string {
+	if b.FakeMeta {
+		return fmt.Sprintf(`  Fake Meta      %s (in this process; its certificate is uploaded as the system certificate)
+                 app ID %s, app secret %s
+                 Page %s (%q), token %s
+`, b.Graph, FakeMetaAppID, FakeMetaAppSecret, FakeMetaPageID, FakeMetaPageName, FakeMetaPageToken)
+	}
+	s := fmt.Sprintf("  Meta Graph API %s (trusts %s certificates)\n", b.Graph, b.Trust)
+	if b.Certificate == nil {
+		return s + "                 The Facebook authentication certificate is uploaded.\n"
+	}
+	return s + fmt.Sprintf(`                 Onboarding fails with %s until the sysadmin uploads the Facebook
+                 authentication certificate (PEM):
+                   jq -Rs '{pem: .}' facebook.pem | curl -s -H 'Authorization: Bearer %s' \
+                     -H 'Content-Type: application/json' -d @- %s/v1/system/certificates
+                 Or try everything offline: aicc dev --fake-meta
+`, aicc.ErrorCode(b.Certificate), b.Tokens.Sysadmin, b.APIURL)
 }

@@ -161,3 +161,126 @@ func TestRunUsage(t *testing.T) {
 		})
 	}
 }
+
+func TestEnsureFakeMetaCertKeepsThePair(t *testing.T) {
+	dir := t.TempDir()
+	certPath, keyPath := filepath.Join(dir, devFakeMetaCert), filepath.Join(dir, devFakeMetaKey)
+	now := time.Now()
+	cert, key, err := ensureFakeMetaCert(certPath, keyPath, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(keyPath); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("key file: %v, mode %v, want 0600", err, fi.Mode().Perm())
+	}
+	// It is what a sysadmin could upload: a certificate, nothing else, valid now.
+	parsed, err := aicc.ParseCertificatePEM(cert, now)
+	if err != nil {
+		t.Fatalf("the fake's certificate does not upload: %v", err)
+	}
+	if !parsed.NotAfter.After(now.Add(365 * 24 * time.Hour)) {
+		t.Errorf("NotAfter = %v, want years ahead", parsed.NotAfter)
+	}
+
+	cert2, key2, err := ensureFakeMetaCert(certPath, keyPath, now)
+	if err != nil || !bytes.Equal(cert, cert2) || !bytes.Equal(key, key2) {
+		t.Errorf("a restart made a new pair (%v), want the kept one", err)
+	}
+	// Close to its expiry, or damaged, it is replaced.
+	cert3, _, err := ensureFakeMetaCert(certPath, keyPath, parsed.NotAfter.Add(-24*time.Hour))
+	if err != nil || bytes.Equal(cert, cert3) {
+		t.Errorf("a certificate about to expire was kept (%v)", err)
+	}
+	if err := os.WriteFile(keyPath, []byte("damaged"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, key4, err := ensureFakeMetaCert(certPath, keyPath, now); err != nil || string(key4) == "damaged" {
+		t.Errorf("a damaged key was kept (%v)", err)
+	}
+}
+
+// TestFakeMetaServesTheFakePage starts the fake as aicc dev --fake-meta does: its certificate is untrusted
+// until uploaded, uploaded once, and then the fake Page answers with its fixed token and the fake app secret.
+func TestFakeMetaServesTheFakePage(t *testing.T) {
+	ctx := context.Background()
+	logs := &syncBuffer{}
+	fake, err := startFakeMeta(t.TempDir(), slog.New(slog.NewJSONHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := fake.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	if !strings.HasPrefix(fake.URL, "https://127.0.0.1:") {
+		t.Errorf("URL = %q, want https on 127.0.0.1", fake.URL)
+	}
+	store := dbtest.SQLite(t)
+	cfg, err := ConfigFromEnv(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	provider := cfg.GraphProvider(store)
+	provider.BaseURL = fake.URL
+	call := aicc.PageCall{PageID: FakeMetaPageID, AccessToken: FakeMetaPageToken, AppSecret: FakeMetaAppSecret}
+
+	g, err := provider.Graph(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.CheckPageToken(ctx, call); aicc.ErrorCode(err) != aicc.EMETAUNAVAILABLE {
+		t.Errorf("before the upload CheckPageToken = %v, want %s (untrusted)", err, aicc.EMETAUNAVAILABLE)
+	}
+	for i, want := range []bool{true, false} {
+		uploaded, err := uploadCertificateOnce(ctx, store, fake.CertPEM, time.Now())
+		if err != nil || uploaded != want {
+			t.Errorf("upload %d = %v, %v; want %v", i+1, uploaded, err, want)
+		}
+	}
+	if err := certificateState(ctx, store); err != nil {
+		t.Errorf("certificateState after the upload = %v", err)
+	}
+	if g, err = provider.Graph(ctx); err != nil {
+		t.Fatal(err)
+	}
+	info, err := g.CheckPageToken(ctx, call)
+	if err != nil || info != (aicc.PageInfo{ID: FakeMetaPageID, Name: FakeMetaPageName}) {
+		t.Errorf("CheckPageToken = %+v, %v; want the fake Page", info, err)
+	}
+}
+
+func TestPrintBannerMeta(t *testing.T) {
+	base := devBanner{
+		APIURL: "http://127.0.0.1:8080", Graph: "https://graph.facebook.com/v25.0", Trust: GraphTrustSystemAndUploaded,
+		Tokens: devTokens{TenantID: "ten_1", TenantAdmin: "aicc_admin", Sysadmin: "aicc_sys"},
+	}
+	tests := []struct {
+		name  string
+		edit  func(*devBanner)
+		wants []string
+	}{
+		{"certificate missing", func(b *devBanner) {
+			b.Certificate = aicc.CheckCertificates(nil, time.Now())
+		}, []string{"Meta Graph API https://graph.facebook.com/v25.0", aicc.ECERTMISSING, "Bearer aicc_sys",
+			"http://127.0.0.1:8080/v1/system/certificates", "--fake-meta"}},
+		{"certificate uploaded", func(*devBanner) {}, []string{"certificate is uploaded"}},
+		{"fake meta", func(b *devBanner) {
+			b.FakeMeta, b.Graph = true, "https://127.0.0.1:4443/v25.0"
+		}, []string{"Fake Meta      https://127.0.0.1:4443/v25.0", "app secret " + FakeMetaAppSecret,
+			"Page " + FakeMetaPageID, "token " + FakeMetaPageToken, "app ID " + FakeMetaAppID}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := base
+			tt.edit(&b)
+			var out bytes.Buffer
+			printBanner(&out, b)
+			for _, want := range tt.wants {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("banner lacks %q:\n%s", want, out.String())
+				}
+			}
+		})
+	}
+}

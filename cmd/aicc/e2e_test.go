@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -32,33 +33,54 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/aiccfb/aicc"
-	"github.com/aiccfb/aicc/activities"
 	"github.com/aiccfb/aicc/api"
 	"github.com/aiccfb/aicc/db/dbtest"
+	"github.com/aiccfb/aicc/meta/metatest"
 	"github.com/aiccfb/aicc/worker"
 	"github.com/aiccfb/aicc/workflows"
 )
 
-// stack is one running aicc: Temporal, worker and API, with their log output captured.
+// stack is one running aicc: Temporal, worker and API, with their log output captured, calling a fake Meta
+// over TLS whose certificate no system trusts.
 type stack struct {
 	t        *testing.T
 	temporal client.Client
 	url      string // the API's base URL
 	token    string // a tenant-admin bearer token
+	sysToken string // a sysadmin bearer token
 	tenantID string
 	logs     *syncBuffer
+	meta     *metatest.GraphServer
+	// appSecret is the fake Meta app's secret, canary-shaped: channels of this app must be created with it.
+	appSecret string
+
+	mu        sync.Mutex
+	responses []string // every API answer, for the canary checks
+	basic     map[string]any
 }
 
 // publicURL is what callback URLs start with; Meta would reach the API there.
 const publicURL = "https://aicc.example.test"
 
+// The fake Page of the end-to-end tests, and a person to message.
+const (
+	fakePageID = "1000000001"
+	fakePSID   = "7001000000000001"
+)
+
 // newStack starts a Temporal test server with the version check off (no traffic leaves the machine), a
-// worker, and the API over a fresh SQLite store, and creates a tenant with a tenant-admin token.
-func newStack(t *testing.T) *stack {
+// worker, the API over a fresh SQLite store and a TLS fake Meta with one Page, wired as aicc dev wires them,
+// and creates a tenant with a tenant-admin token and a sysadmin token. No certificate is uploaded yet. It
+// returns the stack and the fake Page's token, a canary.
+func newStack(t *testing.T) (*stack, string) {
 	t.Helper()
 	ctx := context.Background()
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+
+	appSecret, pageToken := canary(t, "-app-secret"), canary(t, "-page-token")
+	fake := metatest.NewTLSGraphServer(t, appSecret)
+	fake.AddPage(fakePageID, "Fake Page", pageToken)
 
 	ts := temporaltest.NewServer(temporaltest.WithT(t),
 		// The last WithDynamicConfigClient wins, so devDynamicConfig repeats temporaltest's own key.
@@ -74,18 +96,23 @@ func newStack(t *testing.T) *stack {
 	}
 
 	store := dbtest.SQLite(t)
-	w := worker.New(tc, &activities.Activities{Channels: store, Now: time.Now}, sdkworker.Options{})
+	keyring, err := aicc.NewKeyring(aicc.RandomBytes(aicc.MasterKeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ConfigFromEnv(env(map[string]string{"AICC_GRAPH_BASE_URL": fake.URL, "AICC_GRAPH_TIMEOUT": "5s"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	graph := cfg.GraphProvider(store)
+	w := worker.New(tc, newActivities(store, keyring, graph), sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		t.Fatalf("worker start: %v", err)
 	}
 	t.Cleanup(w.Stop)
 
-	keyring, err := aicc.NewKeyring(aicc.RandomBytes(aicc.MasterKeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv := &api.Server{
-		Store: store, Keyring: keyring, Temporal: tc, Logger: logger, Metrics: reg,
+		Store: store, Keyring: keyring, Temporal: tc, Logger: logger, Metrics: reg, Graph: graph,
 		PublicURL: publicURL, VerificationTTL: time.Hour,
 	}
 	hs := httptest.NewServer(srv.Handler())
@@ -100,12 +127,25 @@ func newStack(t *testing.T) *stack {
 	if err := store.CreateToken(ctx, rec); err != nil {
 		t.Fatalf("CreateToken: %v", err)
 	}
-	return &stack{t: t, temporal: tc, url: hs.URL, token: token, tenantID: tenant.ID, logs: logs}
+	sysToken, sysRec := aicc.NewAPIToken("", aicc.RoleSysadmin, "e2e sysadmin", now)
+	if err := store.CreateToken(ctx, sysRec); err != nil {
+		t.Fatalf("CreateToken: %v", err)
+	}
+	return &stack{
+		t: t, temporal: tc, url: hs.URL, token: token, sysToken: sysToken, tenantID: tenant.ID, logs: logs,
+		meta: fake, appSecret: appSecret,
+	}, pageToken
 }
 
 // call sends a request to the API as the tenant admin and returns the status and the decoded JSON body (nil
 // when the body is not JSON).
 func (s *stack) call(method, path string, body any) (int, map[string]any, []byte) {
+	s.t.Helper()
+	return s.callAs(s.token, method, path, body)
+}
+
+// callAs is call with another bearer token. Every answer is kept for the canary checks.
+func (s *stack) callAs(token, method, path string, body any) (int, map[string]any, []byte) {
 	s.t.Helper()
 	var r io.Reader
 	if body != nil {
@@ -119,7 +159,7 @@ func (s *stack) call(method, path string, body any) (int, map[string]any, []byte
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+s.token)
+	req.Header.Set("Authorization", "Bearer "+token)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -132,6 +172,9 @@ func (s *stack) call(method, path string, body any) (int, map[string]any, []byte
 	if err != nil {
 		s.t.Fatal(err)
 	}
+	s.mu.Lock()
+	s.responses = append(s.responses, string(raw))
+	s.mu.Unlock()
 	var m map[string]any
 	_ = json.Unmarshal(raw, &m)
 	return resp.StatusCode, m, raw
@@ -185,43 +228,121 @@ func (s *stack) waitStatus(channelID string, want aicc.ChannelStatus) {
 	s.t.Fatalf("channel %s status = %v after 10s, want %s", channelID, last, want)
 }
 
-func canary(t *testing.T, suffix string) string {
+// canary returns a unique secret-shaped value that must never show up in a history, a log or an answer.
+func canary(t *testing.T, kind string) string {
 	t.Helper()
-	return "CANARY-e2e-" + hex.EncodeToString(aicc.RandomBytes(8)) + suffix
+	return "CANARY-" + kind + "-" + hex.EncodeToString(aicc.RandomBytes(8))
 }
 
-func TestOnboardingEndToEnd(t *testing.T) {
-	start := time.Now()
-	s := newStack(t)
-	t.Logf("stack up in %s", time.Since(start).Round(time.Millisecond))
-	ctx := context.Background()
+// uploadCertificate uploads the fake Meta's certificate as the sysadmin does.
+func (s *stack) uploadCertificate() {
+	s.t.Helper()
+	got, m, raw := s.callAs(s.sysToken, http.MethodPost, "/v1/system/certificates", map[string]any{"pem": string(s.meta.CertPEM)})
+	if got != http.StatusCreated || m["expired"] != false {
+		s.t.Fatalf("upload certificate = %d %s, want 201 and not expired", got, raw)
+	}
+}
 
-	ou := s.mustCall(http.StatusCreated, http.MethodPost, "/v1/ous", map[string]any{"name": "Sales"})
-	queue := s.mustCall(http.StatusCreated, http.MethodPost, "/v1/skill-queues", map[string]any{
-		"name": "Facebook", "accessCode": "1001", "ouId": ou["id"],
-	})
-	basic := map[string]any{"ouId": ou["id"], "skillQueueId": queue["id"]}
+// channelBasic returns a basic configuration, creating its OU and skill queue on the first call.
+func (s *stack) channelBasic() map[string]any {
+	s.t.Helper()
+	if s.basic == nil {
+		ou := s.mustCall(http.StatusCreated, http.MethodPost, "/v1/ous", map[string]any{"name": "Sales"})
+		queue := s.mustCall(http.StatusCreated, http.MethodPost, "/v1/skill-queues", map[string]any{
+			"name": "Facebook", "accessCode": "1001", "ouId": ou["id"],
+		})
+		s.basic = map[string]any{"ouId": ou["id"], "skillQueueId": queue["id"]}
+	}
+	return s.basic
+}
 
-	appSecret := canary(t, "")
+// createChannel creates a channel of the fake Meta's app and returns its ID, its verify token and the answer.
+func (s *stack) createChannel(name string) (string, string, map[string]any) {
+	s.t.Helper()
 	created := s.mustCall(http.StatusCreated, http.MethodPost, "/v1/channels", map[string]any{
-		"name": "fb_main", "appId": "100200300400", "appSecret": appSecret, "algorithm": "sha256", "basic": basic,
+		"name": name, "appId": metatest.DefaultAppID, "appSecret": s.appSecret, "algorithm": "sha256",
+		"basic": s.channelBasic(),
 	})
 	ch, _ := created["channel"].(map[string]any)
 	setup, _ := created["metaSetup"].(map[string]any)
 	if ch == nil || setup == nil {
-		t.Fatalf("create channel answered %v, want channel and metaSetup", created)
+		s.t.Fatalf("create channel answered %v, want channel and metaSetup", created)
 	}
 	id, _ := ch["id"].(string)
 	verifyToken, _ := setup["verifyToken"].(string)
+	if id == "" || verifyToken == "" {
+		s.t.Fatalf("create channel answered %v, want an ID and a verify token", created)
+	}
+	return id, verifyToken, created
+}
+
+// waitChannel polls the channel until cond holds, for at most ten seconds, and returns it.
+func (s *stack) waitChannel(channelID, what string, cond func(ch map[string]any) bool) map[string]any {
+	s.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	var last map[string]any
+	for time.Now().Before(deadline) {
+		if last = s.mustCall(http.StatusOK, http.MethodGet, "/v1/channels/"+channelID, nil); cond(last) {
+			return last
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.t.Fatalf("channel %s: %s not true after 10s; channel = %v", channelID, what, last)
+	return nil
+}
+
+// checkNoSecrets fails the test if any of secrets appears in the histories (workflow ID → a value its history
+// must contain, the positive control that the search works), in the logs or in any API answer.
+func (s *stack) checkNoSecrets(ctx context.Context, secrets, histories map[string]string) {
+	s.t.Helper()
+	for wid, mustContain := range histories {
+		events := s.history(ctx, wid)
+		if len(events) < 3 || !strings.Contains(events.String(), mustContain) {
+			s.t.Errorf("history of %s has %d events without %s, want the whole workflow", wid, len(events), mustContain)
+		}
+		for name, secret := range secrets {
+			if strings.Contains(events.String(), secret) {
+				s.t.Errorf("the %s appears in the history of %s", name, wid)
+			}
+		}
+	}
+	logs := s.logs.String()
+	if !strings.Contains(logs, "channel created") {
+		s.t.Errorf("the API's logs were not captured:\n%s", logs)
+	}
+	s.mu.Lock()
+	answers := slices.Clone(s.responses)
+	s.mu.Unlock()
+	for name, secret := range secrets {
+		if strings.Contains(logs, secret) {
+			s.t.Errorf("the %s appears in the logs", name)
+		}
+		for _, a := range answers {
+			// The create answer shows the verify token, once, by design: it is pasted into Meta.
+			if strings.Contains(a, secret) && !(strings.HasPrefix(name, "verify token") && strings.Contains(a, `"metaSetup"`)) {
+				s.t.Errorf("the %s appears in an API answer", name)
+			}
+		}
+	}
+}
+
+// TestOnboardingEndToEnd walks the whole onboarding against the fake Meta over TLS: upload the certificate,
+// create the channel, Meta's verification, add a Page (subscribed, and read back), confirm, send a message.
+func TestOnboardingEndToEnd(t *testing.T) {
+	start := time.Now()
+	s, pageToken := newStack(t)
+	t.Logf("stack up in %s", time.Since(start).Round(time.Millisecond))
+	ctx := context.Background()
+
+	s.uploadCertificate()
+	id, verifyToken, created := s.createChannel("fb_main")
+	ch := created["channel"].(map[string]any)
 	wantCallback := publicURL + "/webhooks/facebook/" + id
-	if setup["callbackUrl"] != wantCallback || ch["callbackUrl"] != wantCallback {
-		t.Errorf("callback URLs = %v, %v, want %s", setup["callbackUrl"], ch["callbackUrl"], wantCallback)
+	if created["metaSetup"].(map[string]any)["callbackUrl"] != wantCallback || ch["callbackUrl"] != wantCallback {
+		t.Errorf("callback URLs = %v, %v, want %s", created["metaSetup"], ch["callbackUrl"], wantCallback)
 	}
-	if verifyToken == "" || ch["status"] != string(aicc.StatusAwaitingVerification) {
-		t.Fatalf("verify token %q, status %v; want a token and awaiting_verification", verifyToken, ch["status"])
-	}
-	if strings.Contains(mustJSON(t, created), appSecret) {
-		t.Errorf("the create answer shows the app secret")
+	if ch["status"] != string(aicc.StatusAwaitingVerification) {
+		t.Fatalf("status %v, want awaiting_verification", ch["status"])
 	}
 
 	// The workflow runs, with the search attributes operators filter on in the Web UI.
@@ -259,16 +380,53 @@ func TestOnboardingEndToEnd(t *testing.T) {
 	}
 	s.waitStatus(id, aicc.StatusVerified)
 
+	// Confirm needs a subscribed Page.
+	s.wantError(http.StatusConflict, aicc.ENOSUBSCRIBEDPAGE, http.MethodPost, "/v1/channels/"+id+"/onboarding/confirm", nil)
+
+	// Adding the Page checks its token with Meta, subscribes the app and reads the subscription back.
+	page := s.mustCall(http.StatusCreated, http.MethodPost, "/v1/channels/"+id+"/pages", map[string]any{
+		"pageId": fakePageID, "tokenSecret": pageToken, "name": "Support",
+	})
+	if page["pageId"] != fakePageID || page["status"] != string(aicc.PageSubscribed) {
+		t.Errorf("add page answered %v, want page %s subscribed", page, fakePageID)
+	}
+	if got := s.meta.Subscription(fakePageID); !slices.Equal(got, aicc.SubscribedFields) {
+		t.Errorf("fake Meta's subscription of the app = %v, want %v", got, aicc.SubscribedFields)
+	}
+	listed := s.mustCall(http.StatusOK, http.MethodGet, "/v1/channels/"+id+"/pages", nil)
+	if items, _ := listed["items"].([]any); len(items) != 1 || items[0].(map[string]any)["status"] != string(aicc.PageSubscribed) {
+		t.Errorf("pages = %v, want the one subscribed Page", listed)
+	}
+
 	active := s.mustCall(http.StatusOK, http.MethodPost, "/v1/channels/"+id+"/onboarding/confirm", nil)
 	if active["status"] != string(aicc.StatusActive) {
 		t.Errorf("after confirm status = %v, want active (Successful access)", active["status"])
 	}
 	s.waitWorkflowClosed(ctx, wfID)
 
-	// A second channel: confirm before Meta verified is a conflict, so is a second start; cancel ends it.
-	appSecret2 := canary(t, "-2")
+	// A test message reaches the fake Page through the Send API.
+	sent := s.mustCall(http.StatusOK, http.MethodPost, "/v1/channels/"+id+"/pages/"+fakePageID+"/messages", map[string]any{
+		"recipientId": fakePSID, "text": "Hello from aicc",
+	})
+	msgs := s.meta.Sent()
+	if len(msgs) != 1 || msgs[0].PageID != fakePageID || msgs[0].RecipientID != fakePSID || msgs[0].Text != "Hello from aicc" {
+		t.Fatalf("fake Meta received %+v, want the one test message", msgs)
+	}
+	if sent["recipientId"] != fakePSID || sent["messageId"] != msgs[0].MessageID {
+		t.Errorf("send answered %v, want recipientId %s and messageId %s", sent, fakePSID, msgs[0].MessageID)
+	}
+	// Every Graph call carried the appsecret_proof of this app, or the fake would have refused it.
+	for _, r := range s.meta.Requests() {
+		if r.Status != http.StatusOK {
+			t.Errorf("fake Meta answered %s %s with %d", r.Method, r.Path, r.Status)
+		}
+	}
+
+	// A second channel (another app): confirm before Meta verified is a conflict, so is a second start;
+	// cancel ends it.
+	appSecret2 := canary(t, "app-secret-2")
 	created2 := s.mustCall(http.StatusCreated, http.MethodPost, "/v1/channels", map[string]any{
-		"name": "fb_second", "appId": "100200300401", "appSecret": appSecret2, "basic": basic,
+		"name": "fb_second", "appId": "100200300401", "appSecret": appSecret2, "basic": s.channelBasic(),
 	})
 	id2 := created2["channel"].(map[string]any)["id"].(string)
 	verifyToken2 := created2["metaSetup"].(map[string]any)["verifyToken"].(string)
@@ -280,33 +438,77 @@ func TestOnboardingEndToEnd(t *testing.T) {
 	}
 	s.waitWorkflowClosed(ctx, workflows.OnboardingWorkflowID(id2))
 
-	// No secret reaches Temporal's history or the logs: not the app secrets, not the verify tokens.
-	secrets := map[string]string{
-		"app secret": appSecret, "app secret 2": appSecret2, "verify token": verifyToken, "verify token 2": verifyToken2,
-	}
-	for _, c := range []struct{ wid, channelID string }{{wfID, id}, {workflows.OnboardingWorkflowID(id2), id2}} {
-		wid := c.wid
-		events := s.history(ctx, wid)
-		// The positive control: the input's channel ID is found, so the search can find a secret too.
-		if len(events) < 5 || !strings.Contains(events.String(), c.channelID) {
-			t.Errorf("history of %s has %d events without the channel ID, want the whole onboarding", wid, len(events))
-		}
-		for name, secret := range secrets {
-			if strings.Contains(events.String(), secret) {
-				t.Errorf("the %s appears in the history of %s", name, wid)
-			}
-		}
-	}
-	logs := s.logs.String()
-	if !strings.Contains(logs, "channel created") {
-		t.Errorf("the API's logs were not captured:\n%s", logs)
-	}
-	for name, secret := range secrets {
-		if strings.Contains(logs, secret) {
-			t.Errorf("the %s appears in the logs", name)
-		}
-	}
+	// No secret reaches Temporal's history, the logs or an answer: not the app secrets, not the Page token,
+	// not the verify tokens (beyond the create answers, which show them once).
+	s.checkNoSecrets(ctx, map[string]string{
+		"app secret": s.appSecret, "app secret 2": appSecret2, "page token": pageToken,
+		"verify token": verifyToken, "verify token 2": verifyToken2,
+	}, map[string]string{
+		wfID: id, workflows.OnboardingWorkflowID(id2): id2, workflows.ConnectPageWorkflowID(fakePageID): fakePageID,
+	})
 	t.Logf("walk done in %s", time.Since(start).Round(time.Millisecond))
+}
+
+// TestAddPageWithExpiredTokenEndToEnd: Meta refuses the Page token, so adding the Page is a clear 422, the
+// Page is not kept and the app is not subscribed.
+func TestAddPageWithExpiredTokenEndToEnd(t *testing.T) {
+	s, pageToken := newStack(t)
+	ctx := context.Background()
+	s.uploadCertificate()
+	id, verifyToken, _ := s.createChannel("fb_expired")
+	if code, _ := s.verify(id, verifyToken, "42"); code != http.StatusOK {
+		t.Fatalf("verification = %d, want 200", code)
+	}
+	s.waitStatus(id, aicc.StatusVerified)
+
+	s.meta.ExpireToken(fakePageID)
+	s.wantError(http.StatusUnprocessableEntity, aicc.EMETATOKENINVALID, http.MethodPost, "/v1/channels/"+id+"/pages",
+		map[string]any{"pageId": fakePageID, "tokenSecret": pageToken})
+	listed := s.mustCall(http.StatusOK, http.MethodGet, "/v1/channels/"+id+"/pages", nil)
+	if items, _ := listed["items"].([]any); len(items) != 0 {
+		t.Errorf("pages = %v, want none: a refused token is not stored", listed)
+	}
+	if got := s.meta.Subscription(fakePageID); got != nil {
+		t.Errorf("fake Meta's subscription = %v, want none", got)
+	}
+	for _, r := range s.meta.Requests() {
+		if strings.HasSuffix(r.Path, "/subscribed_apps") && r.Method == http.MethodPost {
+			t.Errorf("the app was subscribed with a refused token: %+v", r)
+		}
+	}
+	s.wantError(http.StatusConflict, aicc.ENOSUBSCRIBEDPAGE, http.MethodPost, "/v1/channels/"+id+"/onboarding/confirm", nil)
+	s.checkNoSecrets(ctx, map[string]string{"app secret": s.appSecret, "page token": pageToken},
+		map[string]string{workflows.ConnectPageWorkflowID(fakePageID): fakePageID})
+}
+
+// TestOnboardingWithoutCertificateEndToEnd: without an uploaded certificate onboarding fails at its first
+// step, and starts again once the sysadmin uploads one.
+func TestOnboardingWithoutCertificateEndToEnd(t *testing.T) {
+	s, _ := newStack(t)
+	ctx := context.Background()
+	id, verifyToken, _ := s.createChannel("fb_nocert")
+	failed := s.waitChannel(id, "status failed", func(ch map[string]any) bool { return ch["status"] == string(aicc.StatusFailed) })
+	if o, _ := failed["onboarding"].(map[string]any); o["errorCode"] != aicc.ECERTMISSING {
+		t.Errorf("onboarding = %v, want errorCode %s", failed["onboarding"], aicc.ECERTMISSING)
+	}
+	s.waitWorkflowClosed(ctx, workflows.OnboardingWorkflowID(id))
+
+	s.uploadCertificate()
+	restarted := s.mustCall(http.StatusAccepted, http.MethodPost, "/v1/channels/"+id+"/onboarding", nil)
+	if restarted["status"] != string(aicc.StatusAwaitingVerification) {
+		t.Errorf("restart answered status %v, want awaiting_verification", restarted["status"])
+	}
+	// The workflow gets past the prerequisite this time: Meta's verification moves it on.
+	s.waitChannel(id, "awaiting verification without an error", func(ch map[string]any) bool {
+		o, _ := ch["onboarding"].(map[string]any)
+		return ch["status"] == string(aicc.StatusAwaitingVerification) && o["errorCode"] == nil
+	})
+	if code, _ := s.verify(id, verifyToken, "42"); code != http.StatusOK {
+		t.Fatalf("verification after the restart = %d, want 200", code)
+	}
+	s.waitStatus(id, aicc.StatusVerified)
+	s.checkNoSecrets(ctx, map[string]string{"app secret": s.appSecret, "verify token": verifyToken},
+		map[string]string{workflows.OnboardingWorkflowID(id): id})
 }
 
 // history is a workflow's whole history, as protobuf binary and as JSON, for searching.

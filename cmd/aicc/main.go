@@ -59,6 +59,8 @@ Commands:
                         --http-addr ADDR API listen address (default 127.0.0.1:8080, or AICC_HTTP_ADDR)
                         --ui-port PORT   Temporal Web UI port (default 8233, or AICC_UI_PORT)
                         --temporal-port PORT  Temporal frontend port (default 7233, or AICC_TEMPORAL_PORT)
+                        --fake-meta      serve a fake Meta (Graph API, one fake Page) in-process on
+                                         127.0.0.1 over TLS and call it instead of graph.facebook.com
   api                 serve the REST API and Meta's webhooks
   worker              run the Temporal worker, with /metrics and /healthz on AICC_WORKER_METRICS_ADDR
   migrate             migrate the application database to the latest schema

@@ -19,6 +19,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
 
+	"github.com/aiccfb/aicc"
 	"github.com/aiccfb/aicc/activities"
 	"github.com/aiccfb/aicc/api"
 	"github.com/aiccfb/aicc/worker"
@@ -49,16 +50,22 @@ func runAPI(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	defer tc.Close()
 
 	srv := &api.Server{
-		Store: store, Keyring: keyring, Temporal: tc, Logger: logger, Metrics: reg,
+		Store: store, Keyring: keyring, Temporal: tc, Logger: logger, Metrics: reg, Graph: cfg.GraphProvider(store),
 		PublicURL: cfg.PublicURL, VerificationTTL: cfg.VerificationTTL, MaxBodyBytes: cfg.MaxBodyBytes,
 	}
+	logGraph(logger, cfg)
 	return api.Serve(ctx, cfg.HTTPAddr, srv.Handler(), logger)
 }
 
 // runWorker is "aicc worker": the Temporal worker, with /metrics, /healthz and /readyz on
-// cfg.WorkerMetricsAddr.
+// cfg.WorkerMetricsAddr. It needs the master key: its activities unseal app secrets and Page tokens to call
+// Meta.
 func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err := cfg.requireDatabaseURL(); err != nil {
+		return err
+	}
+	keyring, err := cfg.Keyring()
+	if err != nil {
 		return err
 	}
 	store, err := openStore(ctx, cfg.DatabaseURL)
@@ -104,11 +111,24 @@ func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		cancel() // the worker stops when its metrics server cannot run
 	}()
 
-	acts := &activities.Activities{Channels: store, Now: time.Now}
+	acts := newActivities(store, keyring, cfg.GraphProvider(store))
+	logGraph(logger, cfg)
 	logger.Info("worker starting", slog.String("namespace", cfg.TemporalNamespace))
 	werr := worker.Run(ctx, tc, acts, sdkworker.Options{})
 	cancel()
 	return errors.Join(werr, <-metricsErr)
+}
+
+// newActivities returns the activities' dependencies: the store, the keyring that unseals the secrets a Graph
+// call needs, and the Graph provider, which trusts the certificates uploaded at the time of each call.
+func newActivities(store aicc.Store, keyring *aicc.Keyring, graph aicc.GraphProvider) *activities.Activities {
+	return &activities.Activities{Channels: store, Certificates: store, Keyring: keyring, Graph: graph, Now: time.Now}
+}
+
+// logGraph logs where Graph calls go and what their TLS trusts, once at start.
+func logGraph(logger *slog.Logger, cfg Config) {
+	logger.Info("graph api", slog.String("base_url", cfg.GraphBaseURL), slog.String("version", cfg.GraphVersion),
+		slog.String("trust", cfg.graphTrust()), slog.String("timeout", cfg.GraphTimeout.String()))
 }
 
 // serveHTTP serves h on addr until ctx is done, then shuts down gracefully.
