@@ -120,6 +120,8 @@ type Store interface {
 	DirectoryStore
 	ChannelStore
 	CertificateStore
+	InboxStore
+	ConversationStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 }

@@ -1,0 +1,126 @@
+package aicc
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base32"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// InboxEvent is one item of a Meta webhook POST (an entry's messaging[] item), stored in the inbox before Meta
+// gets its 200 and delivered from there to the conversation's workflow.
+type InboxEvent struct {
+	ID          int64 // assigned by the store; increases with insertion
+	TenantID    string
+	ChannelID   string
+	PageID      string
+	PSID        string // the customer: the sender of an inbound event, the recipient of an echo
+	Kind        EventKind
+	MID         string // Meta's message ID, when the event has one
+	Watermark   int64  // deliveries and reads: every message before it was delivered or read (ms)
+	Timestamp   int64  // Meta's timestamp of the event (ms)
+	DedupKey    string // unique per Page: Meta's retries of the same event carry the same key
+	Text        string
+	Payload     []byte // the messaging item as Meta sent it
+	ReceivedAt  time.Time
+	DeliveredAt time.Time // zero until the dispatcher has signalled the conversation
+}
+
+// EventKind says what a webhook event is.
+type EventKind string
+
+// Event kinds. Unknown kinds are stored all the same, never dropped.
+const (
+	EventMessage  EventKind = "message"
+	EventEcho     EventKind = "echo" // a message the Page sent, echoed back
+	EventPostback EventKind = "postback"
+	EventDelivery EventKind = "delivery"
+	EventRead     EventKind = "read"
+	EventReaction EventKind = "reaction"
+	EventUnknown  EventKind = "unknown"
+)
+
+// ConversationID is the ID of the conversation between a Page of a channel and a customer: derived from the
+// three, so every component names the conversation alike, and free of the slashes a URL path would choke on.
+func ConversationID(channelID, pageID, psid string) string {
+	sum := sha256.Sum256([]byte(channelID + "\x00" + pageID + "\x00" + psid))
+	return "cv_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:16]))
+}
+
+// Conversation is the read model of a conversation, written by its workflow.
+type Conversation struct {
+	ID                    string
+	TenantID              string
+	ChannelID             string
+	PageID                string
+	PSID                  string
+	Status                ConversationStatus
+	MessageCount          int // inbound messages and echoes
+	LastCustomerMessage   string
+	LastCustomerMessageAt time.Time
+	LastAgentMessage      string
+	LastAgentMessageAt    time.Time
+	StartedAt             time.Time
+	EndedAt               time.Time
+	UpdatedAt             time.Time
+}
+
+// ConversationStatus is whether a conversation is going on.
+type ConversationStatus string
+
+// Conversation statuses.
+const (
+	ConversationOpen  ConversationStatus = "open"
+	ConversationEnded ConversationStatus = "ended" // ended by the no-customer-reply timer; a new message opens it again
+)
+
+// InboxStats describe the undelivered part of the inbox.
+type InboxStats struct {
+	Undelivered int
+	Oldest      time.Time // ReceivedAt of the oldest undelivered event; zero when there is none
+}
+
+// InboxStore keeps webhook events until they are delivered. Events are never deleted by delivery.
+type InboxStore interface {
+	// StoreEvents inserts events in one transaction and returns how many were duplicates: an event whose
+	// (PageID, DedupKey) is stored already is skipped. Either every new event is stored or none is.
+	StoreEvents(ctx context.Context, events []InboxEvent) (duplicates int, err error)
+	// ClaimEvents leases up to limit undelivered events whose lease is free or over, by Meta timestamp then ID,
+	// to owner until leaseUntil. Concurrent claimers never get the same event while its lease runs.
+	ClaimEvents(ctx context.Context, owner string, limit int, now, leaseUntil time.Time) ([]InboxEvent, error)
+	// MarkDelivered records that the events were signalled to their conversations.
+	MarkDelivered(ctx context.Context, ids []int64, at time.Time) error
+	InboxStats(ctx context.Context) (InboxStats, error)
+	// ConversationEvents lists a conversation's events by Meta timestamp then ID.
+	ConversationEvents(ctx context.Context, tenantID, conversationID string, opt ListOptions) ([]InboxEvent, string, error)
+}
+
+// ConversationStore keeps the conversations read model.
+type ConversationStore interface {
+	// SaveConversation inserts or replaces the conversation; it is idempotent.
+	SaveConversation(ctx context.Context, c *Conversation) error
+	GetConversation(ctx context.Context, tenantID, id string) (*Conversation, error)
+	// ListConversations lists a channel's conversations, the latest updated first.
+	ListConversations(ctx context.Context, tenantID, channelID string, opt ListOptions) ([]*Conversation, string, error)
+}
+
+// Webhook signature rejection reasons, as counted in metrics.
+const (
+	RejectNoSecret       = "no_secret"       // the channel has no app secret to check against
+	RejectMissing        = "missing"         // no signature header of the channel's algorithm nor of the other
+	RejectOtherAlgorithm = "other_algorithm" // only the header of the other algorithm
+	RejectMalformed      = "malformed"       // the header is not "sha256=<hex>" / "sha1=<hex>"
+	RejectMismatch       = "mismatch"        // the signature is not the body's under any accepted secret
+)
+
+// WebhookCodec authenticates and parses Meta's webhook POSTs; the meta package implements it.
+type WebhookCodec interface {
+	// VerifySignature checks the signature header of alg over the raw body against each secret (more than one
+	// during a rotation's overlap) in constant time. It returns "" when one matches, else a Reject reason.
+	VerifySignature(alg SignatureAlgorithm, secrets []string, header http.Header, body []byte) (reason string)
+	// ParseEvents returns every messaging item of every entry, with PageID, PSID, Kind, MID, Watermark,
+	// Timestamp, DedupKey, Text and Payload set. Malformed JSON, or an object other than "page", is EINVALID.
+	ParseEvents(body []byte) ([]InboxEvent, error)
+}
