@@ -31,13 +31,9 @@ func (s *Server) createOU(c *gin.Context) error {
 	}
 	ctx, tenant := c.Request.Context(), principalOf(c).TenantID
 	ou := &aicc.OU{ID: aicc.NewID(aicc.PrefixOU), TenantID: tenant, Name: req.Name, ParentID: req.ParentID, CreatedAt: s.now()}
-	var parentErr error
-	if ou.ParentID != "" {
-		if _, err := s.Store.GetOU(ctx, tenant, ou.ParentID); aicc.ErrorCode(err) == aicc.ENOTFOUND {
-			parentErr = invalid("parentId", "names no OU of this tenant")
-		} else if err != nil {
-			return err
-		}
+	parentErr, err := s.checkOU(ctx, tenant, "parentId", ou.ParentID, false)
+	if err != nil {
+		return err
 	}
 	if err := aicc.JoinInvalid(ou.Validate(), parentErr); err != nil {
 		return err
@@ -47,6 +43,22 @@ func (s *Server) createOU(c *gin.Context) error {
 	}
 	c.JSON(http.StatusCreated, toOUJSON(ou))
 	return nil
+}
+
+// checkOU returns, as fieldErr, what is wrong with the reference to the OU id in field: missing when required,
+// or naming no OU of the tenant. err is a failure to look the OU up.
+func (s *Server) checkOU(ctx context.Context, tenant, field, id string, required bool) (fieldErr, err error) {
+	if id == "" {
+		if required {
+			return invalid(field, "is required"), nil
+		}
+		return nil, nil
+	}
+	_, err = s.Store.GetOU(ctx, tenant, id)
+	if aicc.ErrorCode(err) == aicc.ENOTFOUND {
+		return invalid(field, "names no OU of this tenant"), nil
+	}
+	return nil, err
 }
 
 func (s *Server) listOUs(c *gin.Context) error {
@@ -94,12 +106,8 @@ func (s *Server) createSkillQueue(c *gin.Context) error {
 		ID: aicc.NewID(aicc.PrefixQueue), TenantID: tenant, Name: req.Name, AccessCode: req.AccessCode, OUID: req.OUID,
 		MaxWaitSeconds: req.MaxWaitSeconds, MaxQueued: req.MaxQueued, WrapUpSeconds: req.WrapUpSeconds, CreatedAt: s.now(),
 	}
-	var ouErr error
-	if q.OUID == "" {
-		ouErr = invalid("ouId", "is required")
-	} else if _, err := s.Store.GetOU(ctx, tenant, q.OUID); aicc.ErrorCode(err) == aicc.ENOTFOUND {
-		ouErr = invalid("ouId", "names no OU of this tenant")
-	} else if err != nil {
+	ouErr, err := s.checkOU(ctx, tenant, "ouId", q.OUID, true)
+	if err != nil {
 		return err
 	}
 	if err := aicc.JoinInvalid(q.Validate(), ouErr); err != nil {
