@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -71,6 +72,8 @@ func TestTenantIsolation(t *testing.T) {
 	calB := idOf(t, r)
 	requireStatus(t, h.post("/v1/service-calendars", a.Admin, map[string]any{"name": "A days", "timeZone": "UTC"}),
 		http.StatusCreated)
+	convB := &aicc.Conversation{TenantID: b.ID, ChannelID: chB, PageID: "777", PSID: "9001", UpdatedAt: h.now()}
+	require.NoError(t, h.store.SaveConversation(context.Background(), convB))
 
 	notFound := []request{
 		{method: http.MethodGet, path: "/v1/channels/" + chB},
@@ -88,6 +91,9 @@ func TestTenantIsolation(t *testing.T) {
 		{method: http.MethodPost, path: "/v1/channels/" + chB + "/pages/777/connect"},
 		{method: http.MethodPost, path: "/v1/channels/" + chB + "/pages/777/messages",
 			body: map[string]any{"recipientId": "123", "text": "stolen"}},
+		{method: http.MethodGet, path: "/v1/channels/" + chB + "/conversations"},
+		{method: http.MethodGet, path: "/v1/conversations/" + convB.ID},
+		{method: http.MethodGet, path: "/v1/conversations/" + convB.ID + "/events"},
 		{method: http.MethodGet, path: "/v1/ous/" + b.OU},
 		{method: http.MethodGet, path: "/v1/skill-queues/" + b.Queue},
 		{method: http.MethodGet, path: "/v1/service-calendars/" + calB},
@@ -100,7 +106,7 @@ func TestTenantIsolation(t *testing.T) {
 			// Indistinguishable from a resource that does not exist at all.
 			missing := rq
 			missing.path = replaceIDs(rq.path, map[string]string{chB: "ch_missing", b.OU: "ou_missing",
-				b.Queue: "sq_missing", calB: "cal_missing"})
+				b.Queue: "sq_missing", calB: "cal_missing", convB.ID: "cv_missing"})
 			assert.Equal(t, e, requireError(t, h.do(missing), http.StatusNotFound, aicc.ENOTFOUND))
 		})
 	}
@@ -124,6 +130,10 @@ func TestTenantIsolation(t *testing.T) {
 		requireError(t, h.do(rq), http.StatusNotFound, aicc.ENOTFOUND)
 	}
 	requireStatus(t, h.get("/v1/channels/"+chB+"/pages/777", b.Admin), http.StatusOK)
+	requireStatus(t, h.get("/v1/conversations/"+convB.ID, b.Viewer), http.StatusOK)
+	r = h.get("/v1/channels/"+chA+"/conversations", a.Admin)
+	requireStatus(t, r, http.StatusOK)
+	assert.JSONEq(t, `{"items":[]}`, string(r.Body))
 
 	for _, path := range []string{"/v1/channels", "/v1/ous", "/v1/skill-queues", "/v1/service-calendars"} {
 		r := h.get(path, a.Admin)

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/meta/metatest"
 	"github.com/aiccfb/aicc/workflows"
 )
 
@@ -60,6 +61,18 @@ func TestSecretsNeverLeak(t *testing.T) {
 	requireStatus(t, h.get("/v1/channels/"+id+"/pages", tn.Viewer), http.StatusOK)
 	requireStatus(t, h.get("/webhooks/facebook/"+id+"?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1", ""),
 		http.StatusForbidden)
+	// Webhooks, accepted and refused: the app secret is unsealed into the channel cache, never shown, and the
+	// customer's message is in no log line.
+	message := "CANARY-customer-message-" + hex.EncodeToString(aicc.RandomBytes(8))
+	wh := metatest.NewPayload(metatest.NewEntry("1234567890", metatest.Text("1234567890", "9001", "m_1", message, 1)))
+	whBody := wh.Encode()
+	whPath := "/webhooks/facebook/" + id
+	requireStatus(t, h.do(request{method: http.MethodPost, path: whPath, body: whBody,
+		header: signedBy(aicc.AlgorithmSHA256, appSecret, whBody)}), http.StatusOK)
+	requireStatus(t, h.do(request{method: http.MethodPost, path: whPath, body: whBody,
+		header: signedBy(aicc.AlgorithmSHA256, "wrong", whBody)}), http.StatusForbidden)
+	requireStatus(t, h.do(request{method: http.MethodPost, path: whPath, body: []byte(`{"object":"page","entry":[` + message),
+		header: signedBy(aicc.AlgorithmSHA256, appSecret, []byte(`{"object":"page","entry":[`+message))}), http.StatusBadRequest)
 	requireStatus(t, h.delete("/v1/channels/"+id+"/pages/1234567890", tn.Admin), http.StatusNoContent)
 
 	require.NotEmpty(t, h.rec.starts)
@@ -85,6 +98,8 @@ func TestSecretsNeverLeak(t *testing.T) {
 	assert.NotContains(t, logs, tn.Admin)
 	assert.NotContains(t, logs, tn.Viewer)
 	assert.False(t, strings.Contains(logs, "hub.verify_token"), "the webhook's query string is not logged")
+	assert.NotContains(t, logs, message, "webhook bodies are not logged")
+	assert.Contains(t, logs, `"route":"/webhooks/facebook/:channelID"`, "the webhook POSTs are logged, without their body")
 }
 
 func indexOfBody(bodies []string, s string) int {

@@ -22,10 +22,14 @@ type metrics struct {
 	duration             *prometheus.HistogramVec
 	channelsCreated      *prometheus.CounterVec
 	webhookVerifications *prometheus.CounterVec
+	// webhookEvents are the series of aicc_webhook_events_total by result, looked up once.
+	webhookEvents     map[string]prometheus.Counter
+	webhookRejections *prometheus.CounterVec
+	webhookSeconds    prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
-	return &metrics{
+	m := &metrics{
 		requests: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aicc_http_requests_total",
 			Help: "HTTP requests by route template, method and status class.",
@@ -43,7 +47,29 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "aicc_webhook_verifications_total",
 			Help: "Meta webhook verification requests, by result.",
 		}, []string{"result"})),
+		webhookRejections: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aicc_webhook_signature_rejections_total",
+			Help: "Meta webhook POSTs refused with a 403, by reason (unknown or disabled channel, or the signature's).",
+		}, []string{"reason"})),
+		webhookSeconds: register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "aicc_webhook_request_seconds",
+			Help:    "Latency of Meta webhook POSTs in their handler, reading the body included.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		})),
 	}
+	events := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "aicc_webhook_events_total",
+		Help: "Meta webhook events by result: stored, duplicate (stored before) and rejected_page (for a Page of " +
+			"another channel) count events; rejected_signature (403) and malformed (400) count POSTs.",
+	}, []string{"result"}))
+	m.webhookEvents = map[string]prometheus.Counter{}
+	for _, r := range eventResults {
+		m.webhookEvents[r] = events.WithLabelValues(r)
+	}
+	for _, r := range rejectReasons {
+		m.webhookRejections.WithLabelValues(r)
+	}
+	return m
 }
 
 // register registers c, or returns the collector already registered under its name, so that building a
@@ -68,6 +94,10 @@ var (
 			"it has expired, absent when none is uploaded.", nil, nil)
 	pagesDesc = prometheus.NewDesc("aicc_pages",
 		"Facebook Pages of every channel, by the health of their access token.", []string{"token_health"}, nil)
+	inboxUndeliveredDesc = prometheus.NewDesc("aicc_inbox_undelivered",
+		"Webhook events stored in the inbox and not yet delivered to their conversation.", nil, nil)
+	inboxOldestDesc = prometheus.NewDesc("aicc_inbox_oldest_undelivered_seconds",
+		"Seconds since the oldest undelivered webhook event was received; 0 when every event is delivered.", nil, nil)
 )
 
 // tokenHealths are the label values of aicc_pages, every one always present.
@@ -85,6 +115,8 @@ type storeCollector struct{ s *Server }
 func (sc *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- certificateExpiryDesc
 	ch <- pagesDesc
+	ch <- inboxUndeliveredDesc
+	ch <- inboxOldestDesc
 }
 
 func (sc *storeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -106,11 +138,22 @@ func (sc *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	counts, err := s.Store.CountPagesByTokenHealth(ctx)
 	if err != nil {
 		s.Logger.Warn("metrics: counting pages by token health", slog.String("error", err.Error()))
+	} else {
+		for _, h := range tokenHealths {
+			ch <- prometheus.MustNewConstMetric(pagesDesc, prometheus.GaugeValue, float64(counts[h]), string(h))
+		}
+	}
+	stats, err := s.Store.InboxStats(ctx)
+	if err != nil {
+		s.Logger.Warn("metrics: reading inbox stats", slog.String("error", err.Error()))
 		return
 	}
-	for _, h := range tokenHealths {
-		ch <- prometheus.MustNewConstMetric(pagesDesc, prometheus.GaugeValue, float64(counts[h]), string(h))
+	var age float64
+	if !stats.Oldest.IsZero() {
+		age = max(s.now().Sub(stats.Oldest).Seconds(), 0)
 	}
+	ch <- prometheus.MustNewConstMetric(inboxUndeliveredDesc, prometheus.GaugeValue, float64(stats.Undelivered))
+	ch <- prometheus.MustNewConstMetric(inboxOldestDesc, prometheus.GaugeValue, age)
 }
 
 func (s *Server) serveMetrics() gin.HandlerFunc {

@@ -258,6 +258,11 @@ func TestStoreMetrics(t *testing.T) {
 	}
 	_, ok := metricValue(t, m, "aicc_certificate_expiry_seconds")
 	assert.False(t, ok, "no certificate, no series")
+	for _, series := range []string{"aicc_inbox_undelivered", "aicc_inbox_oldest_undelivered_seconds"} {
+		v, ok := metricValue(t, m, series)
+		assert.True(t, ok, "an empty inbox is 0: %s", series)
+		assert.Zero(t, v)
+	}
 
 	requireStatus(t, h.post("/v1/system/certificates", sys,
 		map[string]any{"pem": selfSigned(t, h.now().Add(-time.Hour), h.now().Add(90*24*time.Hour))}), http.StatusCreated)
@@ -295,6 +300,10 @@ func (unreachableStore) CountPagesByTokenHealth(context.Context) (map[aicc.Token
 	return nil, errors.New("dial tcp 10.0.0.7:5432: i/o timeout")
 }
 
+func (unreachableStore) InboxStats(context.Context) (aicc.InboxStats, error) {
+	return aicc.InboxStats{}, errors.New("dial tcp 10.0.0.7:5432: no route to host")
+}
+
 func TestStoreMetricsWhenDatabaseIsDown(t *testing.T) {
 	h := newHarness(t, func(s *api.Server) { s.Store = unreachableStore{s.Store} })
 	requireStatus(t, h.get("/healthz", ""), http.StatusOK)
@@ -305,6 +314,9 @@ func TestStoreMetricsWhenDatabaseIsDown(t *testing.T) {
 	assert.NotContains(t, m, "aicc_pages{")
 	_, ok := metricValue(t, m, "aicc_certificate_expiry_seconds")
 	assert.False(t, ok)
+	_, ok = metricValue(t, m, "aicc_inbox_undelivered")
+	assert.False(t, ok)
 	assert.Contains(t, h.logs.String(), "connection refused")
 	assert.Contains(t, h.logs.String(), "i/o timeout")
+	assert.Contains(t, h.logs.String(), "no route to host")
 }

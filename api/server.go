@@ -39,6 +39,9 @@ type Server struct {
 	Store    aicc.Store
 	Keyring  *aicc.Keyring
 	Temporal client.Client
+	// Webhooks authenticates and parses Meta's event notifications (meta.Codec); nil answers the webhook POST
+	// UNAVAILABLE.
+	Webhooks aicc.WebhookCodec
 	// Graph gives the Graph API client of the test-message route; the other calls to Meta are made by
 	// workflows. Nil answers that route UNAVAILABLE.
 	Graph aicc.GraphProvider
@@ -59,7 +62,8 @@ type Server struct {
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 
-	metrics *metrics
+	metrics         *metrics
+	webhookChannels *channelCache
 }
 
 // Handler builds the gin engine with its middleware and every route.
@@ -72,6 +76,7 @@ func (s *Server) Handler() http.Handler {
 	}
 	s.metrics = newMetrics(s.Metrics)
 	register(s.Metrics, &storeCollector{s: s})
+	s.webhookChannels = newChannelCache(s.loadWebhookChannel, s.now)
 	maxBody := s.MaxBodyBytes
 	if maxBody <= 0 {
 		maxBody = DefaultMaxBodyBytes
@@ -90,6 +95,7 @@ func (s *Server) Handler() http.Handler {
 	r.GET("/metrics", s.serveMetrics())
 	r.GET("/openapi.yaml", serveOpenAPI)
 	r.GET("/webhooks/facebook/:channelID", s.h(s.verifyWebhook))
+	r.POST("/webhooks/facebook/:channelID", s.h(s.receiveWebhook))
 
 	v1 := r.Group("/v1", s.h(s.authenticate))
 
@@ -127,6 +133,9 @@ func (s *Server) Handler() http.Handler {
 	t.DELETE("/channels/:channelID/pages/:pageID", s.h(s.removePage))
 	t.POST("/channels/:channelID/pages/:pageID/connect", s.h(s.reconnectPage))
 	t.POST("/channels/:channelID/pages/:pageID/messages", s.h(s.sendTestMessage))
+	t.GET("/channels/:channelID/conversations", s.h(s.listConversations))
+	t.GET("/conversations/:conversationID", s.h(s.getConversation))
+	t.GET("/conversations/:conversationID/events", s.h(s.listConversationEvents))
 	return r
 }
 
@@ -205,12 +214,9 @@ func Serve(ctx context.Context, addr string, h http.Handler, logger *slog.Logger
 // INVALID, naming the field where the decoder can tell; a body past the limit is PAYLOAD_TOO_LARGE. Fields
 // absent from the body keep the values v already holds.
 func decodeJSON(c *gin.Context, v any) error {
-	data, err := io.ReadAll(c.Request.Body)
+	data, err := readBody(c)
 	if err != nil {
-		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
-			return errTooLarge(tooLarge.Limit)
-		}
-		return fmt.Errorf("reading the request body: %w", err)
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -233,6 +239,21 @@ func decodeJSON(c *gin.Context, v any) error {
 	default:
 		return aicc.Errorf(aicc.EINVALID, "The request body is not one valid JSON object.")
 	}
+}
+
+// readBody reads the whole request body; past the body limit it is PAYLOAD_TOO_LARGE.
+func readBody(c *gin.Context) ([]byte, error) {
+	var buf bytes.Buffer
+	if n := c.Request.ContentLength; n > 0 && n <= DefaultMaxBodyBytes {
+		buf.Grow(int(n) + bytes.MinRead) // one allocation for the usual body, whose length is announced
+	}
+	if _, err := buf.ReadFrom(c.Request.Body); err != nil {
+		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+			return nil, errTooLarge(tooLarge.Limit)
+		}
+		return nil, fmt.Errorf("reading the request body: %w", err)
+	}
+	return buf.Bytes(), nil
 }
 
 // jsonKind names the JSON type a Go kind decodes from.

@@ -1,0 +1,208 @@
+package api
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/aiccfb/aicc"
+)
+
+// The webhook POST is the hot path: Meta waits for its 200, and under load every database read before the
+// INSERT counts. What it needs of a channel is cached in process, briefly, so that a hit costs no query.
+const (
+	// webhookCacheTTL is how long a looked-up channel is used without asking the database again: a disabled
+	// channel or a removed Page goes on being accepted for at most this long.
+	webhookCacheTTL = 5 * time.Second
+	// webhookCacheSize bounds the cache; beyond it expired entries go first, then any.
+	webhookCacheSize = 10_000
+	// webhookRefreshAfter is how old a cached channel must be before a signature mismatch or an event for an
+	// unknown Page makes the handler look it up again: a secret edited a moment ago or a Page just added
+	// takes effect at once, and a stream of forged POSTs costs at most one lookup per channel per interval.
+	webhookRefreshAfter = time.Second
+	// webhookLoadTimeout bounds one lookup. Requests waiting for it share its outcome, so it does not end
+	// with the request that started it.
+	webhookLoadTimeout = 5 * time.Second
+)
+
+// webhookChannel is what the webhook POST needs of a channel. It holds the unsealed app secret: it lives in
+// memory only, and is never logged or answered.
+type webhookChannel struct {
+	id        string
+	tenantID  string
+	found     bool // false: no channel has this ID (cached too, so a deleted channel's retries stay cheap)
+	disabled  bool
+	algorithm aicc.SignatureAlgorithm
+	secrets   []string            // the app secrets a signature may match; none when the channel has no secret
+	pages     map[string]struct{} // the IDs of the channel's Pages, whatever their status
+	loadedAt  time.Time
+}
+
+// refusal is why a POST for this channel is refused before its signature is checked, "" if it is not.
+func (w *webhookChannel) refusal() string {
+	switch {
+	case !w.found:
+		return rejectUnknownChannel
+	case w.disabled:
+		return rejectDisabledChannel
+	}
+	return ""
+}
+
+func (w *webhookChannel) hasPage(id string) bool {
+	_, ok := w.pages[id]
+	return ok
+}
+
+// channelCache caches webhookChannels by channel ID for webhookCacheTTL. Concurrent misses for one channel
+// share a single lookup; a failed lookup is not cached, so the next request tries again.
+type channelCache struct {
+	load func(ctx context.Context, id string) (*webhookChannel, error)
+	now  func() time.Time
+
+	mu      sync.RWMutex
+	entries map[string]*cacheEntry
+}
+
+// cacheEntry is a lookup, done or under way. Its fields are written under the cache's lock before done is
+// closed.
+type cacheEntry struct {
+	done    chan struct{}
+	ready   bool
+	ch      *webhookChannel
+	err     error
+	expires time.Time
+}
+
+func newChannelCache(load func(ctx context.Context, id string) (*webhookChannel, error), now func() time.Time) *channelCache {
+	return &channelCache{load: load, now: now, entries: map[string]*cacheEntry{}}
+}
+
+// get returns the channel with the given ID, from the cache when it holds a fresh entry loaded at or after
+// notBefore (zero accepts any), else from load.
+func (c *channelCache) get(ctx context.Context, id string, notBefore time.Time) (*webhookChannel, error) {
+	now := c.now()
+	c.mu.RLock()
+	e := c.entries[id]
+	if e != nil && e.ready && e.fresh(now, notBefore) {
+		c.mu.RUnlock()
+		return e.ch, nil
+	}
+	c.mu.RUnlock()
+
+	c.mu.Lock()
+	e = c.entries[id]
+	switch {
+	case e != nil && !e.ready:
+		c.mu.Unlock()
+		return e.wait(ctx)
+	case e != nil && e.fresh(now, notBefore):
+		c.mu.Unlock()
+		return e.ch, nil
+	}
+	e = &cacheEntry{done: make(chan struct{})}
+	c.insert(id, e, now)
+	c.mu.Unlock()
+
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), webhookLoadTimeout)
+	ch, err := c.load(lctx, id)
+	cancel()
+
+	c.mu.Lock()
+	e.ch, e.err, e.ready = ch, err, true
+	if err == nil {
+		ch.loadedAt = now
+		e.expires = now.Add(webhookCacheTTL)
+	} else if c.entries[id] == e {
+		delete(c.entries, id)
+	}
+	close(e.done)
+	c.mu.Unlock()
+	return ch, err
+}
+
+func (e *cacheEntry) fresh(now, notBefore time.Time) bool {
+	return e.err == nil && now.Before(e.expires) && !e.ch.loadedAt.Before(notBefore)
+}
+
+// wait waits for a lookup another request started.
+func (e *cacheEntry) wait(ctx context.Context) (*webhookChannel, error) {
+	select {
+	case <-e.done:
+		return e.ch, e.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// insert adds e under id, making room first when the cache is full: expired entries go, and if that frees
+// nothing, one finished entry. Entries under way stay, so their waiters are not orphaned. The caller holds
+// the lock.
+func (c *channelCache) insert(id string, e *cacheEntry, now time.Time) {
+	if _, ok := c.entries[id]; !ok && len(c.entries) >= webhookCacheSize {
+		for k, old := range c.entries {
+			if old.ready && !now.Before(old.expires) {
+				delete(c.entries, k)
+			}
+		}
+		if len(c.entries) >= webhookCacheSize {
+			for k, old := range c.entries {
+				if old.ready {
+					delete(c.entries, k)
+					break
+				}
+			}
+		}
+	}
+	c.entries[id] = e
+}
+
+// loadWebhookChannel reads what the webhook POST needs of a channel: the channel, its unsealed app secret and
+// its Pages. A channel that does not exist is a webhookChannel that is not found, not an error; any other
+// failure is an error, which the handler answers 503 so that Meta retries.
+func (s *Server) loadWebhookChannel(ctx context.Context, id string) (*webhookChannel, error) {
+	ch, err := s.Store.FindChannel(ctx, id)
+	switch {
+	case aicc.ErrorCode(err) == aicc.ENOTFOUND:
+		return &webhookChannel{id: id}, nil
+	case err != nil:
+		return nil, err
+	}
+	w := &webhookChannel{
+		id: ch.ID, tenantID: ch.TenantID, found: true, algorithm: ch.Algorithm,
+		disabled: ch.Onboarding.Status == aicc.StatusDisabled, pages: map[string]struct{}{},
+	}
+	if w.disabled {
+		return w, nil
+	}
+	owner := aicc.ChannelSecretOwner(ch.ID, aicc.SecretAppSecret)
+	sealed, err := s.Store.ChannelSecret(ctx, ch.ID, aicc.SecretAppSecret)
+	switch {
+	case aicc.ErrorCode(err) == aicc.ENOTFOUND: // no secret: every signature is refused, as no_secret
+	case err != nil:
+		return nil, err
+	default:
+		secret, err := s.Keyring.Open(sealed, owner)
+		if err != nil {
+			return nil, err
+		}
+		w.secrets = []string{secret}
+	}
+	opt := aicc.ListOptions{Limit: aicc.MaxListLimit}
+	for {
+		pages, next, err := s.Store.ListPages(ctx, ch.TenantID, ch.ID, opt)
+		switch {
+		case aicc.ErrorCode(err) == aicc.ENOTFOUND: // deleted meanwhile
+			return &webhookChannel{id: id}, nil
+		case err != nil:
+			return nil, err
+		}
+		for _, p := range pages {
+			w.pages[p.PageID] = struct{}{}
+		}
+		if next == "" {
+			return w, nil
+		}
+		opt.Cursor = next
+	}
+}

@@ -1,0 +1,154 @@
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/aiccfb/aicc"
+)
+
+// Reasons a webhook POST is refused before its signature is checked; the codec gives the others
+// (aicc.Reject*). All are label values of aicc_webhook_signature_rejections_total.
+const (
+	rejectUnknownChannel  = "unknown_channel"
+	rejectDisabledChannel = "disabled_channel"
+)
+
+// rejectReasons are every label value of aicc_webhook_signature_rejections_total, present from the start.
+var rejectReasons = []string{
+	rejectUnknownChannel, rejectDisabledChannel, aicc.RejectNoSecret, aicc.RejectMissing,
+	aicc.RejectOtherAlgorithm, aicc.RejectMalformed, aicc.RejectMismatch,
+}
+
+// Results of webhook events, the label values of aicc_webhook_events_total. stored, duplicate and
+// rejected_page count events; rejected_signature and malformed count requests, whose events are not known.
+const (
+	eventStored            = "stored"
+	eventDuplicate         = "duplicate"
+	eventRejectedSignature = "rejected_signature"
+	eventRejectedPage      = "rejected_page"
+	eventMalformed         = "malformed"
+)
+
+var eventResults = []string{eventStored, eventDuplicate, eventRejectedSignature, eventRejectedPage, eventMalformed}
+
+// eventReceived is the body of the 200, as Meta's samples answer.
+var eventReceived = []byte("EVENT_RECEIVED")
+
+// receiveWebhook takes Meta's event notifications for a channel. It answers 200 only once every event of the
+// body for one of the channel's Pages is in the inbox (or was already):
+//   - the body is read whole, up to the body limit (413 beyond it), and the signature of the channel's
+//     algorithm is checked over its raw bytes: an unknown or disabled channel, a channel without a secret, a
+//     missing, malformed or other-algorithm header and a wrong signature are a 403 with an empty body;
+//   - a body that is not a Messenger notification is a 400;
+//   - events for a Page that is not the channel's are left out (counted as rejected_page), the others
+//     stored in one transaction, duplicates skipped (counted);
+//   - when the channel cannot be looked up or the events cannot be stored, the answer is 503 UNAVAILABLE, so
+//     that Meta sends them again.
+//
+// Neither the body nor anything of it is logged: it holds the customers' messages.
+func (s *Server) receiveWebhook(c *gin.Context) error {
+	start := time.Now()
+	defer func() { s.metrics.webhookSeconds.Observe(time.Since(start).Seconds()) }()
+
+	body, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	if s.Webhooks == nil {
+		return aicc.Errorf(aicc.EUNAVAILABLE, "This server is not configured to receive webhooks.")
+	}
+	ctx, id := c.Request.Context(), c.Param("channelID")
+	ch, err := s.webhookChannels.get(ctx, id, time.Time{})
+	if err != nil {
+		return s.webhookUnavailable(c, "looking up the webhook's channel", err)
+	}
+	reason := s.checkSignature(ch, c.Request.Header, body)
+	if reason == aicc.RejectMismatch || reason == aicc.RejectNoSecret {
+		// The secret may have been edited since the channel was cached.
+		if ch, err = s.refreshWebhookChannel(c, ch); err != nil {
+			return s.webhookUnavailable(c, "looking up the webhook's channel", err)
+		}
+		reason = s.checkSignature(ch, c.Request.Header, body)
+	}
+	if reason != "" {
+		s.metrics.webhookEvents[eventRejectedSignature].Inc()
+		s.metrics.webhookRejections.WithLabelValues(reason).Inc()
+		s.log(c).Info("webhook refused", slog.String("channel_id", id), slog.String("reason", reason))
+		c.AbortWithStatus(http.StatusForbidden)
+		return nil
+	}
+
+	events, err := s.Webhooks.ParseEvents(body)
+	if err != nil {
+		if aicc.ErrorCode(err) == aicc.EINVALID {
+			s.metrics.webhookEvents[eventMalformed].Inc()
+			s.log(c).Info("webhook malformed", slog.String("channel_id", ch.id))
+		}
+		return err
+	}
+	kept, foreign := ownEvents(ch, events)
+	if foreign > 0 {
+		// A Page may have been added since the channel was cached.
+		if ch, err = s.refreshWebhookChannel(c, ch); err != nil {
+			return s.webhookUnavailable(c, "looking up the webhook's channel", err)
+		}
+		kept, foreign = ownEvents(ch, events)
+	}
+	if foreign > 0 {
+		s.metrics.webhookEvents[eventRejectedPage].Add(float64(foreign))
+		s.log(c).Warn("webhook events for Pages of other channels refused", slog.String("channel_id", ch.id),
+			slog.Int("events", foreign))
+	}
+	if len(kept) > 0 {
+		now := s.now()
+		for i := range kept {
+			kept[i].TenantID, kept[i].ChannelID, kept[i].ReceivedAt = ch.tenantID, ch.id, now
+		}
+		dups, err := s.Store.StoreEvents(ctx, kept)
+		if err != nil {
+			return s.webhookUnavailable(c, "storing webhook events", err)
+		}
+		s.metrics.webhookEvents[eventStored].Add(float64(len(kept) - dups))
+		s.metrics.webhookEvents[eventDuplicate].Add(float64(dups))
+	}
+	c.Data(http.StatusOK, "text/plain; charset=utf-8", eventReceived)
+	return nil
+}
+
+// checkSignature returns why a POST for ch with header and body is refused, "" when it is not.
+func (s *Server) checkSignature(ch *webhookChannel, header http.Header, body []byte) string {
+	if reason := ch.refusal(); reason != "" {
+		return reason
+	}
+	return s.Webhooks.VerifySignature(ch.algorithm, ch.secrets, header, body)
+}
+
+// refreshWebhookChannel looks ch up again unless it was looked up less than webhookRefreshAfter ago.
+func (s *Server) refreshWebhookChannel(c *gin.Context, ch *webhookChannel) (*webhookChannel, error) {
+	return s.webhookChannels.get(c.Request.Context(), ch.id, s.now().Add(-webhookRefreshAfter))
+}
+
+// ownEvents returns the events for Pages of ch, and how many were for other Pages. A Page counts whatever
+// its status: a token problem must never cost an inbound message.
+func ownEvents(ch *webhookChannel, events []aicc.InboxEvent) (kept []aicc.InboxEvent, foreign int) {
+	kept = make([]aicc.InboxEvent, 0, len(events))
+	for _, e := range events {
+		if ch.hasPage(e.PageID) {
+			kept = append(kept, e)
+		} else {
+			foreign++
+		}
+	}
+	return kept, foreign
+}
+
+// webhookUnavailable logs why a webhook could not be taken and answers 503 UNAVAILABLE: Meta retries, and an
+// event is never acknowledged before it is stored.
+func (s *Server) webhookUnavailable(c *gin.Context, what string, err error) error {
+	s.log(c).Error(what, slog.String("channel_id", c.Param("channelID")), slog.String("error", err.Error()))
+	return aicc.Errorf(aicc.EUNAVAILABLE, "The events could not be stored; Meta will send them again.")
+}

@@ -1,0 +1,90 @@
+package meta
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/aiccfb/aicc"
+)
+
+// Codec is aicc.WebhookCodec over this package's VerifySignature, ParseWebhook and DedupKey.
+type Codec struct{}
+
+var _ aicc.WebhookCodec = Codec{}
+
+// rejectReasons maps the reasons of VerifySignature onto the domain's. An algorithm that is neither sha1 nor
+// sha256 leaves nothing to check the signature against, as a missing secret does: both are a misconfigured
+// channel, and both fail closed.
+var rejectReasons = map[string]string{
+	ErrNoSecret.Reason:             aicc.RejectNoSecret,
+	ErrUnsupportedAlgorithm.Reason: aicc.RejectNoSecret,
+	ErrSignatureMissing.Reason:     aicc.RejectMissing,
+	ErrSignatureOtherAlg.Reason:    aicc.RejectOtherAlgorithm,
+	ErrSignatureMalformed.Reason:   aicc.RejectMalformed,
+	ErrSignatureMismatch.Reason:    aicc.RejectMismatch,
+}
+
+// VerifySignature checks the signature header of alg over the raw body against each secret; see the package's
+// VerifySignature. It returns "" when one matches, else an aicc.Reject reason.
+func (Codec) VerifySignature(alg aicc.SignatureAlgorithm, secrets []string, header http.Header, body []byte) string {
+	keys := make([][]byte, len(secrets))
+	for i, s := range secrets {
+		keys[i] = []byte(s)
+	}
+	err := VerifySignature(alg, keys, header, body)
+	if err == nil {
+		return ""
+	}
+	var se *SignatureError
+	if errors.As(err, &se) {
+		if reason, ok := rejectReasons[se.Reason]; ok {
+			return reason
+		}
+	}
+	return aicc.RejectMismatch // a reason this codec does not know still refuses
+}
+
+// eventKinds maps this package's kinds onto the domain's.
+var eventKinds = map[EventKind]aicc.EventKind{
+	KindMessage:  aicc.EventMessage,
+	KindEcho:     aicc.EventEcho,
+	KindPostback: aicc.EventPostback,
+	KindDelivery: aicc.EventDelivery,
+	KindRead:     aicc.EventRead,
+	KindReaction: aicc.EventReaction,
+	KindUnknown:  aicc.EventUnknown,
+}
+
+// ParseEvents returns every messaging (and standby) item of every entry as an inbox event, in the order Meta
+// sent them. The Page is the entry's id; the customer (PSID) is the sender of an inbound event and the
+// recipient of an echo, so that both sides of a conversation land on the same one. Payload is the item as Meta
+// sent it. A body ParseWebhook refuses is EINVALID.
+func (Codec) ParseEvents(body []byte) ([]aicc.InboxEvent, error) {
+	n, err := ParseWebhook(body)
+	if err != nil {
+		return nil, aicc.Errorf(aicc.EINVALID, "The body is not a Messenger webhook notification.")
+	}
+	events := make([]aicc.InboxEvent, len(n.Events))
+	for i, e := range n.Events {
+		kind, ok := eventKinds[e.Kind]
+		if !ok {
+			kind = aicc.EventUnknown
+		}
+		psid := e.SenderID
+		if e.Kind == KindEcho {
+			psid = e.RecipientID
+		}
+		events[i] = aicc.InboxEvent{
+			PageID:    e.PageID,
+			PSID:      psid,
+			Kind:      kind,
+			MID:       e.MID,
+			Watermark: e.Watermark,
+			Timestamp: e.Timestamp,
+			DedupKey:  DedupKey(e),
+			Text:      e.Text,
+			Payload:   e.Raw,
+		}
+	}
+	return events, nil
+}

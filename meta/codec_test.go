@@ -1,0 +1,96 @@
+package meta_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/meta"
+)
+
+func TestCodecVerifySignature(t *testing.T) {
+	var codec aicc.WebhookCodec = meta.Codec{}
+	body := batch().Encode()
+	secrets := []string{"current-secret", "previous-secret"}
+	tests := []struct {
+		name    string
+		alg     aicc.SignatureAlgorithm
+		secrets []string
+		header  http.Header
+		body    []byte
+		want    string
+	}{
+		{"sha256", aicc.AlgorithmSHA256, secrets, headerOf(aicc.AlgorithmSHA256, "current-secret", body), body, ""},
+		{"sha1", aicc.AlgorithmSHA1, secrets, headerOf(aicc.AlgorithmSHA1, "current-secret", body), body, ""},
+		{"previous secret", aicc.AlgorithmSHA256, secrets, headerOf(aicc.AlgorithmSHA256, "previous-secret", body), body, ""},
+		{"missing", aicc.AlgorithmSHA256, secrets, http.Header{}, body, aicc.RejectMissing},
+		{"other algorithm", aicc.AlgorithmSHA256, secrets, headerOf(aicc.AlgorithmSHA1, "current-secret", body), body, aicc.RejectOtherAlgorithm},
+		{"malformed", aicc.AlgorithmSHA256, secrets, http.Header{meta.HeaderSignature256: {"sha256=zz"}}, body, aicc.RejectMalformed},
+		{"wrong secret", aicc.AlgorithmSHA256, secrets, headerOf(aicc.AlgorithmSHA256, "other-secret", body), body, aicc.RejectMismatch},
+		{"body changed", aicc.AlgorithmSHA256, secrets, headerOf(aicc.AlgorithmSHA256, "current-secret", body), append(body[:len(body):len(body)], ' '), aicc.RejectMismatch},
+		{"no secret", aicc.AlgorithmSHA256, []string{""}, headerOf(aicc.AlgorithmSHA256, "", body), body, aicc.RejectNoSecret},
+		{"nil secrets", aicc.AlgorithmSHA256, nil, headerOf(aicc.AlgorithmSHA256, "current-secret", body), body, aicc.RejectNoSecret},
+		{"unknown algorithm", "md5", secrets, headerOf(aicc.AlgorithmSHA256, "current-secret", body), body, aicc.RejectNoSecret},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, codec.VerifySignature(tt.alg, tt.secrets, tt.header, tt.body))
+		})
+	}
+}
+
+func TestCodecParseEvents(t *testing.T) {
+	var codec aicc.WebhookCodec = meta.Codec{}
+	body := batch().Encode()
+	events, err := codec.ParseEvents(body)
+	require.NoError(t, err)
+	n, err := meta.ParseWebhook(body)
+	require.NoError(t, err)
+	require.Len(t, events, len(n.Events))
+
+	type row struct {
+		Page, PSID string
+		Kind       aicc.EventKind
+		MID        string
+		Watermark  int64
+		Text       string
+	}
+	var got []row
+	for i, e := range events {
+		got = append(got, row{e.PageID, e.PSID, e.Kind, e.MID, e.Watermark, e.Text})
+		assert.Equal(t, meta.DedupKey(n.Events[i]), e.DedupKey)
+		assert.Equal(t, n.Events[i].Timestamp, e.Timestamp)
+		assert.JSONEq(t, string(n.Events[i].Raw), string(e.Payload), "the payload is the raw item")
+		assert.True(t, json.Valid(e.Payload))
+		assert.Zero(t, e.ID)
+		assert.Empty(t, e.TenantID, "the caller fills the tenant, the channel and the time received")
+		assert.Empty(t, e.ChannelID)
+		assert.Zero(t, e.ReceivedAt)
+	}
+	assert.Equal(t, []row{
+		{pageID, psid, aicc.EventMessage, "m_1", 0, "Grüße aus Köln, äöå </script> 100% @home 😀"},
+		{pageID, psid, aicc.EventEcho, "m_2", 0, "Hallo!"},
+		{pageID, psid, aicc.EventPostback, "m_3", 0, "Get Started"},
+		{pageID, psid, aicc.EventDelivery, "", 1_700_000_000_002, ""},
+		{pageID, psid, aicc.EventRead, "", 1_700_000_000_002, ""},
+		{page2, psid2, aicc.EventMessage, "m_4", 0, "second page"},
+		{page2, psid2, aicc.EventReaction, "m_4", 0, ""},
+		{page2, psid2, aicc.EventUnknown, "", 0, ""},
+	}, got, "the echo's customer is its recipient, so both sides share a conversation")
+
+	for name, body := range map[string]string{
+		"malformed JSON":   `{"object":"page","entry":[`,
+		"instagram":        `{"object":"instagram","entry":[]}`,
+		"entry without id": `{"object":"page","entry":[{"messaging":[]}]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			events, err := codec.ParseEvents([]byte(body))
+			assert.Equal(t, aicc.EINVALID, aicc.ErrorCode(err))
+			assert.Nil(t, events)
+		})
+	}
+}
