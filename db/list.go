@@ -10,14 +10,19 @@ import (
 	"github.com/uptrace/bun"
 )
 
-// keyset is the unique sort key of a list: (timeCol, keyCol), or keyCol alone when timeCol is empty. Lists
-// page by key (WHERE key > last key), never by OFFSET, so a page costs the same however deep it is.
-type keyset struct{ timeCol, keyCol string }
+// keyset is the unique sort key of a list: (timeCol, keyCol), or keyCol alone when timeCol is empty;
+// ascending, or descending when desc is set. Lists page by key (WHERE key > last key), never by OFFSET, so a
+// page costs the same however deep it is.
+type keyset struct {
+	timeCol, keyCol string
+	desc            bool
+}
 
 var (
-	byCreated = keyset{"created_at", "id"}
-	byName    = keyset{"", "name"}
-	byPageID  = keyset{"", "page_id"}
+	byCreated       = keyset{timeCol: "created_at", keyCol: "id"}
+	byName          = keyset{keyCol: "name"}
+	byPageID        = keyset{keyCol: "page_id"}
+	byUpdatedLatest = keyset{timeCol: "updated_at", keyCol: "id", desc: true}
 )
 
 // cursor is the sort key of the last item of a page. Clients see it as opaque base64url JSON.
@@ -68,17 +73,21 @@ func newListing(k keyset, opt aicc.ListOptions) (*listing, error) {
 // tells whether another page follows.
 func (l *listing) apply(q *bun.SelectQuery) *bun.SelectQuery {
 	key := bun.Ident(l.keyCol)
+	after, dir := bun.Safe(">"), bun.Safe("ASC")
+	if l.desc {
+		after, dir = bun.Safe("<"), bun.Safe("DESC")
+	}
 	if l.timeCol == "" {
 		if l.after != nil {
-			q = q.Where("? > ?", key, l.after.Key)
+			q = q.Where("? ? ?", key, after, l.after.Key)
 		}
-		q = q.OrderExpr("? ASC", key)
+		q = q.OrderExpr("? ?", key, dir)
 	} else {
 		at := bun.Ident(l.timeCol)
 		if l.after != nil {
-			q = q.Where("(?, ?) > (?, ?)", at, key, l.after.At, l.after.Key)
+			q = q.Where("(?, ?) ? (?, ?)", at, key, after, l.after.At, l.after.Key)
 		}
-		q = q.OrderExpr("? ASC, ? ASC", at, key)
+		q = q.OrderExpr("? ?, ? ?", at, dir, key, dir)
 	}
 	return q.Limit(int64(l.limit + 1))
 }

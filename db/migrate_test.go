@@ -29,7 +29,7 @@ func TestSchemasMatch(t *testing.T) {
 	sqlite := columns(t, dbtest.SQLite(t))
 	require.Subset(t, slices.Collect(maps.Keys(sqlite)), []string{
 		"tenants", "api_tokens", "ous", "skill_queues", "service_calendars", "channels", "channel_secrets",
-		"pages", "system_certificates", "bun_migrations", "bun_migration_locks",
+		"pages", "system_certificates", "inbox", "conversations", "bun_migrations", "bun_migration_locks",
 	})
 	if os.Getenv(dbtest.PostgresURLEnv) == "" {
 		t.Skip(dbtest.PostgresURLEnv + " is not set: nothing to compare with")

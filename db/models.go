@@ -1,6 +1,7 @@
 package db
 
 import (
+	"strings"
 	"time"
 
 	"github.com/aiccfb/aicc"
@@ -279,6 +280,104 @@ func (r *certificateRow) domain() *aicc.Certificate {
 		ID: r.ID, Subject: r.Subject, Issuer: r.Issuer, NotBefore: utc(r.NotBefore), NotAfter: utc(r.NotAfter),
 		SHA256: r.SHA256, PEM: r.PEM, CreatedAt: utc(r.CreatedAt),
 	}
+}
+
+type inboxRow struct {
+	bun.BaseModel `bun:"table:inbox"`
+	ID            int64 `bun:",pk,autoincrement"`
+	TenantID      string
+	ChannelID     string
+	PageID        string
+	PSID          string `bun:"psid"`
+	Kind          string
+	MID           string `bun:"mid"`
+	Watermark     int64
+	TS            int64 `bun:"ts"`
+	DedupKey      string
+	Text          string
+	Payload       []byte
+	ReceivedAt    time.Time
+	DeliveredAt   time.Time `bun:",nullzero"`
+	LeaseOwner    string    `bun:",nullzero"`
+	LeaseUntil    time.Time `bun:",nullzero"`
+}
+
+// newInboxRow returns the row of a new event. Its strings lose their NUL characters, which neither database
+// takes in text: Meta's JSON may escape one, and an event that can never be stored would make Meta retry its
+// POST forever. The payload keeps them.
+func newInboxRow(e *aicc.InboxEvent) inboxRow {
+	payload := e.Payload
+	if payload == nil {
+		payload = []byte{} // NOT NULL
+	}
+	return inboxRow{
+		TenantID: noNUL(e.TenantID), ChannelID: noNUL(e.ChannelID), PageID: noNUL(e.PageID), PSID: noNUL(e.PSID),
+		Kind: noNUL(string(e.Kind)), MID: noNUL(e.MID), Watermark: e.Watermark, TS: e.Timestamp,
+		DedupKey: noNUL(e.DedupKey), Text: noNUL(e.Text), Payload: payload,
+		ReceivedAt: norm(e.ReceivedAt), DeliveredAt: norm(e.DeliveredAt),
+	}
+}
+
+func (r *inboxRow) domain() aicc.InboxEvent {
+	e := aicc.InboxEvent{
+		ID: r.ID, TenantID: r.TenantID, ChannelID: r.ChannelID, PageID: r.PageID, PSID: r.PSID,
+		Kind: aicc.EventKind(r.Kind), MID: r.MID, Watermark: r.Watermark, Timestamp: r.TS, DedupKey: r.DedupKey,
+		Text: r.Text, Payload: r.Payload, ReceivedAt: utc(r.ReceivedAt), DeliveredAt: utc(r.DeliveredAt),
+	}
+	if len(e.Payload) == 0 {
+		e.Payload = nil // the drivers disagree on whether an empty BLOB/bytea reads as nil
+	}
+	return e
+}
+
+func (r *inboxRow) cursor() eventCursor { return eventCursor{TS: r.TS, ID: r.ID} }
+
+type conversationRow struct {
+	bun.BaseModel         `bun:"table:conversations"`
+	ID                    string `bun:",pk"`
+	TenantID              string
+	ChannelID             string
+	PageID                string
+	PSID                  string `bun:"psid"`
+	Status                string
+	MessageCount          int
+	LastCustomerMessage   string
+	LastCustomerMessageAt time.Time `bun:",nullzero"`
+	LastAgentMessage      string
+	LastAgentMessageAt    time.Time `bun:",nullzero"`
+	StartedAt             time.Time
+	EndedAt               time.Time `bun:",nullzero"`
+	UpdatedAt             time.Time
+}
+
+func newConversationRow(c *aicc.Conversation) *conversationRow {
+	return &conversationRow{
+		ID: c.ID, TenantID: c.TenantID, ChannelID: c.ChannelID, PageID: c.PageID, PSID: c.PSID,
+		Status: string(c.Status), MessageCount: c.MessageCount,
+		LastCustomerMessage: noNUL(c.LastCustomerMessage), LastCustomerMessageAt: norm(c.LastCustomerMessageAt),
+		LastAgentMessage: noNUL(c.LastAgentMessage), LastAgentMessageAt: norm(c.LastAgentMessageAt),
+		StartedAt: norm(c.StartedAt), EndedAt: norm(c.EndedAt), UpdatedAt: norm(c.UpdatedAt),
+	}
+}
+
+func (r *conversationRow) domain() *aicc.Conversation {
+	return &aicc.Conversation{
+		ID: r.ID, TenantID: r.TenantID, ChannelID: r.ChannelID, PageID: r.PageID, PSID: r.PSID,
+		Status: aicc.ConversationStatus(r.Status), MessageCount: r.MessageCount,
+		LastCustomerMessage: r.LastCustomerMessage, LastCustomerMessageAt: utc(r.LastCustomerMessageAt),
+		LastAgentMessage: r.LastAgentMessage, LastAgentMessageAt: utc(r.LastAgentMessageAt),
+		StartedAt: utc(r.StartedAt), EndedAt: utc(r.EndedAt), UpdatedAt: utc(r.UpdatedAt),
+	}
+}
+
+func (r *conversationRow) cursor() cursor { return cursor{r.UpdatedAt, r.ID} }
+
+// noNUL returns s without NUL characters, which Bun refuses to put in a string literal.
+func noNUL(s string) string {
+	if strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, "\x00", "")
 }
 
 // norm returns t as both databases store it: in UTC, to the microsecond. The zero time stays zero.

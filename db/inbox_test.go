@@ -1,0 +1,417 @@
+package db_test
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/db"
+	"github.com/aiccfb/aicc/db/dbtest"
+	"github.com/stretchr/testify/require"
+)
+
+func TestStoreEvents(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		ctx := context.Background()
+		dup, err := s.StoreEvents(ctx, nil)
+		require.NoError(t, err)
+		require.Zero(t, dup)
+
+		e1 := event("ch_1", "p1", "u1", "m1", 100)
+		// The payload is kept byte for byte: key order, spaces, escapes and a NUL that text columns refuse.
+		e1.Payload = []byte(`{ "timestamp":100,"sender" : {"id":"u1"},"message":{"mid":"m1","text":"a\u0000b"}}`)
+		e1.Text = "a\x00b"
+		e1.ReceivedAt = now
+		e2 := event("ch_1", "p1", "u1", "m2", 200)
+		e1again := event("ch_1", "p1", "u1", "m1", 100)
+		e1again.Text = "Meta's retry"
+		samekeyOtherPage := event("ch_1", "p2", "u1", "m1", 100)
+		batch := []aicc.InboxEvent{e1, e2, e1again, samekeyOtherPage}
+		dup, err = s.StoreEvents(ctx, batch)
+		require.NoError(t, err)
+		require.Equal(t, 1, dup, "the same key twice in a batch is one event")
+		require.Positive(t, batch[0].ID)
+		require.Greater(t, batch[1].ID, batch[0].ID)
+		require.Zero(t, batch[2].ID, "a duplicate gets no ID")
+		require.Greater(t, batch[3].ID, batch[1].ID)
+		require.Equal(t, norm(now), batch[0].ReceivedAt)
+		require.False(t, batch[1].ReceivedAt.IsZero(), "a zero ReceivedAt is now")
+
+		e3 := event("ch_1", "p1", "u1", "m3", 50)
+		again := []aicc.InboxEvent{e2, e3, e1}
+		dup, err = s.StoreEvents(ctx, again)
+		require.NoError(t, err)
+		require.Equal(t, 2, dup, "events stored by an earlier call are duplicates")
+		require.Equal(t, []int64{0, again[1].ID, 0}, ids(again))
+		require.Greater(t, again[1].ID, batch[3].ID)
+
+		want := []aicc.InboxEvent{again[1], batch[0], batch[3], batch[1]} // by timestamp, then ID
+		want[1].Text = "ab"                                               // NULs are dropped from text
+		got := claim(t, s, "test", 10, now)
+		require.Equal(t, want, got)
+		require.Equal(t, e1.Payload, got[1].Payload)
+	})
+}
+
+func TestStoreEventsIsAtomic(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		ctx := context.Background()
+		bad := event("ch_1", "p1", "u1", "", 2)
+		bad.DedupKey = "" // refused by the database: keyless events would all be duplicates of the first
+		_, err := s.StoreEvents(ctx, []aicc.InboxEvent{event("ch_1", "p1", "u1", "m1", 1), bad, event("ch_1", "p1", "u1", "m3", 3)})
+		require.Error(t, err)
+		require.Equal(t, aicc.EINTERNAL, aicc.ErrorCode(err), "a database error is no domain error: %v", err)
+		requireUndelivered(t, s, 0)
+
+		cancelled, cancel := context.WithCancel(ctx)
+		cancel()
+		_, err = s.StoreEvents(cancelled, []aicc.InboxEvent{event("ch_1", "p1", "u1", "m1", 1)})
+		require.ErrorIs(t, err, context.Canceled)
+		requireUndelivered(t, s, 0)
+
+		dup, err := s.StoreEvents(ctx, []aicc.InboxEvent{event("ch_1", "p1", "u1", "m1", 1)})
+		require.NoError(t, err)
+		require.Zero(t, dup, "nothing of the failed batches was stored")
+		requireUndelivered(t, s, 1)
+	})
+}
+
+func TestClaimAndDeliver(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		ctx := context.Background()
+		st, err := s.InboxStats(ctx)
+		require.NoError(t, err)
+		require.Equal(t, aicc.InboxStats{}, st)
+		got, err := s.ClaimEvents(ctx, "a", 10, now, now.Add(time.Minute))
+		require.NoError(t, err)
+		require.Empty(t, got)
+
+		// Stored out of timestamp order; two share a timestamp and are claimed by ID.
+		var events []aicc.InboxEvent
+		for i, ts := range []int64{300, 100, 200, 100} {
+			e := event("ch_1", "p1", "u1", fmt.Sprintf("m%d", i), ts)
+			e.ReceivedAt = now.Add(time.Duration(i) * time.Second)
+			events = append(events, e)
+		}
+		_, err = s.StoreEvents(ctx, events)
+		require.NoError(t, err)
+		byTS := []aicc.InboxEvent{events[1], events[3], events[2], events[0]}
+
+		lease := now.Add(time.Minute)
+		a, err := s.ClaimEvents(ctx, "a", 2, now, lease)
+		require.NoError(t, err)
+		require.Equal(t, byTS[:2], a)
+		b, err := s.ClaimEvents(ctx, "b", 10, now, lease)
+		require.NoError(t, err)
+		require.Equal(t, byTS[2:], b, "leased events are not claimed again")
+		c, err := s.ClaimEvents(ctx, "c", 10, now.Add(30*time.Second), lease)
+		require.NoError(t, err)
+		require.Empty(t, c, "while their leases run")
+		requireUndelivered(t, s, 4)
+
+		later := lease.Add(time.Microsecond)
+		c, err = s.ClaimEvents(ctx, "c", 10, later, later.Add(time.Minute))
+		require.NoError(t, err)
+		require.Equal(t, byTS, c, "an ended lease frees its events")
+
+		delivered := now.Add(2 * time.Minute)
+		require.NoError(t, s.MarkDelivered(ctx, []int64{byTS[0].ID, byTS[2].ID}, delivered))
+		require.NoError(t, s.MarkDelivered(ctx, []int64{byTS[0].ID, 999999}, delivered.Add(time.Hour)), "again, and unknown")
+		require.NoError(t, s.MarkDelivered(ctx, nil, delivered))
+		st, err = s.InboxStats(ctx)
+		require.NoError(t, err)
+		require.Equal(t, aicc.InboxStats{Undelivered: 2, Oldest: byTS[3].ReceivedAt}, st)
+
+		far := now.Add(24 * time.Hour)
+		d, err := s.ClaimEvents(ctx, "d", 10, far, far.Add(time.Minute))
+		require.NoError(t, err)
+		require.Equal(t, []aicc.InboxEvent{byTS[1], byTS[3]}, d, "delivered events never come back")
+
+		require.NoError(t, s.MarkDelivered(ctx, ids(d), time.Time{}))
+		st, err = s.InboxStats(ctx)
+		require.NoError(t, err)
+		require.Equal(t, aicc.InboxStats{}, st)
+		d, err = s.ClaimEvents(ctx, "d", 10, far.Add(time.Hour), far.Add(2*time.Hour))
+		require.NoError(t, err)
+		require.Empty(t, d)
+
+		conv := &aicc.Conversation{TenantID: "ten_1", ChannelID: "ch_1", PageID: "p1", PSID: "u1", UpdatedAt: now}
+		require.NoError(t, s.SaveConversation(ctx, conv))
+		all, _, err := s.ConversationEvents(ctx, "ten_1", conv.ID, aicc.ListOptions{})
+		require.NoError(t, err)
+		require.Equal(t, ids(byTS), ids(all))
+		require.Equal(t, norm(delivered), all[0].DeliveredAt, "the first delivery time stays")
+		require.Equal(t, norm(delivered), all[2].DeliveredAt)
+		require.False(t, all[1].DeliveredAt.IsZero())
+	})
+}
+
+func TestClaimConcurrently(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		ctx := context.Background()
+		const n = 300
+		events := make([]aicc.InboxEvent, n)
+		for i := range events {
+			events[i] = event("ch_1", fmt.Sprintf("p%d", i%3), fmt.Sprintf("u%d", i%7), fmt.Sprintf("m%d", i), int64(i%50))
+		}
+		_, err := s.StoreEvents(ctx, events)
+		require.NoError(t, err)
+
+		const claimers = 4
+		claimed := make([][]int64, claimers)
+		errs := make([]error, claimers)
+		var wg sync.WaitGroup
+		for c := range claimers {
+			wg.Go(func() {
+				for {
+					got, err := s.ClaimEvents(ctx, fmt.Sprintf("claimer%d", c), 7, now, now.Add(time.Minute))
+					if err != nil || len(got) == 0 {
+						errs[c] = err
+						return
+					}
+					if !slices.IsSortedFunc(got, func(a, b aicc.InboxEvent) int {
+						return cmp.Or(cmp.Compare(a.Timestamp, b.Timestamp), cmp.Compare(a.ID, b.ID))
+					}) {
+						errs[c] = fmt.Errorf("claimed out of order: %v", got)
+						return
+					}
+					for _, e := range got {
+						claimed[c] = append(claimed[c], e.ID)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		var all []int64
+		for c := range claimers {
+			require.NoError(t, errs[c])
+			all = append(all, claimed[c]...)
+		}
+		slices.Sort(all)
+		require.Equal(t, ids(events), all, "each event is claimed by exactly one claimer")
+	})
+}
+
+func TestConversations(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		ctx := context.Background()
+		a, b := newTenant(t, s, "a", now), newTenant(t, s, "b", now)
+		chA, chB := newChannel(t, s, a.ID, "A", "app-a"), newChannel(t, s, b.ID, "B", "app-b")
+		empty := newChannel(t, s, a.ID, "Empty", "app-empty")
+
+		var convs []*aicc.Conversation
+		for i, at := range []time.Duration{3, 1, 4, 1, 5} { // two updated at the same time: the ID breaks the tie
+			c := &aicc.Conversation{
+				TenantID: a.ID, ChannelID: chA.ID, PageID: "p1", PSID: fmt.Sprintf("u%d", i),
+				MessageCount: i, LastCustomerMessage: "hello", LastCustomerMessageAt: now,
+				StartedAt: now, UpdatedAt: now.Add(at * time.Minute),
+			}
+			require.NoError(t, s.SaveConversation(ctx, c))
+			require.Equal(t, aicc.ConversationID(chA.ID, "p1", c.PSID), c.ID)
+			require.Equal(t, aicc.ConversationOpen, c.Status)
+			convs = append(convs, c)
+		}
+		other := &aicc.Conversation{TenantID: b.ID, ChannelID: chB.ID, PageID: "p9", PSID: "u0"}
+		require.NoError(t, s.SaveConversation(ctx, other))
+		require.Equal(t, other.UpdatedAt, other.StartedAt)
+
+		got, err := s.GetConversation(ctx, a.ID, convs[0].ID)
+		require.NoError(t, err)
+		require.Equal(t, convs[0], got)
+		_, err = s.GetConversation(ctx, b.ID, convs[0].ID)
+		requireCode(t, err, aicc.ENOTFOUND)
+		_, err = s.GetConversation(ctx, a.ID, "cv_missing")
+		requireCode(t, err, aicc.ENOTFOUND)
+
+		// A save replaces every field, and saving it again changes nothing.
+		ended := *convs[2]
+		ended.Status, ended.MessageCount, ended.LastAgentMessage = aicc.ConversationEnded, 9, "bye"
+		ended.LastAgentMessageAt, ended.EndedAt, ended.UpdatedAt = now.Add(time.Hour), now.Add(time.Hour), now.Add(time.Hour)
+		ended.LastCustomerMessage, ended.LastCustomerMessageAt = "", time.Time{}
+		for range 2 {
+			c := ended
+			require.NoError(t, s.SaveConversation(ctx, &c))
+			got, err = s.GetConversation(ctx, a.ID, ended.ID)
+			require.NoError(t, err)
+			require.Equal(t, &c, got)
+		}
+		convs[2] = got
+		stolen := *convs[0]
+		stolen.TenantID = b.ID
+		requireCode(t, s.SaveConversation(ctx, &stolen), aicc.ECONFLICT)
+		got, err = s.GetConversation(ctx, a.ID, convs[0].ID)
+		require.NoError(t, err)
+		require.Equal(t, convs[0], got, "untouched by another tenant's save")
+
+		want := []*aicc.Conversation{convs[2], convs[4], convs[0]}
+		tied := []*aicc.Conversation{convs[1], convs[3]}
+		slices.SortFunc(tied, func(x, y *aicc.Conversation) int { return strings.Compare(y.ID, x.ID) })
+		want = append(want, tied...)
+		require.Equal(t, want, listAll(t, 2, func(opt aicc.ListOptions) ([]*aicc.Conversation, string, error) {
+			return s.ListConversations(ctx, a.ID, chA.ID, opt)
+		}))
+		list, next, err := s.ListConversations(ctx, a.ID, empty.ID, aicc.ListOptions{})
+		require.NoError(t, err)
+		require.Empty(t, list)
+		require.Empty(t, next)
+		_, _, err = s.ListConversations(ctx, b.ID, chA.ID, aicc.ListOptions{})
+		requireCode(t, err, aicc.ENOTFOUND)
+		_, _, err = s.ListConversations(ctx, a.ID, chA.ID, aicc.ListOptions{Cursor: "nope"})
+		requireCode(t, err, aicc.EINVALID)
+	})
+}
+
+func TestConversationEvents(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		ctx := context.Background()
+		a, b := newTenant(t, s, "a", now), newTenant(t, s, "b", now)
+		ch := newChannel(t, s, a.ID, "A", "app-a")
+		var mine, others []aicc.InboxEvent
+		for i, ts := range []int64{5, 1, 4, 1, 2} {
+			e := event(ch.ID, "p1", "u1", fmt.Sprintf("m%d", i), ts)
+			e.TenantID = a.ID
+			mine = append(mine, e)
+		}
+		for i, key := range [][2]string{{"p1", "u2"}, {"p2", "u1"}} {
+			e := event(ch.ID, key[0], key[1], fmt.Sprintf("o%d", i), 3)
+			e.TenantID = a.ID
+			others = append(others, e)
+		}
+		_, err := s.StoreEvents(ctx, append(mine, others...))
+		require.NoError(t, err)
+		_, err = s.StoreEvents(ctx, others)
+		require.NoError(t, err)
+
+		c := &aicc.Conversation{TenantID: a.ID, ChannelID: ch.ID, PageID: "p1", PSID: "u1", UpdatedAt: now}
+		require.NoError(t, s.SaveConversation(ctx, c))
+		want := []aicc.InboxEvent{mine[1], mine[3], mine[4], mine[2], mine[0]}
+		require.Equal(t, want, listAll(t, 2, func(opt aicc.ListOptions) ([]aicc.InboxEvent, string, error) {
+			return s.ConversationEvents(ctx, a.ID, c.ID, opt)
+		}))
+
+		_, _, err = s.ConversationEvents(ctx, b.ID, c.ID, aicc.ListOptions{})
+		requireCode(t, err, aicc.ENOTFOUND)
+		_, _, err = s.ConversationEvents(ctx, a.ID, aicc.ConversationID(ch.ID, "p1", "u2"), aicc.ListOptions{})
+		requireCode(t, err, aicc.ENOTFOUND)                                // no conversation was saved for these events
+		for _, cur := range []string{"nope", "eyJ0IjoxfQ", "eyJzIjoxfQ"} { // junk, {"t":1}, {"s":1}
+			_, _, err = s.ConversationEvents(ctx, a.ID, c.ID, aicc.ListOptions{Cursor: cur})
+			requireCode(t, err, aicc.EINVALID)
+		}
+	})
+}
+
+// batchSeq keeps the dedup keys of benchmark runs apart: the benchmark functions run more than once per store.
+var batchSeq atomic.Int64
+
+// BenchmarkStoreEvents measures StoreEvents, with batches of 1 and 10 new events and a batch of 10
+// duplicates, against the floor of durable ingest: one plain INSERT of one row. The parallel variants run
+// 4×GOMAXPROCS callers at once, as concurrent webhook POSTs do.
+func BenchmarkStoreEvents(b *testing.B) {
+	for _, dialect := range []struct {
+		name string
+		open func(testing.TB) *db.Store
+	}{{db.SQLite, dbtest.SQLite}, {db.Postgres, dbtest.Postgres}} {
+		b.Run(dialect.name, func(b *testing.B) {
+			s := dialect.open(b)
+			ctx := context.Background()
+			newBatch := func(n int) []aicc.InboxEvent {
+				batch := make([]aicc.InboxEvent, n)
+				for i := range batch {
+					seq := batchSeq.Add(1)
+					batch[i] = event("ch_bench", "p1", fmt.Sprintf("u%d", seq%100), fmt.Sprintf("m.%d", seq), seq)
+					batch[i].Payload = fmt.Appendf(nil, `{"sender":{"id":"u%d"},"recipient":{"id":"p1"},"timestamp":%d,`+
+						`"message":{"mid":"m.%d","text":"Hello, I would like to know the status of my order."}}`, seq%100, seq, seq)
+				}
+				return batch
+			}
+			store := func(n int) func() error {
+				return func() error { _, err := s.StoreEvents(ctx, newBatch(n)); return err }
+			}
+			dups := newBatch(10)
+			if _, err := s.StoreEvents(ctx, dups); err != nil {
+				b.Fatal(err)
+			}
+			baseline := func() error {
+				e := newBatch(1)[0]
+				_, err := s.DB().NewRaw(`INSERT INTO inbox (tenant_id, channel_id, page_id, psid, kind, mid, watermark, ts,
+					dedup_key, text, payload, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+					e.TenantID, e.ChannelID, e.PageID, e.PSID, string(e.Kind), e.MID, e.Watermark, e.Timestamp, e.DedupKey,
+					e.Text, e.Payload, time.Now().UTC()).Exec(ctx)
+				return err
+			}
+			for _, bench := range []struct {
+				name   string
+				events int
+				op     func() error
+			}{
+				{"batch=1", 1, store(1)},
+				{"batch=10", 10, store(10)},
+				{"batch=10-duplicates", 10, func() error { _, err := s.StoreEvents(ctx, slices.Clone(dups)); return err }},
+				{"baseline-insert", 1, baseline},
+			} {
+				b.Run(bench.name, func(b *testing.B) {
+					for b.Loop() {
+						if err := bench.op(); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(float64(b.N*bench.events)/b.Elapsed().Seconds(), "events/s")
+				})
+				b.Run(bench.name+"/parallel", func(b *testing.B) {
+					b.SetParallelism(4)
+					b.RunParallel(func(pb *testing.PB) {
+						for pb.Next() {
+							if err := bench.op(); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					})
+					b.ReportMetric(float64(b.N*bench.events)/b.Elapsed().Seconds(), "events/s")
+				})
+			}
+		})
+	}
+}
+
+// event returns a new message event of tenant ten_1 with a dedup key from its MID.
+func event(channelID, pageID, psid, mid string, ts int64) aicc.InboxEvent {
+	return aicc.InboxEvent{
+		TenantID: "ten_1", ChannelID: channelID, PageID: pageID, PSID: psid, Kind: aicc.EventMessage, MID: mid,
+		Timestamp: ts, DedupKey: "mid:" + mid, Text: "text of " + mid,
+		Payload: fmt.Appendf(nil, `{"sender":{"id":%q},"timestamp":%d,"message":{"mid":%q}}`, psid, ts, mid),
+	}
+}
+
+// claim claims events and fails the test on error.
+func claim(tb testing.TB, s *db.Store, owner string, limit int, at time.Time) []aicc.InboxEvent {
+	tb.Helper()
+	got, err := s.ClaimEvents(context.Background(), owner, limit, at, at.Add(time.Minute))
+	require.NoError(tb, err)
+	return got
+}
+
+func requireUndelivered(tb testing.TB, s *db.Store, want int) {
+	tb.Helper()
+	st, err := s.InboxStats(context.Background())
+	require.NoError(tb, err)
+	require.Equal(tb, want, st.Undelivered)
+}
+
+func ids(events []aicc.InboxEvent) []int64 {
+	out := make([]int64, len(events))
+	for i, e := range events {
+		out[i] = e.ID
+	}
+	return out
+}
+
+// norm is the time as the store keeps it.
+func norm(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }

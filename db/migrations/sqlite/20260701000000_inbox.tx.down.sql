@@ -1,0 +1,2 @@
+DROP TABLE conversations;
+DROP TABLE inbox;
