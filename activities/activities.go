@@ -15,8 +15,9 @@ import (
 // Activities carries the dependencies of every activity. Register a pointer to it with the worker; workflows
 // reference its methods through a nil *Activities.
 type Activities struct {
-	Channels     aicc.ChannelStore
-	Certificates aicc.CertificateStore
+	Channels      aicc.ChannelStore
+	Certificates  aicc.CertificateStore
+	Conversations aicc.ConversationStore
 	// Keyring opens the sealed Page tokens and app secrets, in memory, for the duration of one Graph call.
 	Keyring *aicc.Keyring
 	// Graph gives the Graph client of the moment (it trusts the certificates uploaded at the time of the call).

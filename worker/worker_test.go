@@ -272,3 +272,53 @@ func TestRegister(t *testing.T) {
 	assert.Nil(t, store.page, "removed")
 	assert.False(t, g.subscribed, "unsubscribed")
 }
+
+// conversationStores add what the Conversation workflow's activities read and write to the channel store: a
+// channel whose sessions end after 20 minutes without a customer reply, and the saved conversations.
+type conversationStores struct {
+	*channelStore
+	aicc.ConversationStore
+	saved []aicc.Conversation
+}
+
+func (s *conversationStores) GetChannel(_ context.Context, tenantID, id string) (*aicc.Channel, error) {
+	ch := aicc.DefaultChannel()
+	ch.ID, ch.TenantID = id, tenantID
+	ch.Basic.NoCustomerReply.Enabled = true
+	return &ch, nil
+}
+
+func (s *conversationStores) GetConversation(context.Context, string, string) (*aicc.Conversation, error) {
+	return nil, aicc.Errorf(aicc.ENOTFOUND, "The conversation does not exist.")
+}
+
+func (s *conversationStores) SaveConversation(_ context.Context, c *aicc.Conversation) error {
+	s.saved = append(s.saved, *c)
+	return nil
+}
+
+// Register wires the Conversation workflow under the name the dispatcher starts it by, to the real activities.
+func TestRegisterConversation(t *testing.T) {
+	var ts testsuite.WorkflowTestSuite
+	acts, store, _ := newActivities(t)
+	stores := &conversationStores{channelStore: store}
+	acts.Channels, acts.Conversations = stores, stores
+
+	env := ts.NewTestWorkflowEnvironment()
+	worker.Register(env, acts)
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(workflows.SignalInboxEvent, workflows.InboxEventSignal{
+			InboxID: 1, Kind: aicc.EventMessage, MID: "m_1", Timestamp: env.Now().UnixMilli(), Text: "hello",
+		})
+	}, time.Minute)
+	env.ExecuteWorkflow(workflows.ConversationWorkflowType, workflows.ConversationInput{
+		TenantID: "ten_1", ChannelID: "ch_1", PageID: "42", PSID: "7",
+	})
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	require.Len(t, stores.saved, 2)
+	assert.Equal(t, aicc.ConversationOpen, stores.saved[0].Status)
+	assert.Equal(t, aicc.ConversationID("ch_1", "42", "7"), stores.saved[0].ID)
+	assert.Equal(t, aicc.ConversationEnded, stores.saved[1].Status, "after 20 minutes without a customer reply")
+	assert.Equal(t, 20*time.Minute, stores.saved[1].EndedAt.Sub(stores.saved[0].UpdatedAt))
+}

@@ -48,6 +48,22 @@ func StartDisconnectPageOptions(in PageInput) client.StartWorkflowOptions {
 	return pageOptions(DisconnectPageWorkflowID(in.PageID), in)
 }
 
+// StartConversationOptions are the options the dispatcher signals-with-start the conversation between pageID of
+// channelID and the customer psid with: the running workflow gets the signal, and when there is none (never
+// started, or its run ended) a new one is started.
+func StartConversationOptions(tenantID, channelID, pageID, psid string) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                       ConversationWorkflowID(channelID, pageID, psid),
+		TaskQueue:                TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			SearchAttributeTenantID.ValueSet(tenantID),
+			SearchAttributeChannelID.ValueSet(channelID),
+		),
+	}
+}
+
 func pageOptions(id string, in PageInput) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
 		ID:                                       id,

@@ -19,7 +19,19 @@ type ConversationInput struct {
 	PSID      string
 	// State is the conversation so far when the workflow continues as new; nil on the first start.
 	State *ConversationState
+	// HistoryLimit is the history length (in events) past which the workflow continues as new; zero means
+	// DefaultConversationHistoryLimit. Tests lower it; it is carried over to the next run.
+	HistoryLimit int
 }
+
+// ConversationWorkflowType is the name Conversation is registered under; the dispatcher starts it by this name.
+const ConversationWorkflowType = "Conversation"
+
+// DefaultConversationHistoryLimit is the history length past which a conversation continues as new. The server
+// suggests continuing as new at 4,096 events by default, and the workflow follows that suggestion first; this
+// bound is the backstop for a namespace configured otherwise. It stays under the 10,240 events at which Temporal
+// starts warning, and far from the 51,200 at which it terminates a workflow.
+const DefaultConversationHistoryLimit = 10_000
 
 // ConversationState is what the workflow knows of its conversation.
 type ConversationState struct {
@@ -28,6 +40,10 @@ type ConversationState struct {
 	Seen []int64
 	// LastTimestamp is the Meta timestamp of the newest applied event (ms).
 	LastTimestamp int64
+	// LastCustomerSeenAt is the workflow time at which the conversation's last customer message was applied:
+	// the no-customer-reply end counts from it, so that a message that reaches the workflow late (the dispatcher
+	// was down) does not end the session at once. Zero until the workflow has seen a customer message.
+	LastCustomerSeenAt time.Time
 }
 
 // SignalInboxEvent delivers one inbox event to its conversation; the dispatcher sends it with signal-with-start.
