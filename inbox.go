@@ -57,7 +57,7 @@ type Conversation struct {
 	PageID                string
 	PSID                  string
 	Status                ConversationStatus
-	MessageCount          int // inbound messages and echoes
+	MessageCount          int // customer messages, postbacks and echoes
 	LastCustomerMessage   string
 	LastCustomerMessageAt time.Time
 	LastAgentMessage      string
