@@ -25,6 +25,7 @@ import (
 	"github.com/aiccfb/aicc"
 	"github.com/aiccfb/aicc/api"
 	"github.com/aiccfb/aicc/db"
+	"github.com/aiccfb/aicc/meta"
 	"github.com/aiccfb/aicc/worker"
 )
 
@@ -37,7 +38,8 @@ const (
 	devTenantName = "dev"
 )
 
-// runDev is "aicc dev": an embedded Temporal server with its Web UI, the worker and the API in one process.
+// runDev is "aicc dev": an embedded Temporal server with its Web UI, the worker, the inbox dispatcher and the
+// API in one process.
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, err := loadConfig()
 	if err != nil {
@@ -70,7 +72,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// dev runs everything until ctx is done, then stops it in reverse order: API, worker, UI, Temporal.
+// dev runs everything until ctx is done, then stops it in reverse order: API, dispatcher, worker, UI,
+// Temporal.
 func dev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer) error {
 	dir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
@@ -183,9 +186,19 @@ func dev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer)
 	}
 	defer func() { w.Stop(); logger.Info("worker stopped") }()
 
+	// The dispatcher stops before the worker, after the API: nothing new reaches the inbox by then, and what
+	// it has not delivered stays there for the next start.
+	dispatcher := newDispatcher(store, tc, logger, reg)
+	dispatchCtx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
+	dispatchDone := make(chan struct{})
+	var dispatchErr error
+	go func() { defer close(dispatchDone); dispatchErr = stopped(dispatcher.Run(dispatchCtx)) }()
+	defer func() { stopDispatch(); <-dispatchDone; logger.Info("dispatcher stopped") }()
+
 	srv := &api.Server{
 		Store: store, Keyring: keyring, Temporal: tc, Logger: logger, Metrics: reg, Graph: graph,
-		PublicURL: cfg.PublicURL, VerificationTTL: cfg.VerificationTTL, MaxBodyBytes: cfg.MaxBodyBytes,
+		Webhooks: meta.Codec{}, PublicURL: cfg.PublicURL, VerificationTTL: cfg.VerificationTTL,
+		MaxBodyBytes: cfg.MaxBodyBytes,
 	}
 	// The API gets its own context, so that it stops first, when dev says so, not on the signal itself.
 	apiCtx, stopAPI := context.WithCancel(context.WithoutCancel(ctx))
@@ -211,6 +224,13 @@ func dev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer)
 		return <-apiErr
 	case err := <-apiErr:
 		return err
+	case <-dispatchDone:
+		stopAPI()
+		err := dispatchErr
+		if err == nil {
+			err = errors.New("stopped by itself")
+		}
+		return errors.Join(fmt.Errorf("dispatcher: %w", err), <-apiErr)
 	}
 }
 

@@ -34,17 +34,22 @@ import (
 
 	"github.com/aiccfb/aicc"
 	"github.com/aiccfb/aicc/api"
+	"github.com/aiccfb/aicc/db"
 	"github.com/aiccfb/aicc/db/dbtest"
+	"github.com/aiccfb/aicc/meta"
 	"github.com/aiccfb/aicc/meta/metatest"
 	"github.com/aiccfb/aicc/worker"
 	"github.com/aiccfb/aicc/workflows"
 )
 
 // stack is one running aicc: Temporal, worker and API, with their log output captured, calling a fake Meta
-// over TLS whose certificate no system trusts.
+// over TLS whose certificate no system trusts. Tests start dispatchers on it as they need them.
 type stack struct {
 	t        *testing.T
 	temporal client.Client
+	store    *db.Store
+	keyring  *aicc.Keyring
+	logger   *slog.Logger
 	url      string // the API's base URL
 	token    string // a tenant-admin bearer token
 	sysToken string // a sysadmin bearer token
@@ -69,9 +74,10 @@ const (
 )
 
 // newStack starts a Temporal test server with the version check off (no traffic leaves the machine), a
-// worker, the API over a fresh SQLite store and a TLS fake Meta with one Page, wired as aicc dev wires them,
-// and creates a tenant with a tenant-admin token and a sysadmin token. No certificate is uploaded yet. It
-// returns the stack and the fake Page's token, a canary.
+// worker, the API (webhooks included) over a fresh SQLite store and a TLS fake Meta with one Page, wired as
+// aicc dev wires them but for the dispatcher, which tests start with startDispatcher; and creates a tenant
+// with a tenant-admin token and a sysadmin token. No certificate is uploaded yet. It returns the stack and the
+// fake Page's token, a canary.
 func newStack(t *testing.T) (*stack, string) {
 	t.Helper()
 	ctx := context.Background()
@@ -113,7 +119,7 @@ func newStack(t *testing.T) (*stack, string) {
 
 	srv := &api.Server{
 		Store: store, Keyring: keyring, Temporal: tc, Logger: logger, Metrics: reg, Graph: graph,
-		PublicURL: publicURL, VerificationTTL: time.Hour,
+		Webhooks: meta.Codec{}, PublicURL: publicURL, VerificationTTL: time.Hour,
 	}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
@@ -132,8 +138,8 @@ func newStack(t *testing.T) (*stack, string) {
 		t.Fatalf("CreateToken: %v", err)
 	}
 	return &stack{
-		t: t, temporal: tc, url: hs.URL, token: token, sysToken: sysToken, tenantID: tenant.ID, logs: logs,
-		meta: fake, appSecret: appSecret,
+		t: t, temporal: tc, store: store, keyring: keyring, logger: logger, url: hs.URL, token: token,
+		sysToken: sysToken, tenantID: tenant.ID, logs: logs, meta: fake, appSecret: appSecret,
 	}, pageToken
 }
 

@@ -2,7 +2,7 @@
 //
 //	aicc dev       everything in one process on a laptop: embedded Temporal + Web UI, worker, API, SQLite
 //	aicc api       the REST API and Meta's webhooks (Postgres, external Temporal)
-//	aicc worker    the Temporal worker
+//	aicc worker    the Temporal worker and the inbox dispatcher
 //	aicc migrate   migrates the application database
 //	aicc tenants create --name N
 //	aicc tokens create --tenant T --role R [--name N]
@@ -54,7 +54,8 @@ const usage = `Usage: aicc <command> [flags]
 
 Commands:
   dev                 run everything in one process for a laptop or a demo: embedded Temporal server and
-                      Web UI, worker and API on SQLite files in a data directory (no Docker, no internet)
+                      Web UI, worker, dispatcher and API on SQLite files in a data directory (no Docker, no
+                      internet)
                         --data-dir DIR   data directory (default ./.aicc, or AICC_DATA_DIR)
                         --http-addr ADDR API listen address (default 127.0.0.1:8080, or AICC_HTTP_ADDR)
                         --ui-port PORT   Temporal Web UI port (default 8233, or AICC_UI_PORT)
@@ -62,7 +63,8 @@ Commands:
                         --fake-meta      serve a fake Meta (Graph API, one fake Page) in-process on
                                          127.0.0.1 over TLS and call it instead of graph.facebook.com
   api                 serve the REST API and Meta's webhooks
-  worker              run the Temporal worker, with /metrics and /healthz on AICC_WORKER_METRICS_ADDR
+  worker              run the Temporal worker and the dispatcher that delivers webhook events from the
+                      inbox to conversation workflows, with /metrics and /healthz on AICC_WORKER_METRICS_ADDR
   migrate             migrate the application database to the latest schema
   tenants create --name NAME
                       create a tenant and print its ID

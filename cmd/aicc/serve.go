@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +24,7 @@ import (
 	"github.com/aiccfb/aicc"
 	"github.com/aiccfb/aicc/activities"
 	"github.com/aiccfb/aicc/api"
+	"github.com/aiccfb/aicc/meta"
 	"github.com/aiccfb/aicc/worker"
 )
 
@@ -51,15 +54,16 @@ func runAPI(ctx context.Context, cfg Config, logger *slog.Logger) error {
 
 	srv := &api.Server{
 		Store: store, Keyring: keyring, Temporal: tc, Logger: logger, Metrics: reg, Graph: cfg.GraphProvider(store),
-		PublicURL: cfg.PublicURL, VerificationTTL: cfg.VerificationTTL, MaxBodyBytes: cfg.MaxBodyBytes,
+		Webhooks: meta.Codec{}, PublicURL: cfg.PublicURL, VerificationTTL: cfg.VerificationTTL,
+		MaxBodyBytes: cfg.MaxBodyBytes,
 	}
 	logGraph(logger, cfg)
 	return api.Serve(ctx, cfg.HTTPAddr, srv.Handler(), logger)
 }
 
-// runWorker is "aicc worker": the Temporal worker, with /metrics, /healthz and /readyz on
-// cfg.WorkerMetricsAddr. It needs the master key: its activities unseal app secrets and Page tokens to call
-// Meta.
+// runWorker is "aicc worker": the Temporal worker and the inbox dispatcher beside it, with /metrics, /healthz
+// and /readyz on cfg.WorkerMetricsAddr. It needs the master key: its activities unseal app secrets and Page
+// tokens to call Meta.
 func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err := cfg.requireDatabaseURL(); err != nil {
 		return err
@@ -111,18 +115,56 @@ func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		cancel() // the worker stops when its metrics server cannot run
 	}()
 
+	dispatcher := newDispatcher(store, tc, logger, reg)
+	dispatchErr := make(chan error, 1)
+	go func() {
+		dispatchErr <- stopped(dispatcher.Run(ctx))
+		cancel() // the worker stops when its dispatcher cannot run
+	}()
+
 	acts := newActivities(store, keyring, cfg.GraphProvider(store))
 	logGraph(logger, cfg)
-	logger.Info("worker starting", slog.String("namespace", cfg.TemporalNamespace))
+	logger.Info("worker starting", slog.String("namespace", cfg.TemporalNamespace),
+		slog.String("dispatcher", dispatcher.Owner))
 	werr := worker.Run(ctx, tc, acts, sdkworker.Options{})
 	cancel()
-	return errors.Join(werr, <-metricsErr)
+	return errors.Join(werr, <-dispatchErr, <-metricsErr)
 }
 
 // newActivities returns the activities' dependencies: the store, the keyring that unseals the secrets a Graph
 // call needs, and the Graph provider, which trusts the certificates uploaded at the time of each call.
 func newActivities(store aicc.Store, keyring *aicc.Keyring, graph aicc.GraphProvider) *activities.Activities {
-	return &activities.Activities{Channels: store, Certificates: store, Keyring: keyring, Graph: graph, Now: time.Now}
+	return &activities.Activities{
+		Channels: store, Certificates: store, Conversations: store, Keyring: keyring, Graph: graph, Now: time.Now,
+	}
+}
+
+// newDispatcher returns the process's inbox dispatcher, which delivers stored webhook events to their
+// conversation workflows. Its owner name is this host and process, so that a lease names who holds it and a
+// restarted process never mistakes its predecessor's leases for its own; they are claimed again once they run
+// out. Batch size, lease and idle wait are the worker package's defaults.
+func newDispatcher(inbox aicc.InboxStore, tc client.Client, logger *slog.Logger, reg prometheus.Registerer) *worker.Dispatcher {
+	return &worker.Dispatcher{
+		Inbox: inbox, Temporal: tc, Owner: dispatchOwner(), Now: time.Now,
+		Logger: logger.With(slog.String("component", "dispatcher")), Metrics: reg,
+	}
+}
+
+// dispatchOwner names this process among the dispatchers: host name and process ID.
+func dispatchOwner() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown-host"
+	}
+	return host + "/" + strconv.Itoa(os.Getpid())
+}
+
+// stopped is err, or nil when err only says that the context was cancelled: a stop asked for, not a failure.
+func stopped(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
 }
 
 // logGraph logs where Graph calls go and what their TLS trusts, once at start.

@@ -1,0 +1,254 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/meta"
+	"github.com/aiccfb/aicc/meta/metatest"
+)
+
+// target is where POSTs go: a webhook URL and what signs and fills its bodies.
+type target struct {
+	name    string
+	url     string // the whole POST URL
+	channel string
+	secret  string
+	pages   []string
+}
+
+// generator makes webhook bodies: -items text messages per POST, to random customers of random Pages, each
+// with a message ID unique in the run, grouped into one entry per Page as Meta batches them.
+type generator struct {
+	run       string
+	round     int
+	pages     []string
+	customers int
+	items     int
+	dup       float64
+}
+
+// post is one body, sent once or more.
+type post struct {
+	body  []byte
+	mids  []string
+	acked bool // some send of it was answered 200
+}
+
+// midPrefix starts every message ID of the run.
+func (g *generator) midPrefix() string { return "m_load_" + g.run + "_" }
+
+// psid is the ID of customer i.
+func psid(i int) string { return "9" + fmt.Sprintf("%015d", i) }
+
+// newPost makes the seq-th body of sender w at Meta time now (ms).
+func (g *generator) newPost(w, seq int, rnd *rand.Rand, now int64) *post {
+	p := &post{mids: make([]string, 0, g.items)}
+	var entries []metatest.Entry
+	index := map[string]int{}
+	for i := range g.items {
+		page := g.pages[rnd.IntN(len(g.pages))]
+		mid := g.midPrefix() + strconv.Itoa(g.round) + "_" + strconv.Itoa(w) + "_" + strconv.Itoa(seq) + "_" + strconv.Itoa(i)
+		item := metatest.Text(page, psid(rnd.IntN(g.customers)), mid, "load message "+strconv.Itoa(seq), now+int64(i))
+		p.mids = append(p.mids, mid)
+		k, ok := index[page]
+		if !ok {
+			k = len(entries)
+			index[page] = k
+			entries = append(entries, metatest.Entry{ID: page})
+		}
+		entries[k].Messaging = append(entries[k].Messaging, item)
+		entries[k].Time = max(entries[k].Time, item.Timestamp)
+	}
+	p.body = metatest.NewPayload(entries...).Encode()
+	return p
+}
+
+// next returns what sender w sends next: with probability dup an earlier body of its own again (a retry
+// comes after the first attempt, as Meta's do), otherwise a new one.
+func (g *generator) next(w int, sent []*post, rnd *rand.Rand, now int64) (p *post, resend bool) {
+	if len(sent) > 0 && g.dup > 0 && rnd.Float64() < g.dup {
+		return sent[rnd.IntN(len(sent))], true
+	}
+	return g.newPost(w, len(sent), rnd, now), false
+}
+
+// result is what one target's run measured.
+type result struct {
+	name      string
+	elapsed   time.Duration
+	sent      int // POSTs answered, whatever the status
+	ok        int // answered 200
+	resent    int // of sent, how many resent an earlier body
+	events    int // messaging items in POSTs answered 200
+	non200    map[int]int
+	errors    int // no answer: connection errors, timeouts
+	latencies []time.Duration
+	posts     []*post // every distinct body
+	check     *check  // the database's verdict, when checked
+}
+
+// add merges another round's result into r.
+func (r *result) add(o *result) {
+	r.elapsed += o.elapsed
+	r.sent += o.sent
+	r.ok += o.ok
+	r.resent += o.resent
+	r.events += o.events
+	r.errors += o.errors
+	if r.non200 == nil {
+		r.non200 = map[int]int{}
+	}
+	for k, v := range o.non200 {
+		r.non200[k] += v
+	}
+	r.latencies = append(r.latencies, o.latencies...)
+	slices.Sort(r.latencies)
+	r.posts = append(r.posts, o.posts...)
+}
+
+// loadTarget sends POSTs to t from o.concurrency senders for o.duration and returns what it measured.
+func loadTarget(ctx context.Context, t target, gen *generator, o options) (*result, error) {
+	transport := &http.Transport{
+		MaxIdleConns: o.concurrency, MaxIdleConnsPerHost: o.concurrency, IdleConnTimeout: 30 * time.Second,
+		DisableCompression: true,
+	}
+	defer transport.CloseIdleConnections()
+	hc := &http.Client{Transport: transport, Timeout: o.timeout}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	start := time.Now()
+	deadline := start.Add(o.duration)
+	senders := make([]*result, o.concurrency)
+	var wg sync.WaitGroup
+	for w := range o.concurrency {
+		r := &result{non200: map[int]int{}}
+		senders[w] = r
+		wg.Go(func() { send(ctx, hc, t, gen, w, deadline, r) })
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	res := &result{name: t.name, elapsed: time.Since(start), non200: map[int]int{}}
+	for _, r := range senders {
+		res.sent += r.sent
+		res.ok += r.ok
+		res.resent += r.resent
+		res.events += r.events
+		res.errors += r.errors
+		for k, v := range r.non200 {
+			res.non200[k] += v
+		}
+		res.latencies = append(res.latencies, r.latencies...)
+		res.posts = append(res.posts, r.posts...)
+	}
+	slices.Sort(res.latencies)
+	return res, nil
+}
+
+// send is one sender: POST after POST until the deadline.
+func send(ctx context.Context, hc *http.Client, t target, gen *generator, w int, deadline time.Time, r *result) {
+	rnd := rand.New(rand.NewPCG(uint64(w)+1, uint64(time.Now().UnixNano())))
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		p, resend := gen.next(w, r.posts, rnd, time.Now().UnixMilli())
+		if !resend {
+			r.posts = append(r.posts, p)
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(p.body))
+		if err != nil {
+			r.errors++
+			continue
+		}
+		name, value := meta.Sign(aicc.AlgorithmSHA256, []byte(t.secret), p.body)
+		req.Header.Set(name, value)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("User-Agent", "facebookexternalua")
+		begin := time.Now()
+		resp, err := hc.Do(req)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.errors++
+			}
+			continue
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		r.latencies = append(r.latencies, time.Since(begin))
+		r.sent++
+		if resend {
+			r.resent++
+		}
+		if resp.StatusCode != http.StatusOK {
+			r.non200[resp.StatusCode]++
+			continue
+		}
+		r.ok++
+		r.events += len(p.mids)
+		p.acked = true
+	}
+}
+
+// percentile returns the p-th percentile (0-100) of sorted by the nearest-rank method; zero when empty.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	rank := int(float64(len(sorted))*p/100 + 0.999999999)
+	return sorted[min(max(rank, 1), len(sorted))-1]
+}
+
+// rate is n per second over d.
+func rate(n int, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+// report prints one line per target, the ratio of the first to the second, and the checks.
+func report(w io.Writer, results []*result) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "target\tPOSTs\tresent\treq/s\tevents/s\tp50\tp99\tnon-200\terrors\t")
+	for _, r := range results {
+		non200 := 0
+		for _, n := range r.non200 {
+			non200 += n
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.0f\t%s\t%s\t%d\t%d\t\n", r.name, r.sent, r.resent,
+			rate(r.ok, r.elapsed), rate(r.events, r.elapsed), ms(percentile(r.latencies, 50)),
+			ms(percentile(r.latencies, 99)), non200, r.errors)
+	}
+	tw.Flush()
+	for _, r := range results {
+		if len(r.non200) > 0 {
+			fmt.Fprintf(w, "%s non-200 answers by status: %v\n", r.name, r.non200)
+		}
+	}
+	if len(results) == 2 && rate(results[1].ok, results[1].elapsed) > 0 {
+		a, b := results[0], results[1]
+		fmt.Fprintf(w, "ratio %s/%s: requests/s %.2f, events/s %.2f\n", a.name, b.name,
+			rate(a.ok, a.elapsed)/rate(b.ok, b.elapsed), rate(a.events, a.elapsed)/rate(b.events, b.elapsed))
+	}
+	for _, r := range results {
+		if r.check != nil {
+			fmt.Fprintf(w, "%s exactly-once: %s\n", r.name, r.check)
+		}
+	}
+}
+
+// ms formats d in milliseconds with two decimals.
+func ms(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 2, 64) + "ms"
+}

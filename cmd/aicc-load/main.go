@@ -1,0 +1,323 @@
+// Command aicc-load is the load harness of aicc's webhook ingest: it sends correctly signed Meta webhook POSTs
+// at a chosen concurrency for a chosen time, reports requests/s, events/s and latency, and then checks against
+// the database that every acknowledged event is in the inbox exactly once.
+//
+//	aicc-load                                   self-contained: SQLite in a temporary directory, aicc's real
+//	                                            API handler in-process on 127.0.0.1
+//	aicc-load -db postgres://…/aicc_load        the same on Postgres (the database is migrated and gets a
+//	                                            tenant, a channel and its Pages; use a throwaway one)
+//	aicc-load -baseline                         also runs, in the same process and database, a minimal Gin
+//	                                            handler that stores each body with one INSERT: the floor
+//	                                            cost of durable ingest, and the ratio to it
+//	aicc-load -url http://HOST:8080 -channel ID -secret S -page P1,P2 [-db URL]
+//	                                            a running aicc; with -db the result is checked there too
+//
+// Every run stops by itself after -duration (and Ctrl+C stops it early). The exit code is 1 when an
+// acknowledged event is missing from the inbox or stored twice, 2 on a usage error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/db"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1 // a failure, or events lost or duplicated
+	exitUsage = 2
+)
+
+// options are the parsed flags.
+type options struct {
+	db          string
+	self        bool
+	url         string
+	channel     string
+	secret      string
+	pages       []string
+	baseline    bool
+	concurrency int
+	duration    time.Duration
+	rounds      int
+	items       int
+	dup         float64
+	nPages      int
+	customers   int
+	timeout     time.Duration
+	cpuProfile  string
+	idleConns   int
+}
+
+// run runs the harness with args and returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	gin.SetMode(gin.ReleaseMode)
+	o, code, ok := parseArgs(args, stderr)
+	if !ok {
+		return code
+	}
+	if err := load(ctx, o, stdout); err != nil {
+		fmt.Fprintf(stderr, "aicc-load: %v\n", err)
+		return exitError
+	}
+	return exitOK
+}
+
+func parseArgs(args []string, stderr io.Writer) (options, int, bool) {
+	var o options
+	fs := flag.NewFlagSet("aicc-load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.db, "db", "", "database: sqlite:PATH or postgres://… (default: SQLite in a temporary directory, -self only)")
+	fs.BoolVar(&o.self, "self", true, "serve aicc's API handler in-process on 127.0.0.1 over -db, with a channel and Pages provisioned there")
+	fs.StringVar(&o.url, "url", "", "base URL of a running aicc instead (http://HOST:PORT); needs -channel, -secret and -page")
+	fs.StringVar(&o.channel, "channel", "", "with -url: the channel ID")
+	fs.StringVar(&o.secret, "secret", "", "with -url: the channel's app secret (POSTs are signed with sha256)")
+	page := fs.String("page", "", "with -url: comma-separated IDs of Pages connected to the channel")
+	fs.BoolVar(&o.baseline, "baseline", false, "also run the baseline (a minimal Gin handler, one INSERT per POST) in the same database")
+	fs.IntVar(&o.concurrency, "concurrency", 16, "concurrent senders")
+	fs.DurationVar(&o.duration, "duration", 20*time.Second, "how long each target is loaded in each round")
+	fs.IntVar(&o.rounds, "rounds", 1, "rounds; with -baseline they alternate which target goes first")
+	fs.IntVar(&o.items, "items", 3, "messaging items per POST")
+	fs.Float64Var(&o.dup, "dup", 0.1, "share of POSTs that resend an earlier body byte for byte, as Meta's retries do (0-1)")
+	fs.IntVar(&o.nPages, "pages", 4, "-self: Pages to provision and spread events over")
+	fs.IntVar(&o.customers, "customers", 1000, "distinct customers (PSIDs) per Page")
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "timeout of one POST")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this process during the first aicc run to this file")
+	fs.IntVar(&o.idleConns, "idle-conns", 0, "idle connections the shared database pool keeps (0: the store's own setting; "+
+		"database/sql's default is 2)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, exitOK, false
+		}
+		return o, exitUsage, false
+	}
+	selfSet := false
+	fs.Visit(func(f *flag.Flag) { selfSet = selfSet || f.Name == "self" })
+	if *page != "" {
+		for _, p := range strings.Split(*page, ",") {
+			o.pages = append(o.pages, strings.TrimSpace(p))
+		}
+	}
+	var problem string
+	switch {
+	case fs.NArg() > 0:
+		problem = fmt.Sprintf("unexpected argument %q", fs.Arg(0))
+	case o.url != "" && selfSet && o.self:
+		problem = "-self and -url exclude each other"
+	case o.url == "" && !o.self:
+		problem = "-self=false needs -url"
+	case o.url != "" && (o.channel == "" || o.secret == "" || len(o.pages) == 0):
+		problem = "-url needs -channel, -secret and -page"
+	case o.url == "" && (o.channel != "" || o.secret != "" || len(o.pages) > 0):
+		problem = "-channel, -secret and -page go with -url"
+	case o.url != "" && o.baseline && o.db == "":
+		problem = "-baseline with -url needs -db, the database the baseline writes to"
+	case o.db != "" && !strings.HasPrefix(o.db, "sqlite:") && !strings.HasPrefix(o.db, "postgres://") &&
+		!strings.HasPrefix(o.db, "postgresql://"):
+		problem = "-db must be sqlite:PATH or postgres://…"
+	case o.concurrency < 1 || o.concurrency > 10000:
+		problem = "-concurrency must be between 1 and 10000"
+	case o.duration < 100*time.Millisecond || o.duration > time.Hour:
+		problem = "-duration must be between 100ms and 1h"
+	case o.rounds < 1 || o.rounds > 100:
+		problem = "-rounds must be between 1 and 100"
+	case o.idleConns < 0:
+		problem = "-idle-conns must not be negative"
+	case o.items < 1 || o.items > 1000:
+		problem = "-items must be between 1 and 1000 (Meta batches at most 1,000 events)"
+	case o.dup < 0 || o.dup > 1:
+		problem = "-dup must be between 0 and 1"
+	case o.nPages < 1 || o.nPages > 100:
+		problem = "-pages must be between 1 and 100"
+	case o.customers < 1:
+		problem = "-customers must be at least 1"
+	case o.timeout <= 0:
+		problem = "-timeout must be positive"
+	}
+	if problem != "" {
+		fmt.Fprintf(stderr, "aicc-load: %s\n", problem)
+		fs.Usage()
+		return o, exitUsage, false
+	}
+	o.self = o.url == ""
+	return o, 0, true
+}
+
+// load runs the whole harness: provision, load aicc, load the baseline, verify, report.
+func load(ctx context.Context, o options, stdout io.Writer) error {
+	if o.db == "" && o.self {
+		dir, err := os.MkdirTemp("", "aicc-load-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		o.db = "sqlite:" + filepath.Join(dir, "load.db")
+	}
+	var store *db.Store
+	if o.db != "" {
+		var err error
+		if store, err = db.Open(ctx, o.db); err != nil {
+			return fmt.Errorf("open database: %w", err)
+		}
+		defer store.Close()
+		if o.idleConns > 0 {
+			store.DB().SetMaxIdleConns(o.idleConns)
+		}
+		if o.self {
+			if err := store.Migrate(ctx); err != nil {
+				return fmt.Errorf("migrate: %w", err)
+			}
+		}
+	}
+
+	runID := newRunID()
+	t := target{name: "aicc", url: o.url, channel: o.channel, secret: o.secret, pages: o.pages}
+	if o.self {
+		self, err := startSelf(ctx, store, runID, o.nPages)
+		if err != nil {
+			return err
+		}
+		defer self.Close()
+		t = self.target
+	} else {
+		t.url = strings.TrimRight(t.url, "/") + "/webhooks/facebook/" + t.channel
+	}
+	var base *baseline
+	if o.baseline {
+		var err error
+		if base, err = startBaseline(ctx, store); err != nil {
+			return err
+		}
+		defer func() {
+			if err := base.Close(ctx); err != nil {
+				fmt.Fprintf(stdout, "aicc-load: %v\n", err)
+			}
+		}()
+	}
+	fmt.Fprintf(stdout, "aicc-load: %s, concurrency %d, duration %s × %d round(s), items %d, dup %.2f, pages %d, "+
+		"customers %d/page\n", describeDB(store), o.concurrency, o.duration, o.rounds, o.items, o.dup, len(t.pages), o.customers)
+
+	// Rounds alternate the order of the targets (aicc first, then the baseline first, …), so that neither
+	// always runs on the database the other has just warmed or filled.
+	gen := &generator{run: runID, pages: t.pages, customers: o.customers, items: o.items, dup: o.dup}
+	bgen := &generator{run: runID + "b", pages: t.pages, customers: o.customers, items: o.items, dup: o.dup}
+	res, bres := &result{name: t.name}, &result{name: "baseline"}
+	for round := range o.rounds {
+		gen.round, bgen.round = round, round
+		steps := []func() error{
+			func() error {
+				stopProfile, err := startProfile(o.cpuProfile, round)
+				if err != nil {
+					return err
+				}
+				r, err := loadTarget(ctx, t, gen, o)
+				stopProfile()
+				if err == nil {
+					res.add(r)
+					fmt.Fprintf(stdout, "  round %d %-8s %6.0f req/s %7.0f events/s\n", round+1, r.name, rate(r.ok, r.elapsed), rate(r.events, r.elapsed))
+				}
+				return err
+			},
+		}
+		if base != nil {
+			steps = append(steps, func() error {
+				r, err := loadTarget(ctx, base.target, bgen, o)
+				if err == nil {
+					bres.add(r)
+					fmt.Fprintf(stdout, "  round %d %-8s %6.0f req/s %7.0f events/s\n", round+1, r.name, rate(r.ok, r.elapsed), rate(r.events, r.elapsed))
+				}
+				return err
+			})
+			if round%2 == 1 {
+				slices.Reverse(steps)
+			}
+		}
+		for _, step := range steps {
+			if err := step(); err != nil {
+				return err
+			}
+		}
+	}
+	results := []*result{res}
+	if base != nil {
+		var err error
+		if bres.check, err = base.verify(ctx, bres); err != nil {
+			return err
+		}
+		results = append(results, bres)
+	}
+	if store != nil {
+		var err error
+		if res.check, err = verifyInbox(ctx, store, t.channel, gen.midPrefix(), res); err != nil {
+			return fmt.Errorf("verify: %w", err)
+		}
+	}
+	report(stdout, results)
+	if res.check == nil {
+		fmt.Fprintln(stdout, "exactly-once: not checked (no -db)")
+		return nil
+	}
+	if res.check.failed() || bres.check.failed() {
+		return errors.New("events were lost or duplicated")
+	}
+	return nil
+}
+
+// describeDB names the database without its URL, which may hold a password.
+func describeDB(store *db.Store) string {
+	if store == nil {
+		return "database not checked"
+	}
+	return "database " + store.Dialect()
+}
+
+// startProfile starts a CPU profile to path, when path is not empty and this is the first round, and returns
+// what stops it.
+func startProfile(path string, round int) (func(), error) {
+	if path == "" || round > 0 {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// newRunID names this run; every message ID it sends starts with it, so runs never collide in one database.
+func newRunID() string {
+	b := aicc.RandomBytes(5)
+	const digits = "0123456789abcdefghijklmnopqrstuv"
+	out := make([]byte, len(b))
+	for i, c := range b {
+		out[i] = digits[c%32]
+	}
+	return string(out)
+}
