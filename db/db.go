@@ -32,6 +32,12 @@ const (
 	SQLite   = "sqlite"
 )
 
+// pgMaxIdleConns is how many Postgres connections the pool keeps open while idle. database/sql keeps 2, so
+// under concurrent webhooks most requests would open a connection of their own first (measured with
+// cmd/aicc-load at 64 senders: 3 to 4 times the throughput and a p99 of 66 ms instead of 479 ms with the
+// connections kept).
+const pgMaxIdleConns = 64
+
 // Store is the application database. It implements aicc.Store.
 type Store struct {
 	db      *bun.DB
@@ -56,7 +62,9 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 		// Bun formats every value into the SQL text itself, so statements never repeat: preparing and caching
 		// them (pgx's default) would cost a round trip each and fill the cache for nothing.
 		cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
-		s = &Store{db: bun.NewDB(stdlib.OpenDB(*cfg), pgdialect.New()), dialect: Postgres}
+		sqldb := stdlib.OpenDB(*cfg)
+		sqldb.SetMaxIdleConns(pgMaxIdleConns)
+		s = &Store{db: bun.NewDB(sqldb, pgdialect.New()), dialect: Postgres}
 	case "sqlite":
 		if rest == "" || strings.ContainsAny(rest, "?#") {
 			return nil, errors.New("db: sqlite URL: want sqlite:PATH, with no ? or # in the path")

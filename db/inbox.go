@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aiccfb/aicc"
+	"github.com/jackc/pgx/v5"
 	"github.com/uptrace/bun"
 )
 
@@ -40,14 +41,14 @@ func (s *Store) StoreEvents(ctx context.Context, events []aicc.InboxEvent) (dupl
 		e.ReceivedAt = norm(e.ReceivedAt)
 		rows[i] = newInboxRow(e)
 	}
-	var stored []struct {
-		ID       int64
-		PageID   string
-		DedupKey string
+	var stored []storedEvent
+	if s.dialect == Postgres {
+		stored, err = s.insertEventsPostgres(ctx, rows)
+	} else {
+		err = s.db.NewInsert().Model(&rows).ExcludeColumn("id", "delivered_at", "lease_owner", "lease_until").
+			On("CONFLICT (page_id, dedup_key) DO NOTHING").
+			Returning("id, page_id, dedup_key").Scan(ctx, &stored)
 	}
-	err = s.db.NewInsert().Model(&rows).ExcludeColumn("id", "delivered_at", "lease_owner", "lease_until").
-		On("CONFLICT (page_id, dedup_key) DO NOTHING").
-		Returning("id, page_id, dedup_key").Scan(ctx, &stored)
 	if err != nil {
 		return 0, wrap(err, "store events")
 	}
@@ -65,6 +66,52 @@ func (s *Store) StoreEvents(ctx context.Context, events []aicc.InboxEvent) (dupl
 	}
 	return len(events) - len(stored), nil
 }
+
+// storedEvent is what the insert of StoreEvents returns of each row it inserted.
+type storedEvent struct {
+	ID       int64
+	PageID   string
+	DedupKey string
+}
+
+// insertEventsPostgres is StoreEvents' insert on Postgres. It is the hot path of webhook ingest, so it is
+// one constant statement with the batch as array parameters, prepared once per connection: Bun would write
+// every value into the SQL text, which Postgres then parses and plans anew for each POST (measured: the
+// prepared form runs 1.6 times as fast; see docs/benchmarks.md).
+func (s *Store) insertEventsPostgres(ctx context.Context, rows []inboxRow) ([]storedEvent, error) {
+	n := len(rows)
+	tenant, channel, page, psid, kind, mid, dedup, text := make([]string, n), make([]string, n),
+		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	watermark, ts, payload, received := make([]int64, n), make([]int64, n), make([][]byte, n), make([]time.Time, n)
+	for i, r := range rows {
+		tenant[i], channel[i], page[i], psid[i], kind[i], mid[i] = r.TenantID, r.ChannelID, r.PageID, r.PSID, r.Kind, r.MID
+		dedup[i], text[i], watermark[i], ts[i], payload[i], received[i] = r.DedupKey, r.Text, r.Watermark, r.TS, r.Payload, r.ReceivedAt
+	}
+	// The database/sql layer of pgx reads a leading QueryExecMode argument as the mode of this one query;
+	// the pool's default (simple protocol, which suits Bun's inlined SQL) stays for everything else.
+	res, err := s.db.DB.QueryContext(ctx, pgInsertEvents, pgx.QueryExecModeCacheStatement,
+		tenant, channel, page, psid, kind, mid, watermark, ts, dedup, text, payload, received)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Close()
+	var stored []storedEvent
+	for res.Next() {
+		var e storedEvent
+		if err := res.Scan(&e.ID, &e.PageID, &e.DedupKey); err != nil {
+			return nil, err
+		}
+		stored = append(stored, e)
+	}
+	return stored, res.Err()
+}
+
+const pgInsertEvents = `INSERT INTO inbox
+	(tenant_id, channel_id, page_id, psid, kind, mid, watermark, ts, dedup_key, text, payload, received_at)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
+	$8::bigint[], $9::text[], $10::text[], $11::bytea[], $12::timestamptz[])
+ON CONFLICT (page_id, dedup_key) DO NOTHING
+RETURNING id, page_id, dedup_key`
 
 // ClaimEvents leases to owner, until leaseUntil, up to limit undelivered events whose lease is free or ended
 // before now, and returns them by Meta timestamp then ID. One statement claims them: on Postgres it locks the
