@@ -24,33 +24,65 @@ import (
 	"github.com/aiccfb/aicc"
 	"github.com/aiccfb/aicc/activities"
 	"github.com/aiccfb/aicc/api"
+	"github.com/aiccfb/aicc/db"
 	"github.com/aiccfb/aicc/meta"
 	"github.com/aiccfb/aicc/worker"
 )
 
+// deps are what the production processes share: the keyring, the Postgres store, the metrics registry and a
+// Temporal client reporting to it.
+type deps struct {
+	keyring  *aicc.Keyring
+	store    *db.Store
+	reg      *prometheus.Registry
+	temporal client.Client
+	closers  []io.Closer
+}
+
+// openDeps opens the dependencies of "aicc api" and "aicc worker"; Close releases them.
+func openDeps(ctx context.Context, cfg Config, logger *slog.Logger) (d *deps, err error) {
+	if err := cfg.requireDatabaseURL(); err != nil {
+		return nil, err
+	}
+	d = &deps{reg: newRegistry()}
+	defer func() {
+		if err != nil {
+			d.Close()
+		}
+	}()
+	if d.keyring, err = cfg.Keyring(); err != nil {
+		return nil, err
+	}
+	if d.store, err = openStore(ctx, cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
+	d.closers = append(d.closers, d.store)
+	handler, closeMetrics := temporalMetrics(d.reg, logger)
+	d.closers = append(d.closers, closeMetrics)
+	if d.temporal, err = dialTemporal(ctx, cfg, logger, handler); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Close releases the dependencies in the reverse order of their opening.
+func (d *deps) Close() {
+	if d.temporal != nil {
+		d.temporal.Close()
+	}
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		_ = d.closers[i].Close()
+	}
+}
+
 // runAPI is "aicc api": the REST API and Meta's webhooks on cfg.HTTPAddr, against Postgres and Temporal.
 func runAPI(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	if err := cfg.requireDatabaseURL(); err != nil {
-		return err
-	}
-	keyring, err := cfg.Keyring()
+	d, err := openDeps(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-
-	reg := newRegistry()
-	handler, closeMetrics := temporalMetrics(reg, logger)
-	defer closeMetrics.Close()
-	tc, err := dialTemporal(ctx, cfg, logger, handler)
-	if err != nil {
-		return err
-	}
-	defer tc.Close()
+	defer d.Close()
+	keyring, store, reg, tc := d.keyring, d.store, d.reg, d.temporal
 
 	srv := &api.Server{
 		Store: store, Keyring: keyring, Temporal: tc, Logger: logger, Metrics: reg, Graph: cfg.GraphProvider(store),
@@ -65,27 +97,12 @@ func runAPI(ctx context.Context, cfg Config, logger *slog.Logger) error {
 // and /readyz on cfg.WorkerMetricsAddr. It needs the master key: its activities unseal app secrets and Page
 // tokens to call Meta.
 func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	if err := cfg.requireDatabaseURL(); err != nil {
-		return err
-	}
-	keyring, err := cfg.Keyring()
+	d, err := openDeps(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-
-	reg := newRegistry()
-	handler, closeMetrics := temporalMetrics(reg, logger)
-	defer closeMetrics.Close()
-	tc, err := dialTemporal(ctx, cfg, logger, handler)
-	if err != nil {
-		return err
-	}
-	defer tc.Close()
+	defer d.Close()
+	keyring, store, reg, tc := d.keyring, d.store, d.reg, d.temporal
 	if err := worker.RegisterSearchAttributes(ctx, tc, cfg.TemporalNamespace); err != nil {
 		// Compose's admin-tools job registers them too; a worker without the permission still works.
 		logger.Warn("could not register search attributes", slog.String("error", err.Error()))
