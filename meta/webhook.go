@@ -64,7 +64,7 @@ func Sign(alg aicc.SignatureAlgorithm, secret, body []byte) (header, value strin
 }
 
 // VerifySignature checks a webhook POST's signature of algorithm alg over the raw body, exactly as received:
-// Meta signs its own escaped form of the JSON (non-ASCII as \uXXXX), so re-encoding would break it. Any of
+// Meta signs its own escaped form of the JSON (non-ASCII as \uHHHH), so re-encoding would break it. Any of
 // secrets may match, so that the previous app secret stays valid during a rotation's overlap window; empty
 // secrets are ignored. It fails closed with one of the sentinel errors above.
 func VerifySignature(alg aicc.SignatureAlgorithm, secrets [][]byte, header http.Header, body []byte) error {

@@ -258,7 +258,7 @@ func Optin(pageID, psid, ref string, ts int64) Item {
 }
 
 // Encode returns p as Meta puts it on the wire, the bytes it signs: JSON with every non-ASCII character
-// escaped as \uXXXX with lowercase hex digits (ä as \u00e4) and "/" as "\/".
+// escaped as \uHHHH with lowercase hex digits (ä as \u00e4) and "/" as "\/".
 func (p Payload) Encode() []byte {
 	b, err := json.Marshal(p)
 	if err != nil {
@@ -268,7 +268,7 @@ func (p Payload) Encode() []byte {
 }
 
 // MetaEscape rewrites valid JSON into Meta's escaped form: inside strings, non-ASCII characters become
-// \uXXXX (surrogate pairs beyond U+FFFF) and "/" becomes "\/"; existing escapes are kept as they are.
+// \uHHHH (surrogate pairs beyond U+FFFF) and "/" becomes "\/"; existing escapes are kept as they are.
 func MetaEscape(b []byte) []byte {
 	var out strings.Builder
 	inString := false
