@@ -217,7 +217,8 @@ func rate(n int, d time.Duration) float64 {
 	return float64(n) / d.Seconds()
 }
 
-// report prints one line per target, the ratio of the first to the second, and the checks.
+// report prints one line per target, the ratio of the first (aicc) to each of the others (the baselines), and
+// the checks.
 func report(w io.Writer, results []*result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "target\tPOSTs\tresent\treq/s\tevents/s\tp50\tp99\tnon-200\terrors\t")
@@ -236,10 +237,11 @@ func report(w io.Writer, results []*result) {
 			fmt.Fprintf(w, "%s non-200 answers by status: %v\n", r.name, r.non200)
 		}
 	}
-	if len(results) == 2 && rate(results[1].ok, results[1].elapsed) > 0 {
-		a, b := results[0], results[1]
-		fmt.Fprintf(w, "ratio %s/%s: requests/s %.2f, events/s %.2f\n", a.name, b.name,
-			rate(a.ok, a.elapsed)/rate(b.ok, b.elapsed), rate(a.events, a.elapsed)/rate(b.events, b.elapsed))
+	for _, b := range results[min(1, len(results)):] {
+		if a := results[0]; rate(b.ok, b.elapsed) > 0 && rate(b.events, b.elapsed) > 0 {
+			fmt.Fprintf(w, "ratio %s/%s: requests/s %.2f, events/s %.2f\n", a.name, b.name,
+				rate(a.ok, a.elapsed)/rate(b.ok, b.elapsed), rate(a.events, a.elapsed)/rate(b.events, b.elapsed))
+		}
 	}
 	for _, r := range results {
 		if r.check != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/aiccfb/aicc"
 	"github.com/aiccfb/aicc/meta"
+	"github.com/aiccfb/aicc/meta/metatest"
 )
 
 func TestPercentile(t *testing.T) {
@@ -133,6 +135,12 @@ func TestParseArgs(t *testing.T) {
 		{[]string{"-url", "http://127.0.0.1:8080"}, false},
 		{[]string{"-url", "http://127.0.0.1:8080", "-channel", "c", "-secret", "s", "-page", "1", "-baseline"}, false},
 		{[]string{"-self", "-url", "http://127.0.0.1:8080", "-channel", "c", "-secret", "s", "-page", "1"}, false},
+		{[]string{"-baseline", "-baselines", "rows"}, true},
+		{[]string{"-baselines", "body"}, true},
+		{[]string{"-baseline", "-baselines", "inbox"}, false},
+		{[]string{"-baseline", "-baselines", ""}, false},
+		{[]string{"-url", "http://127.0.0.1:8080", "-channel", "c", "-secret", "s", "-page", "1", "-baselines", "rows"}, false},
+		{[]string{"-url", "http://127.0.0.1:8080", "-channel", "c", "-secret", "s", "-page", "1", "-baselines", "body", "-db", "sqlite:x"}, true},
 		{[]string{"-dup", "1.5"}, false},
 		{[]string{"-items", "0"}, false},
 		{[]string{"-db", "mysql://x"}, false},
@@ -142,5 +150,108 @@ func TestParseArgs(t *testing.T) {
 		if ok != tc.ok {
 			t.Errorf("parseArgs(%q) ok = %v, want %v", tc.args, ok, tc.ok)
 		}
+	}
+}
+
+// TestInboxRows: the rows baseline's minimal decoder yields, for the generator's bodies and for echoes, the
+// very rows aicc's codec yields (the same keys, PSIDs, kinds, texts, timestamps and raw payloads), under the
+// baseline's own tenant and channel.
+func TestInboxRows(t *testing.T) {
+	now := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
+	g := &generator{run: "abc", pages: []string{"800000000000001001", "800000000000001002"}, customers: 5, items: 4}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	bodies := [][]byte{
+		metatest.NewPayload(metatest.NewEntry("800000000000001001",
+			metatest.Echo("800000000000001001", "9000000000000007", "m_echo_1", "from the Page", 1_700_000_000_001),
+			metatest.Text("800000000000001001", "9000000000000007", "m_text_1", "Grüße 😀 </script>", 1_700_000_000_002),
+		)).Encode(),
+	}
+	for seq := range 20 {
+		bodies = append(bodies, g.newPost(0, seq, rnd, 1_700_000_000_000).body)
+	}
+	for _, body := range bodies {
+		got, err := inboxRows(body, "tn_base", "ch_base", now)
+		if err != nil {
+			t.Fatalf("inboxRows: %v\n%s", err, body)
+		}
+		want, err := meta.Codec{}.ParseEvents(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			want[i].TenantID, want[i].ChannelID, want[i].ReceivedAt = "tn_base", "ch_base", now
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("inboxRows =\n%+v\nwant (meta.Codec)\n%+v", got, want)
+		}
+	}
+	for _, bad := range []string{
+		`{"object":"page","entry":[{"id":"1","messaging":[{"sender":{"id":"2"}`,
+		`{"object":"page","entry":[{"messaging":[{"message":{"mid":"m_1"}}]}]}`,
+		`{"object":"page","entry":[{"id":"1","messaging":[{"postback":{"mid":"m_1","title":"t"}}]}]}`,
+		`{"object":"page","entry":[{"id":"1","messaging":[7]}]}`,
+	} {
+		if _, err := inboxRows([]byte(bad), "t", "c", now); err == nil {
+			t.Errorf("inboxRows(%s): no error", bad)
+		}
+	}
+}
+
+func TestParseBaselines(t *testing.T) {
+	for _, tc := range []struct {
+		list string
+		want []string
+		ok   bool
+	}{
+		{"body,rows", []string{"body", "rows"}, true},
+		{"rows, body", []string{"body", "rows"}, true},
+		{"rows", []string{"rows"}, true},
+		{"body,body", []string{"body"}, true},
+		{"", nil, false},
+		{"rows,", nil, false},
+		{"inbox", nil, false},
+	} {
+		got, _, ok := parseBaselines(tc.list)
+		if ok != tc.ok || !slices.Equal(got, tc.want) {
+			t.Errorf("parseBaselines(%q) = %q, %v; want %q, %v", tc.list, got, ok, tc.want, tc.ok)
+		}
+	}
+	o, _, ok := parseArgs([]string{"-baselines", "rows"}, io.Discard)
+	if !ok || !o.baseline || !slices.Equal(o.baselines, []string{"rows"}) {
+		t.Errorf("-baselines rows: baseline %v, baselines %q, want true, [rows]", o.baseline, o.baselines)
+	}
+	o, _, ok = parseArgs([]string{"-baseline"}, io.Discard)
+	if !ok || !slices.Equal(o.baselines, []string{"body", "rows"}) {
+		t.Errorf("-baseline: baselines %q, want both", o.baselines)
+	}
+	if o, _, _ := parseArgs(nil, io.Discard); o.baseline {
+		t.Error("no flags: the baselines run")
+	}
+	o, _, ok = parseArgs([]string{"-url", "http://127.0.0.1:8080", "-channel", "c", "-secret", "s", "-page", "1",
+		"-baseline", "-db", "sqlite:x"}, io.Discard)
+	if !ok || !slices.Equal(o.baselines, []string{"body"}) {
+		t.Errorf("-url -baseline: baselines %q, want [body]", o.baselines)
+	}
+}
+
+// TestReportRatios: one ratio line of aicc to each baseline.
+func TestReportRatios(t *testing.T) {
+	res := func(name string, ok int) *result {
+		return &result{name: name, elapsed: time.Second, sent: ok, ok: ok, events: 3 * ok}
+	}
+	var out strings.Builder
+	report(&out, []*result{res("aicc", 700), res("baseline-body", 1400), res("baseline-rows", 875)})
+	for _, line := range []string{
+		"ratio aicc/baseline-body: requests/s 0.50, events/s 0.50\n",
+		"ratio aicc/baseline-rows: requests/s 0.80, events/s 0.80\n",
+	} {
+		if !strings.Contains(out.String(), line) {
+			t.Errorf("report lacks %q:\n%s", line, out.String())
+		}
+	}
+	out.Reset()
+	report(&out, []*result{res("aicc", 700)})
+	if strings.Contains(out.String(), "ratio") {
+		t.Errorf("report without baselines has a ratio:\n%s", out.String())
 	}
 }

@@ -6,9 +6,12 @@
 //	                                            API handler in-process on 127.0.0.1
 //	aicc-load -db postgres://…/aicc_load        the same on Postgres (the database is migrated and gets a
 //	                                            tenant, a channel and its Pages; use a throwaway one)
-//	aicc-load -baseline                         also runs, in the same process and database, a minimal Gin
-//	                                            handler that stores each body with one INSERT: the floor
-//	                                            cost of durable ingest, and the ratio to it
+//	aicc-load -baseline                         also runs, in the same process and database, the baselines
+//	                                            (minimal Gin handlers): "body" stores each body with one
+//	                                            INSERT into a table of its own, "rows" stores the same inbox
+//	                                            rows aicc stores with one store.StoreEvents statement; the
+//	                                            floor cost of durable ingest, and aicc's ratio to each
+//	aicc-load -baseline -baselines rows         only the rows baseline
 //	aicc-load -url http://HOST:8080 -channel ID -secret S -page P1,P2 [-db URL]
 //	                                            a running aicc; with -db the result is checked there too
 //
@@ -60,6 +63,7 @@ type options struct {
 	secret      string
 	pages       []string
 	baseline    bool
+	baselines   []string // with baseline: "body", "rows" or both, in that order
 	concurrency int
 	duration    time.Duration
 	rounds      int
@@ -96,7 +100,10 @@ func parseArgs(args []string, stderr io.Writer) (options, int, bool) {
 	fs.StringVar(&o.channel, "channel", "", "with -url: the channel ID")
 	fs.StringVar(&o.secret, "secret", "", "with -url: the channel's app secret (POSTs are signed with sha256)")
 	page := fs.String("page", "", "with -url: comma-separated IDs of Pages connected to the channel")
-	fs.BoolVar(&o.baseline, "baseline", false, "also run the baseline (a minimal Gin handler, one INSERT per POST) in the same database")
+	fs.BoolVar(&o.baseline, "baseline", false, "also run the baselines (minimal Gin handlers storing with one statement per POST) in the same database")
+	baselines := fs.String("baselines", "body,rows", "which baselines -baseline runs (setting it implies -baseline): "+
+		"body (the body as one row of load_baseline), rows (the inbox rows aicc stores, through store.StoreEvents; "+
+		"-self only, so with -url the default is body)")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "concurrent senders")
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "how long each target is loaded in each round")
 	fs.IntVar(&o.rounds, "rounds", 1, "rounds; with -baseline they alternate which target goes first")
@@ -114,8 +121,15 @@ func parseArgs(args []string, stderr io.Writer) (options, int, bool) {
 		}
 		return o, exitUsage, false
 	}
-	selfSet := false
-	fs.Visit(func(f *flag.Flag) { selfSet = selfSet || f.Name == "self" })
+	selfSet, baselinesSet := false, false
+	fs.Visit(func(f *flag.Flag) {
+		selfSet = selfSet || f.Name == "self"
+		baselinesSet = baselinesSet || f.Name == "baselines"
+	})
+	o.baseline = o.baseline || baselinesSet
+	var badBaseline string
+	var baselinesOK bool
+	o.baselines, badBaseline, baselinesOK = parseBaselines(*baselines)
 	if *page != "" {
 		for _, p := range strings.Split(*page, ",") {
 			o.pages = append(o.pages, strings.TrimSpace(p))
@@ -125,6 +139,8 @@ func parseArgs(args []string, stderr io.Writer) (options, int, bool) {
 	switch {
 	case fs.NArg() > 0:
 		problem = fmt.Sprintf("unexpected argument %q", fs.Arg(0))
+	case !baselinesOK:
+		problem = fmt.Sprintf("-baselines: unknown baseline %q (body, rows)", badBaseline)
 	case o.url != "" && selfSet && o.self:
 		problem = "-self and -url exclude each other"
 	case o.url == "" && !o.self:
@@ -133,6 +149,8 @@ func parseArgs(args []string, stderr io.Writer) (options, int, bool) {
 		problem = "-url needs -channel, -secret and -page"
 	case o.url == "" && (o.channel != "" || o.secret != "" || len(o.pages) > 0):
 		problem = "-channel, -secret and -page go with -url"
+	case o.url != "" && baselinesSet && slices.Contains(o.baselines, "rows"):
+		problem = "-baselines rows does not go with -url: its rows would go into a live inbox, to aicc's dispatcher"
 	case o.url != "" && o.baseline && o.db == "":
 		problem = "-baseline with -url needs -db, the database the baseline writes to"
 	case o.db != "" && !strings.HasPrefix(o.db, "sqlite:") && !strings.HasPrefix(o.db, "postgres://") &&
@@ -163,7 +181,29 @@ func parseArgs(args []string, stderr io.Writer) (options, int, bool) {
 		return o, exitUsage, false
 	}
 	o.self = o.url == ""
+	if !o.self && !baselinesSet {
+		o.baselines = []string{"body"} // never the rows baseline against a running aicc's inbox
+	}
 	return o, 0, true
+}
+
+// parseBaselines parses -baselines: a comma-separated subset of body and rows, returned in that order. ok is
+// false, with the offending name, when a name is neither.
+func parseBaselines(list string) (names []string, bad string, ok bool) {
+	want := map[string]bool{}
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		if name != "body" && name != "rows" {
+			return nil, name, false
+		}
+		want[name] = true
+	}
+	for _, name := range []string{"body", "rows"} {
+		if want[name] {
+			names = append(names, name)
+		}
+	}
+	return names, "", true
 }
 
 // load runs the whole harness: provision, load aicc, load the baseline, verify, report.
@@ -205,82 +245,106 @@ func load(ctx context.Context, o options, stdout io.Writer) error {
 	} else {
 		t.url = strings.TrimRight(t.url, "/") + "/webhooks/facebook/" + t.channel
 	}
-	var base *baseline
-	if o.baseline {
+	// arm is one target of the run with its generator (message IDs of its own) and its result.
+	type arm struct {
+		t       target
+		gen     *generator
+		res     *result
+		profile bool
+	}
+	// Every target gets bodies alike: the same Pages (aicc's), its own message IDs.
+	newArm := func(bt target, run string) *arm {
+		return &arm{t: bt, gen: &generator{run: run, pages: t.pages, customers: o.customers, items: o.items, dup: o.dup},
+			res: &result{name: bt.name}}
+	}
+	aiccArm := newArm(t, runID)
+	aiccArm.profile = true
+	arms := []*arm{aiccArm}
+	var body *baseline
+	var bodyArm, rowsArm *arm
+	var rows *rowsBaseline
+	if o.baseline && slices.Contains(o.baselines, "body") {
 		var err error
-		if base, err = startBaseline(ctx, store); err != nil {
+		if body, err = startBaseline(ctx, store); err != nil {
 			return err
 		}
 		defer func() {
-			if err := base.Close(ctx); err != nil {
+			if err := body.Close(ctx); err != nil {
 				fmt.Fprintf(stdout, "aicc-load: %v\n", err)
 			}
 		}()
+		bodyArm = newArm(body.target, runID+"b")
+		arms = append(arms, bodyArm)
+	}
+	if o.baseline && slices.Contains(o.baselines, "rows") {
+		var err error
+		if rows, err = startRowsBaseline(store, runID); err != nil {
+			return err
+		}
+		defer func() {
+			if err := rows.Close(ctx); err != nil {
+				fmt.Fprintf(stdout, "aicc-load: %v\n", err)
+			}
+		}()
+		rowsArm = newArm(rows.target, runID+"r")
+		arms = append(arms, rowsArm)
 	}
 	fmt.Fprintf(stdout, "aicc-load: %s, concurrency %d, duration %s × %d round(s), items %d, dup %.2f, pages %d, "+
 		"customers %d/page\n", describeDB(store), o.concurrency, o.duration, o.rounds, o.items, o.dup, len(t.pages), o.customers)
 
-	// Rounds alternate the order of the targets (aicc first, then the baseline first, …), so that neither
-	// always runs on the database the other has just warmed or filled.
-	gen := &generator{run: runID, pages: t.pages, customers: o.customers, items: o.items, dup: o.dup}
-	bgen := &generator{run: runID + "b", pages: t.pages, customers: o.customers, items: o.items, dup: o.dup}
-	res, bres := &result{name: t.name}, &result{name: "baseline"}
+	// Rounds rotate the order of the targets (aicc, body, rows; then body, rows, aicc; …), so that none always
+	// runs on the database another has just warmed or filled.
 	for round := range o.rounds {
-		gen.round, bgen.round = round, round
-		steps := []func() error{
-			func() error {
-				stopProfile, err := startProfile(o.cpuProfile, round)
-				if err != nil {
+		for i := range arms {
+			a := arms[(i+round)%len(arms)]
+			a.gen.round = round
+			stopProfile := func() {}
+			if a.profile {
+				var err error
+				if stopProfile, err = startProfile(o.cpuProfile, round); err != nil {
 					return err
 				}
-				r, err := loadTarget(ctx, t, gen, o)
-				stopProfile()
-				if err == nil {
-					res.add(r)
-					fmt.Fprintf(stdout, "  round %d %-8s %6.0f req/s %7.0f events/s\n", round+1, r.name, rate(r.ok, r.elapsed), rate(r.events, r.elapsed))
-				}
-				return err
-			},
-		}
-		if base != nil {
-			steps = append(steps, func() error {
-				r, err := loadTarget(ctx, base.target, bgen, o)
-				if err == nil {
-					bres.add(r)
-					fmt.Fprintf(stdout, "  round %d %-8s %6.0f req/s %7.0f events/s\n", round+1, r.name, rate(r.ok, r.elapsed), rate(r.events, r.elapsed))
-				}
-				return err
-			})
-			if round%2 == 1 {
-				slices.Reverse(steps)
 			}
-		}
-		for _, step := range steps {
-			if err := step(); err != nil {
+			r, err := loadTarget(ctx, a.t, a.gen, o)
+			stopProfile()
+			if err != nil {
 				return err
 			}
+			a.res.add(r)
+			fmt.Fprintf(stdout, "  round %d %-13s %6.0f req/s %7.0f events/s\n", round+1, r.name, rate(r.ok, r.elapsed),
+				rate(r.events, r.elapsed))
 		}
 	}
-	results := []*result{res}
-	if base != nil {
+	if body != nil {
 		var err error
-		if bres.check, err = base.verify(ctx, bres); err != nil {
+		if bodyArm.res.check, err = body.verify(ctx, bodyArm.res); err != nil {
 			return err
 		}
-		results = append(results, bres)
+	}
+	if rows != nil {
+		var err error
+		if rowsArm.res.check, err = verifyInbox(ctx, store, rows.channel, rowsArm.gen.midPrefix(), rowsArm.res); err != nil {
+			return fmt.Errorf("verify baseline-rows: %w", err)
+		}
 	}
 	if store != nil {
 		var err error
-		if res.check, err = verifyInbox(ctx, store, t.channel, gen.midPrefix(), res); err != nil {
+		if aiccArm.res.check, err = verifyInbox(ctx, store, t.channel, aiccArm.gen.midPrefix(), aiccArm.res); err != nil {
 			return fmt.Errorf("verify: %w", err)
 		}
 	}
+	results := make([]*result, len(arms))
+	failed := false
+	for i, a := range arms {
+		results[i] = a.res
+		failed = failed || a.res.check.failed()
+	}
 	report(stdout, results)
-	if res.check == nil {
+	if aiccArm.res.check == nil {
 		fmt.Fprintln(stdout, "exactly-once: not checked (no -db)")
 		return nil
 	}
-	if res.check.failed() || bres.check.failed() {
+	if failed {
 		return errors.New("events were lost or duplicated")
 	}
 	return nil

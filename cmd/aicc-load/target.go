@@ -120,8 +120,9 @@ func numericID(runID string, i int) string {
 	return fmt.Sprintf("8%014d%03d", n%1e14, i)
 }
 
-// baseline is the floor of durable ingest: a Gin handler that reads the body and stores it with one INSERT
-// into load_baseline, in the same database and through the same connection pool as aicc's store.
+// baseline is the lighter floor of durable ingest, "baseline-body": a Gin handler that reads the body and
+// stores it with one INSERT into load_baseline, in the same database and through the same connection pool as
+// aicc's store. It stores one row per POST, not the inbox rows aicc stores; rowsBaseline does that.
 type baseline struct {
 	*server
 	db *bun.DB
@@ -170,7 +171,7 @@ func startBaseline(ctx context.Context, store *db.Store) (*baseline, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.target = target{name: "baseline", url: base + "/baseline"}
+	s.target = target{name: "baseline-body", url: base + "/baseline"}
 	return &baseline{server: s, db: bdb}, nil
 }
 
