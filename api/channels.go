@@ -250,7 +250,10 @@ func (s *Server) updateChannel(c *gin.Context) error {
 	return getScoped(c, s.Store.GetChannel, ch.ID, s.toChannelJSON)
 }
 
-// deleteChannel stops the channel's onboarding, if it runs, and deletes the channel with its secrets and Pages.
+// deleteChannel stops the channel's onboarding, if it runs, disconnects its Pages from Meta (so that Meta does
+// not go on sending their webhooks to a channel that is gone) and deletes the channel with its secrets. When a
+// Page is still being disconnected after the wait, nothing else is deleted yet: the answer is a CONFLICT asking
+// to delete again.
 func (s *Server) deleteChannel(c *gin.Context) error {
 	ctx, tenant := c.Request.Context(), principalOf(c).TenantID
 	ch, err := s.Store.GetChannel(ctx, tenant, c.Param("channelID"))
@@ -260,6 +263,14 @@ func (s *Server) deleteChannel(c *gin.Context) error {
 	err = s.Temporal.TerminateWorkflow(ctx, workflows.OnboardingWorkflowID(ch.ID), "", "channel deleted")
 	if err != nil && !isNotFound(err) {
 		return s.temporalError(c, fmt.Errorf("terminating the onboarding of %s: %w", ch.ID, err))
+	}
+	pending, err := s.disconnectPages(c, ch)
+	if err != nil {
+		return err
+	}
+	if pending > 0 {
+		return aicc.Errorf(aicc.ECONFLICT,
+			"%d of the channel's Pages are still being disconnected from Meta; delete the channel again shortly.", pending)
 	}
 	if err := s.Store.DeleteChannel(ctx, tenant, ch.ID); err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
@@ -13,6 +14,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/mocks"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/aiccfb/aicc"
 	"github.com/aiccfb/aicc/workflows"
@@ -339,15 +341,50 @@ func TestDeleteChannel(t *testing.T) {
 		Return(serviceerror.NewNotFound("workflow execution already completed")).Once()
 	requireStatus(t, h.delete("/v1/channels/"+c.Channel.ID, tn.Admin), http.StatusNoContent)
 	requireError(t, h.get("/v1/channels/"+c.Channel.ID, tn.Admin), http.StatusNotFound, aicc.ENOTFOUND)
+	// Its Page was disconnected from Meta first, so Meta stops sending its webhooks.
+	h.temporal.AssertCalled(t, "ExecuteWorkflow", mock.Anything,
+		mock.MatchedBy(func(o client.StartWorkflowOptions) bool { return o.ID == workflows.DisconnectPageWorkflowID("4242") }),
+		mock.Anything, workflows.PageInput{TenantID: tn.ID, ChannelID: c.Channel.ID, PageID: "4242"})
 
 	// The Page is free again for another channel.
 	other := h.createChannel(tn, channelBody(tn, "fb_next"))
 	requireStatus(t, h.post("/v1/channels/"+other.Channel.ID+"/pages", tn.Admin,
 		map[string]any{"pageId": "4242", "tokenSecret": "page-token"}), http.StatusCreated)
 
+	// When Meta cannot take the Page's subscription back, the channel and the Page stay, for a retry.
+	h.temporal.On("TerminateWorkflow", mock.Anything, onboardingID(other.Channel.ID), "", mock.Anything).
+		Return(nil).Once()
+	h.flows.setDisconnect(func(context.Context, workflows.PageInput) error {
+		return temporal.NewNonRetryableApplicationError("Meta did not answer.", aicc.EMETAUNAVAILABLE, nil)
+	})
+	requireError(t, h.delete("/v1/channels/"+other.Channel.ID, tn.Admin), http.StatusBadGateway, aicc.EMETAUNAVAILABLE)
+	assert.True(t, h.pageExists(tn, other.Channel.ID, "4242"))
+	h.flows.setDisconnect(nil)
+
 	// When Temporal does not answer, nothing is deleted.
 	h.temporal.On("TerminateWorkflow", mock.Anything, onboardingID(other.Channel.ID), "", mock.Anything).
 		Return(serviceerror.NewUnavailable("down")).Once()
 	requireError(t, h.delete("/v1/channels/"+other.Channel.ID, tn.Admin), http.StatusServiceUnavailable, aicc.EUNAVAILABLE)
 	requireStatus(t, h.get("/v1/channels/"+other.Channel.ID, tn.Admin), http.StatusOK)
+}
+
+func TestDeleteChannelWaitsForItsPages(t *testing.T) {
+	h := newHarness(t, withPageWait(200*time.Millisecond))
+	tn := h.newTenant("A")
+	ch := h.createChannel(tn, channelBody(tn, "fb_main")).Channel.ID
+	requireStatus(t, h.post(pagesPath(ch), tn.Admin, map[string]any{"pageId": "4343", "tokenSecret": "EAAB"}),
+		http.StatusCreated)
+	h.temporal.On("TerminateWorkflow", mock.Anything, onboardingID(ch), "", mock.Anything).Return(nil)
+
+	h.flows.setDisconnect(func(ctx context.Context, _ workflows.PageInput) error {
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	e := requireError(t, h.delete("/v1/channels/"+ch, tn.Admin), http.StatusConflict, aicc.ECONFLICT)
+	assert.Contains(t, e.Message, "delete the channel again")
+	requireStatus(t, h.get("/v1/channels/"+ch, tn.Admin), http.StatusOK)
+
+	h.flows.setDisconnect(nil)
+	requireStatus(t, h.delete("/v1/channels/"+ch, tn.Admin), http.StatusNoContent)
+	assert.False(t, h.pageExists(tn, ch, "4343"))
 }

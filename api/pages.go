@@ -125,6 +125,61 @@ func (s *Server) reconnectPage(c *gin.Context) error {
 	return s.answerConnect(c, p, run, http.StatusOK)
 }
 
+// startDisconnect starts the DisconnectPage workflow of p. A nil run means one is running already.
+func (s *Server) startDisconnect(c *gin.Context, p *aicc.Page) (client.WorkflowRun, error) {
+	in := workflows.PageInput{TenantID: p.TenantID, ChannelID: p.ChannelID, PageID: p.PageID}
+	run, err := s.Temporal.ExecuteWorkflow(c.Request.Context(), workflows.StartDisconnectPageOptions(in),
+		workflows.DisconnectPage, in)
+	switch {
+	case alreadyStarted(err):
+		return nil, nil
+	case err != nil:
+		return nil, s.temporalError(c, err)
+	}
+	return run, nil
+}
+
+// disconnectPages disconnects every Page of ch from Meta, all at once, and waits for them within one
+// PageConnectWait. It returns how many are still being disconnected; a disconnection that failed (Meta
+// unavailable, say) is the error, and that Page is kept.
+func (s *Server) disconnectPages(c *gin.Context, ch *aicc.Channel) (pending int, err error) {
+	var runs []client.WorkflowRun
+	opt := aicc.ListOptions{Limit: aicc.MaxListLimit}
+	for {
+		pages, next, err := s.Store.ListPages(c.Request.Context(), ch.TenantID, ch.ID, opt)
+		if err != nil {
+			return 0, err
+		}
+		for _, p := range pages {
+			run, err := s.startDisconnect(c, p)
+			if err != nil {
+				return 0, err
+			}
+			if run == nil {
+				pending++
+			} else {
+				runs = append(runs, run)
+			}
+		}
+		if next == "" {
+			break
+		}
+		opt.Cursor = next
+	}
+	wctx, cancel := context.WithTimeout(c.Request.Context(), s.pageConnectWait())
+	defer cancel()
+	for _, run := range runs {
+		err := run.Get(wctx, nil)
+		switch {
+		case err != nil && wctx.Err() != nil && c.Request.Context().Err() == nil:
+			pending++
+		case err != nil:
+			return 0, s.temporalError(c, err)
+		}
+	}
+	return pending, nil
+}
+
 // answerConnect waits for a ConnectPage run and answers its outcome; p is the Page as it was when the run
 // started.
 func (s *Server) answerConnect(c *gin.Context, p *aicc.Page, run client.WorkflowRun, okStatus int) error {
@@ -239,20 +294,17 @@ func (s *Server) removePage(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	in := workflows.PageInput{TenantID: p.TenantID, ChannelID: p.ChannelID, PageID: p.PageID}
-	run, err := s.Temporal.ExecuteWorkflow(ctx, workflows.StartDisconnectPageOptions(in), workflows.DisconnectPage, in)
-	switch {
-	case alreadyStarted(err):
-		c.Status(http.StatusAccepted)
-		return nil
-	case err != nil:
-		return s.temporalError(c, err)
+	run, err := s.startDisconnect(c, p)
+	if err != nil {
+		return err
 	}
-	done, err := s.await(c, run, nil)
-	switch {
-	case err != nil:
-		return s.temporalError(c, err)
-	case !done:
+	done := false // a disconnection already running is answered as still running
+	if run != nil {
+		if done, err = s.await(c, run, nil); err != nil {
+			return s.temporalError(c, err)
+		}
+	}
+	if !done {
 		s.log(c).Info("page disconnecting", slog.String("channel_id", p.ChannelID), slog.String("page_id", p.PageID))
 		c.Status(http.StatusAccepted)
 		return nil
