@@ -22,30 +22,19 @@ var (
 // the same channel makes the start fail (DomainError turns that into EONBOARDINGSTARTED); a finished one may be
 // started again.
 func StartOnboardingOptions(in OnboardingInput) client.StartWorkflowOptions {
-	return client.StartWorkflowOptions{
-		ID:        OnboardingWorkflowID(in.ChannelID),
-		TaskQueue: TaskQueue,
-		// Without this the client silently returns the running execution instead of an error.
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			SearchAttributeTenantID.ValueSet(in.TenantID),
-			SearchAttributeChannelID.ValueSet(in.ChannelID),
-		),
-	}
+	return exclusiveStart(OnboardingWorkflowID(in.ChannelID), in.TenantID, in.ChannelID)
 }
 
 // StartConnectPageOptions are the options to start ConnectPage for in.PageID with. A connection of the same
 // Page that is still running makes the start fail; a finished one may be started again.
 func StartConnectPageOptions(in PageInput) client.StartWorkflowOptions {
-	return pageOptions(ConnectPageWorkflowID(in.PageID), in)
+	return exclusiveStart(ConnectPageWorkflowID(in.PageID), in.TenantID, in.ChannelID)
 }
 
 // StartDisconnectPageOptions are the options to start DisconnectPage for in.PageID with. A disconnection of the
 // same Page that is still running makes the start fail; a finished one may be started again.
 func StartDisconnectPageOptions(in PageInput) client.StartWorkflowOptions {
-	return pageOptions(DisconnectPageWorkflowID(in.PageID), in)
+	return exclusiveStart(DisconnectPageWorkflowID(in.PageID), in.TenantID, in.ChannelID)
 }
 
 // StartConversationOptions are the options the dispatcher signals-with-start the conversation between pageID of
@@ -57,25 +46,30 @@ func StartConversationOptions(tenantID, channelID, pageID, psid string) client.S
 		TaskQueue:                TaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			SearchAttributeTenantID.ValueSet(tenantID),
-			SearchAttributeChannelID.ValueSet(channelID),
-		),
+		TypedSearchAttributes:    channelSearchAttributes(tenantID, channelID),
 	}
 }
 
-func pageOptions(id string, in PageInput) client.StartWorkflowOptions {
+// exclusiveStart are the options of a workflow that runs once at a time per ID: a start while one runs fails,
+// a start after it finished runs again.
+func exclusiveStart(id, tenantID, channelID string) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
-		ID:                                       id,
-		TaskQueue:                                TaskQueue,
+		ID:        id,
+		TaskQueue: TaskQueue,
+		// Without this the client silently returns the running execution instead of an error.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			SearchAttributeTenantID.ValueSet(in.TenantID),
-			SearchAttributeChannelID.ValueSet(in.ChannelID),
-		),
+		TypedSearchAttributes:                    channelSearchAttributes(tenantID, channelID),
 	}
+}
+
+// channelSearchAttributes tag a workflow with its tenant and channel for the Web UI's filters.
+func channelSearchAttributes(tenantID, channelID string) temporal.SearchAttributes {
+	return temporal.NewSearchAttributes(
+		SearchAttributeTenantID.ValueSet(tenantID),
+		SearchAttributeChannelID.ValueSet(channelID),
+	)
 }
 
 // DomainError turns an error the Temporal client returned for a start, signal, update or query of an
