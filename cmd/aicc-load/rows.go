@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/aiccfb/aicc"
-	"github.com/aiccfb/aicc/api"
 	"github.com/aiccfb/aicc/db"
 )
 
@@ -33,13 +31,8 @@ func startRowsBaseline(store *db.Store, runID string) (*rowsBaseline, error) {
 	b := &rowsBaseline{store: store, tenant: "load-baseline-" + runID, channel: "load-baseline-rows-" + runID}
 	r := gin.New()
 	r.POST("/baseline-rows", func(c *gin.Context) {
-		body, err := io.ReadAll(io.LimitReader(c.Request.Body, api.DefaultMaxBodyBytes+1))
-		switch {
-		case err != nil:
-			c.Status(http.StatusBadRequest)
-			return
-		case len(body) > api.DefaultMaxBodyBytes:
-			c.Status(http.StatusRequestEntityTooLarge)
+		body, ok := readBaselineBody(c)
+		if !ok {
 			return
 		}
 		events, err := inboxRows(body, b.tenant, b.channel, time.Now())

@@ -148,17 +148,12 @@ func startBaseline(ctx context.Context, store *db.Store) (*baseline, error) {
 	}
 	r := gin.New()
 	r.POST("/baseline", func(c *gin.Context) {
-		body, err := io.ReadAll(io.LimitReader(c.Request.Body, api.DefaultMaxBodyBytes+1))
-		switch {
-		case err != nil:
-			c.Status(http.StatusBadRequest)
-			return
-		case len(body) > api.DefaultMaxBodyBytes:
-			c.Status(http.StatusRequestEntityTooLarge)
+		body, ok := readBaselineBody(c)
+		if !ok {
 			return
 		}
 		key := sha256.Sum256(body)
-		_, err = bdb.ExecContext(c.Request.Context(), "INSERT INTO "+baselineTable+
+		_, err := bdb.ExecContext(c.Request.Context(), "INSERT INTO "+baselineTable+
 			" (dedup_key, body, received_at) VALUES (?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING",
 			hex.EncodeToString(key[:]), body, time.Now().UTC())
 		if err != nil {
@@ -173,6 +168,21 @@ func startBaseline(ctx context.Context, store *db.Store) (*baseline, error) {
 	}
 	s.target = target{name: "baseline-body", url: base + "/baseline"}
 	return &baseline{server: s, db: bdb}, nil
+}
+
+// readBaselineBody reads a baseline request's body within aicc's default body limit, answering 400 or 413
+// itself when it cannot.
+func readBaselineBody(c *gin.Context) ([]byte, bool) {
+	body, err := io.ReadAll(io.LimitReader(c.Request.Body, api.DefaultMaxBodyBytes+1))
+	switch {
+	case err != nil:
+		c.Status(http.StatusBadRequest)
+		return nil, false
+	case len(body) > api.DefaultMaxBodyBytes:
+		c.Status(http.StatusRequestEntityTooLarge)
+		return nil, false
+	}
+	return body, true
 }
 
 // verify checks that every acknowledged body is in load_baseline once.
