@@ -188,21 +188,15 @@ func (s *Server) loadWebhookChannel(ctx context.Context, id string) (*webhookCha
 		}
 		w.secrets = []string{secret}
 	}
-	opt := aicc.ListOptions{Limit: aicc.MaxListLimit}
-	for {
-		pages, next, err := s.Store.ListPages(ctx, ch.TenantID, ch.ID, opt)
-		switch {
-		case aicc.ErrorCode(err) == aicc.ENOTFOUND: // deleted meanwhile
-			return &webhookChannel{id: id}, nil
-		case err != nil:
-			return nil, err
-		}
-		for _, p := range pages {
-			w.pages[p.PageID] = struct{}{}
-		}
-		if next == "" {
-			return w, nil
-		}
-		opt.Cursor = next
+	err = s.eachPage(ctx, ch, func(p *aicc.Page) error {
+		w.pages[p.PageID] = struct{}{}
+		return nil
+	})
+	switch {
+	case aicc.ErrorCode(err) == aicc.ENOTFOUND: // deleted meanwhile
+		return &webhookChannel{id: id}, nil
+	case err != nil:
+		return nil, err
 	}
+	return w, nil
 }

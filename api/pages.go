@@ -144,27 +144,20 @@ func (s *Server) startDisconnect(c *gin.Context, p *aicc.Page) (client.WorkflowR
 // unavailable, say) is the error, and that Page is kept.
 func (s *Server) disconnectPages(c *gin.Context, ch *aicc.Channel) (pending int, err error) {
 	var runs []client.WorkflowRun
-	opt := aicc.ListOptions{Limit: aicc.MaxListLimit}
-	for {
-		pages, next, err := s.Store.ListPages(c.Request.Context(), ch.TenantID, ch.ID, opt)
-		if err != nil {
-			return 0, err
+	err = s.eachPage(c.Request.Context(), ch, func(p *aicc.Page) error {
+		run, err := s.startDisconnect(c, p)
+		switch {
+		case err != nil:
+			return err
+		case run == nil:
+			pending++
+		default:
+			runs = append(runs, run)
 		}
-		for _, p := range pages {
-			run, err := s.startDisconnect(c, p)
-			if err != nil {
-				return 0, err
-			}
-			if run == nil {
-				pending++
-			} else {
-				runs = append(runs, run)
-			}
-		}
-		if next == "" {
-			break
-		}
-		opt.Cursor = next
+		return nil
+	})
+	if err != nil {
+		return 0, err
 	}
 	wctx, cancel := context.WithTimeout(c.Request.Context(), s.pageConnectWait())
 	defer cancel()
@@ -178,6 +171,26 @@ func (s *Server) disconnectPages(c *gin.Context, ch *aicc.Channel) (pending int,
 		}
 	}
 	return pending, nil
+}
+
+// eachPage calls fn for every Page of ch, a list page at a time, and stops at the first error.
+func (s *Server) eachPage(ctx context.Context, ch *aicc.Channel, fn func(*aicc.Page) error) error {
+	opt := aicc.ListOptions{Limit: aicc.MaxListLimit}
+	for {
+		pages, next, err := s.Store.ListPages(ctx, ch.TenantID, ch.ID, opt)
+		if err != nil {
+			return err
+		}
+		for _, p := range pages {
+			if err := fn(p); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		opt.Cursor = next
+	}
 }
 
 // answerConnect waits for a ConnectPage run and answers its outcome; p is the Page as it was when the run
