@@ -2,17 +2,15 @@ package api
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"go.temporal.io/sdk/client"
 
 	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/internal/ops"
 )
 
 // metrics are the API's collectors, registered on Server.Metrics. Labels are bounded: route templates,
@@ -30,34 +28,34 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
-		requests: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		requests: ops.MustRegister(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aicc_http_requests_total",
 			Help: "HTTP requests by route template, method and status class.",
 		}, []string{"route", "method", "code"})),
-		duration: register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		duration: ops.MustRegister(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "aicc_http_request_duration_seconds",
 			Help:    "HTTP request latency by route template and method.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route", "method"})),
-		channelsCreated: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		channelsCreated: ops.MustRegister(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aicc_channels_created_total",
 			Help: "Channels created, by signature algorithm (sha1 is weak).",
 		}, []string{"algorithm"})),
-		webhookVerifications: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		webhookVerifications: ops.MustRegister(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aicc_webhook_verifications_total",
 			Help: "Meta webhook verification requests, by result.",
 		}, []string{"result"})),
-		webhookRejections: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		webhookRejections: ops.MustRegister(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aicc_webhook_signature_rejections_total",
 			Help: "Meta webhook POSTs refused with a 403, by reason (unknown or disabled channel, or the signature's).",
 		}, []string{"reason"})),
-		webhookSeconds: register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
+		webhookSeconds: ops.MustRegister(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "aicc_webhook_request_seconds",
 			Help:    "Latency of Meta webhook POSTs in their handler, reading the body included.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		})),
 	}
-	events := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	events := ops.MustRegister(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "aicc_webhook_events_total",
 		Help: "Meta webhook events by result: stored, duplicate (stored before) and rejected_page (for a Page of " +
 			"another channel) count events; rejected_signature (403) and malformed (400) count POSTs.",
@@ -70,21 +68,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.webhookRejections.WithLabelValues(r)
 	}
 	return m
-}
-
-// register registers c, or returns the collector already registered under its name, so that building a
-// second handler on the same registry does not panic.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		panic(err)
-	}
-	return c
 }
 
 // Series read from the store at scrape time by storeCollector.
@@ -121,7 +104,7 @@ func (sc *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (sc *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	s := sc.s
-	ctx, cancel := context.WithTimeout(context.Background(), readinessTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), ops.ReadinessTimeout)
 	defer cancel()
 	certs, err := s.Store.ListCertificates(ctx)
 	if err != nil {
@@ -165,32 +148,8 @@ func (s *Server) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
-// readinessTimeout bounds each dependency check, well inside a load balancer's probe timeout.
-const readinessTimeout = 2 * time.Second
-
 // readyz says whether the database and Temporal answer. It names what failed, never why: the cause is logged.
 func (s *Server) readyz(c *gin.Context) {
-	checks := map[string]func(ctx context.Context) error{
-		"database": s.Store.Ping,
-		"temporal": func(ctx context.Context) error {
-			_, err := s.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{})
-			return err
-		},
-	}
-	status, results := http.StatusOK, map[string]string{}
-	for name, check := range checks {
-		ctx, cancel := context.WithTimeout(c.Request.Context(), readinessTimeout)
-		err := check(ctx)
-		cancel()
-		results[name] = "ok"
-		if err != nil {
-			s.log(c).Warn("not ready", slog.String("dependency", name), slog.String("error", err.Error()))
-			status, results[name] = http.StatusServiceUnavailable, "unavailable"
-		}
-	}
-	overall := "ok"
-	if status != http.StatusOK {
-		overall = "unavailable"
-	}
-	c.JSON(status, gin.H{"status": overall, "checks": results})
+	status, answer := ops.Ready(c.Request.Context(), ops.Dependencies(s.Store.Ping, s.Temporal), s.log(c))
+	c.JSON(status, answer)
 }

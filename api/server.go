@@ -22,6 +22,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/internal/ops"
 	"github.com/aiccfb/aicc/workflows"
 )
 
@@ -75,7 +76,7 @@ func (s *Server) Handler() http.Handler {
 		s.Metrics = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(s.Metrics)
-	register(s.Metrics, &storeCollector{s: s})
+	ops.MustRegister(s.Metrics, &storeCollector{s: s})
 	s.webhookChannels = newChannelCache(s.loadWebhookChannel, s.now)
 	maxBody := s.MaxBodyBytes
 	if maxBody <= 0 {
@@ -190,24 +191,7 @@ func Serve(ctx context.Context, addr string, h http.Handler, logger *slog.Logger
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	logger.Info("api listening", slog.String("addr", addr))
-	select {
-	case err := <-errc:
-		return fmt.Errorf("api: %w", err)
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("api: shutdown: %w", err)
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("api: %w", err)
-	}
-	logger.Info("api stopped")
-	return nil
+	return ops.Serve(ctx, "api", srv, nil, 10*time.Second, logger)
 }
 
 // decodeJSON decodes the request body into v strictly: unknown fields, wrong types and trailing data are

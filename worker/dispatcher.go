@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/internal/ops"
 	"github.com/aiccfb/aicc/workflows"
 )
 
@@ -105,18 +106,12 @@ func newDispatchMetrics(reg prometheus.Registerer) (*dispatchMetrics, error) {
 		return m, nil
 	}
 	// A dispatcher restarted on the same registry takes over the collectors of the previous one.
-	var are prometheus.AlreadyRegisteredError
-	if err := reg.Register(m.seconds); err != nil {
-		if !errors.As(err, &are) {
-			return nil, err
-		}
-		m.seconds = are.ExistingCollector.(prometheus.Histogram)
+	var err error
+	if m.seconds, err = ops.Register(reg, m.seconds); err != nil {
+		return nil, err
 	}
-	if err := reg.Register(m.events); err != nil {
-		if !errors.As(err, &are) {
-			return nil, err
-		}
-		m.events = are.ExistingCollector.(*prometheus.CounterVec)
+	if m.events, err = ops.Register(reg, m.events); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

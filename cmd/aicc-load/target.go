@@ -20,14 +20,14 @@ import (
 	"github.com/aiccfb/aicc"
 	"github.com/aiccfb/aicc/api"
 	"github.com/aiccfb/aicc/db"
+	"github.com/aiccfb/aicc/internal/ops"
 	"github.com/aiccfb/aicc/meta"
 )
 
 // server is an HTTP server of this process on 127.0.0.1.
 type server struct {
 	target
-	srv  *http.Server
-	errc chan error
+	stop func() error
 }
 
 // serve serves h on a free port of 127.0.0.1.
@@ -36,26 +36,14 @@ func serve(h http.Handler) (*server, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	s := &server{
-		srv: &http.Server{
-			Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
-		},
-		errc: make(chan error, 1),
+	srv := &http.Server{
+		Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
 	}
-	go func() { s.errc <- s.srv.Serve(ln) }()
-	return s, "http://" + ln.Addr().String(), nil
+	return &server{stop: ops.Start("load target", srv, ln, 5*time.Second)}, "http://" + ln.Addr().String(), nil
 }
 
 // Close shuts the server down.
-func (s *server) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := s.srv.Shutdown(ctx)
-	if serr := <-s.errc; !errors.Is(serr, http.ErrServerClosed) {
-		err = errors.Join(err, serr)
-	}
-	return err
-}
+func (s *server) Close() error { return s.stop() }
 
 // startSelf provisions a tenant, an active sha256 channel with a random app secret and nPages subscribed
 // Pages directly through the store, and serves aicc's real API handler over it. The handler gets no Temporal

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/internal/ops"
 	"github.com/aiccfb/aicc/meta/metatest"
 )
 
@@ -48,8 +49,7 @@ type fakeMeta struct {
 	URL     string // https://127.0.0.1:PORT, for the Graph provider's BaseURL
 	CertPEM []byte // its self-signed certificate, which no system trusts until it is uploaded
 
-	srv  *http.Server
-	errc chan error
+	stop func() error
 }
 
 // startFakeMeta starts the fake Graph on a free port of 127.0.0.1 with the certificate kept in dir, and adds
@@ -70,29 +70,20 @@ func startFakeMeta(dir string, logger *slog.Logger) (*fakeMeta, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fake meta: %w", err)
 	}
-	f := &fakeMeta{
-		Graph: g, URL: "https://" + ln.Addr().String(), CertPEM: certPEM, errc: make(chan error, 1),
-		srv: &http.Server{
-			Handler:           g,
-			TLSConfig:         &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12},
-			ReadHeaderTimeout: 5 * time.Second,
-			ErrorLog:          slog.NewLogLogger(logger.With(slog.String("component", "fake-meta")).Handler(), slog.LevelWarn),
-		},
+	srv := &http.Server{
+		Handler:           g,
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12},
+		ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.With(slog.String("component", "fake-meta")).Handler(), slog.LevelWarn),
 	}
-	go func() { f.errc <- f.srv.ServeTLS(ln, "", "") }()
-	return f, nil
+	return &fakeMeta{
+		Graph: g, URL: "https://" + ln.Addr().String(), CertPEM: certPEM,
+		stop: ops.Start("fake meta", srv, ln, 2*time.Second),
+	}, nil
 }
 
 // Close stops the fake.
-func (f *fakeMeta) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	err := f.srv.Shutdown(ctx)
-	if serr := <-f.errc; !errors.Is(serr, http.ErrServerClosed) {
-		err = errors.Join(err, serr)
-	}
-	return err
-}
+func (f *fakeMeta) Close() error { return f.stop() }
 
 // uploadCertificateOnce uploads certPEM as a system certificate, as a sysadmin would with POST
 // /v1/system/certificates, unless a certificate with its fingerprint is there already. It reports whether it

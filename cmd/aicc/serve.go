@@ -25,6 +25,7 @@ import (
 	"github.com/aiccfb/aicc/activities"
 	"github.com/aiccfb/aicc/api"
 	"github.com/aiccfb/aicc/db"
+	"github.com/aiccfb/aicc/internal/ops"
 	"github.com/aiccfb/aicc/meta"
 	"github.com/aiccfb/aicc/worker"
 )
@@ -113,22 +114,15 @@ func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := store.Ping(ctx); err != nil {
-			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		if _, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-			http.Error(w, "temporal unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = io.WriteString(w, "ok\n")
-	})
+	mux.Handle("GET /readyz", ops.ReadyHandler(ops.Dependencies(store.Ping, tc), logger))
+	metricsSrv := &http.Server{
+		Addr: cfg.WorkerMetricsAddr, Handler: mux,
+		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
 	metricsErr := make(chan error, 1)
 	go func() {
-		metricsErr <- serveHTTP(ctx, "worker metrics", cfg.WorkerMetricsAddr, mux, logger)
+		metricsErr <- ops.Serve(ctx, "worker metrics", metricsSrv, nil, 5*time.Second, logger)
 		cancel() // the worker stops when its metrics server cannot run
 	}()
 
@@ -188,32 +182,6 @@ func stopped(err error) error {
 func logGraph(logger *slog.Logger, cfg Config) {
 	logger.Info("graph api", slog.String("base_url", cfg.GraphBaseURL), slog.String("version", cfg.GraphVersion),
 		slog.String("trust", cfg.graphTrust()), slog.String("timeout", cfg.GraphTimeout.String()))
-}
-
-// serveHTTP serves h on addr until ctx is done, then shuts down gracefully.
-func serveHTTP(ctx context.Context, name, addr string, h http.Handler, logger *slog.Logger) error {
-	srv := &http.Server{
-		Addr: addr, Handler: h,
-		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
-		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	logger.Info(name+" listening", slog.String("addr", addr))
-	select {
-	case err := <-errc:
-		return fmt.Errorf("%s: %w", name, err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("%s: shutdown: %w", name, err)
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	return nil
 }
 
 // newRegistry returns the process's one Prometheus registry, with the Go runtime and process collectors.
