@@ -1,6 +1,7 @@
 package ops_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,7 +19,7 @@ import (
 	"github.com/aiccfb/aicc/internal/ops"
 )
 
-func readyz(tb testing.TB, checks map[string]ops.Check, logs *syncBuffer) (int, ops.Readiness) {
+func readyz(tb testing.TB, checks map[string]ops.Check, logs *bytes.Buffer) (int, ops.Readiness) {
 	tb.Helper()
 	w := httptest.NewRecorder()
 	ops.ReadyHandler(checks, slog.New(slog.NewTextHandler(logs, nil))).ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/readyz", nil))
@@ -35,7 +36,7 @@ func readyz(tb testing.TB, checks map[string]ops.Check, logs *syncBuffer) (int, 
 func up(context.Context) error { return nil }
 
 func TestReadyWhenEveryCheckPasses(t *testing.T) {
-	code, got := readyz(t, map[string]ops.Check{"database": up, "temporal": up}, &syncBuffer{})
+	code, got := readyz(t, map[string]ops.Check{"database": up, "temporal": up}, &bytes.Buffer{})
 	want := ops.Readiness{Status: "ok", Checks: map[string]string{"database": "ok", "temporal": "ok"}}
 	if code != http.StatusOK || !reflect.DeepEqual(got, want) {
 		t.Errorf("readyz = %d %+v, want %d %+v", code, got, http.StatusOK, want)
@@ -44,7 +45,7 @@ func TestReadyWhenEveryCheckPasses(t *testing.T) {
 
 // TestReadyNamesTheFailingDependency answers 503 naming what failed; why it failed is logged, not answered.
 func TestReadyNamesTheFailingDependency(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &bytes.Buffer{}
 	down := func(context.Context) error { return errors.New("dial tcp 10.0.0.7:5432: connection refused") }
 	code, got := readyz(t, map[string]ops.Check{"database": down, "temporal": up}, logs)
 	want := ops.Readiness{Status: "unavailable", Checks: map[string]string{"database": "unavailable", "temporal": "ok"}}

@@ -11,30 +11,11 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aiccfb/aicc/internal/ops"
 )
-
-// syncBuffer is a buffer that a server's goroutines and the test may share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func listen(tb testing.TB) net.Listener {
 	tb.Helper()
@@ -66,7 +47,7 @@ func TestServeShutsDownGracefully(t *testing.T) {
 		_, _ = io.WriteString(w, "answered")
 	})}
 	ln := listen(t)
-	logs := &syncBuffer{}
+	logs := &bytes.Buffer{} // read once Serve has returned, after its last write
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() {
