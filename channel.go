@@ -42,8 +42,12 @@ const (
 // ChannelStatus is where a channel is in its onboarding.
 type ChannelStatus string
 
-// Channel statuses. awaiting_verification → verified → active is the happy path.
+// Channel statuses. pending → awaiting_verification → verified → active is the happy path; deleting is the
+// last status of every channel.
 const (
+	// StatusPending is a stored channel whose onboarding has not recorded its first step yet: the workflow is
+	// starting, or Temporal was unavailable and the worker's resumer starts it.
+	StatusPending              ChannelStatus = "pending"
 	StatusAwaitingVerification ChannelStatus = "awaiting_verification"
 	StatusVerified             ChannelStatus = "verified"
 	StatusActive               ChannelStatus = "active" // "Successful access"
@@ -51,12 +55,15 @@ const (
 	StatusCancelled            ChannelStatus = "cancelled"
 	StatusFailed               ChannelStatus = "failed"
 	StatusDisabled             ChannelStatus = "disabled"
+	// StatusDeleting is a channel whose deletion runs: its Pages are being disconnected from Meta. Its webhooks
+	// are still stored, and it accepts no other change.
+	StatusDeleting ChannelStatus = "deleting"
 )
 
 // ChannelStatuses lists every status, for filters and documentation.
 var ChannelStatuses = []ChannelStatus{
-	StatusAwaitingVerification, StatusVerified, StatusActive, StatusVerificationExpired,
-	StatusCancelled, StatusFailed, StatusDisabled,
+	StatusPending, StatusAwaitingVerification, StatusVerified, StatusActive, StatusVerificationExpired,
+	StatusCancelled, StatusFailed, StatusDisabled, StatusDeleting,
 }
 
 // Valid reports whether s is a known status.

@@ -28,6 +28,9 @@ const (
 	EONBOARDINGFINISHED = "ONBOARDING_FINISHED" // the onboarding is over (active, cancelled, expired or failed)
 	EINUSE              = "IN_USE"              // the resource is referenced by another and cannot be deleted
 	ENOSUBSCRIBEDPAGE   = "NO_SUBSCRIBED_PAGE"  // confirming needs at least one Page the app is subscribed to
+	ECHANNELDELETING    = "CHANNEL_DELETING"    // the channel is being deleted and accepts no other change
+	EPAGECONNECTING     = "PAGE_CONNECTING"     // a connection of the Page to Meta is running
+	EPAGEDISCONNECTING  = "PAGE_DISCONNECTING"  // a disconnection of the Page from Meta is running
 
 	// The Facebook authentication certificate the sysadmin uploads is a prerequisite of every onboarding.
 	ECERTMISSING = "FACEBOOK_CERTIFICATE_MISSING"
@@ -38,7 +41,7 @@ const (
 var codes = []string{
 	EINVALID, ENOTFOUND, ECONFLICT, EFORBIDDEN, EUNAUTH, EINTERNAL, ETOOLARGE, EUNAVAILABLE,
 	ECHANNELNAMETAKEN, EAPPCONNECTED, EPAGECONNECTED, ENOTVERIFIED, EONBOARDINGSTARTED, EONBOARDINGFINISHED, EINUSE,
-	ENOSUBSCRIBEDPAGE, ECERTMISSING, ECERTEXPIRED,
+	ENOSUBSCRIBEDPAGE, ECHANNELDELETING, EPAGECONNECTING, EPAGEDISCONNECTING, ECERTMISSING, ECERTEXPIRED,
 	EMETATOKENINVALID, EMETAPERMISSION, EMETARATELIMITED, EMETAINVALIDPARAM, EMETAUSERUNAVAILABLE,
 	EMETAUNAVAILABLE, EMETAERROR,
 }

@@ -25,7 +25,8 @@ type ChannelFilter struct {
 }
 
 // Every store method returns *Error values with domain codes: ENOTFOUND for a missing row or a row of another
-// tenant, ECHANNELNAMETAKEN, EAPPCONNECTED and EPAGECONNECTED for unique violations, EINVALID for a bad cursor.
+// tenant, ECHANNELNAMETAKEN, EAPPCONNECTED and EPAGECONNECTED for unique violations, EINVALID for a bad cursor,
+// ECHANNELDELETING for a change to a channel whose deletion runs.
 // List methods return the cursor of the next page, "" after the last one.
 
 // TenantStore keeps tenants.
@@ -72,12 +73,16 @@ type ChannelStore interface {
 	FindChannel(ctx context.Context, id string) (*Channel, error)
 	// ListChannels lists the tenant's channels by name.
 	ListChannels(ctx context.Context, tenantID string, f ChannelFilter) ([]*Channel, string, error)
+	// ChannelsInStatus returns up to limit channels of every tenant that have been in status since before before.
+	ChannelsInStatus(ctx context.Context, status ChannelStatus, before time.Time, limit int) ([]*Channel, error)
 	// UpdateChannel writes the channel's name and basic and robot configuration.
 	UpdateChannel(ctx context.Context, ch *Channel) error
 	// DeleteChannel deletes the channel with its secrets and Pages.
 	DeleteChannel(ctx context.Context, tenantID, id string) error
 	// SetOnboarding records the onboarding state; it is idempotent.
 	SetOnboarding(ctx context.Context, channelID string, o Onboarding) error
+	// MarkChannelDeleting records that the channel's deletion runs; it is idempotent.
+	MarkChannelDeleting(ctx context.Context, channelID string, at time.Time) error
 	ChannelSecret(ctx context.Context, channelID string, kind SecretKind) (SealedSecret, error)
 
 	// SetChannelSecret replaces one secret of the channel.
@@ -90,6 +95,8 @@ type ChannelStore interface {
 	RemovePage(ctx context.Context, tenantID, channelID, pageID string) error
 	// PageToken returns the Page's sealed access token.
 	PageToken(ctx context.Context, pageID string) (SealedSecret, error)
+	// PagesInStatus returns up to limit Pages of every tenant that have been in status since before before.
+	PagesInStatus(ctx context.Context, status PageStatus, before time.Time, limit int) ([]*Page, error)
 	// SetPageStatus records the Page's connection status; the token health is left as it is.
 	SetPageStatus(ctx context.Context, pageID string, status PageStatus, reason string, at time.Time) error
 	// CountPages counts the channel's Pages in the given status.

@@ -49,10 +49,12 @@ func domainError(err error) error {
 	return temporal.NewApplicationErrorWithCause(e.Message, e.Code, err)
 }
 
-// businessError turns an *aicc.Error into a non-retryable ApplicationError whose type is the error's code and
+// NonRetryable turns an *aicc.Error into a non-retryable ApplicationError whose type is the error's code and
 // whose message is its safe message: retrying cannot change the outcome. The cause is not attached, so nothing
-// but the safe message travels in the workflow history.
-func businessError(err error) error {
+// but the safe message travels in the workflow history. Workflows use it for their own business failures too;
+// workflows.DomainError turns it back into the *aicc.Error on the client side. Other errors are returned as
+// they are.
+func NonRetryable(err error) error {
 	var e *aicc.Error
 	if !errors.As(err, &e) {
 		return err

@@ -16,7 +16,7 @@ func (a *Activities) CheckCertificate(ctx context.Context) error {
 		return domainError(err)
 	}
 	if err := aicc.CheckCertificates(certs, a.Now()); err != nil {
-		return businessError(err)
+		return NonRetryable(err)
 	}
 	return nil
 }

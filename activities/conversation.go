@@ -19,7 +19,7 @@ type ConversationKey struct {
 // conversation with its ID (aicc.ConversationID) and keys set and everything else zero. It only reads.
 func (a *Activities) LoadConversation(ctx context.Context, in ConversationKey) (aicc.Conversation, error) {
 	if in.TenantID == "" || in.ChannelID == "" || in.PageID == "" || in.PSID == "" {
-		return aicc.Conversation{}, businessError(aicc.Errorf(aicc.EINVALID, "A conversation needs a tenant, a channel, a Page and a customer."))
+		return aicc.Conversation{}, NonRetryable(aicc.Errorf(aicc.EINVALID, "A conversation needs a tenant, a channel, a Page and a customer."))
 	}
 	id := aicc.ConversationID(in.ChannelID, in.PageID, in.PSID)
 	c, err := a.Conversations.GetConversation(ctx, in.TenantID, id)
@@ -93,14 +93,34 @@ type SendEndMessageInput struct {
 // Send API has no idempotency key: a retry after a timeout may send the message twice, so the caller keeps the
 // attempts few.
 func (a *Activities) SendEndMessage(ctx context.Context, in SendEndMessageInput) (aicc.SendResult, error) {
-	const op = "SendEndMessage"
-	g, call, err := a.pageGraph(ctx, in.PageInput)
+	msg := aicc.OutboundMessage{RecipientPSID: in.PSID, Text: in.Text, Type: aicc.MessagingResponse}
+	return a.sendMessage(ctx, "SendEndMessage", in.PageInput, msg)
+}
+
+// SendTestMessageInput is a message an administrator sends from a Page to check the connection.
+type SendTestMessageInput struct {
+	PageInput
+	Message aicc.OutboundMessage
+}
+
+// SendTestMessage sends the administrator's test message through the Send API, with the contract of
+// SendEndMessage.
+func (a *Activities) SendTestMessage(ctx context.Context, in SendTestMessageInput) (aicc.SendResult, error) {
+	return a.sendMessage(ctx, "SendTestMessage", in.PageInput, in.Message)
+}
+
+// sendMessage sends msg from the Page of in, for the activity op.
+func (a *Activities) sendMessage(ctx context.Context, op string, in PageInput, msg aicc.OutboundMessage) (aicc.SendResult, error) {
+	g, call, err := a.pageGraph(ctx, in)
 	if err != nil {
 		return aicc.SendResult{}, metaError(ctx, op, call, err)
 	}
-	res, err := g.SendMessage(ctx, call, aicc.OutboundMessage{RecipientPSID: in.PSID, Text: in.Text, Type: aicc.MessagingResponse})
+	res, err := g.SendMessage(ctx, call, msg)
 	if err != nil {
 		return aicc.SendResult{}, metaError(ctx, op, call, err)
+	}
+	if res.RecipientID == "" {
+		res.RecipientID = msg.RecipientPSID
 	}
 	return res, nil
 }

@@ -80,12 +80,12 @@ func (a *Activities) VerifySubscription(ctx context.Context, in PageInput) error
 			}
 		}
 		if len(missing) > 0 {
-			return businessError(aicc.Errorf(aicc.EMETAERROR, "Meta lists app %s on Page %s without the webhook fields %s.",
+			return NonRetryable(aicc.Errorf(aicc.EMETAERROR, "Meta lists app %s on Page %s without the webhook fields %s.",
 				ch.AppID, in.PageID, strings.Join(missing, ", ")))
 		}
 		return nil
 	}
-	return businessError(aicc.Errorf(aicc.EMETAERROR, "Meta does not list app %s as subscribed to Page %s.", ch.AppID, in.PageID))
+	return NonRetryable(aicc.Errorf(aicc.EMETAERROR, "Meta does not list app %s as subscribed to Page %s.", ch.AppID, in.PageID))
 }
 
 // UnsubscribeApp removes the app's subscription to the Page (DELETE /{page-id}/subscribed_apps). Meta answers

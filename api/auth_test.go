@@ -58,8 +58,8 @@ func TestAuth(t *testing.T) {
 }
 
 // TestTenantIsolation checks that tenant A's admin sees nothing of tenant B: every route on B's resources
-// answers 404, as for a missing resource, and no list shows them. The Temporal mock has no expectation for
-// these calls, so any call to it would fail the test.
+// answers 404, as for a missing resource, and no list shows them, and none of them reaches Temporal (no
+// workflow of B's is started, updated, queried or signalled).
 func TestTenantIsolation(t *testing.T) {
 	h := newHarness(t)
 	a, b := h.newTenant("A"), h.newTenant("B")
@@ -98,6 +98,7 @@ func TestTenantIsolation(t *testing.T) {
 		{method: http.MethodGet, path: "/v1/skill-queues/" + b.Queue},
 		{method: http.MethodGet, path: "/v1/service-calendars/" + calB},
 	}
+	calls := len(h.temporal.Calls)
 	for _, rq := range notFound {
 		t.Run(rq.method+" "+rq.path, func(t *testing.T) {
 			h := h.on(t)
@@ -111,12 +112,26 @@ func TestTenantIsolation(t *testing.T) {
 		})
 	}
 
-	// B's resources are untouched.
-	requireStatus(t, h.get("/v1/channels/"+chB, b.Admin), http.StatusOK)
+	assert.Len(t, h.temporal.Calls, calls, "no route on B's resources reaches Temporal")
+
+	// B's resources are untouched: its channel is not being deleted, its onboarding not restarted.
+	r = h.get("/v1/channels/"+chB, b.Admin)
+	requireStatus(t, r, http.StatusOK)
+	assert.Contains(t, string(r.Body), `"status":"awaiting_verification"`)
+	assert.Contains(t, string(r.Body), `"name":"fb_b"`)
 	r = h.get("/v1/channels/"+chB+"/pages", b.Admin)
 	requireStatus(t, r, http.StatusOK)
 	assert.Contains(t, string(r.Body), `"777"`)
 	assert.Contains(t, string(r.Body), `"status":"subscribed"`)
+	// B's channel being deleted is as invisible: A learns nothing from a CHANNEL_DELETING.
+	requireStatus(t, h.delete("/v1/channels/"+chB, b.Admin), http.StatusAccepted)
+	calls = len(h.temporal.Calls)
+	for _, rq := range notFound {
+		rq.token = a.Admin
+		requireError(t, h.do(rq), http.StatusNotFound, aicc.ENOTFOUND)
+	}
+	assert.Len(t, h.temporal.Calls, calls)
+
 	// A's own channel with B's Page ID is not B's Page either.
 	chA := h.createChannel(a, channelBody(a, "fb_a2")).Channel.ID
 	for _, rq := range []request{

@@ -1,7 +1,9 @@
 package api_test
 
 import (
+	"context"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -17,8 +19,7 @@ import (
 // TestSecretsNeverLeak walks a channel through every route that shows it and checks that the app secret and
 // the Page token appear in no response body, no log line and no workflow input.
 func TestSecretsNeverLeak(t *testing.T) {
-	graph := &fakeGraph{}
-	h := newHarness(t, withGraph(graph))
+	h := newHarness(t)
 	tn := h.newTenant("A")
 	appSecret := "CANARY-app-secret-" + hex.EncodeToString(aicc.RandomBytes(8))
 	pageToken := "CANARY-page-token-" + hex.EncodeToString(aicc.RandomBytes(8))
@@ -36,15 +37,16 @@ func TestSecretsNeverLeak(t *testing.T) {
 	requireError(t, h.post("/v1/channels/"+id+"/pages", tn.Admin,
 		map[string]any{"pageId": "1234567891", "tokenSecret": pageToken}), http.StatusUnprocessableEntity, aicc.EMETATOKENINVALID)
 	h.flows.setConnect(nil)
-	// Test messages, sent and refused: the token and the app secret are unsealed for the call only.
+	// Test messages, sent and refused: the workflow gets IDs, its activity unseals the token and the app secret.
 	msgPath := "/v1/channels/" + id + "/pages/1234567890/messages"
 	requireStatus(t, h.post(msgPath, tn.Admin, map[string]any{"recipientId": "42", "text": "hi"}), http.StatusOK)
-	graph.failNext(graphError(aicc.EMETATOKENINVALID, http.StatusBadRequest, 190, 460))
+	h.flows.setTestMessage(func(context.Context, workflows.TestMessageInput) (aicc.SendResult, error) {
+		return aicc.SendResult{}, metaRefusal(aicc.EMETATOKENINVALID, "Meta refused the Page access token.")
+	})
 	requireError(t, h.post(msgPath, tn.Admin, map[string]any{"recipientId": "42", "text": "hi"}),
 		http.StatusUnprocessableEntity, aicc.EMETATOKENINVALID)
-	calls := graph.calls()
-	require.Len(t, calls, 2)
-	assert.Equal(t, aicc.PageCall{PageID: "1234567890", AccessToken: pageToken, AppSecret: appSecret}, calls[0].call)
+	h.flows.setTestMessage(nil)
+	require.Len(t, h.flows.sentMessages(), 2)
 	requireStatus(t, h.get("/v1/channels/"+id+"/pages/1234567890", tn.Viewer), http.StatusOK)
 	requireError(t, h.post("/v1/channels/"+id+"/pages/1234567890/connect", tn.Admin, nil), http.StatusConflict, aicc.ECONFLICT)
 	// A refused Page (bad ID) with the token must not echo it either.
@@ -74,8 +76,29 @@ func TestSecretsNeverLeak(t *testing.T) {
 	requireStatus(t, h.do(request{method: http.MethodPost, path: whPath, body: []byte(`{"object":"page","entry":[` + message),
 		header: signedBy(aicc.AlgorithmSHA256, appSecret, []byte(`{"object":"page","entry":[`+message))}), http.StatusBadRequest)
 	requireStatus(t, h.delete("/v1/channels/"+id+"/pages/1234567890", tn.Admin), http.StatusNoContent)
+	// The onboarding, started again, and the deletion, twice, with the changes it refuses.
+	require.NoError(t, h.store.SetOnboarding(context.Background(), id,
+		aicc.Onboarding{Status: aicc.StatusVerificationExpired, Step: workflows.StepDone, UpdatedAt: h.now()}))
+	requireStatus(t, h.post("/v1/channels/"+id+"/onboarding", tn.Admin, nil), http.StatusAccepted)
+	requireStatus(t, h.post("/v1/channels/"+id+"/pages", tn.Admin,
+		map[string]any{"pageId": "1234567892", "tokenSecret": pageToken}), http.StatusCreated)
+	requireStatus(t, h.delete("/v1/channels/"+id, tn.Admin), http.StatusAccepted)
+	requireStatus(t, h.delete("/v1/channels/"+id, tn.Admin), http.StatusAccepted)
+	requireError(t, h.patch("/v1/channels/"+id, tn.Admin, map[string]any{"name": "fb_canary3"}),
+		http.StatusConflict, aicc.ECHANNELDELETING)
+	requireError(t, h.post("/v1/channels/"+id+"/pages", tn.Admin, map[string]any{"pageId": "1234567893", "tokenSecret": pageToken}),
+		http.StatusConflict, aicc.ECHANNELDELETING)
+	requireError(t, h.post("/v1/channels/"+id+"/pages/1234567892/messages", tn.Admin, map[string]any{"recipientId": "42", "text": "hi"}),
+		http.StatusConflict, aicc.ECHANNELDELETING)
+	requireStatus(t, h.get("/v1/channels/"+id, tn.Viewer), http.StatusOK)
+	requireStatus(t, h.do(request{method: http.MethodPost, path: whPath, body: whBody,
+		header: signedBy(aicc.AlgorithmSHA256, appSecret, whBody)}), http.StatusOK)
 
-	require.NotEmpty(t, h.rec.starts)
+	starts := strings.Join(h.rec.starts, "\n")
+	for _, workflow := range []string{workflows.OnboardingWorkflowType, workflows.ConnectPageWorkflowType,
+		workflows.DisconnectPageWorkflowType, workflows.SendTestMessageWorkflowType, workflows.ChannelDeleteWorkflowType} {
+		assert.Contains(t, starts, " "+workflow+" ", "the walk started every workflow the API starts")
+	}
 	logs := h.logs.String()
 	require.NotEmpty(t, logs)
 	for _, secret := range []string{appSecret, pageToken} {
@@ -85,6 +108,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 		assert.NotContains(t, logs, secret)
 		for _, s := range h.rec.starts {
 			assert.NotContains(t, s, secret, "workflow start")
+		}
+		for _, m := range h.flows.sentMessages() {
+			assert.NotContains(t, fmt.Sprintf("%+v", m), secret, "test message input")
 		}
 	}
 	// The verify token is shown once, in the create answer, and nowhere else.

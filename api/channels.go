@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/hex"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -104,9 +103,7 @@ func (s *Server) createChannel(c *gin.Context) error {
 	ch := &aicc.Channel{
 		ID: aicc.NewID(aicc.PrefixChannel), TenantID: principalOf(c).TenantID, Name: req.Name, AppID: req.AppID,
 		Algorithm: req.Algorithm, Basic: req.Basic, Robot: req.Robot, CreatedAt: now, UpdatedAt: now,
-		Onboarding: aicc.Onboarding{
-			Status: aicc.StatusAwaitingVerification, Step: workflows.StepAwaitVerification, UpdatedAt: now,
-		},
+		Onboarding: aicc.Onboarding{Status: aicc.StatusPending, Step: workflows.StepCheckPrerequisites, UpdatedAt: now},
 	}
 	if err := s.validateChannel(ctx, ch, aicc.ValidateAppSecret(req.AppSecret)); err != nil {
 		return err
@@ -121,12 +118,12 @@ func (s *Server) createChannel(c *gin.Context) error {
 	if err := s.Store.CreateChannel(ctx, ch, secrets); err != nil {
 		return err
 	}
-	if err := s.startOnboardingWorkflow(c, ch); err != nil {
-		// A channel without its onboarding would wait for nothing: take it back, even if the caller has gone.
-		if derr := s.Store.DeleteChannel(context.WithoutCancel(ctx), ch.TenantID, ch.ID); derr != nil {
-			s.log(c).Error("deleting a channel whose onboarding did not start",
-				slog.String("channel_id", ch.ID), slog.String("error", derr.Error()))
-		}
+	// The channel is stored, pending: complete whether or not its onboarding starts now. When Temporal does not
+	// answer, the worker's resumer starts the onboarding of every channel left pending.
+	if _, err := s.startOnboardingWorkflow(c, ch); err != nil {
+		s.log(c).Warn("onboarding not started yet; the worker's resumer will start it",
+			slog.String("channel_id", ch.ID), slog.String("code", aicc.ErrorCode(err)))
+	} else if ch, err = s.Store.GetChannel(ctx, ch.TenantID, ch.ID); err != nil {
 		return err
 	}
 	s.metrics.channelsCreated.WithLabelValues(string(ch.Algorithm)).Inc()
@@ -250,32 +247,27 @@ func (s *Server) updateChannel(c *gin.Context) error {
 	return getScoped(c, s.Store.GetChannel, ch.ID, s.toChannelJSON)
 }
 
-// deleteChannel stops the channel's onboarding, if it runs, disconnects its Pages from Meta (so that Meta does
-// not go on sending their webhooks to a channel that is gone) and deletes the channel with its secrets. When a
-// Page is still being disconnected after the wait, nothing else is deleted yet: the answer is a CONFLICT asking
-// to delete again.
+// deleteChannel starts the channel's deletion, or joins the one that runs, and answers 202 with the channel
+// once the workflow has recorded it as deleting; the workflow disconnects its Pages from Meta and deletes it.
+// A DELETE during the deletion gets the same answer.
 func (s *Server) deleteChannel(c *gin.Context) error {
 	ctx, tenant := c.Request.Context(), principalOf(c).TenantID
 	ch, err := s.Store.GetChannel(ctx, tenant, c.Param("channelID"))
 	if err != nil {
 		return err
 	}
-	err = s.Temporal.TerminateWorkflow(ctx, workflows.OnboardingWorkflowID(ch.ID), "", "channel deleted")
-	if err != nil && !isNotFound(err) {
-		return s.temporalError(c, fmt.Errorf("terminating the onboarding of %s: %w", ch.ID, err))
+	wctx, cancel := context.WithTimeout(ctx, s.workflowWait())
+	defer cancel()
+	st, err := workflows.DeleteChannel(wctx, s.Temporal, workflows.ChannelDeleteInput{TenantID: tenant, ChannelID: ch.ID})
+	switch {
+	case err != nil:
+		return s.temporalError(c, err)
+	case st.Gone:
+		return aicc.Errorf(aicc.ENOTFOUND, "The channel does not exist.")
 	}
-	pending, err := s.disconnectPages(c, ch)
-	if err != nil {
-		return err
-	}
-	if pending > 0 {
-		return aicc.Errorf(aicc.ECONFLICT,
-			"%d of the channel's Pages are still being disconnected from Meta; delete the channel again shortly.", pending)
-	}
-	if err := s.Store.DeleteChannel(ctx, tenant, ch.ID); err != nil {
-		return err
-	}
-	s.log(c).Info("channel deleted", slog.String("channel_id", ch.ID))
-	c.Status(http.StatusNoContent)
+	// The channel as it was, in the status the workflow recorded: the deletion may be over by now.
+	ch.Onboarding.Status = aicc.StatusDeleting
+	s.log(c).Info("channel deleting", slog.String("channel_id", ch.ID))
+	c.JSON(http.StatusAccepted, s.toChannelJSON(ch))
 	return nil
 }

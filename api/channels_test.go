@@ -6,17 +6,17 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/mocks"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/meta/metatest"
 	"github.com/aiccfb/aicc/workflows"
 )
 
@@ -205,13 +205,16 @@ func TestCreateChannel(t *testing.T) {
 	assert.Equal(t, []any{seg("00:00", "24:00")}, c.Channel.Basic["workTime"].(map[string]any)["workday"])
 	assert.EqualValues(t, aicc.DefaultNoCustomerReplyMinutes, c.Channel.Basic["noCustomerReplyEnd"].(map[string]any)["timeoutMinutes"])
 
-	// The onboarding was started with IDs only.
-	h.temporal.AssertCalled(t, "ExecuteWorkflow", mock.Anything,
+	// The onboarding was started by its registered name with IDs only, and answered once it recorded its first
+	// step.
+	h.temporal.AssertCalled(t, "NewWithStartWorkflowOperation",
 		mock.MatchedBy(func(o client.StartWorkflowOptions) bool {
-			return o.ID == onboardingID(c.Channel.ID) && o.TaskQueue == workflows.TaskQueue && o.WorkflowExecutionErrorWhenAlreadyStarted
+			return o.ID == onboardingID(c.Channel.ID) && o.TaskQueue == workflows.TaskQueue &&
+				o.WorkflowIDConflictPolicy == enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL
 		}),
-		mock.Anything,
+		workflows.OnboardingWorkflowType,
 		workflows.OnboardingInput{TenantID: tn.ID, ChannelID: c.Channel.ID, VerificationTTL: workflows.DefaultVerificationTTL})
+	h.temporal.AssertCalled(t, "UpdateWithStartWorkflow", mock.Anything, updateWithStart(workflows.UpdateStarted))
 
 	// The verify token is stored sealed, for the webhook.
 	sealed, err := h.store.ChannelSecret(context.Background(), c.Channel.ID, aicc.SecretVerifyToken)
@@ -224,26 +227,68 @@ func TestCreateChannel(t *testing.T) {
 	assert.Contains(t, string(metrics.Body), `aicc_channels_created_total{algorithm="sha1"} 1`)
 }
 
-// TestCreateChannelWhenTemporalFails checks that a channel whose onboarding cannot start is not left behind.
+// updateWithStart matches the options of an Update-with-Start that waits for the Update named update.
+func updateWithStart(update string) any {
+	return mock.MatchedBy(func(o client.UpdateWithStartWorkflowOptions) bool {
+		return o.UpdateOptions.UpdateName == update && o.UpdateOptions.WaitForStage == client.WorkflowUpdateStageCompleted
+	})
+}
+
+// getChannel returns the tenant's channel as the API shows it.
+func (h *harness) getChannel(tn tenant, id string) channel {
+	h.t.Helper()
+	r := h.get("/v1/channels/"+id, tn.Viewer)
+	requireStatus(h.t, r, http.StatusOK)
+	var ch channel
+	r.decode(h.t, &ch)
+	return ch
+}
+
+// TestCreateChannelWithoutCertificate checks that the onboarding's first step records its failure, which the
+// answer shows.
+func TestCreateChannelWithoutCertificate(t *testing.T) {
+	h := newHarness(t, withoutCertificate())
+	tn := h.newTenant("A")
+	c := h.createChannel(tn, channelBody(tn, "fb_main"))
+	assert.Equal(t, string(aicc.StatusFailed), c.Channel.Status)
+	assert.Equal(t, aicc.ECERTMISSING, c.Channel.Onboarding["errorCode"])
+	assert.Len(t, c.MetaSetup.VerifyToken, 64, "the channel is kept, and its setup shown")
+}
+
+// TestCreateChannelWhenTemporalFails checks that a channel whose onboarding cannot start now is kept, pending,
+// for the worker's resumer: nothing is deleted.
 func TestCreateChannelWhenTemporalFails(t *testing.T) {
 	h := newHarness(t)
 	tn := h.newTenant("A")
-	h.startCall.Unset()
-	h.temporal.On("ExecuteWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything).
-		Return(nil, serviceerror.NewUnavailable("connection refused")).Once()
+	h.flows.failNext("UpdateWithStartWorkflow", serviceerror.NewUnavailable("connection refused"))
 
-	body := channelBody(tn, "fb_main")
-	e := requireError(t, h.post("/v1/channels", tn.Admin, body), http.StatusServiceUnavailable, aicc.EUNAVAILABLE)
-	assert.NotContains(t, e.Message, "connection refused")
+	r := h.post("/v1/channels", tn.Admin, channelBody(tn, "fb_main"))
+	requireStatus(t, r, http.StatusCreated)
+	assert.NotContains(t, string(r.Body), "connection refused")
+	var c created
+	r.decode(t, &c)
+	assert.Equal(t, string(aicc.StatusPending), c.Channel.Status)
+	assert.Equal(t, workflows.StepCheckPrerequisites, c.Channel.Onboarding["step"])
+	assert.Len(t, c.MetaSetup.VerifyToken, 64)
+	assert.Contains(t, h.logs.String(), "resumer")
 
-	items, _, err := h.store.ListChannels(context.Background(), tn.ID, aicc.ChannelFilter{ListOptions: aicc.ListOptions{Limit: 10}})
+	// Stored, pending, with its secrets.
+	assert.Equal(t, string(aicc.StatusPending), h.getChannel(tn, c.Channel.ID).Status)
+	_, err := h.store.ChannelSecret(context.Background(), c.Channel.ID, aicc.SecretAppSecret)
 	require.NoError(t, err)
-	assert.Empty(t, items)
+	r = h.get("/v1/channels?status=pending", tn.Viewer)
+	requireStatus(t, r, http.StatusOK)
+	assert.Contains(t, string(r.Body), c.Channel.ID)
 
-	// Nothing half-written holds the name or the app: the same channel can be created once Temporal is back.
-	h.temporal.On("ExecuteWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything).
-		Return(&mocks.WorkflowRun{}, nil).Once()
-	requireStatus(t, h.post("/v1/channels", tn.Admin, body), http.StatusCreated)
+	// The same when the start is not answered in time.
+	h.flows.failNext("UpdateWithStartWorkflow", client.NewWorkflowUpdateServiceTimeoutOrCanceledError(context.DeadlineExceeded))
+	assert.Equal(t, string(aicc.StatusPending), h.createChannel(tn, channelBody(tn, "fb_late")).Channel.Status)
+
+	// It holds its name; its onboarding can be started by hand too.
+	requireError(t, h.post("/v1/channels", tn.Admin, channelBody(tn, "fb_main")), http.StatusConflict, aicc.ECHANNELNAMETAKEN)
+	r = h.post("/v1/channels/"+c.Channel.ID+"/onboarding", tn.Admin, nil)
+	requireStatus(t, r, http.StatusAccepted)
+	assert.Contains(t, string(r.Body), `"status":"awaiting_verification"`)
 }
 
 func TestListChannels(t *testing.T) {
@@ -286,6 +331,11 @@ func TestListChannels(t *testing.T) {
 	assert.Equal(t, []string{"alpha_fb", "beta_fb"}, names)
 	names, _ = list("?status=active")
 	assert.Equal(t, []string{"gamma"}, names)
+	require.NoError(t, h.store.MarkChannelDeleting(ctx, items[0].ID, h.now()))
+	names, _ = list("?status=deleting")
+	assert.Equal(t, []string{"gamma"}, names)
+	names, _ = list("?status=pending")
+	assert.Empty(t, names)
 
 	for _, q := range []string{"?status=done", "?limit=0", "?limit=201", "?limit=ten"} {
 		e := requireError(t, h.get("/v1/channels"+q, tn.Viewer), http.StatusBadRequest, aicc.EINVALID)
@@ -334,57 +384,123 @@ func TestDeleteChannel(t *testing.T) {
 	h := newHarness(t)
 	tn := h.newTenant("A")
 	c := h.createChannel(tn, channelBody(tn, "fb_main"))
-	requireStatus(t, h.post("/v1/channels/"+c.Channel.ID+"/pages", tn.Admin,
-		map[string]any{"pageId": "4242", "tokenSecret": "page-token"}), http.StatusCreated)
+	id := c.Channel.ID
+	requireStatus(t, h.post(pagesPath(id), tn.Admin, map[string]any{"pageId": "4242", "tokenSecret": "page-token"}),
+		http.StatusCreated)
 
-	h.temporal.On("TerminateWorkflow", mock.Anything, onboardingID(c.Channel.ID), "", mock.Anything).
-		Return(serviceerror.NewNotFound("workflow execution already completed")).Once()
-	requireStatus(t, h.delete("/v1/channels/"+c.Channel.ID, tn.Admin), http.StatusNoContent)
-	requireError(t, h.get("/v1/channels/"+c.Channel.ID, tn.Admin), http.StatusNotFound, aicc.ENOTFOUND)
-	// Its Page was disconnected from Meta first, so Meta stops sending its webhooks.
-	h.temporal.AssertCalled(t, "ExecuteWorkflow", mock.Anything,
-		mock.MatchedBy(func(o client.StartWorkflowOptions) bool { return o.ID == workflows.DisconnectPageWorkflowID("4242") }),
-		mock.Anything, workflows.PageInput{TenantID: tn.ID, ChannelID: c.Channel.ID, PageID: "4242"})
+	r := h.delete("/v1/channels/"+id, tn.Admin)
+	requireStatus(t, r, http.StatusAccepted)
+	var got channel
+	r.decode(t, &got)
+	assert.Equal(t, id, got.ID)
+	assert.Equal(t, string(aicc.StatusDeleting), got.Status)
+	assert.Equal(t, string(aicc.StatusDeleting), got.Onboarding["status"])
+
+	// The deletion workflow was started by its registered name, joinable, with IDs only.
+	h.temporal.AssertCalled(t, "NewWithStartWorkflowOperation",
+		mock.MatchedBy(func(o client.StartWorkflowOptions) bool {
+			return o.ID == workflows.ChannelDeleteWorkflowID(id) && o.TaskQueue == workflows.TaskQueue &&
+				o.WorkflowIDConflictPolicy == enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
+		}),
+		workflows.ChannelDeleteWorkflowType, workflows.ChannelDeleteInput{TenantID: tn.ID, ChannelID: id})
+	h.temporal.AssertCalled(t, "UpdateWithStartWorkflow", mock.Anything, updateWithStart(workflows.UpdateAwaitDeleting))
+
+	// Recorded deleting by the workflow; the Page is the workflow's to disconnect, not the handler's.
+	assert.Equal(t, string(aicc.StatusDeleting), h.getChannel(tn, id).Status)
+	assert.True(t, h.pageExists(tn, id, "4242"))
+	r2 := h.get("/v1/channels?status=deleting", tn.Viewer)
+	requireStatus(t, r2, http.StatusOK)
+	assert.Contains(t, string(r2.Body), id)
+
+	// A second DELETE joins the deletion and gets the same answer.
+	again := h.delete("/v1/channels/"+id, tn.Admin)
+	requireStatus(t, again, http.StatusAccepted)
+	assert.JSONEq(t, string(r.Body), string(again.Body))
+
+	// Once the workflow has deleted it, the channel is gone.
+	require.NoError(t, h.store.DeleteChannel(context.Background(), tn.ID, id))
+	requireError(t, h.delete("/v1/channels/"+id, tn.Admin), http.StatusNotFound, aicc.ENOTFOUND)
+	requireError(t, h.get("/v1/channels/"+id, tn.Admin), http.StatusNotFound, aicc.ENOTFOUND)
 
 	// The Page is free again for another channel.
-	other := h.createChannel(tn, channelBody(tn, "fb_next"))
-	requireStatus(t, h.post("/v1/channels/"+other.Channel.ID+"/pages", tn.Admin,
-		map[string]any{"pageId": "4242", "tokenSecret": "page-token"}), http.StatusCreated)
+	other := h.createChannel(tn, channelBody(tn, "fb_next")).Channel.ID
+	requireStatus(t, h.post(pagesPath(other), tn.Admin, map[string]any{"pageId": "4242", "tokenSecret": "page-token"}),
+		http.StatusCreated)
 
-	// When Meta cannot take the Page's subscription back, the channel and the Page stay, for a retry.
-	h.temporal.On("TerminateWorkflow", mock.Anything, onboardingID(other.Channel.ID), "", mock.Anything).
-		Return(nil).Once()
-	h.flows.setDisconnect(func(context.Context, workflows.PageInput) error {
-		return temporal.NewNonRetryableApplicationError("Meta did not answer.", aicc.EMETAUNAVAILABLE, nil)
+	t.Run("temporal unavailable", func(t *testing.T) {
+		h := h.on(t)
+		h.flows.failNext("UpdateWithStartWorkflow", serviceerror.NewUnavailable("down"))
+		e := requireError(t, h.delete("/v1/channels/"+other, tn.Admin), http.StatusServiceUnavailable, aicc.EUNAVAILABLE)
+		assert.NotContains(t, e.Message, "down")
+		assert.Equal(t, string(aicc.StatusAwaitingVerification), h.getChannel(tn, other).Status, "nothing changed")
+		assert.True(t, h.pageExists(tn, other, "4242"))
 	})
-	requireError(t, h.delete("/v1/channels/"+other.Channel.ID, tn.Admin), http.StatusBadGateway, aicc.EMETAUNAVAILABLE)
-	assert.True(t, h.pageExists(tn, other.Channel.ID, "4242"))
-	h.flows.setDisconnect(nil)
-
-	// When Temporal does not answer, nothing is deleted.
-	h.temporal.On("TerminateWorkflow", mock.Anything, onboardingID(other.Channel.ID), "", mock.Anything).
-		Return(serviceerror.NewUnavailable("down")).Once()
-	requireError(t, h.delete("/v1/channels/"+other.Channel.ID, tn.Admin), http.StatusServiceUnavailable, aicc.EUNAVAILABLE)
-	requireStatus(t, h.get("/v1/channels/"+other.Channel.ID, tn.Admin), http.StatusOK)
+	t.Run("viewer", func(t *testing.T) {
+		h := h.on(t)
+		requireError(t, h.delete("/v1/channels/"+other, tn.Viewer), http.StatusForbidden, aicc.EFORBIDDEN)
+		requireError(t, h.delete("/v1/channels/ch_missing", tn.Admin), http.StatusNotFound, aicc.ENOTFOUND)
+	})
 }
 
-func TestDeleteChannelWaitsForItsPages(t *testing.T) {
-	h := newHarness(t, withPageWait(200*time.Millisecond))
+// TestDeletingChannel checks that a channel being deleted refuses every change with CHANNEL_DELETING, without
+// asking Temporal, while Meta's webhooks for it are still stored.
+func TestDeletingChannel(t *testing.T) {
+	h := newHarness(t)
 	tn := h.newTenant("A")
-	ch := h.createChannel(tn, channelBody(tn, "fb_main")).Channel.ID
-	requireStatus(t, h.post(pagesPath(ch), tn.Admin, map[string]any{"pageId": "4343", "tokenSecret": "EAAB"}),
-		http.StatusCreated)
-	h.temporal.On("TerminateWorkflow", mock.Anything, onboardingID(ch), "", mock.Anything).Return(nil)
+	id := h.webhookChannel(tn, "fb_main", aicc.AlgorithmSHA256, "5001", "5002")
+	require.NoError(t, h.store.SetPageStatus(context.Background(), "5002", aicc.PageSubscriptionFailed, aicc.EMETAERROR, h.now()))
+	sealed, err := h.store.ChannelSecret(context.Background(), id, aicc.SecretVerifyToken)
+	require.NoError(t, err)
+	requireStatus(t, h.delete("/v1/channels/"+id, tn.Admin), http.StatusAccepted)
 
-	h.flows.setDisconnect(func(ctx context.Context, _ workflows.PageInput) error {
-		<-ctx.Done()
-		return ctx.Err()
-	})
-	e := requireError(t, h.delete("/v1/channels/"+ch, tn.Admin), http.StatusConflict, aicc.ECONFLICT)
-	assert.Contains(t, e.Message, "delete the channel again")
-	requireStatus(t, h.get("/v1/channels/"+ch, tn.Admin), http.StatusOK)
+	path := "/v1/channels/" + id
+	calls := len(h.temporal.Calls)
+	for _, rq := range []request{
+		{method: http.MethodPatch, path: path, body: map[string]any{"name": "fb_renamed"}},
+		{method: http.MethodPost, path: path + "/verify-token"},
+		{method: http.MethodPost, path: path + "/onboarding"},
+		{method: http.MethodPost, path: path + "/onboarding/confirm"},
+		{method: http.MethodPost, path: path + "/onboarding/cancel"},
+		{method: http.MethodPost, path: path + "/pages", body: map[string]any{"pageId": "5003", "tokenSecret": "t"}},
+		{method: http.MethodPost, path: path + "/pages/5002/connect"},
+		{method: http.MethodDelete, path: path + "/pages/5001"},
+		{method: http.MethodPost, path: path + "/pages/5001/messages", body: map[string]any{"recipientId": "42", "text": "hi"}},
+	} {
+		t.Run(rq.method+" "+strings.Replace(rq.path, id, "{id}", 1), func(t *testing.T) {
+			h := h.on(t)
+			rq.token = tn.Admin
+			e := requireError(t, h.do(rq), http.StatusConflict, aicc.ECHANNELDELETING)
+			assert.NotEmpty(t, e.Message)
+		})
+	}
+	assert.Len(t, h.temporal.Calls, calls, "a refused change starts nothing")
 
-	h.flows.setDisconnect(nil)
-	requireStatus(t, h.delete("/v1/channels/"+ch, tn.Admin), http.StatusNoContent)
-	assert.False(t, h.pageExists(tn, ch, "4343"))
+	// Nothing changed.
+	ch := h.getChannel(tn, id)
+	assert.Equal(t, "fb_main", ch.Name)
+	assert.Equal(t, string(aicc.StatusDeleting), ch.Status)
+	got, err := h.store.ChannelSecret(context.Background(), id, aicc.SecretVerifyToken)
+	require.NoError(t, err)
+	assert.Equal(t, sealed, got, "the verify token is the same")
+	assert.False(t, h.pageExists(tn, id, "5003"))
+	assert.True(t, h.pageExists(tn, id, "5001"))
+	assert.Equal(t, aicc.PageSubscriptionFailed, h.pageState(tn, id, "5002").Status)
+	requireStatus(t, h.get(pagesPath(id), tn.Viewer), http.StatusOK)
+
+	// The onboarding's state is the recorded one, even while the onboarding has not seen its cancellation yet.
+	value := mocks.NewEncodedValue(t)
+	value.On("Get", mock.Anything).Run(func(args mock.Arguments) {
+		*args.Get(0).(*workflows.OnboardingState) = workflows.OnboardingState{
+			Status: aicc.StatusAwaitingVerification, Step: workflows.StepAwaitVerification,
+		}
+	}).Return(nil).Maybe()
+	h.temporal.On("QueryWorkflow", mock.Anything, onboardingID(id), "", workflows.QueryState).Return(value, nil).Once()
+	r := h.get(path+"/onboarding", tn.Viewer)
+	requireStatus(t, r, http.StatusOK)
+	assert.Contains(t, string(r.Body), `"status":"deleting"`)
+
+	// Meta's webhooks for its Pages are still stored while the deletion disconnects them.
+	r, _ = h.sendWebhook(id, metatest.NewPayload(metatest.NewEntry("5001", metatest.Text("5001", "9001", "m_1", "still here?", ts0))))
+	requireReceived(t, r)
+	assert.Equal(t, 1, h.undelivered())
 }

@@ -178,7 +178,7 @@ func TestPages(t *testing.T) {
 }
 
 func TestTenantsAndCertificates(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, withoutCertificate())
 	sys := h.token("", aicc.RoleSysadmin)
 
 	r := h.post("/v1/tenants", sys, map[string]any{"name": "Acme"})

@@ -56,16 +56,16 @@ type harness struct {
 	doc    *openapi3.T
 	router routers.Router
 
-	// startCall is the default ExecuteWorkflow expectation; Unset it to make starts fail.
-	startCall *mock.Call
-	rec       *record
-	// flows plays the Page workflows behind the default expectation.
-	flows *pageFlows
+	rec *record
+	// flows plays the workflows behind the mocked client's starts and Update-with-Starts.
+	flows *flows
+	// noCertificate leaves the store without the valid Facebook authentication certificate it gets by default.
+	noCertificate bool
 }
 
 // record keeps what the test saw, for the secret canary.
 type record struct {
-	starts []string // the options and inputs of every ExecuteWorkflow call
+	starts []string // the options, type and input of every workflow start
 	bodies []string // every response body
 }
 
@@ -79,7 +79,24 @@ func (h *harness) on(t *testing.T) *harness {
 // now is the server's current time.
 func (h *harness) now() time.Time { return *h.clock }
 
-type harnessOption func(*api.Server)
+// harnessOption changes the harness before its handler is built.
+type harnessOption func(*harness)
+
+// withServer changes the server before its handler is built.
+func withServer(fn func(*api.Server)) harnessOption {
+	return func(h *harness) { fn(h.server) }
+}
+
+// withWorkflowWait shortens how long routes wait for their workflow.
+func withWorkflowWait(d time.Duration) harnessOption {
+	return withServer(func(s *api.Server) { s.WorkflowWait = d })
+}
+
+// withoutCertificate leaves the store without a Facebook authentication certificate, so that the played
+// onboarding fails at its first step.
+func withoutCertificate() harnessOption {
+	return func(h *harness) { h.noCertificate = true }
+}
 
 func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	t.Helper()
@@ -94,7 +111,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		clock:    new(time.Time),
 		rec:      &record{},
 	}
-	h.flows = &pageFlows{store: h.store}
+	h.flows = newFlows(h.store, h.now)
 	*h.clock = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	h.server = &api.Server{
 		Store:     h.store,
@@ -107,26 +124,46 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		Now:       h.now,
 	}
 	for _, o := range opts {
-		o(h.server)
+		o(h)
 	}
 	h.handler = h.server.Handler()
 	h.doc, h.router = loadSpec(t)
-	h.startCall = h.defaultStarts()
+	if !h.noCertificate {
+		h.storeCertificate(h.now().Add(-time.Hour), h.now().Add(365*24*time.Hour))
+	}
+	h.expectWorkflows()
+	t.Cleanup(func() { h.flows.requireNoFailureLeft(t) })
 	return h
 }
 
-// defaultStarts is the default ExecuteWorkflow expectation: every start succeeds; the runs of the Page
-// workflows are played by h.flows, the others are never waited for.
-func (h *harness) defaultStarts() *mock.Call {
-	return h.temporal.On("ExecuteWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything).
-		Run(func(args mock.Arguments) { h.recordStart(args) }).
-		Return(h.flows.start, nil).Maybe()
+// storeCertificate stores a Facebook authentication certificate valid from notBefore to notAfter, as the
+// sysadmin's upload does.
+func (h *harness) storeCertificate(notBefore, notAfter time.Time) {
+	h.t.Helper()
+	cert, err := aicc.ParseCertificatePEM([]byte(selfSigned(h.t, notBefore, notAfter)), h.now())
+	require.NoError(h.t, err)
+	cert.ID, cert.CreatedAt = aicc.NewID(aicc.PrefixCert), h.now()
+	require.NoError(h.t, h.store.AddCertificate(context.Background(), cert))
 }
 
+// expectWorkflows sets the mocked client's default expectations: every start and Update-with-Start is
+// played by h.flows, and recorded for the secret canary.
+func (h *harness) expectWorkflows() {
+	h.temporal.On("ExecuteWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything).
+		Run(func(args mock.Arguments) { h.recordStart(args[1:]) }).
+		Return(h.flows.execute, nil).Maybe()
+	h.temporal.On("NewWithStartWorkflowOperation", mock.Anything, mock.Anything, mock.Anything).
+		Run(h.recordStart).
+		Return(h.flows.withStart).Maybe()
+	h.temporal.On("UpdateWithStartWorkflow", mock.Anything, mock.Anything).
+		Return(h.flows.updateWithStart, nil).Maybe()
+}
+
+// recordStart records the options, the workflow type and the input of a start.
 func (h *harness) recordStart(args mock.Arguments) {
-	in, err := json.Marshal(args[3:])
+	in, err := json.Marshal(args[2:])
 	require.NoError(h.t, err)
-	h.rec.starts = append(h.rec.starts, fmt.Sprintf("%+v %s", args.Get(1), in))
+	h.rec.starts = append(h.rec.starts, fmt.Sprintf("%+v %v %s", args.Get(0), args.Get(1), in))
 }
 
 var (
@@ -500,80 +537,4 @@ func updateHandle(t *testing.T, err error) client.WorkflowUpdateHandle {
 	h := mocks.NewWorkflowUpdateHandle(t)
 	h.On("Get", mock.Anything, mock.Anything).Return(err).Once()
 	return h
-}
-
-// pageFlows plays the Page workflows as the worker would, against the store: by default ConnectPage records
-// the Page subscribed and DisconnectPage removes it. Tests replace the outcomes with setConnect and
-// setDisconnect.
-type pageFlows struct {
-	store aicc.Store
-
-	mu         sync.Mutex
-	connect    func(ctx context.Context, in workflows.PageInput) (workflows.ConnectPageResult, error)
-	disconnect func(ctx context.Context, in workflows.PageInput) error
-}
-
-func (f *pageFlows) setConnect(fn func(ctx context.Context, in workflows.PageInput) (workflows.ConnectPageResult, error)) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.connect = fn
-}
-
-func (f *pageFlows) setDisconnect(fn func(ctx context.Context, in workflows.PageInput) error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.disconnect = fn
-}
-
-// start is the mocked ExecuteWorkflow: a run whose Get plays the workflow.
-func (f *pageFlows) start(_ context.Context, opts client.StartWorkflowOptions, _ any, args ...any) (client.WorkflowRun, error) {
-	run := &mocks.WorkflowRun{}
-	f.mu.Lock()
-	connect, disconnect := f.connect, f.disconnect
-	f.mu.Unlock()
-	switch {
-	case strings.HasPrefix(opts.ID, workflows.ConnectPageWorkflowID("")):
-		in := args[0].(workflows.PageInput)
-		if connect == nil {
-			connect = f.outcome(workflows.ConnectPageResult{Status: aicc.PageSubscribed})
-		}
-		run.On("Get", mock.Anything, mock.Anything).Return(func(ctx context.Context, v any) error {
-			res, err := connect(ctx, in)
-			if err == nil {
-				*v.(*workflows.ConnectPageResult) = res
-			}
-			return err
-		}).Maybe()
-	case strings.HasPrefix(opts.ID, workflows.DisconnectPageWorkflowID("")):
-		in := args[0].(workflows.PageInput)
-		if disconnect == nil {
-			disconnect = func(ctx context.Context, in workflows.PageInput) error {
-				return f.store.RemovePage(ctx, in.TenantID, in.ChannelID, in.PageID)
-			}
-		}
-		run.On("Get", mock.Anything, mock.Anything).Return(func(ctx context.Context, _ any) error {
-			return disconnect(ctx, in)
-		}).Maybe()
-	}
-	return run, nil
-}
-
-// outcome is a ConnectPage that ends in res, recording it as the workflow does: the status on the Page, or
-// the Page removed when Meta refused its token.
-func (f *pageFlows) outcome(res workflows.ConnectPageResult) func(context.Context, workflows.PageInput) (workflows.ConnectPageResult, error) {
-	return func(ctx context.Context, in workflows.PageInput) (workflows.ConnectPageResult, error) {
-		var err error
-		if res.Status == aicc.PageTokenInvalid {
-			err = f.store.RemovePage(ctx, in.TenantID, in.ChannelID, in.PageID)
-		} else {
-			err = f.store.SetPageStatus(ctx, in.PageID, res.Status, res.Reason, time.Time{})
-		}
-		return res, err
-	}
-}
-
-// slowConnect is a ConnectPage that outlasts any wait: Get returns when its context ends, as the client does.
-func slowConnect(ctx context.Context, _ workflows.PageInput) (workflows.ConnectPageResult, error) {
-	<-ctx.Done()
-	return workflows.ConnectPageResult{}, ctx.Err()
 }

@@ -339,7 +339,7 @@ func TestWebhookUnknownKinds(t *testing.T) {
 }
 
 func TestWebhookBodyLimit(t *testing.T) {
-	h := newHarness(t, func(s *api.Server) { s.MaxBodyBytes = 1024 })
+	h := newHarness(t, withServer(func(s *api.Server) { s.MaxBodyBytes = 1024 }))
 	tn := h.newTenant("A")
 	ch := h.webhookChannel(tn, "fb_main", aicc.AlgorithmSHA256, "101")
 	body := metatest.NewPayload(metatest.NewEntry("101", metatest.Text("101", "9001", "m_1", strings.Repeat("x", 2048), ts0))).Encode()
@@ -395,7 +395,7 @@ func (s *flakyStore) InboxStats(ctx context.Context) (aicc.InboxStats, error) {
 
 func TestWebhookDatabaseDown(t *testing.T) {
 	var flaky *flakyStore
-	h := newHarness(t, func(s *api.Server) { flaky = &flakyStore{Store: s.Store}; s.Store = flaky })
+	h := newHarness(t, withServer(func(s *api.Server) { flaky = &flakyStore{Store: s.Store}; s.Store = flaky }))
 	tn := h.newTenant("A")
 	ch := h.webhookChannel(tn, "fb_main", aicc.AlgorithmSHA256, "101")
 	payload := func(mid string) metatest.Payload {
@@ -478,7 +478,7 @@ func (s *countingStore) ListPages(ctx context.Context, tenantID, channelID strin
 
 func TestWebhookChannelCache(t *testing.T) {
 	var counts *countingStore
-	h := newHarness(t, func(s *api.Server) { counts = &countingStore{Store: s.Store}; s.Store = counts })
+	h := newHarness(t, withServer(func(s *api.Server) { counts = &countingStore{Store: s.Store}; s.Store = counts }))
 	tn := h.newTenant("A")
 	ch := h.webhookChannel(tn, "fb_main", aicc.AlgorithmSHA256, "101")
 	counts.finds.Store(0)
@@ -529,7 +529,7 @@ func TestWebhookChannelCache(t *testing.T) {
 
 func TestWebhookCacheCoalescesLookups(t *testing.T) {
 	counts := &countingStore{gate: make(chan struct{}), entered: make(chan struct{})}
-	h := newHarness(t, func(s *api.Server) { counts.Store = s.Store; s.Store = counts })
+	h := newHarness(t, withServer(func(s *api.Server) { counts.Store = s.Store; s.Store = counts }))
 	tn := h.newTenant("A")
 	ch := h.webhookChannel(tn, "fb_main", aicc.AlgorithmSHA256, "101")
 

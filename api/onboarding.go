@@ -14,47 +14,48 @@ import (
 	"github.com/aiccfb/aicc/workflows"
 )
 
-// startOnboardingWorkflow starts the channel's onboarding. Its input carries IDs only: the workflow's
-// activities unseal what they need, so no secret enters Temporal's history.
-func (s *Server) startOnboardingWorkflow(c *gin.Context, ch *aicc.Channel) error {
+// startOnboardingWorkflow starts the channel's onboarding and waits, within WorkflowWait, until the workflow has
+// recorded its first step. Its input carries IDs only: the workflow's activities unseal what they need, so no
+// secret enters Temporal's history.
+func (s *Server) startOnboardingWorkflow(c *gin.Context, ch *aicc.Channel) (workflows.OnboardingState, error) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.workflowWait())
+	defer cancel()
 	in := workflows.OnboardingInput{TenantID: ch.TenantID, ChannelID: ch.ID, VerificationTTL: s.verificationTTL()}
-	_, err := s.Temporal.ExecuteWorkflow(c.Request.Context(), workflows.StartOnboardingOptions(in), workflows.Onboarding, in)
-	return s.temporalError(c, err)
+	st, err := workflows.StartOnboarding(ctx, s.Temporal, in)
+	return st, s.temporalError(c, err)
 }
 
 // startOnboarding starts the onboarding again, after it expired, failed (for example for want of a Facebook
-// authentication certificate, which the sysadmin has since uploaded) or was cancelled.
+// authentication certificate, which the sysadmin has since uploaded) or was cancelled, or when it never
+// started. The answer is the state the workflow recorded; a certificate still missing is its error code.
 func (s *Server) startOnboarding(c *gin.Context) error {
-	ctx := c.Request.Context()
-	ch, err := s.Store.GetChannel(ctx, principalOf(c).TenantID, c.Param("channelID"))
+	ch, err := s.Store.GetChannel(c.Request.Context(), principalOf(c).TenantID, c.Param("channelID"))
 	if err != nil {
 		return err
 	}
-	if ch.Onboarding.Status == aicc.StatusActive {
+	switch ch.Onboarding.Status {
+	case aicc.StatusActive:
 		return aicc.Errorf(aicc.EONBOARDINGFINISHED, "The channel is active; its onboarding is finished.")
+	case aicc.StatusDeleting:
+		return errDeleting()
 	}
-	// The workflow's first step checks the certificate too; checking here answers at once, and leaves the
-	// recorded state (failed, with its code) as it is, rather than starting an onboarding bound to fail.
-	certs, err := s.Store.ListCertificates(ctx)
+	st, err := s.startOnboardingWorkflow(c, ch)
 	if err != nil {
 		return err
 	}
-	if err := aicc.CheckCertificates(certs, s.now()); err != nil {
-		return err
-	}
-	if err := s.startOnboardingWorkflow(c, ch); err != nil {
-		return err
-	}
-	// Recorded after the start, so that a refused start (a running onboarding) leaves the state untouched.
-	// The workflow records the same state as its first step; this write makes the answer show it at once.
-	o := aicc.Onboarding{Status: aicc.StatusAwaitingVerification, Step: workflows.StepAwaitVerification, UpdatedAt: s.now()}
-	if err := s.Store.SetOnboarding(ctx, ch.ID, o); err != nil {
-		return err
+	if st.Status == aicc.StatusFailed && st.ErrorCode != "" {
+		return aicc.Errorf(st.ErrorCode, "The onboarding cannot start: %s.", certificateProblem(st.ErrorCode))
 	}
 	s.log(c).Info("onboarding started", slog.String("channel_id", ch.ID))
-	ch.Onboarding = o
-	c.JSON(http.StatusAccepted, s.toChannelJSON(ch))
-	return nil
+	return s.answerChannel(c, http.StatusAccepted, ch.ID)
+}
+
+// certificateProblem explains the failure codes of an onboarding's first step.
+func certificateProblem(code string) string {
+	if code == aicc.ECERTEXPIRED {
+		return "every uploaded Facebook authentication certificate has expired; a sysadmin must upload a valid one"
+	}
+	return "no Facebook authentication certificate is uploaded; a sysadmin must upload one"
 }
 
 // getOnboarding answers the live state from the workflow, or the recorded one when the workflow is gone.
@@ -64,17 +65,13 @@ func (s *Server) getOnboarding(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := s.Temporal.QueryWorkflow(ctx, workflows.OnboardingWorkflowID(ch.ID), "", workflows.QueryState)
+	st, err := workflows.QueryOnboarding(ctx, s.Temporal, ch.ID)
 	switch {
-	case isNotFound(err):
+	case aicc.ErrorCode(err) == aicc.EONBOARDINGFINISHED || ch.Onboarding.Status == aicc.StatusDeleting:
 		c.JSON(http.StatusOK, toOnboardingJSON(ch.Onboarding))
 		return nil
 	case err != nil:
 		return s.temporalError(c, err)
-	}
-	var st workflows.OnboardingState
-	if err := v.Get(&st); err != nil {
-		return err
 	}
 	c.JSON(http.StatusOK, onboardingJSON{
 		Status: st.Status, Step: st.Step, ErrorCode: st.ErrorCode, StartedAt: optTime(st.StartedAt),
@@ -84,39 +81,52 @@ func (s *Server) getOnboarding(c *gin.Context) error {
 }
 
 func (s *Server) confirmOnboarding(c *gin.Context) error {
-	return s.updateOnboarding(c, workflows.UpdateConfirm, workflows.ConfirmRequest{})
+	return s.updateOnboarding(c, "confirm", workflows.ConfirmOnboarding)
 }
 
 func (s *Server) cancelOnboarding(c *gin.Context) error {
-	return s.updateOnboarding(c, workflows.UpdateCancel, workflows.CancelRequest{})
+	return s.updateOnboarding(c, "cancel", workflows.CancelOnboarding)
 }
 
-// updateOnboarding sends an Update and waits for its outcome: the workflow's validator answers at once with a
-// domain code (NOT_VERIFIED, ONBOARDING_FINISHED), and a completed update has recorded the new state.
-func (s *Server) updateOnboarding(c *gin.Context, name string, arg any) error {
+// updateOnboarding sends an Update through send and waits for its outcome: the workflow's validator answers at
+// once with a domain code (NOT_VERIFIED, ONBOARDING_FINISHED), and a completed update has recorded the new
+// state, which the answer shows.
+func (s *Server) updateOnboarding(c *gin.Context, name string,
+	send func(context.Context, client.Client, string) (workflows.OnboardingState, error),
+) error {
 	ctx, tenant := c.Request.Context(), principalOf(c).TenantID
 	ch, err := s.Store.GetChannel(ctx, tenant, c.Param("channelID"))
 	if err != nil {
 		return err
 	}
-	h, err := s.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   workflows.OnboardingWorkflowID(ch.ID),
-		UpdateName:   name,
-		Args:         []any{arg},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err == nil {
-		err = h.Get(ctx, nil)
+	if ch.Onboarding.Status == aicc.StatusDeleting {
+		return errDeleting()
 	}
-	if err != nil {
+	if _, err := send(ctx, s.Temporal, ch.ID); err != nil {
 		return s.temporalError(c, err)
 	}
 	s.log(c).Info("onboarding updated", slog.String("channel_id", ch.ID), slog.String("update", name))
-	return getScoped(c, s.Store.GetChannel, ch.ID, s.toChannelJSON)
+	return s.answerChannel(c, http.StatusOK, ch.ID)
 }
 
-// temporalError maps an error of the Temporal client to the domain: the codes of workflows.DomainError, and
-// UNAVAILABLE when Temporal does not answer in time. The cause of the latter is logged, not answered.
+// answerChannel answers the tenant's channel as stored, with status.
+func (s *Server) answerChannel(c *gin.Context, status int, channelID string) error {
+	ch, err := s.Store.GetChannel(c.Request.Context(), principalOf(c).TenantID, channelID)
+	if err != nil {
+		return err
+	}
+	c.JSON(status, s.toChannelJSON(ch))
+	return nil
+}
+
+// errDeleting is the answer to a change of a channel whose deletion runs.
+func errDeleting() error {
+	return aicc.Errorf(aicc.ECHANNELDELETING, "The channel is being deleted; it accepts no other change.")
+}
+
+// temporalError maps an error of the Temporal client or of a workflow run to the domain: the codes of
+// workflows.DomainError, and UNAVAILABLE when Temporal does not answer in time. The cause of the latter is
+// logged, not answered.
 func (s *Server) temporalError(c *gin.Context, err error) error {
 	err = workflows.DomainError(err)
 	var (
@@ -132,10 +142,4 @@ func (s *Server) temporalError(c *gin.Context, err error) error {
 		return aicc.Errorf(aicc.EUNAVAILABLE, "The workflow service is not reachable; try again later.")
 	}
 	return err
-}
-
-// isNotFound reports whether Temporal has no running workflow of that ID.
-func isNotFound(err error) bool {
-	var nf *serviceerror.NotFound
-	return errors.As(err, &nf)
 }

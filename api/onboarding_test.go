@@ -96,27 +96,32 @@ func TestCancelOnboarding(t *testing.T) {
 }
 
 func TestStartOnboarding(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, withoutCertificate())
 	tn := h.newTenant("A")
-	id := h.createChannel(tn, channelBody(tn, "fb_main")).Channel.ID
+	c := h.createChannel(tn, channelBody(tn, "fb_main"))
+	id := c.Channel.ID
 	path := "/v1/channels/" + id + "/onboarding"
 	ctx := context.Background()
 	setStatus := func(s aicc.ChannelStatus) {
 		t.Helper()
 		require.NoError(t, h.store.SetOnboarding(ctx, id, aicc.Onboarding{Status: s, Step: workflows.StepDone, UpdatedAt: h.now()}))
 	}
+	recorded := func() aicc.Onboarding {
+		t.Helper()
+		ch, err := h.store.GetChannel(ctx, tn.ID, id)
+		require.NoError(t, err)
+		return ch.Onboarding
+	}
 	sys := h.token("", aicc.RoleSysadmin)
 
-	// The onboarding failed at its first step for want of a certificate: a restart before the sysadmin
-	// uploads one is refused at once, and the recorded failure stays.
-	failed := aicc.Onboarding{Status: aicc.StatusFailed, Step: workflows.StepDone, ErrorCode: aicc.ECERTMISSING, UpdatedAt: h.now()}
-	require.NoError(t, h.store.SetOnboarding(ctx, id, failed))
-	starts := len(h.rec.starts)
-	requireError(t, h.post(path, tn.Admin, nil), http.StatusConflict, aicc.ECERTMISSING)
-	assert.Len(t, h.rec.starts, starts, "no onboarding is started without a certificate")
-	got, err := h.store.GetChannel(ctx, tn.ID, id)
-	require.NoError(t, err)
-	assert.Equal(t, failed.ErrorCode, got.Onboarding.ErrorCode)
+	// The onboarding failed at its first step for want of a certificate; a restart before the sysadmin
+	// uploads one fails the same way, with that code.
+	assert.Equal(t, string(aicc.StatusFailed), c.Channel.Status)
+	assert.Equal(t, aicc.ECERTMISSING, c.Channel.Onboarding["errorCode"])
+	e := requireError(t, h.post(path, tn.Admin, nil), http.StatusConflict, aicc.ECERTMISSING)
+	assert.Contains(t, e.Message, "upload")
+	assert.Equal(t, aicc.StatusFailed, recorded().Status)
+	assert.Equal(t, aicc.ECERTMISSING, recorded().ErrorCode)
 
 	// Once a certificate is uploaded, the failed onboarding restarts and the error code is gone.
 	requireStatus(t, h.post("/v1/system/certificates", sys,
@@ -126,42 +131,55 @@ func TestStartOnboarding(t *testing.T) {
 	var restarted channel
 	r.decode(t, &restarted)
 	assert.Equal(t, string(aicc.StatusAwaitingVerification), restarted.Status)
+	assert.Equal(t, workflows.StepAwaitVerification, restarted.Onboarding["step"])
 	assert.NotContains(t, restarted.Onboarding, "errorCode")
-	h.temporal.AssertCalled(t, "ExecuteWorkflow", mock.Anything,
+	h.temporal.AssertCalled(t, "NewWithStartWorkflowOperation",
 		mock.MatchedBy(func(o client.StartWorkflowOptions) bool { return o.ID == onboardingID(id) }),
-		mock.Anything, mock.Anything)
+		workflows.OnboardingWorkflowType,
+		workflows.OnboardingInput{TenantID: tn.ID, ChannelID: id, VerificationTTL: workflows.DefaultVerificationTTL})
 
 	t.Run("active", func(t *testing.T) {
 		h := h.on(t)
 		setStatus(aicc.StatusActive)
+		calls := len(h.temporal.Calls)
 		requireError(t, h.post(path, tn.Admin, nil), http.StatusConflict, aicc.EONBOARDINGFINISHED)
+		assert.Len(t, h.temporal.Calls, calls, "nothing is started")
 	})
-	t.Run("running", func(t *testing.T) {
-		h := h.on(t)
-		setStatus(aicc.StatusVerified)
-		h.startCall.Unset()
-		defer func() { h.startCall = h.defaultStarts() }()
-		h.temporal.On("ExecuteWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything).
-			Return(nil, serviceerror.NewWorkflowExecutionAlreadyStarted("already started", "", "")).Once()
-		requireError(t, h.post(path, tn.Admin, nil), http.StatusConflict, aicc.EONBOARDINGSTARTED)
-
-		ch, err := h.store.GetChannel(ctx, tn.ID, id)
-		require.NoError(t, err)
-		assert.Equal(t, aicc.StatusVerified, ch.Onboarding.Status, "a refused start changes nothing")
-	})
-	t.Run("expired", func(t *testing.T) {
+	for _, running := range []aicc.ChannelStatus{aicc.StatusAwaitingVerification, aicc.StatusVerified} {
+		t.Run("running/"+string(running), func(t *testing.T) {
+			h := h.on(t)
+			setStatus(running)
+			requireError(t, h.post(path, tn.Admin, nil), http.StatusConflict, aicc.EONBOARDINGSTARTED)
+			assert.Equal(t, running, recorded().Status, "a refused start changes nothing")
+		})
+	}
+	for _, over := range []aicc.ChannelStatus{aicc.StatusVerificationExpired, aicc.StatusCancelled, aicc.StatusFailed, aicc.StatusPending} {
+		t.Run("again after "+string(over), func(t *testing.T) {
+			h := h.on(t)
+			setStatus(over)
+			r := h.post(path, tn.Admin, nil)
+			requireStatus(t, r, http.StatusAccepted)
+			var ch channel
+			r.decode(t, &ch)
+			assert.Equal(t, string(aicc.StatusAwaitingVerification), ch.Status, "the state the workflow recorded")
+			assert.Equal(t, workflows.StepAwaitVerification, ch.Onboarding["step"])
+			assert.Equal(t, aicc.StatusAwaitingVerification, recorded().Status)
+		})
+	}
+	t.Run("temporal unavailable", func(t *testing.T) {
 		h := h.on(t)
 		setStatus(aicc.StatusVerificationExpired)
-		r := h.post(path, tn.Admin, nil)
-		requireStatus(t, r, http.StatusAccepted)
-		var ch channel
-		r.decode(t, &ch)
-		assert.Equal(t, string(aicc.StatusAwaitingVerification), ch.Status)
-		assert.Equal(t, workflows.StepAwaitVerification, ch.Onboarding["step"])
-
-		got, err := h.store.GetChannel(ctx, tn.ID, id)
-		require.NoError(t, err)
-		assert.Equal(t, aicc.StatusAwaitingVerification, got.Onboarding.Status)
+		h.flows.failNext("UpdateWithStartWorkflow", serviceerror.NewUnavailable("no route to host"))
+		e := requireError(t, h.post(path, tn.Admin, nil), http.StatusServiceUnavailable, aicc.EUNAVAILABLE)
+		assert.NotContains(t, e.Message, "no route")
+		assert.Equal(t, aicc.StatusVerificationExpired, recorded().Status, "no handler write")
+	})
+	t.Run("no answer in time", func(t *testing.T) {
+		h := h.on(t)
+		setStatus(aicc.StatusCancelled)
+		h.flows.failNext("UpdateWithStartWorkflow", client.NewWorkflowUpdateServiceTimeoutOrCanceledError(context.DeadlineExceeded))
+		requireError(t, h.post(path, tn.Admin, nil), http.StatusServiceUnavailable, aicc.EUNAVAILABLE)
+		assert.Equal(t, aicc.StatusCancelled, recorded().Status, "no handler write")
 	})
 	t.Run("certificate expired", func(t *testing.T) {
 		h := h.on(t)
@@ -169,7 +187,13 @@ func TestStartOnboarding(t *testing.T) {
 		clock := h.now()
 		defer func() { *h.clock = clock }()
 		*h.clock = h.now().Add(31 * 24 * time.Hour)
-		requireError(t, h.post(path, tn.Admin, nil), http.StatusConflict, aicc.ECERTEXPIRED)
+		e := requireError(t, h.post(path, tn.Admin, nil), http.StatusConflict, aicc.ECERTEXPIRED)
+		assert.Contains(t, e.Message, "expired")
+		assert.Equal(t, aicc.ECERTEXPIRED, recorded().ErrorCode, "recorded by the workflow")
+	})
+	t.Run("viewer", func(t *testing.T) {
+		h := h.on(t)
+		requireError(t, h.post(path, tn.Viewer, nil), http.StatusForbidden, aicc.EFORBIDDEN)
 	})
 }
 

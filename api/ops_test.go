@@ -41,7 +41,7 @@ func (downStore) Ping(context.Context) error {
 }
 
 func TestReadyWhenDatabaseIsDown(t *testing.T) {
-	h := newHarness(t, func(s *api.Server) { s.Store = downStore{s.Store} })
+	h := newHarness(t, withServer(func(s *api.Server) { s.Store = downStore{s.Store} }))
 	h.temporal.On("CheckHealth", mock.Anything, mock.Anything).Return(&client.CheckHealthResponse{}, nil)
 	r := h.get("/readyz", "")
 	requireStatus(t, r, http.StatusServiceUnavailable)
@@ -101,7 +101,7 @@ func TestErrorShapes(t *testing.T) {
 }
 
 func TestBodyLimit(t *testing.T) {
-	h := newHarness(t, func(s *api.Server) { s.MaxBodyBytes = 1024 })
+	h := newHarness(t, withServer(func(s *api.Server) { s.MaxBodyBytes = 1024 }))
 	tn := h.newTenant("A")
 	big := map[string]any{"name": strings.Repeat("x", 2048)}
 	requireError(t, h.post("/v1/ous", tn.Admin, big), http.StatusRequestEntityTooLarge, aicc.ETOOLARGE)
@@ -144,7 +144,7 @@ func TestRequestIDAndLogs(t *testing.T) {
 }
 
 func TestInternalErrorsAreNotEchoed(t *testing.T) {
-	h := newHarness(t, func(s *api.Server) { s.Store = brokenStore{s.Store} })
+	h := newHarness(t, withServer(func(s *api.Server) { s.Store = brokenStore{s.Store} }))
 	tn := h.newTenant("A")
 	r := h.do(request{method: http.MethodGet, path: "/v1/channels", token: tn.Admin, header: map[string]string{"X-Request-ID": "req-500"}})
 	e := requireError(t, r, http.StatusInternalServerError, aicc.EINTERNAL)
@@ -210,7 +210,7 @@ func TestServe(t *testing.T) {
 }
 
 func TestPanicsAreInternalErrors(t *testing.T) {
-	h := newHarness(t, func(s *api.Server) { s.Store = panickyStore{s.Store} })
+	h := newHarness(t, withServer(func(s *api.Server) { s.Store = panickyStore{s.Store} }))
 	tn := h.newTenant("A")
 	e := requireError(t, h.get("/v1/ous", tn.Viewer), http.StatusInternalServerError, aicc.EINTERNAL)
 	assert.Equal(t, "Internal error.", e.Message)
@@ -240,7 +240,7 @@ func metricValue(t *testing.T, scrape, series string) (float64, bool) {
 }
 
 func TestStoreMetrics(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, withoutCertificate())
 	tn := h.newTenant("A")
 	sys := h.token("", aicc.RoleSysadmin)
 	scrape := func() string {
@@ -305,7 +305,7 @@ func (unreachableStore) InboxStats(context.Context) (aicc.InboxStats, error) {
 }
 
 func TestStoreMetricsWhenDatabaseIsDown(t *testing.T) {
-	h := newHarness(t, func(s *api.Server) { s.Store = unreachableStore{s.Store} })
+	h := newHarness(t, withServer(func(s *api.Server) { s.Store = unreachableStore{s.Store} }))
 	requireStatus(t, h.get("/healthz", ""), http.StatusOK)
 	r := h.get("/metrics", "")
 	requireStatus(t, r, http.StatusOK)

@@ -3,10 +3,8 @@ package api_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,7 +16,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/aiccfb/aicc"
-	"github.com/aiccfb/aicc/api"
 	"github.com/aiccfb/aicc/workflows"
 )
 
@@ -44,16 +41,6 @@ func decodePage(tb testing.TB, r *response) page {
 
 func pagesPath(channelID string) string { return "/v1/channels/" + channelID + "/pages" }
 
-// withPageWait shortens how long Page routes wait for their workflow.
-func withPageWait(d time.Duration) harnessOption {
-	return func(s *api.Server) { s.PageConnectWait = d }
-}
-
-// withGraph makes g the server's Graph provider.
-func withGraph(g aicc.GraphProvider) harnessOption {
-	return func(s *api.Server) { s.Graph = g }
-}
-
 // pageExists reports whether the store still has the Page.
 func (h *harness) pageExists(tn tenant, channelID, pageID string) bool {
 	h.t.Helper()
@@ -65,15 +52,21 @@ func (h *harness) pageExists(tn tenant, channelID, pageID string) bool {
 	return true
 }
 
-// failStarts makes the next ExecuteWorkflow fail with err; the default starts come back after it.
-func (h *harness) failStarts(t *testing.T, err error) {
-	h.startCall.Unset()
-	h.temporal.On("ExecuteWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(nil, err).Once()
-	t.Cleanup(func() { h.startCall = h.defaultStarts() })
+// startedWith matches ExecuteWorkflow's options by workflow ID.
+func startedWith(id string) any {
+	return mock.MatchedBy(func(o client.StartWorkflowOptions) bool { return o.ID == id && o.TaskQueue == workflows.TaskQueue })
+}
+
+// pageState returns the Page as stored.
+func (h *harness) pageState(tn tenant, channelID, pageID string) aicc.PageState {
+	h.t.Helper()
+	p, err := h.store.GetPage(context.Background(), tn.ID, channelID, pageID)
+	require.NoError(h.t, err)
+	return p.State
 }
 
 func TestAddPage(t *testing.T) {
-	h := newHarness(t, withPageWait(200*time.Millisecond))
+	h := newHarness(t, withWorkflowWait(200*time.Millisecond))
 	tn := h.newTenant("A")
 	ch := h.createChannel(tn, channelBody(tn, "fb_main")).Channel.ID
 
@@ -87,10 +80,9 @@ func TestAddPage(t *testing.T) {
 		assert.Equal(t, "healthy", p.TokenHealth)
 		assert.False(t, p.StateUpdatedAt.IsZero())
 
-		// The workflow was started with IDs only, one per Page.
-		h.temporal.AssertCalled(t, "ExecuteWorkflow", mock.Anything,
-			mock.MatchedBy(func(o client.StartWorkflowOptions) bool { return o.ID == workflows.ConnectPageWorkflowID("1001") }),
-			mock.Anything, workflows.PageInput{TenantID: tn.ID, ChannelID: ch, PageID: "1001"})
+		// The workflow was started by its registered name with IDs only, one per Page.
+		h.temporal.AssertCalled(t, "ExecuteWorkflow", mock.Anything, startedWith(workflows.ConnectPageWorkflowID("1001")),
+			workflows.ConnectPageWorkflowType, workflows.PageInput{TenantID: tn.ID, ChannelID: ch, PageID: "1001"})
 
 		r = h.get(pagesPath(ch)+"/1001", tn.Viewer)
 		requireStatus(t, r, http.StatusOK)
@@ -128,12 +120,14 @@ func TestAddPage(t *testing.T) {
 			e := requireError(t, r, http.StatusUnprocessableEntity, reason)
 			assert.Contains(t, e.Fields, "tokenSecret")
 			assert.Equal(t, "Meta refused the Page access token.", e.Message)
-			assert.False(t, h.pageExists(tn, ch, "1003"), "no broken Page is stored")
+			assert.False(t, h.pageExists(tn, ch, "1003"), "the workflow removed the broken Page")
 		})
 	}
 
-	t.Run("token refused, Page left behind by the workflow", func(t *testing.T) {
+	t.Run("token refused, the handler removes nothing", func(t *testing.T) {
 		h := h.on(t)
+		// A workflow that answers token_invalid but has not removed the Page (yet): the handler answers, and
+		// leaves the Page to the workflow.
 		h.flows.setConnect(func(context.Context, workflows.PageInput) (workflows.ConnectPageResult, error) {
 			return workflows.ConnectPageResult{Status: aicc.PageTokenInvalid, Reason: aicc.EMETATOKENINVALID}, nil
 		})
@@ -141,7 +135,8 @@ func TestAddPage(t *testing.T) {
 		e := requireError(t, h.post(pagesPath(ch), tn.Admin, map[string]any{"pageId": "1004", "tokenSecret": "x"}),
 			http.StatusUnprocessableEntity, aicc.EMETATOKENINVALID)
 		assert.NotEmpty(t, e.Message)
-		assert.False(t, h.pageExists(tn, ch, "1004"))
+		assert.True(t, h.pageExists(tn, ch, "1004"), "only the workflow removes a Page")
+		require.NoError(t, h.store.RemovePage(context.Background(), tn.ID, ch, "1004"))
 	})
 
 	t.Run("slow", func(t *testing.T) {
@@ -160,21 +155,23 @@ func TestAddPage(t *testing.T) {
 		assert.Equal(t, "connecting", decodePage(t, r).Status, "the workflow goes on")
 	})
 
-	t.Run("start fails", func(t *testing.T) {
+	t.Run("temporal unavailable", func(t *testing.T) {
 		h := h.on(t)
-		h.failStarts(t, serviceerror.NewUnavailable("connection refused"))
-		requireError(t, h.post(pagesPath(ch), tn.Admin, map[string]any{"pageId": "1006", "tokenSecret": "t"}),
-			http.StatusServiceUnavailable, aicc.EUNAVAILABLE)
-		assert.False(t, h.pageExists(tn, ch, "1006"), "nothing stays when the workflow did not start")
+		h.flows.failNext("ExecuteWorkflow", serviceerror.NewUnavailable("connection refused"))
+		r := h.post(pagesPath(ch), tn.Admin, map[string]any{"pageId": "1006", "tokenSecret": "t"})
+		requireStatus(t, r, http.StatusAccepted)
+		assert.Equal(t, "connecting", decodePage(t, r).Status)
+		assert.NotContains(t, string(r.Body), "connection refused")
+		// Stored connecting: the worker's resumer starts its connection.
+		assert.Equal(t, aicc.PageConnecting, h.pageState(tn, ch, "1006").Status)
 	})
 
 	t.Run("already being connected", func(t *testing.T) {
 		h := h.on(t)
-		h.failStarts(t, serviceerror.NewWorkflowExecutionAlreadyStarted("already started", "", ""))
+		h.flows.failNext("ExecuteWorkflow", errAlreadyStarted())
 		e := requireError(t, h.post(pagesPath(ch), tn.Admin, map[string]any{"pageId": "1007", "tokenSecret": "t"}),
-			http.StatusConflict, aicc.ECONFLICT)
+			http.StatusConflict, aicc.EPAGECONNECTING)
 		assert.Contains(t, e.Message, "being connected")
-		assert.False(t, h.pageExists(tn, ch, "1007"))
 	})
 
 	t.Run("workflow failed", func(t *testing.T) {
@@ -196,7 +193,7 @@ func TestAddPage(t *testing.T) {
 }
 
 func TestReconnectPage(t *testing.T) {
-	h := newHarness(t, withPageWait(200*time.Millisecond))
+	h := newHarness(t, withWorkflowWait(200*time.Millisecond))
 	tn := h.newTenant("A")
 	ch := h.createChannel(tn, channelBody(tn, "fb_main")).Channel.ID
 	failed := h.flows.outcome(workflows.ConnectPageResult{Status: aicc.PageSubscriptionFailed, Reason: aicc.EMETAUNAVAILABLE})
@@ -204,6 +201,10 @@ func TestReconnectPage(t *testing.T) {
 	requireStatus(t, h.post(pagesPath(ch), tn.Admin, map[string]any{"pageId": "2001", "tokenSecret": "EAAB"}), http.StatusCreated)
 	h.flows.setConnect(nil)
 	path := pagesPath(ch) + "/2001/connect"
+	subscriptionFailed := func(t *testing.T) {
+		t.Helper()
+		require.NoError(t, h.store.SetPageStatus(context.Background(), "2001", aicc.PageSubscriptionFailed, aicc.EMETAUNAVAILABLE, h.now()))
+	}
 
 	t.Run("slow", func(t *testing.T) {
 		h := h.on(t)
@@ -212,43 +213,56 @@ func TestReconnectPage(t *testing.T) {
 		r := h.post(path, tn.Admin, nil)
 		requireStatus(t, r, http.StatusAccepted)
 		assert.Equal(t, "connecting", decodePage(t, r).Status)
+		st := h.pageState(tn, ch, "2001")
+		assert.Equal(t, aicc.PageConnecting, st.Status, "recorded by the workflow's first step")
+		assert.Empty(t, st.Reason)
 	})
 	t.Run("being connected", func(t *testing.T) {
 		h := h.on(t)
-		h.failStarts(t, serviceerror.NewWorkflowExecutionAlreadyStarted("already started", "", ""))
-		requireError(t, h.post(path, tn.Admin, nil), http.StatusConflict, aicc.ECONFLICT)
+		subscriptionFailed(t)
+		h.flows.failNext("ExecuteWorkflow", errAlreadyStarted())
+		requireError(t, h.post(path, tn.Admin, nil), http.StatusConflict, aicc.EPAGECONNECTING)
+		assert.Equal(t, aicc.PageSubscriptionFailed, h.pageState(tn, ch, "2001").Status, "a refused start changes nothing")
 	})
-	t.Run("start fails", func(t *testing.T) {
+	t.Run("temporal unavailable", func(t *testing.T) {
 		h := h.on(t)
-		require.NoError(t, h.store.SetPageStatus(context.Background(), "2001", aicc.PageSubscriptionFailed, aicc.EMETAUNAVAILABLE, h.now()))
-		h.failStarts(t, serviceerror.NewUnavailable("down"))
+		subscriptionFailed(t)
+		h.flows.failNext("ExecuteWorkflow", serviceerror.NewUnavailable("down"))
+		r := h.post(path, tn.Admin, nil)
+		assert.NotContains(t, string(r.Body), "down")
+		// No handler write: with no workflow started the Page is as it was.
+		st := h.pageState(tn, ch, "2001")
+		assert.Equal(t, aicc.PageSubscriptionFailed, st.Status, "the Page is as it was")
+		assert.Equal(t, aicc.EMETAUNAVAILABLE, st.Reason)
+	})
+	t.Run("temporal unavailable is answered", func(t *testing.T) {
+		h := h.on(t)
+		subscriptionFailed(t)
+		h.flows.failNext("ExecuteWorkflow", serviceerror.NewUnavailable("down"))
 		requireError(t, h.post(path, tn.Admin, nil), http.StatusServiceUnavailable, aicc.EUNAVAILABLE)
-		r := h.get(pagesPath(ch)+"/2001", tn.Viewer)
-		requireStatus(t, r, http.StatusOK)
-		p := decodePage(t, r)
-		assert.Equal(t, "subscription_failed", p.Status, "the Page is as it was")
-		assert.Equal(t, aicc.EMETAUNAVAILABLE, p.StatusReason)
 	})
 	t.Run("subscribed", func(t *testing.T) {
 		h := h.on(t)
-		h.flows.setConnect(nil)
+		subscriptionFailed(t)
 		r := h.post(path, tn.Admin, nil)
 		requireStatus(t, r, http.StatusOK)
 		p := decodePage(t, r)
 		assert.Equal(t, "subscribed", p.Status)
 		assert.Empty(t, p.StatusReason)
+		h.temporal.AssertCalled(t, "ExecuteWorkflow", mock.Anything, startedWith(workflows.ConnectPageWorkflowID("2001")),
+			workflows.ConnectPageWorkflowType, workflows.PageInput{TenantID: tn.ID, ChannelID: ch, PageID: "2001"})
 
 		e := requireError(t, h.post(path, tn.Admin, nil), http.StatusConflict, aicc.ECONFLICT)
 		assert.Contains(t, e.Message, "subscribed already")
 	})
 	t.Run("token refused", func(t *testing.T) {
 		h := h.on(t)
-		require.NoError(t, h.store.SetPageStatus(context.Background(), "2001", aicc.PageSubscriptionFailed, aicc.EMETAERROR, h.now()))
+		subscriptionFailed(t)
 		h.flows.setConnect(h.flows.outcome(workflows.ConnectPageResult{Status: aicc.PageTokenInvalid, Reason: aicc.EMETATOKENINVALID}))
 		defer h.flows.setConnect(nil)
 		e := requireError(t, h.post(path, tn.Admin, nil), http.StatusUnprocessableEntity, aicc.EMETATOKENINVALID)
 		assert.Contains(t, e.Fields, "tokenSecret")
-		assert.False(t, h.pageExists(tn, ch, "2001"))
+		assert.False(t, h.pageExists(tn, ch, "2001"), "removed by the workflow")
 	})
 	t.Run("missing", func(t *testing.T) {
 		h := h.on(t)
@@ -258,7 +272,7 @@ func TestReconnectPage(t *testing.T) {
 }
 
 func TestRemovePage(t *testing.T) {
-	h := newHarness(t, withPageWait(200*time.Millisecond))
+	h := newHarness(t, withWorkflowWait(200*time.Millisecond))
 	tn := h.newTenant("A")
 	ch := h.createChannel(tn, channelBody(tn, "fb_main")).Channel.ID
 	add := func(id string) {
@@ -269,9 +283,8 @@ func TestRemovePage(t *testing.T) {
 	add("3001")
 	requireStatus(t, h.delete(pagesPath(ch)+"/3001", tn.Admin), http.StatusNoContent)
 	assert.False(t, h.pageExists(tn, ch, "3001"))
-	h.temporal.AssertCalled(t, "ExecuteWorkflow", mock.Anything,
-		mock.MatchedBy(func(o client.StartWorkflowOptions) bool { return o.ID == workflows.DisconnectPageWorkflowID("3001") }),
-		mock.Anything, workflows.PageInput{TenantID: tn.ID, ChannelID: ch, PageID: "3001"})
+	h.temporal.AssertCalled(t, "ExecuteWorkflow", mock.Anything, startedWith(workflows.DisconnectPageWorkflowID("3001")),
+		workflows.DisconnectPageWorkflowType, workflows.PageInput{TenantID: tn.ID, ChannelID: ch, PageID: "3001"})
 	requireError(t, h.delete(pagesPath(ch)+"/3001", tn.Admin), http.StatusNotFound, aicc.ENOTFOUND)
 
 	add("3002")
@@ -285,8 +298,9 @@ func TestRemovePage(t *testing.T) {
 
 	t.Run("already disconnecting", func(t *testing.T) {
 		h := h.on(t)
-		h.failStarts(t, serviceerror.NewWorkflowExecutionAlreadyStarted("already started", "", ""))
+		h.flows.failNext("ExecuteWorkflow", errAlreadyStarted())
 		requireStatus(t, h.delete(pagesPath(ch)+"/3002", tn.Admin), http.StatusAccepted)
+		assert.True(t, h.pageExists(tn, ch, "3002"), "the running disconnection removes it")
 	})
 	t.Run("meta fails", func(t *testing.T) {
 		h := h.on(t)
@@ -300,7 +314,7 @@ func TestRemovePage(t *testing.T) {
 	})
 	t.Run("temporal down", func(t *testing.T) {
 		h := h.on(t)
-		h.failStarts(t, serviceerror.NewUnavailable("down"))
+		h.flows.failNext("ExecuteWorkflow", serviceerror.NewUnavailable("down"))
 		requireError(t, h.delete(pagesPath(ch)+"/3002", tn.Admin), http.StatusServiceUnavailable, aicc.EUNAVAILABLE)
 		assert.True(t, h.pageExists(tn, ch, "3002"))
 	})
@@ -310,82 +324,21 @@ func TestRemovePage(t *testing.T) {
 	})
 }
 
-// fakeGraph is a GraphProvider whose Graph records the messages it is asked to send.
-type fakeGraph struct {
-	mu          sync.Mutex
-	sent        []sent
-	sendErr     error // the next SendMessage fails with it
-	providerErr error // Graph fails with it
-}
-
-type sent struct {
-	call aicc.PageCall
-	msg  aicc.OutboundMessage
-}
-
-func (f *fakeGraph) Graph(context.Context) (aicc.Graph, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.providerErr != nil {
-		return nil, f.providerErr
-	}
-	return f, nil
-}
-
-func (f *fakeGraph) failNext(err error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.sendErr = err
-}
-
-func (f *fakeGraph) calls() []sent {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]sent(nil), f.sent...)
-}
-
-var errNotFaked = errors.New("not faked")
-
-func (f *fakeGraph) CheckPageToken(context.Context, aicc.PageCall) (aicc.PageInfo, error) {
-	return aicc.PageInfo{}, errNotFaked
-}
-func (f *fakeGraph) SubscribeApp(context.Context, aicc.PageCall) error { return errNotFaked }
-func (f *fakeGraph) SubscribedApps(context.Context, aicc.PageCall) ([]aicc.SubscribedApp, error) {
-	return nil, errNotFaked
-}
-func (f *fakeGraph) UnsubscribeApp(context.Context, aicc.PageCall) error { return errNotFaked }
-
-func (f *fakeGraph) SendMessage(_ context.Context, call aicc.PageCall, msg aicc.OutboundMessage) (aicc.SendResult, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.sent = append(f.sent, sent{call, msg})
-	if err := f.sendErr; err != nil {
-		f.sendErr = nil
-		return aicc.SendResult{}, err
-	}
-	return aicc.SendResult{RecipientID: msg.RecipientPSID, MessageID: fmt.Sprintf("m_%d", len(f.sent))}, nil
-}
-
-// graphError is what the Graph client returns for a Graph error body.
-func graphError(code string, status, graphCode, subcode int) *aicc.GraphError {
-	return &aicc.GraphError{
-		Code: code, Message: "Meta refused the call.", HTTPStatus: status, GraphCode: graphCode, Subcode: subcode,
-		Type: "OAuthException", FBTraceID: "AbCdEf123", GraphMessage: "Error validating access token",
-		Retryable: code == aicc.EMETARATELIMITED || code == aicc.EMETAUNAVAILABLE,
-	}
-}
-
 func TestSendTestMessage(t *testing.T) {
-	graph := &fakeGraph{}
-	h := newHarness(t, withGraph(graph))
+	h := newHarness(t)
 	tn := h.newTenant("A")
-	body := channelBody(tn, "fb_main")
-	body["appSecret"] = "app-secret-for-send"
-	ch := h.createChannel(tn, body).Channel.ID
+	ch := h.createChannel(tn, channelBody(tn, "fb_main")).Channel.ID
 	requireStatus(t, h.post(pagesPath(ch), tn.Admin, map[string]any{"pageId": "4001", "tokenSecret": "EAAB-send"}),
 		http.StatusCreated)
 	path := pagesPath(ch) + "/4001/messages"
 	msg := func(text string) map[string]any { return map[string]any{"recipientId": "24000001", "text": text} }
+	page := workflows.PageInput{TenantID: tn.ID, ChannelID: ch, PageID: "4001"}
+	last := func(t *testing.T) workflows.TestMessageInput {
+		t.Helper()
+		sent := h.flows.sentMessages()
+		require.NotEmpty(t, sent)
+		return sent[len(sent)-1]
+	}
 
 	t.Run("sent", func(t *testing.T) {
 		h := h.on(t)
@@ -393,21 +346,37 @@ func TestSendTestMessage(t *testing.T) {
 		requireStatus(t, r, http.StatusOK)
 		assert.JSONEq(t, `{"recipientId":"24000001","messageId":"m_1"}`, string(r.Body))
 
-		calls := graph.calls()
-		require.Len(t, calls, 1)
-		assert.Equal(t, aicc.PageCall{PageID: "4001", AccessToken: "EAAB-send", AppSecret: "app-secret-for-send"}, calls[0].call,
-			"the Page token and the channel's app secret are unsealed for the call")
-		assert.Equal(t, aicc.OutboundMessage{RecipientPSID: "24000001", Text: "Hello from aicc", Type: aicc.MessagingResponse},
-			calls[0].msg)
+		// The workflow gets IDs and the message; its activity unseals the token and the app secret.
+		want := workflows.TestMessageInput{PageInput: page,
+			Message: aicc.OutboundMessage{RecipientPSID: "24000001", Text: "Hello from aicc", Type: aicc.MessagingResponse}}
+		assert.Equal(t, want, last(t))
+		h.temporal.AssertCalled(t, "ExecuteWorkflow", mock.Anything,
+			mock.MatchedBy(func(o client.StartWorkflowOptions) bool {
+				return strings.HasPrefix(o.ID, workflows.TestMessageWorkflowID("4001", "")) && o.TaskQueue == workflows.TaskQueue
+			}),
+			workflows.SendTestMessageWorkflowType, want)
+	})
+	t.Run("every message its own workflow", func(t *testing.T) {
+		h := h.on(t)
+		requireStatus(t, h.post(path, tn.Admin, msg("one")), http.StatusOK)
+		requireStatus(t, h.post(path, tn.Admin, msg("two")), http.StatusOK)
+		starts, ids := 0, map[string]bool{}
+		for _, c := range h.temporal.Calls {
+			if c.Method == "ExecuteWorkflow" && c.Arguments.Get(2) == workflows.SendTestMessageWorkflowType {
+				starts++
+				ids[c.Arguments.Get(1).(client.StartWorkflowOptions).ID] = true
+			}
+		}
+		assert.GreaterOrEqual(t, starts, 3)
+		assert.Len(t, ids, starts, "each message is sent by a workflow of its own, never joined to another")
 	})
 	t.Run("human agent tag", func(t *testing.T) {
 		h := h.on(t)
 		b := msg("A human answers")
 		b["messagingType"], b["tag"] = "MESSAGE_TAG", "HUMAN_AGENT"
 		requireStatus(t, h.post(path, tn.Admin, b), http.StatusOK)
-		calls := graph.calls()
-		assert.Equal(t, aicc.MessagingMessageTag, calls[len(calls)-1].msg.Type)
-		assert.Equal(t, aicc.TagHumanAgent, calls[len(calls)-1].msg.Tag)
+		assert.Equal(t, aicc.MessagingMessageTag, last(t).Message.Type)
+		assert.Equal(t, aicc.TagHumanAgent, last(t).Message.Tag)
 	})
 	t.Run("2,000 characters", func(t *testing.T) {
 		h := h.on(t)
@@ -416,7 +385,7 @@ func TestSendTestMessage(t *testing.T) {
 
 	t.Run("invalid", func(t *testing.T) {
 		h := h.on(t)
-		before := len(graph.calls())
+		before := len(h.flows.sentMessages())
 		tagged := msg("hi")
 		tagged["messagingType"] = "MESSAGE_TAG"
 		for field, b := range map[string]map[string]any{
@@ -427,62 +396,48 @@ func TestSendTestMessage(t *testing.T) {
 			e := requireError(t, h.post(path, tn.Admin, b), http.StatusBadRequest, aicc.EINVALID)
 			assert.Contains(t, e.Fields, field)
 		}
-		assert.Len(t, graph.calls(), before, "nothing is sent")
+		assert.Len(t, h.flows.sentMessages(), before, "nothing is sent")
 	})
 
-	t.Run("token invalid", func(t *testing.T) {
-		h := h.on(t)
-		graph.failNext(graphError(aicc.EMETATOKENINVALID, http.StatusBadRequest, 190, 463))
-		e := requireError(t, h.post(path, tn.Admin, msg("hi")), http.StatusUnprocessableEntity, aicc.EMETATOKENINVALID)
-		assert.Equal(t, "Meta refused the call.", e.Message)
-		assert.Contains(t, h.logs.String(), `"fbtrace_id":"AbCdEf123"`)
-
-		r := h.get(pagesPath(ch)+"/4001", tn.Viewer)
-		requireStatus(t, r, http.StatusOK)
-		p := decodePage(t, r)
-		assert.Equal(t, "reauth_required", p.TokenHealth)
-		assert.Equal(t, aicc.EMETATOKENINVALID, p.TokenHealthReason)
-		assert.Equal(t, "subscribed", p.Status, "the connection status is left as it is")
-		r = h.get("/v1/channels/"+ch, tn.Viewer)
-		requireStatus(t, r, http.StatusOK)
-		assert.Contains(t, string(r.Body), `"tokenHealth":"reauth_required"`)
-		assert.Contains(t, string(h.get("/metrics", "").Body), `aicc_pages{token_health="reauth_required"} 1`)
-
-		// A success makes it healthy again.
-		requireStatus(t, h.post(path, tn.Admin, msg("hi again")), http.StatusOK)
-		r = h.get(pagesPath(ch)+"/4001", tn.Viewer)
-		requireStatus(t, r, http.StatusOK)
-		assert.Equal(t, "healthy", decodePage(t, r).TokenHealth)
-	})
 	t.Run("meta errors", func(t *testing.T) {
 		for _, tt := range []struct {
-			err    *aicc.GraphError
+			code   string
 			status int
-			health string
 		}{
-			{graphError(aicc.EMETARATELIMITED, http.StatusBadRequest, 613, 0), http.StatusTooManyRequests, "degraded"},
-			{graphError(aicc.EMETAUNAVAILABLE, http.StatusServiceUnavailable, 2, 0), http.StatusBadGateway, "degraded"},
-			{graphError(aicc.EMETAUSERUNAVAILABLE, http.StatusBadRequest, 551, 0), http.StatusUnprocessableEntity, "healthy"},
-			{graphError(aicc.EMETAPERMISSION, http.StatusForbidden, 200, 0), http.StatusUnprocessableEntity, "reauth_required"},
+			{aicc.EMETATOKENINVALID, http.StatusUnprocessableEntity},
+			{aicc.EMETAPERMISSION, http.StatusUnprocessableEntity},
+			{aicc.EMETAINVALIDPARAM, http.StatusUnprocessableEntity},
+			{aicc.EMETAUSERUNAVAILABLE, http.StatusUnprocessableEntity},
+			{aicc.EMETARATELIMITED, http.StatusTooManyRequests},
+			{aicc.EMETAUNAVAILABLE, http.StatusBadGateway},
+			{aicc.EMETAERROR, http.StatusBadGateway},
+			{aicc.ECERTMISSING, http.StatusConflict},
 		} {
-			t.Run(tt.err.Code, func(t *testing.T) {
+			t.Run(tt.code, func(t *testing.T) {
 				h := h.on(t)
-				require.NoError(t, h.store.SetPageTokenHealth(context.Background(), "4001", aicc.TokenHealthy, "", h.now()))
-				graph.failNext(tt.err)
-				requireError(t, h.post(path, tn.Admin, msg("hi")), tt.status, tt.err.Code)
-				r := h.get(pagesPath(ch)+"/4001", tn.Viewer)
-				requireStatus(t, r, http.StatusOK)
-				assert.Equal(t, tt.health, decodePage(t, r).TokenHealth)
+				h.flows.setTestMessage(func(context.Context, workflows.TestMessageInput) (aicc.SendResult, error) {
+					return aicc.SendResult{}, metaRefusal(tt.code, "Meta refused the call.")
+				})
+				defer h.flows.setTestMessage(nil)
+				e := requireError(t, h.post(path, tn.Admin, msg("hi")), tt.status, tt.code)
+				assert.Equal(t, "Meta refused the call.", e.Message)
 			})
 		}
 	})
-	t.Run("no certificate", func(t *testing.T) {
+	t.Run("workflow failed", func(t *testing.T) {
 		h := h.on(t)
-		graph.mu.Lock()
-		graph.providerErr = aicc.Errorf(aicc.ECERTMISSING, "No Facebook authentication certificate is uploaded.")
-		graph.mu.Unlock()
-		defer func() { graph.mu.Lock(); graph.providerErr = nil; graph.mu.Unlock() }()
-		requireError(t, h.post(path, tn.Admin, msg("hi")), http.StatusConflict, aicc.ECERTMISSING)
+		h.flows.setTestMessage(func(context.Context, workflows.TestMessageInput) (aicc.SendResult, error) {
+			return aicc.SendResult{}, errors.New("workflow execution error: activity StartToClose timeout")
+		})
+		defer h.flows.setTestMessage(nil)
+		e := requireError(t, h.post(path, tn.Admin, msg("hi")), http.StatusInternalServerError, aicc.EINTERNAL)
+		assert.NotContains(t, e.Message, "timeout")
+	})
+	t.Run("temporal unavailable", func(t *testing.T) {
+		h := h.on(t)
+		h.flows.failNext("ExecuteWorkflow", serviceerror.NewUnavailable("connection refused"))
+		e := requireError(t, h.post(path, tn.Admin, msg("hi")), http.StatusServiceUnavailable, aicc.EUNAVAILABLE)
+		assert.NotContains(t, e.Message, "connection refused")
 	})
 
 	t.Run("not subscribed", func(t *testing.T) {
@@ -490,23 +445,14 @@ func TestSendTestMessage(t *testing.T) {
 		h.flows.setConnect(h.flows.outcome(workflows.ConnectPageResult{Status: aicc.PageSubscriptionFailed, Reason: aicc.EMETAERROR}))
 		defer h.flows.setConnect(nil)
 		requireStatus(t, h.post(pagesPath(ch), tn.Admin, map[string]any{"pageId": "4002", "tokenSecret": "EAAB-2"}), http.StatusCreated)
-		before := len(graph.calls())
+		before := len(h.flows.sentMessages())
 		e := requireError(t, h.post(pagesPath(ch)+"/4002/messages", tn.Admin, msg("hi")), http.StatusConflict, aicc.ECONFLICT)
 		assert.Contains(t, e.Message, "subscription_failed")
-		assert.Len(t, graph.calls(), before)
+		assert.Len(t, h.flows.sentMessages(), before, "nothing is sent")
 	})
 	t.Run("missing and viewer", func(t *testing.T) {
 		h := h.on(t)
 		requireError(t, h.post(pagesPath(ch)+"/4999/messages", tn.Admin, msg("hi")), http.StatusNotFound, aicc.ENOTFOUND)
 		requireError(t, h.post(path, tn.Viewer, msg("hi")), http.StatusForbidden, aicc.EFORBIDDEN)
 	})
-}
-
-func TestSendTestMessageWithoutGraph(t *testing.T) {
-	h := newHarness(t)
-	tn := h.newTenant("A")
-	ch := h.createChannel(tn, channelBody(tn, "fb_main")).Channel.ID
-	requireStatus(t, h.post(pagesPath(ch), tn.Admin, map[string]any{"pageId": "5001", "tokenSecret": "t"}), http.StatusCreated)
-	requireError(t, h.post(pagesPath(ch)+"/5001/messages", tn.Admin, map[string]any{"recipientId": "1", "text": "hi"}),
-		http.StatusServiceUnavailable, aicc.EUNAVAILABLE)
 }

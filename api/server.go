@@ -30,10 +30,10 @@ import (
 // channel with every list at its maximum, is a few tens of kilobytes.
 const DefaultMaxBodyBytes = 1 << 20
 
-// DefaultPageConnectWait is how long a Page route waits for its workflow when Server.PageConnectWait is zero:
-// long enough for a token check, a subscription and its read-back with a retry, well inside the server's
-// 30-second write timeout.
-const DefaultPageConnectWait = 20 * time.Second
+// DefaultWorkflowWait is how long a route waits for its workflow when Server.WorkflowWait is zero: long enough
+// for a token check, a subscription and its read-back with a retry, well inside the server's 30-second write
+// timeout.
+const DefaultWorkflowWait = 20 * time.Second
 
 // Server holds the API's dependencies. Build the HTTP handler with Handler and serve it with Serve.
 type Server struct {
@@ -43,9 +43,6 @@ type Server struct {
 	// Webhooks authenticates and parses Meta's event notifications (meta.Codec); nil answers the webhook POST
 	// UNAVAILABLE.
 	Webhooks aicc.WebhookCodec
-	// Graph gives the Graph API client of the test-message route; the other calls to Meta are made by
-	// workflows. Nil answers that route UNAVAILABLE.
-	Graph aicc.GraphProvider
 	// Logger receives one JSON line per request and the details of internal errors; nil discards them.
 	Logger *slog.Logger
 	// Metrics is the registry the API registers its collectors on and serves at /metrics; nil means a new one.
@@ -55,9 +52,10 @@ type Server struct {
 	// VerificationTTL is how long onboarding waits for Meta's verification; zero means
 	// workflows.DefaultVerificationTTL.
 	VerificationTTL time.Duration
-	// PageConnectWait bounds how long adding, reconnecting or removing a Page waits for its workflow before
-	// answering 202; zero means DefaultPageConnectWait.
-	PageConnectWait time.Duration
+	// WorkflowWait bounds how long a route waits for a workflow (starting an onboarding, connecting or
+	// removing a Page, deleting a channel, sending a test message) before answering with the state recorded so
+	// far; zero means DefaultWorkflowWait.
+	WorkflowWait time.Duration
 	// MaxBodyBytes bounds request bodies; zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// Now returns the current time; nil means time.Now.
@@ -159,11 +157,11 @@ func (s *Server) now() time.Time {
 	return now().UTC().Truncate(time.Microsecond)
 }
 
-func (s *Server) pageConnectWait() time.Duration {
-	if s.PageConnectWait > 0 {
-		return s.PageConnectWait
+func (s *Server) workflowWait() time.Duration {
+	if s.WorkflowWait > 0 {
+		return s.WorkflowWait
 	}
-	return DefaultPageConnectWait
+	return DefaultWorkflowWait
 }
 
 func (s *Server) verificationTTL() time.Duration {

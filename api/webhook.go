@@ -67,9 +67,8 @@ func (s *Server) checkVerification(c *gin.Context) (string, error) {
 		return verifyWrongToken, nil
 	}
 	// Meta verifies again whenever the callback is edited; a closed onboarding (NotFound) has nothing to learn.
-	err = s.Temporal.SignalWorkflow(ctx, workflows.OnboardingWorkflowID(ch.ID), "", workflows.SignalMetaVerified,
-		workflows.MetaVerifiedSignal{At: s.now()})
-	if err != nil && !isNotFound(err) {
+	err = workflows.NotifyMetaVerified(ctx, s.Temporal, ch.ID, s.now())
+	if err != nil && aicc.ErrorCode(err) != aicc.EONBOARDINGFINISHED {
 		s.log(c).Warn("signalling meta verification", slog.String("channel_id", ch.ID), slog.String("error", err.Error()))
 		return verifyError, aicc.Errorf(aicc.EUNAVAILABLE, "The verification could not be recorded; try again.")
 	}

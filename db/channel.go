@@ -112,7 +112,7 @@ func withSecrets(ctx context.Context, idb bun.IDB, rows []*channelRow) ([]*aicc.
 	}
 	ids := mapRows(rows, func(r *channelRow) string { return r.ID })
 	var secrets []*secretRow
-	if err := idb.NewSelect().Model(&secrets).Where("channel_id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+	if err := idb.NewSelect().Model(&secrets).Where("channel_id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
 		return nil, err
 	}
 	byChannel := map[string][]*secretRow{}
@@ -122,15 +122,21 @@ func withSecrets(ctx context.Context, idb bun.IDB, rows []*channelRow) ([]*aicc.
 	return mapRows(rows, func(r *channelRow) *aicc.Channel { return r.domain(byChannel[r.ID]) }), nil
 }
 
-// UpdateChannel writes the channel's name, basic and robot configuration and UpdatedAt (now when zero).
+// UpdateChannel writes the channel's name, basic and robot configuration and UpdatedAt (now when zero). A
+// channel being deleted is ECHANNELDELETING.
 func (s *Store) UpdateChannel(ctx context.Context, ch *aicc.Channel) error {
 	if ch.UpdatedAt.IsZero() {
 		ch.UpdatedAt = time.Now()
 	}
 	ch.UpdatedAt = norm(ch.UpdatedAt)
-	res, err := s.db.NewUpdate().Model(newChannelRow(ch)).Column("name", "basic", "robot", "updated_at").
-		Where("id = ? AND tenant_id = ?", ch.ID, ch.TenantID).Exec(ctx)
-	return wrap(affected(res, err, "channel"), "update channel")
+	return wrap(s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := changeableChannel(ctx, tx, ch.TenantID, ch.ID); err != nil {
+			return err
+		}
+		_, err := tx.NewUpdate().Model(newChannelRow(ch)).Column("name", "basic", "robot", "updated_at").
+			Where("id = ?", ch.ID).Exec(ctx)
+		return err
+	}), "update channel")
 }
 
 // DeleteChannel deletes the tenant's channel with its secrets and Pages, whose IDs are then free to connect
@@ -150,12 +156,46 @@ func (s *Store) DeleteChannel(ctx context.Context, tenantID, id string) error {
 	}), "delete channel")
 }
 
-// SetOnboarding records the onboarding state of the channel. Writing the same state twice changes nothing.
+// SetOnboarding records the onboarding state of the channel. Writing the same state twice changes nothing. A
+// channel being deleted keeps its status: the write is ECHANNELDELETING.
 func (s *Store) SetOnboarding(ctx context.Context, channelID string, o aicc.Onboarding) error {
-	res, err := s.db.NewUpdate().Model(newChannelRow(&aicc.Channel{Onboarding: o})).
-		Column("status", "step", "error_code", "verified_at", "activated_at", "onboarding_updated_at").
-		Where("id = ?", channelID).Exec(ctx)
-	return wrap(affected(res, err, "channel"), "set onboarding")
+	return wrap(s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := changeableChannel(ctx, tx, "", channelID); err != nil {
+			return err
+		}
+		_, err := tx.NewUpdate().Model(newChannelRow(&aicc.Channel{Onboarding: o})).
+			Column("status", "step", "error_code", "verified_at", "activated_at", "onboarding_updated_at").
+			Where("id = ?", channelID).Exec(ctx)
+		return err
+	}), "set onboarding")
+}
+
+// MarkChannelDeleting records that the channel's deletion runs (status deleting, at at); from then on it
+// accepts no other change. Marking it twice changes nothing.
+func (s *Store) MarkChannelDeleting(ctx context.Context, channelID string, at time.Time) error {
+	res, err := s.db.NewUpdate().Model((*channelRow)(nil)).
+		Set("status = ?", string(aicc.StatusDeleting)).Set("onboarding_updated_at = ?", norm(at)).
+		Where("id = ? AND status <> ?", channelID, string(aicc.StatusDeleting)).Exec(ctx)
+	if err == nil {
+		if n, _ := res.RowsAffected(); n == 0 {
+			err = s.db.NewSelect().Model((*channelRow)(nil)).Column("id").Where("id = ?", channelID).Scan(ctx, new(string))
+			err = found(err, "channel")
+		}
+	}
+	return wrap(err, "mark channel deleting")
+}
+
+// ChannelsInStatus returns up to limit channels of every tenant that have been in status since before before,
+// the longest waiting first, for the worker's resumer.
+func (s *Store) ChannelsInStatus(ctx context.Context, status aicc.ChannelStatus, before time.Time, limit int) ([]*aicc.Channel, error) {
+	var rows []*channelRow
+	err := selectChannels(s.db, &rows).Where("status = ? AND onboarding_updated_at < ?", string(status), norm(before)).
+		OrderExpr("onboarding_updated_at, id").Limit(int64(limit)).Scan(ctx)
+	if err != nil {
+		return nil, wrap(err, "list channels in status")
+	}
+	chs, err := withSecrets(ctx, s.db, rows)
+	return chs, wrap(err, "list channels in status")
 }
 
 // ChannelSecret returns the channel's sealed secret of the given kind.
@@ -169,21 +209,18 @@ func (s *Store) ChannelSecret(ctx context.Context, channelID string, kind aicc.S
 }
 
 // SetChannelSecret replaces the channel's secret of the given kind, or stores it when the channel has none
-// of that kind yet. It returns ENOTFOUND when the channel does not exist.
+// of that kind yet. It returns ENOTFOUND when the channel does not exist and ECHANNELDELETING while it is being
+// deleted.
 func (s *Store) SetChannelSecret(ctx context.Context, channelID string, kind aicc.SecretKind, sealed aicc.SealedSecret) error {
 	if len(sealed.Ciphertext) == 0 {
 		return fmt.Errorf("db: set channel secret: the %s secret has no ciphertext", kind)
 	}
 	r := newSecretRow(channelID, kind, sealed)
 	return wrap(s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		ok, err := tx.NewSelect().Model((*channelRow)(nil)).Where("id = ?", channelID).Exists(ctx)
-		if err != nil {
+		if err := changeableChannel(ctx, tx, "", channelID); err != nil {
 			return err
 		}
-		if !ok {
-			return notFound("channel")
-		}
-		_, err = tx.NewInsert().Model(r).On("CONFLICT (channel_id, kind) DO UPDATE").
+		_, err := tx.NewInsert().Model(r).On("CONFLICT (channel_id, kind) DO UPDATE").
 			Set("key_id = EXCLUDED.key_id").Set("ciphertext = EXCLUDED.ciphertext").
 			Set("fingerprint = EXCLUDED.fingerprint").Set("updated_at = EXCLUDED.updated_at").Exec(ctx)
 		return err
@@ -191,7 +228,7 @@ func (s *Store) SetChannelSecret(ctx context.Context, channelID string, kind aic
 }
 
 // AddPage connects a Page to a channel of the page's tenant, with its sealed access token and p.State as its
-// first state: an empty status is connecting, an empty token health healthy, and a zero State.UpdatedAt is
+// first state (ECHANNELDELETING while the channel is being deleted): an empty status is connecting, an empty token health healthy, and a zero State.UpdatedAt is
 // CreatedAt. A zero CreatedAt is filled in, and p is updated to what a read returns.
 func (s *Store) AddPage(ctx context.Context, p *aicc.Page, token aicc.SealedSecret) error {
 	created(&p.CreatedAt)
@@ -206,7 +243,7 @@ func (s *Store) AddPage(ctx context.Context, p *aicc.Page, token aicc.SealedSecr
 	}
 	r := newPageRow(p, token)
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if err := channelInTenant(ctx, tx, p.TenantID, p.ChannelID); err != nil {
+		if err := changeableChannel(ctx, tx, p.TenantID, p.ChannelID); err != nil {
 			return err
 		}
 		_, err := tx.NewInsert().Model(r).Exec(ctx)
@@ -242,6 +279,24 @@ func (s *Store) RemovePage(ctx context.Context, tenantID, channelID, pageID stri
 	res, err := s.db.NewDelete().Model((*pageRow)(nil)).
 		Where("page_id = ? AND channel_id = ? AND tenant_id = ?", pageID, channelID, tenantID).Exec(ctx)
 	return wrap(affected(res, err, "page"), "remove page")
+}
+
+// changeableChannel returns ENOTFOUND unless there is a channel with the given ID (of the tenant, unless
+// tenantID is empty), and ECHANNELDELETING when it is being deleted. Called inside the transaction that changes
+// the channel, so that nothing changes a channel once its deletion has begun.
+func changeableChannel(ctx context.Context, idb bun.IDB, tenantID, id string) error {
+	q := idb.NewSelect().Model((*channelRow)(nil)).Column("status").Where("id = ?", id)
+	if tenantID != "" {
+		q = q.Where("tenant_id = ?", tenantID)
+	}
+	var status string
+	if err := q.Scan(ctx, &status); err != nil {
+		return found(err, "channel")
+	}
+	if aicc.ChannelStatus(status) == aicc.StatusDeleting {
+		return aicc.Errorf(aicc.ECHANNELDELETING, "The channel is being deleted; it accepts no other change.")
+	}
+	return nil
 }
 
 // channelInTenant returns ENOTFOUND unless the tenant has a channel with the given ID.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/aiccfb/aicc"
+	"github.com/uptrace/bun"
 )
 
 // GetPage returns the Page of the tenant's channel; ENOTFOUND when the Page is not connected to that channel
@@ -32,12 +33,34 @@ func (s *Store) PageToken(ctx context.Context, pageID string) (aicc.SealedSecret
 }
 
 // SetPageStatus records the Page's connection status and its reason, at at (now when zero); the token health
-// is left as it is.
+// is left as it is. A Page of a channel being deleted is ECHANNELDELETING: no connection may begin or end on it.
 func (s *Store) SetPageStatus(ctx context.Context, pageID string, status aicc.PageStatus, reason string, at time.Time) error {
-	res, err := s.db.NewUpdate().Model((*pageRow)(nil)).
-		Set("status = ?", string(status)).Set("status_reason = ?", reason).Set("state_updated_at = ?", stateTime(at)).
-		Where("page_id = ?", pageID).Exec(ctx)
-	return wrap(affected(res, err, "page"), "set page status")
+	return wrap(s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var channelID string
+		err := tx.NewSelect().Model((*pageRow)(nil)).Column("channel_id").Where("page_id = ?", pageID).Scan(ctx, &channelID)
+		if err != nil {
+			return found(err, "page")
+		}
+		if err := changeableChannel(ctx, tx, "", channelID); err != nil {
+			return err
+		}
+		_, err = tx.NewUpdate().Model((*pageRow)(nil)).
+			Set("status = ?", string(status)).Set("status_reason = ?", reason).Set("state_updated_at = ?", stateTime(at)).
+			Where("page_id = ?", pageID).Exec(ctx)
+		return err
+	}), "set page status")
+}
+
+// PagesInStatus returns up to limit Pages of every tenant that have been in status since before before, the
+// longest waiting first, for the worker's resumer.
+func (s *Store) PagesInStatus(ctx context.Context, status aicc.PageStatus, before time.Time, limit int) ([]*aicc.Page, error) {
+	var rows []*pageRow
+	err := s.db.NewSelect().Model(&rows).Where("status = ? AND state_updated_at < ?", string(status), norm(before)).
+		OrderExpr("state_updated_at, page_id").Limit(int64(limit)).Scan(ctx)
+	if err != nil {
+		return nil, wrap(err, "list pages in status")
+	}
+	return mapRows(rows, (*pageRow).domain), nil
 }
 
 // PageTokenHealth returns the health of the Page's token.

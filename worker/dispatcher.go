@@ -307,17 +307,9 @@ func (r *runner) signalAll(ctx context.Context, events []aicc.InboxEvent) outcom
 
 // signal delivers one event to its conversation's workflow, starting the workflow when it does not run.
 func (r *runner) signal(ctx context.Context, e aicc.InboxEvent) error {
-	_, err := r.Temporal.SignalWithStartWorkflow(ctx,
-		workflows.ConversationWorkflowID(e.ChannelID, e.PageID, e.PSID),
-		workflows.SignalInboxEvent,
-		workflows.InboxEventSignal{
-			InboxID: e.ID, Kind: e.Kind, MID: e.MID, Timestamp: e.Timestamp, Text: e.Text, At: e.ReceivedAt,
-		},
-		workflows.StartConversationOptions(e.TenantID, e.ChannelID, e.PageID, e.PSID),
-		workflows.ConversationWorkflowType,
+	return workflows.SignalInbox(ctx, r.Temporal,
 		workflows.ConversationInput{TenantID: e.TenantID, ChannelID: e.ChannelID, PageID: e.PageID, PSID: e.PSID},
-	)
-	return err
+		workflows.InboxEventSignal{InboxID: e.ID, Kind: e.Kind, MID: e.MID, Timestamp: e.Timestamp, Text: e.Text, At: e.ReceivedAt})
 }
 
 // sleep waits for d or until ctx is done.

@@ -25,21 +25,38 @@ func New(c client.Client, acts *activities.Activities, opts worker.Options) work
 	return w
 }
 
+// WorkflowRegistry is the part of a worker that RegisterWorkflows needs. A worker.Worker, a testsuite
+// TestWorkflowEnvironment and a worker.WorkflowReplayer all have it.
+type WorkflowRegistry interface {
+	RegisterWorkflowWithOptions(w any, options workflow.RegisterOptions)
+}
+
 // Registry is the part of a worker that Register needs. A worker.Worker and a testsuite
 // TestWorkflowEnvironment both have it.
 type Registry interface {
-	RegisterWorkflowWithOptions(w any, options workflow.RegisterOptions)
+	WorkflowRegistry
 	RegisterActivity(a any)
 }
 
-// Register registers every workflow and the activities of acts with r. Workflows are registered under fixed
-// names, so that renaming a Go function never breaks running executions.
+// Register registers every workflow and the activities of acts with r.
 func Register(r Registry, acts *activities.Activities) {
-	r.RegisterWorkflowWithOptions(workflows.Onboarding, workflow.RegisterOptions{Name: workflows.OnboardingWorkflowType})
-	r.RegisterWorkflowWithOptions(workflows.ConnectPage, workflow.RegisterOptions{Name: workflows.ConnectPageWorkflowType})
-	r.RegisterWorkflowWithOptions(workflows.DisconnectPage, workflow.RegisterOptions{Name: workflows.DisconnectPageWorkflowType})
-	r.RegisterWorkflowWithOptions(workflows.Conversation, workflow.RegisterOptions{Name: workflows.ConversationWorkflowType})
+	RegisterWorkflows(r)
 	r.RegisterActivity(acts)
+}
+
+// RegisterWorkflows registers every workflow with r under the fixed name the typed starters of package
+// workflows use, so that renaming a Go function never breaks running executions.
+func RegisterWorkflows(r WorkflowRegistry) {
+	for name, fn := range map[string]any{
+		workflows.OnboardingWorkflowType:      workflows.Onboarding,
+		workflows.ConnectPageWorkflowType:     workflows.ConnectPage,
+		workflows.DisconnectPageWorkflowType:  workflows.DisconnectPage,
+		workflows.ChannelDeleteWorkflowType:   workflows.ChannelDelete,
+		workflows.SendTestMessageWorkflowType: workflows.SendTestMessage,
+		workflows.ConversationWorkflowType:    workflows.Conversation,
+	} {
+		r.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
+	}
 }
 
 // Run runs a worker made by New until ctx is done, then stops it. It returns an error when the worker cannot

@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"slices"
-	"strings"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -75,19 +74,10 @@ type conversationImpl struct {
 }
 
 func (wf *conversationImpl) setup(ctx workflow.Context, in ConversationInput) error {
-	var problems []string
-	for _, f := range []struct{ name, value string }{
-		{"tenantId", in.TenantID}, {"channelId", in.ChannelID}, {"pageId", in.PageID}, {"psid", in.PSID},
-	} {
-		if f.value == "" {
-			problems = append(problems, f.name+" is required")
-		}
-	}
-	if in.HistoryLimit < 0 {
-		problems = append(problems, "historyLimit must not be negative")
-	}
-	if len(problems) > 0 {
-		return businessError(aicc.EINVALID, "The conversation input is invalid: %s.", strings.Join(problems, "; "))
+	if err := invalidInput("conversation",
+		[]field{{"tenantId", in.TenantID}, {"channelId", in.ChannelID}, {"pageId", in.PageID}, {"psid", in.PSID}},
+		when(in.HistoryLimit < 0, "historyLimit must not be negative")); err != nil {
+		return err
 	}
 
 	wf.in = in

@@ -1,11 +1,7 @@
-// Package workflows holds the Temporal workflows of aicc, their message names and payloads, and the options
-// that start them. Workflow code here is deterministic: time comes from workflow.Now, concurrency from
-// workflow.Go and workflow.Await, and every effect goes through an activity.
 package workflows
 
 import (
 	"errors"
-	"strings"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -59,18 +55,9 @@ type onboardingImpl struct {
 }
 
 func (wf *onboardingImpl) setup(ctx workflow.Context, in OnboardingInput) error {
-	var problems []string
-	if in.TenantID == "" {
-		problems = append(problems, "tenantId is required")
-	}
-	if in.ChannelID == "" {
-		problems = append(problems, "channelId is required")
-	}
-	if in.VerificationTTL < 0 {
-		problems = append(problems, "verificationTtl must not be negative")
-	}
-	if len(problems) > 0 {
-		return businessError(aicc.EINVALID, "The onboarding input is invalid: %s.", strings.Join(problems, "; "))
+	if err := invalidInput("onboarding", []field{{"tenantId", in.TenantID}, {"channelId", in.ChannelID}},
+		when(in.VerificationTTL < 0, "verificationTtl must not be negative")); err != nil {
+		return err
 	}
 
 	wf.in = in
@@ -85,6 +72,9 @@ func (wf *onboardingImpl) setup(ctx workflow.Context, in OnboardingInput) error 
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (OnboardingState, error) {
 		return wf.state, nil
 	}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandler(ctx, UpdateStarted, wf.started); err != nil {
 		return err
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateConfirm, wf.confirm, workflow.UpdateHandlerOptions{
@@ -180,15 +170,19 @@ func (wf *onboardingImpl) finish(ctx workflow.Context, status aicc.ChannelStatus
 	return OnboardingResult{Status: status, ErrorCode: wf.errorCode}, nil
 }
 
-// fail ends the workflow with err. When the workflow itself was cancelled (an operator in the Web UI), the
-// channel is recorded as cancelled on a disconnected context first, so the database does not show a wait that
-// no longer exists.
+// fail ends the workflow with err. When the workflow itself was cancelled (by an operator in the Web UI, or by
+// the channel's deletion), the channel is recorded as cancelled on a disconnected context first, so the
+// database does not show a wait that no longer exists; a channel being deleted keeps its deleting status.
 func (wf *onboardingImpl) fail(ctx workflow.Context, err error) (OnboardingResult, error) {
 	var canceled *temporal.CanceledError
 	if errors.As(err, &canceled) && !isFinal(wf.state.Status) {
 		wf.cancelled = true
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
-		if rerr := wf.record(dctx, aicc.StatusCancelled, StepDone); rerr != nil {
+		rerr := wf.record(dctx, aicc.StatusCancelled, StepDone)
+		switch {
+		case applicationErrorType(rerr) == aicc.ECHANNELDELETING:
+			wf.logger.Info("The onboarding ends with its channel's deletion")
+		case rerr != nil:
 			wf.logger.Error("Could not record the cancelled onboarding", "Error", rerr)
 		}
 		return OnboardingResult{Status: wf.state.Status, ErrorCode: wf.state.ErrorCode}, err
@@ -249,12 +243,18 @@ func (wf *onboardingImpl) over() bool {
 	return wf.closing || wf.cancelled || wf.expired || isFinal(wf.state.Status)
 }
 
+// started returns the state once the first step is recorded (or the run is over without one).
+func (wf *onboardingImpl) started(ctx workflow.Context) (OnboardingState, error) {
+	err := workflow.Await(ctx, func() bool { return wf.state.Status != "" || wf.closing })
+	return wf.state, err
+}
+
 func (wf *onboardingImpl) validateConfirm(ctx workflow.Context, _ ConfirmRequest) error {
 	switch {
 	case wf.over():
 		return wf.finishedError()
 	case !wf.verified:
-		return businessError(aicc.ENOTVERIFIED, "Meta has not verified the callback URL yet.")
+		return refuse(aicc.ENOTVERIFIED, "Meta has not verified the callback URL yet.")
 	}
 	return nil
 }
@@ -270,7 +270,7 @@ func (wf *onboardingImpl) confirm(ctx workflow.Context, _ ConfirmRequest) (Onboa
 		return wf.state, err
 	}
 	if n == 0 {
-		return wf.state, businessError(aicc.ENOSUBSCRIBEDPAGE, "Add a Page and let it subscribe before confirming.")
+		return wf.state, refuse(aicc.ENOSUBSCRIBEDPAGE, "Add a Page and let it subscribe before confirming.")
 	}
 	// The onboarding may have ended while the Pages were counted; a confirm that came first is the exception,
 	// since this one waits for its outcome.
@@ -311,7 +311,7 @@ func (wf *onboardingImpl) countSubscribedPages(ctx workflow.Context) (int, error
 		return 0, err
 	}
 	wf.logger.Error("Could not count the subscribed Pages", "Error", err)
-	return 0, businessError(aicc.EUNAVAILABLE, "The subscribed Pages could not be counted; try again.")
+	return 0, refuse(aicc.EUNAVAILABLE, "The subscribed Pages could not be counted; try again.")
 }
 
 func (wf *onboardingImpl) validateCancel(ctx workflow.Context, _ CancelRequest) error {
@@ -344,9 +344,9 @@ func (wf *onboardingImpl) settled() bool { return wf.closing || isFinal(wf.state
 
 func (wf *onboardingImpl) finishedError() error {
 	if !isFinal(wf.state.Status) {
-		return businessError(aicc.EONBOARDINGFINISHED, "The onboarding is over.")
+		return refuse(aicc.EONBOARDINGFINISHED, "The onboarding is over.")
 	}
-	return businessError(aicc.EONBOARDINGFINISHED, "The onboarding is over: the channel is %s.", wf.state.Status)
+	return refuse(aicc.EONBOARDINGFINISHED, "The onboarding is over: the channel is %s.", wf.state.Status)
 }
 
 // isFinal reports whether the onboarding ends in status s.
@@ -356,20 +356,4 @@ func isFinal(s aicc.ChannelStatus) bool {
 		return true
 	}
 	return false
-}
-
-// applicationErrorType returns the type of err's ApplicationError (a domain code, when an activity failed with
-// one), "" when it has none.
-func applicationErrorType(err error) string {
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
-		return appErr.Type()
-	}
-	return ""
-}
-
-// businessError is a non-retryable ApplicationError whose type is a domain code, which DomainError turns back
-// into an *aicc.Error on the client side.
-func businessError(code, format string, args ...any) error {
-	return temporal.NewNonRetryableApplicationError(aicc.Errorf(code, format, args...).Message, code, nil)
 }

@@ -37,6 +37,10 @@ type MetaVerifiedSignal struct {
 	At time.Time
 }
 
+// UpdateStarted answers the OnboardingState once the onboarding has recorded its first step; StartOnboarding
+// sends it with the start (Update-with-Start), so that the API answers with the state the workflow wrote.
+const UpdateStarted = "started"
+
 // UpdateConfirm is the administrator's "Submit" after Meta verified the callback: the channel becomes active.
 const UpdateConfirm = "confirm"
 

@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"errors"
-	"strings"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -13,8 +12,8 @@ import (
 	"github.com/aiccfb/aicc/activities"
 )
 
-// ConnectPage connects a Page the API has just stored (status connecting) to Meta: it checks the Page token with
-// Graph, subscribes the channel's app to the Page's webhooks and reads the subscription back, and records the
+// ConnectPage connects a Page the API has stored to Meta: it records the Page as connecting (a reconnection
+// starts from subscription_failed), checks the Page token with Graph, subscribes the channel's app to the Page's webhooks and reads the subscription back, and records the
 // outcome on the Page. A token Meta refuses (META_TOKEN_INVALID, META_PERMISSION_DENIED) is not kept: the Page
 // is removed and the result is token_invalid. Any other failure keeps the Page as subscription_failed with the
 // error code as its reason. These are results, not workflow failures; the workflow fails only when the Page is
@@ -39,33 +38,38 @@ func DisconnectPage(ctx workflow.Context, in PageInput) error {
 	return wf.disconnect(ctx)
 }
 
-// pageImpl is the state of one ConnectPage or DisconnectPage execution.
+// pageImpl is the state of one ConnectPage or DisconnectPage execution, or of one Page of a ChannelDelete.
 type pageImpl struct {
 	in     activities.PageInput
 	logger log.Logger
+	// metaRetry is the retry policy of the Meta calls.
+	metaRetry *temporal.RetryPolicy
+	// force removes the Page in spite of any refusal of Meta: a channel's deletion has no administrator to
+	// fix a token or a permission, and must not stop at one Page.
+	force bool
 }
 
 func (wf *pageImpl) setup(ctx workflow.Context, in PageInput) error {
-	var problems []string
-	if in.TenantID == "" {
-		problems = append(problems, "tenantId is required")
-	}
-	if in.ChannelID == "" {
-		problems = append(problems, "channelId is required")
-	}
-	if in.PageID == "" {
-		problems = append(problems, "pageId is required")
-	}
-	if len(problems) > 0 {
-		return businessError(aicc.EINVALID, "The Page input is invalid: %s.", strings.Join(problems, "; "))
+	if err := invalidInput("Page", []field{{"tenantId", in.TenantID}, {"channelId", in.ChannelID}, {"pageId", in.PageID}}); err != nil {
+		return err
 	}
 	wf.in = in
 	wf.logger = log.With(workflow.GetLogger(ctx), "TenantID", in.TenantID, "ChannelID", in.ChannelID, "PageID", in.PageID)
+	wf.metaRetry = answerSoonRetry()
 	return nil
 }
 
+// versionRecordConnecting is the change that made ConnectPage record connecting itself, so that the API no
+// longer writes a Page's state; executions started before it skip that step.
+const versionRecordConnecting = "record-connecting"
+
 func (wf *pageImpl) connect(ctx workflow.Context) (ConnectPageResult, error) {
 	var a *activities.Activities
+	if workflow.GetVersion(ctx, versionRecordConnecting, workflow.DefaultVersion, 1) == 1 {
+		if err := wf.setStatus(ctx, aicc.PageConnecting, ""); err != nil {
+			return ConnectPageResult{}, err
+		}
+	}
 	if err := wf.callMeta(ctx, a.CheckPageToken); err != nil {
 		code, msg, err := wf.outcome(err)
 		switch {
@@ -118,8 +122,10 @@ func (wf *pageImpl) disconnect(ctx workflow.Context) error {
 		case code == aicc.EMETATOKENINVALID || code == aicc.EMETAPERMISSION:
 			wf.logger.Warn("Meta refused the Page token, so the app's subscription cannot be removed with it; "+
 				"removing the Page anyway", "Reason", code)
+		case wf.force:
+			wf.logger.Warn("Meta refused to remove the app's subscription; removing the Page anyway", "Reason", code)
 		default:
-			return businessError(code, "%s", msg)
+			return refuse(code, "%s", msg)
 		}
 	}
 	if err := wf.removePage(ctx); err != nil {
@@ -143,7 +149,7 @@ func (wf *pageImpl) outcome(err error) (code, message string, fatal error) {
 	switch {
 	case errors.As(err, &appErr) && aicc.IsCode(appErr.Type()):
 		if appErr.Type() == aicc.ENOTFOUND {
-			return aicc.ENOTFOUND, appErr.Message(), businessError(aicc.ENOTFOUND, "The Page is no longer connected to the channel.")
+			return aicc.ENOTFOUND, appErr.Message(), refuse(aicc.ENOTFOUND, "The Page is no longer connected to the channel.")
 		}
 		return appErr.Type(), appErr.Message(), nil
 	case errors.As(err, &timeout):
@@ -154,26 +160,42 @@ func (wf *pageImpl) outcome(err error) (code, message string, fatal error) {
 	return aicc.EUNAVAILABLE, "Meta or the database did not answer; try again later.", nil
 }
 
-// metaCallAttempts bounds the attempts of a Meta call: an administrator waits for ConnectPage's answer, and
-// a rate limit or an outage that outlasts them is better reported than waited out.
+// metaCallAttempts bounds the attempts of a Meta call that an administrator waits for: a rate limit or an
+// outage that outlasts them is better reported than waited out.
 const metaCallAttempts = 5
 
-// callMeta runs a Graph activity on the Page. Only a rate limit or Meta being unavailable is retried, with
-// backoff and a bounded number of attempts; everything Meta refuses is an answer at once.
+// answerSoonRetry retries a Meta call an administrator waits for: only a rate limit or Meta being unavailable,
+// with backoff and a bounded number of attempts; everything Meta refuses is an answer at once.
+func answerSoonRetry() *temporal.RetryPolicy {
+	return &temporal.RetryPolicy{
+		InitialInterval:        time.Second,
+		BackoffCoefficient:     2,
+		MaximumInterval:        10 * time.Second,
+		MaximumAttempts:        metaCallAttempts,
+		NonRetryableErrorTypes: metaRefusals,
+	}
+}
+
+// persistentRetry retries a Meta call nobody waits for (a deletion) for as long as Meta is unavailable or
+// rate limiting, backing off to one attempt every five minutes.
+func persistentRetry() *temporal.RetryPolicy {
+	return &temporal.RetryPolicy{
+		InitialInterval:        time.Second,
+		BackoffCoefficient:     2,
+		MaximumInterval:        5 * time.Minute,
+		NonRetryableErrorTypes: metaRefusals,
+	}
+}
+
+// metaRefusals are the errors of a Graph activity that no retry can change.
+var metaRefusals = []string{
+	aicc.EMETATOKENINVALID, aicc.EMETAPERMISSION, aicc.EMETAINVALIDPARAM, aicc.EMETAUSERUNAVAILABLE,
+	aicc.EMETAERROR, aicc.ENOTFOUND, aicc.EINVALID, aicc.EINTERNAL, aicc.ECERTMISSING, aicc.ECERTEXPIRED,
+}
+
+// callMeta runs a Graph activity on the Page with the retry policy of wf.
 func (wf *pageImpl) callMeta(ctx workflow.Context, activity any) error {
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    10 * time.Second,
-			MaximumAttempts:    metaCallAttempts,
-			NonRetryableErrorTypes: []string{
-				aicc.EMETATOKENINVALID, aicc.EMETAPERMISSION, aicc.EMETAINVALIDPARAM, aicc.EMETAUSERUNAVAILABLE,
-				aicc.EMETAERROR, aicc.ENOTFOUND, aicc.EINVALID, aicc.EINTERNAL, aicc.ECERTMISSING, aicc.ECERTEXPIRED,
-			},
-		},
-	})
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second, RetryPolicy: wf.metaRetry})
 	return workflow.ExecuteActivity(ctx, activity, wf.in).Get(ctx, nil)
 }
 
@@ -183,7 +205,7 @@ func (wf *pageImpl) setStatus(ctx workflow.Context, status aicc.PageStatus, reas
 	in := activities.SetPageStatusInput{PageID: wf.in.PageID, Status: status, Reason: reason}
 	err := workflow.ExecuteActivity(withDatabase(ctx), a.SetPageStatus, in).Get(ctx, nil)
 	if applicationErrorType(err) == aicc.ENOTFOUND {
-		return businessError(aicc.ENOTFOUND, "The Page is no longer connected to the channel.")
+		return refuse(aicc.ENOTFOUND, "The Page is no longer connected to the channel.")
 	}
 	return err
 }
@@ -192,19 +214,4 @@ func (wf *pageImpl) setStatus(ctx workflow.Context, status aicc.PageStatus, reas
 func (wf *pageImpl) removePage(ctx workflow.Context) error {
 	var a *activities.Activities
 	return workflow.ExecuteActivity(withDatabase(ctx), a.RemovePage, wf.in).Get(ctx, nil)
-}
-
-// withDatabase sets the options of a database write: the database may be down for a while and the writes are
-// idempotent, so they are retried until it is back. Only a row that no longer exists, or a write the store
-// refuses, ends the retries.
-func withDatabase(ctx workflow.Context) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 10 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        time.Second,
-			BackoffCoefficient:     2,
-			MaximumInterval:        time.Minute,
-			NonRetryableErrorTypes: []string{aicc.ENOTFOUND, aicc.EINVALID},
-		},
-	})
 }

@@ -194,9 +194,12 @@ func dev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer)
 	var dispatchErr error
 	go func() { defer close(dispatchDone); dispatchErr = stopped(dispatcher.Run(dispatchCtx)) }()
 	defer func() { stopDispatch(); <-dispatchDone; logger.Info("dispatcher stopped") }()
+	resumeDone := make(chan struct{})
+	go func() { defer close(resumeDone); _ = newResumer(store, tc, cfg, logger).Run(dispatchCtx) }()
+	defer func() { stopDispatch(); <-resumeDone }()
 
 	srv := &api.Server{
-		Store: store, Keyring: keyring, Temporal: tc, Logger: logger, Metrics: reg, Graph: graph,
+		Store: store, Keyring: keyring, Temporal: tc, Logger: logger, Metrics: reg,
 		Webhooks: meta.Codec{}, PublicURL: cfg.PublicURL, VerificationTTL: cfg.VerificationTTL,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 	}

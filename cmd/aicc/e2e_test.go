@@ -33,6 +33,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/activities"
 	"github.com/aiccfb/aicc/api"
 	"github.com/aiccfb/aicc/db"
 	"github.com/aiccfb/aicc/db/dbtest"
@@ -45,17 +46,19 @@ import (
 // stack is one running aicc: Temporal, worker and API, with their log output captured, calling a fake Meta
 // over TLS whose certificate no system trusts. Tests start dispatchers on it as they need them.
 type stack struct {
-	t        *testing.T
-	temporal client.Client
-	store    *db.Store
-	keyring  *aicc.Keyring
-	logger   *slog.Logger
-	url      string // the API's base URL
-	token    string // a tenant-admin bearer token
-	sysToken string // a sysadmin bearer token
-	tenantID string
-	logs     *syncBuffer
-	meta     *metatest.GraphServer
+	t          *testing.T
+	temporal   client.Client
+	worker     sdkworker.Worker // the running worker; restartWorker replaces it
+	activities *activities.Activities
+	store      *db.Store
+	keyring    *aicc.Keyring
+	logger     *slog.Logger
+	url        string // the API's base URL
+	token      string // a tenant-admin bearer token
+	sysToken   string // a sysadmin bearer token
+	tenantID   string
+	logs       *syncBuffer
+	meta       *metatest.GraphServer
 	// appSecret is the fake Meta app's secret, canary-shaped: channels of this app must be created with it.
 	appSecret string
 
@@ -111,14 +114,15 @@ func newStack(t *testing.T) (*stack, string) {
 		t.Fatal(err)
 	}
 	graph := cfg.GraphProvider(store)
-	w := worker.New(tc, newActivities(store, keyring, graph), sdkworker.Options{})
+	acts := newActivities(store, keyring, graph)
+	w := worker.New(tc, acts, sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		t.Fatalf("worker start: %v", err)
 	}
 	t.Cleanup(w.Stop)
 
 	srv := &api.Server{
-		Store: store, Keyring: keyring, Temporal: tc, Logger: logger, Metrics: reg, Graph: graph,
+		Store: store, Keyring: keyring, Temporal: tc, Logger: logger, Metrics: reg,
 		Webhooks: meta.Codec{}, PublicURL: publicURL, VerificationTTL: time.Hour,
 	}
 	hs := httptest.NewServer(srv.Handler())
@@ -138,7 +142,7 @@ func newStack(t *testing.T) (*stack, string) {
 		t.Fatalf("CreateToken: %v", err)
 	}
 	return &stack{
-		t: t, temporal: tc, store: store, keyring: keyring, logger: logger, url: hs.URL, token: token,
+		t: t, temporal: tc, worker: w, activities: acts, store: store, keyring: keyring, logger: logger, url: hs.URL, token: token,
 		sysToken: sysToken, tenantID: tenant.ID, logs: logs, meta: fake, appSecret: appSecret,
 	}, pageToken
 }

@@ -86,7 +86,7 @@ func runAPI(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	keyring, store, reg, tc := d.keyring, d.store, d.reg, d.temporal
 
 	srv := &api.Server{
-		Store: store, Keyring: keyring, Temporal: tc, Logger: logger, Metrics: reg, Graph: cfg.GraphProvider(store),
+		Store: store, Keyring: keyring, Temporal: tc, Logger: logger, Metrics: reg,
 		Webhooks: meta.Codec{}, PublicURL: cfg.PublicURL, VerificationTTL: cfg.VerificationTTL,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 	}
@@ -94,7 +94,7 @@ func runAPI(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	return api.Serve(ctx, cfg.HTTPAddr, srv.Handler(), logger)
 }
 
-// runWorker is "aicc worker": the Temporal worker and the inbox dispatcher beside it, with /metrics, /healthz
+// runWorker is "aicc worker": the Temporal worker with the inbox dispatcher and the resumer beside it, with /metrics, /healthz
 // and /readyz on cfg.WorkerMetricsAddr. It needs the master key: its activities unseal app secrets and Page
 // tokens to call Meta.
 func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
@@ -132,6 +132,8 @@ func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		dispatchErr <- stopped(dispatcher.Run(ctx))
 		cancel() // the worker stops when its dispatcher cannot run
 	}()
+	resumeErr := make(chan error, 1)
+	go func() { resumeErr <- newResumer(store, tc, cfg, logger).Run(ctx) }()
 
 	acts := newActivities(store, keyring, cfg.GraphProvider(store))
 	logGraph(logger, cfg)
@@ -139,7 +141,7 @@ func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		slog.String("dispatcher", dispatcher.Owner))
 	werr := worker.Run(ctx, tc, acts, sdkworker.Options{})
 	cancel()
-	return errors.Join(werr, <-dispatchErr, <-metricsErr)
+	return errors.Join(werr, <-dispatchErr, <-resumeErr, <-metricsErr)
 }
 
 // newActivities returns the activities' dependencies: the store, the keyring that unseals the secrets a Graph
@@ -158,6 +160,15 @@ func newDispatcher(inbox aicc.InboxStore, tc client.Client, logger *slog.Logger,
 	return &worker.Dispatcher{
 		Inbox: inbox, Temporal: tc, Owner: dispatchOwner(), Now: time.Now,
 		Logger: logger.With(slog.String("component", "dispatcher")), Metrics: reg,
+	}
+}
+
+// newResumer returns the process's resumer, which starts the workflows of channels and Pages the API stored
+// while Temporal did not take the start.
+func newResumer(store aicc.ChannelStore, tc client.Client, cfg Config, logger *slog.Logger) *worker.Resumer {
+	return &worker.Resumer{
+		Store: store, Temporal: tc, VerificationTTL: cfg.VerificationTTL, Now: time.Now,
+		Logger: logger.With(slog.String("component", "resumer")),
 	}
 }
 

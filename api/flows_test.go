@@ -1,0 +1,324 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/mocks"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/activities"
+	"github.com/aiccfb/aicc/workflows"
+)
+
+// flows plays aicc's workflows behind the mocked Temporal client as the worker would run them, against the
+// store: the handlers reach them only through the typed starters, by registered type name and message name.
+//   - Onboarding, Update-with-Start with Update "started": a running onboarding (the channel awaiting
+//     verification or verified) refuses the start; otherwise its first step checks the certificates in the
+//     store and records awaiting_verification, or failed with FACEBOOK_CERTIFICATE_MISSING or _EXPIRED.
+//   - ChannelDelete, Update-with-Start with Update "await-deleting": records the channel deleting (Gone when it
+//     does not exist). The rest of the deletion is not played; a test that needs the channel gone deletes it
+//     through the store.
+//   - ConnectPage: records the Page connecting as it starts, and its outcome when its run is waited for:
+//     subscribed, unless setConnect says otherwise.
+//   - DisconnectPage: removes the Page when its run is waited for, unless setDisconnect says otherwise.
+//   - SendTestMessage: Meta accepts the message, unless setTestMessage says otherwise.
+//
+// failNext makes the next call of a client method fail as Temporal would answer it.
+type flows struct {
+	store aicc.Store
+	now   func() time.Time
+
+	mu          sync.Mutex
+	connect     func(ctx context.Context, in workflows.PageInput) (workflows.ConnectPageResult, error)
+	disconnect  func(ctx context.Context, in workflows.PageInput) error
+	testMessage func(ctx context.Context, in workflows.TestMessageInput) (aicc.SendResult, error)
+	messages    []workflows.TestMessageInput // the inputs of every SendTestMessage started
+	failures    map[string][]error           // by client method, the answers of its next calls
+}
+
+func newFlows(store aicc.Store, now func() time.Time) *flows {
+	return &flows{store: store, now: now, failures: map[string][]error{}}
+}
+
+func (f *flows) setConnect(fn func(ctx context.Context, in workflows.PageInput) (workflows.ConnectPageResult, error)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.connect = fn
+}
+
+func (f *flows) setDisconnect(fn func(ctx context.Context, in workflows.PageInput) error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.disconnect = fn
+}
+
+func (f *flows) setTestMessage(fn func(ctx context.Context, in workflows.TestMessageInput) (aicc.SendResult, error)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.testMessage = fn
+}
+
+// sentMessages returns the inputs of the SendTestMessage workflows started so far.
+func (f *flows) sentMessages() []workflows.TestMessageInput {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]workflows.TestMessageInput(nil), f.messages...)
+}
+
+// failNext makes the next call of the client method ("ExecuteWorkflow" or "UpdateWithStartWorkflow") answer
+// err; the calls after it are played again.
+func (f *flows) failNext(method string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failures[method] = append(f.failures[method], err)
+}
+
+// takeFailure returns the failure set for the method's next call, or nil.
+func (f *flows) takeFailure(method string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	errs := f.failures[method]
+	if len(errs) == 0 {
+		return nil
+	}
+	f.failures[method] = errs[1:]
+	return errs[0]
+}
+
+// requireNoFailureLeft fails a test that set a failure no call answered.
+func (f *flows) requireNoFailureLeft(tb testing.TB) {
+	tb.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for method, errs := range f.failures {
+		require.Empty(tb, errs, "failures of %s set but never answered", method)
+	}
+}
+
+// errAlreadyStarted is Temporal's answer to a start while a workflow of the same ID runs.
+func errAlreadyStarted() error {
+	return serviceerror.NewWorkflowExecutionAlreadyStarted("Workflow execution is already running.", "", "")
+}
+
+// metaRefusal is how a workflow fails when an activity's Graph call failed with a META_* code: an
+// ApplicationError typed with the code, inside the workflow's execution error.
+func metaRefusal(code, message string) error {
+	return fmt.Errorf("workflow execution error (type: %s): %w", workflows.SendTestMessageWorkflowType,
+		temporal.NewNonRetryableApplicationError(message, code, nil))
+}
+
+// execute is the mocked ExecuteWorkflow: it plays the workflow registered under the type name it is given.
+func (f *flows) execute(_ context.Context, opts client.StartWorkflowOptions, workflow any, args ...any) (client.WorkflowRun, error) {
+	if err := f.takeFailure("ExecuteWorkflow"); err != nil {
+		return nil, err
+	}
+	// The workflow runs on the worker, whatever becomes of the request that started it.
+	ctx := context.Background()
+	f.mu.Lock()
+	connect, disconnect, testMessage := f.connect, f.disconnect, f.testMessage
+	f.mu.Unlock()
+
+	run := &mocks.WorkflowRun{}
+	run.On("GetID").Return(opts.ID).Maybe()
+	var get func(waitCtx context.Context, v any) error
+	switch workflow {
+	case workflows.ConnectPageWorkflowType:
+		in := args[0].(workflows.PageInput)
+		if connect == nil {
+			connect = f.outcome(workflows.ConnectPageResult{Status: aicc.PageSubscribed})
+		}
+		// Its first step, whether or not anyone waits for it.
+		recorded := f.store.SetPageStatus(ctx, in.PageID, aicc.PageConnecting, "", f.now())
+		get = func(waitCtx context.Context, v any) error {
+			if recorded != nil {
+				return activities.NonRetryable(recorded)
+			}
+			res, err := connect(waitCtx, in)
+			if err == nil {
+				*v.(*workflows.ConnectPageResult) = res
+			}
+			return err
+		}
+	case workflows.DisconnectPageWorkflowType:
+		in := args[0].(workflows.PageInput)
+		if disconnect == nil {
+			disconnect = func(ctx context.Context, in workflows.PageInput) error {
+				return activities.NonRetryable(f.store.RemovePage(ctx, in.TenantID, in.ChannelID, in.PageID))
+			}
+		}
+		get = func(waitCtx context.Context, _ any) error { return disconnect(waitCtx, in) }
+	case workflows.SendTestMessageWorkflowType:
+		in := args[0].(workflows.TestMessageInput)
+		f.mu.Lock()
+		f.messages = append(f.messages, in)
+		n := len(f.messages)
+		f.mu.Unlock()
+		if testMessage == nil {
+			testMessage = func(context.Context, workflows.TestMessageInput) (aicc.SendResult, error) {
+				return aicc.SendResult{RecipientID: in.Message.RecipientPSID, MessageID: fmt.Sprintf("m_%d", n)}, nil
+			}
+		}
+		get = func(waitCtx context.Context, v any) error {
+			res, err := testMessage(waitCtx, in)
+			if err == nil {
+				*v.(*aicc.SendResult) = res
+			}
+			return err
+		}
+	default:
+		// A function or an unknown name would not reach any registered workflow.
+		return nil, fmt.Errorf("no workflow is registered as %#v", workflow)
+	}
+	run.On("Get", mock.Anything, mock.Anything).Return(get).Maybe()
+	return run, nil
+}
+
+// outcome is a ConnectPage that ends in res, recording it as the workflow does: the status on the Page, or
+// the Page removed when Meta refused its token.
+func (f *flows) outcome(res workflows.ConnectPageResult) func(context.Context, workflows.PageInput) (workflows.ConnectPageResult, error) {
+	return func(_ context.Context, in workflows.PageInput) (workflows.ConnectPageResult, error) {
+		ctx := context.Background()
+		var err error
+		if res.Status == aicc.PageTokenInvalid {
+			err = f.store.RemovePage(ctx, in.TenantID, in.ChannelID, in.PageID)
+		} else {
+			err = f.store.SetPageStatus(ctx, in.PageID, res.Status, res.Reason, f.now())
+		}
+		return res, activities.NonRetryable(err)
+	}
+}
+
+// slowConnect is a ConnectPage that outlasts any wait: Get returns when its context ends, as the client does.
+func slowConnect(ctx context.Context, _ workflows.PageInput) (workflows.ConnectPageResult, error) {
+	<-ctx.Done()
+	return workflows.ConnectPageResult{}, ctx.Err()
+}
+
+// startOperation is the mocked NewWithStartWorkflowOperation's answer: the start an Update-with-Start runs.
+type startOperation struct {
+	opts     client.StartWorkflowOptions
+	workflow any
+	args     []any
+}
+
+func (o *startOperation) Get(context.Context) (client.WorkflowRun, error) {
+	return nil, errors.New("the start operation's run is not played")
+}
+
+func (f *flows) withStart(opts client.StartWorkflowOptions, workflow any, args ...any) client.WithStartWorkflowOperation {
+	return &startOperation{opts: opts, workflow: workflow, args: args}
+}
+
+// updateWithStart is the mocked UpdateWithStartWorkflow: it plays the workflow's start and its Update, and
+// answers once the Update has completed, as WaitForStage Completed does.
+func (f *flows) updateWithStart(_ context.Context, opts client.UpdateWithStartWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+	if err := f.takeFailure("UpdateWithStartWorkflow"); err != nil {
+		return nil, err
+	}
+	op, ok := opts.StartWorkflowOperation.(*startOperation)
+	if !ok {
+		return nil, errors.New("the start operation was not made by NewWithStartWorkflowOperation")
+	}
+	update := opts.UpdateOptions.UpdateName
+	var (
+		result any
+		err    error
+	)
+	switch {
+	case op.workflow == workflows.OnboardingWorkflowType && update == workflows.UpdateStarted:
+		var st workflows.OnboardingState
+		st, err = f.startOnboarding(op.args[0].(workflows.OnboardingInput))
+		if errors.Is(err, errOnboardingRuns) {
+			// As the client answers a start operation refused under the conflict policy FAIL.
+			return nil, fmt.Errorf("failed workflow start: %w", errAlreadyStarted())
+		}
+		result = st
+	case op.workflow == workflows.ChannelDeleteWorkflowType && update == workflows.UpdateAwaitDeleting:
+		result, err = f.markDeleting(op.args[0].(workflows.ChannelDeleteInput))
+	default:
+		return nil, fmt.Errorf("no Update %q of a workflow registered as %#v", update, op.workflow)
+	}
+	return updateAnswer{workflowID: op.opts.ID, result: result, err: activities.NonRetryable(err)}, nil
+}
+
+// errOnboardingRuns is the played onboarding's refusal of a second run.
+var errOnboardingRuns = errors.New("the onboarding runs")
+
+// startOnboarding plays an onboarding's start up to its first record.
+func (f *flows) startOnboarding(in workflows.OnboardingInput) (workflows.OnboardingState, error) {
+	ctx, now := context.Background(), f.now().UTC()
+	ch, err := f.store.FindChannel(ctx, in.ChannelID)
+	if err != nil {
+		return workflows.OnboardingState{}, err
+	}
+	switch ch.Onboarding.Status {
+	case aicc.StatusAwaitingVerification, aicc.StatusVerified:
+		return workflows.OnboardingState{}, errOnboardingRuns
+	}
+	certs, err := f.store.ListCertificates(ctx)
+	if err != nil {
+		return workflows.OnboardingState{}, err
+	}
+	o := aicc.Onboarding{Status: aicc.StatusAwaitingVerification, Step: workflows.StepAwaitVerification, UpdatedAt: now}
+	if cerr := aicc.CheckCertificates(certs, now); cerr != nil {
+		o = aicc.Onboarding{Status: aicc.StatusFailed, Step: workflows.StepDone, ErrorCode: aicc.ErrorCode(cerr), UpdatedAt: now}
+	}
+	if err := f.store.SetOnboarding(ctx, in.ChannelID, o); err != nil {
+		return workflows.OnboardingState{}, err
+	}
+	st := workflows.OnboardingState{Status: o.Status, Step: o.Step, ErrorCode: o.ErrorCode, StartedAt: now}
+	if o.Status == aicc.StatusAwaitingVerification {
+		ttl := in.VerificationTTL
+		if ttl == 0 {
+			ttl = workflows.DefaultVerificationTTL
+		}
+		st.ExpiresAt = now.Add(ttl)
+	}
+	return st, nil
+}
+
+// markDeleting plays a deletion's start up to its first record.
+func (f *flows) markDeleting(in workflows.ChannelDeleteInput) (workflows.ChannelDeleteState, error) {
+	err := f.store.MarkChannelDeleting(context.Background(), in.ChannelID, f.now())
+	switch {
+	case aicc.ErrorCode(err) == aicc.ENOTFOUND:
+		return workflows.ChannelDeleteState{Gone: true}, nil
+	case err != nil:
+		return workflows.ChannelDeleteState{}, err
+	}
+	return workflows.ChannelDeleteState{Deleting: true}, nil
+}
+
+// updateAnswer is the handle of a completed Update: Get decodes its result as the client's data converter
+// does, from JSON.
+type updateAnswer struct {
+	workflowID string
+	result     any
+	err        error
+}
+
+func (a updateAnswer) WorkflowID() string { return a.workflowID }
+func (a updateAnswer) RunID() string      { return "run-1" }
+func (a updateAnswer) UpdateID() string   { return "update-1" }
+
+func (a updateAnswer) Get(_ context.Context, valuePtr any) error {
+	if a.err != nil {
+		return a.err
+	}
+	data, err := json.Marshal(a.result)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(data, valuePtr)
+}

@@ -1,0 +1,215 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/aiccfb/aicc"
+)
+
+// The typed starters below are the only way the API and the dispatcher reach a workflow: each starts, signals,
+// updates or queries one workflow by its registered type name and message names, and turns the client's errors
+// into domain errors that name that workflow (see workflowErrors).
+
+// Search attributes set on every workflow of a channel, so that operators can filter by tenant and channel in
+// the Temporal Web UI. worker.RegisterSearchAttributes adds them to the namespace.
+var (
+	SearchAttributeTenantID  = temporal.NewSearchAttributeKeyKeyword("TenantId")
+	SearchAttributeChannelID = temporal.NewSearchAttributeKeyKeyword("ChannelId")
+)
+
+// StartOnboarding starts the onboarding of in.ChannelID and waits until it has recorded its first step:
+// awaiting_verification, or failed when the Facebook authentication certificate is missing. It returns that
+// state. A running onboarding of the channel is EONBOARDINGSTARTED; a finished one may be started again.
+func StartOnboarding(ctx context.Context, c client.Client, in OnboardingInput) (OnboardingState, error) {
+	start := c.NewWithStartWorkflowOperation(exclusiveStart(OnboardingWorkflowID(in.ChannelID), in.TenantID, in.ChannelID),
+		OnboardingWorkflowType, in)
+	var st OnboardingState
+	err := updateWithStart(ctx, c, start, UpdateStarted, &st)
+	return st, onboardingErrors.domain(err)
+}
+
+// ConfirmOnboarding sends UpdateConfirm to the channel's onboarding and returns the state it recorded (active).
+func ConfirmOnboarding(ctx context.Context, c client.Client, channelID string) (OnboardingState, error) {
+	return updateOnboarding(ctx, c, channelID, UpdateConfirm, ConfirmRequest{})
+}
+
+// CancelOnboarding sends UpdateCancel to the channel's onboarding and returns the state it recorded (cancelled).
+func CancelOnboarding(ctx context.Context, c client.Client, channelID string) (OnboardingState, error) {
+	return updateOnboarding(ctx, c, channelID, UpdateCancel, CancelRequest{})
+}
+
+func updateOnboarding(ctx context.Context, c client.Client, channelID, update string, req any) (OnboardingState, error) {
+	var st OnboardingState
+	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   OnboardingWorkflowID(channelID),
+		UpdateName:   update,
+		Args:         []any{req},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = h.Get(ctx, &st)
+	}
+	return st, onboardingErrors.domain(err)
+}
+
+// QueryOnboarding returns the live state of the channel's onboarding; EONBOARDINGFINISHED when none runs.
+func QueryOnboarding(ctx context.Context, c client.Client, channelID string) (OnboardingState, error) {
+	var st OnboardingState
+	v, err := c.QueryWorkflow(ctx, OnboardingWorkflowID(channelID), "", QueryState)
+	if err == nil {
+		err = v.Get(&st)
+	}
+	return st, onboardingErrors.domain(err)
+}
+
+// NotifyMetaVerified signals the channel's onboarding that Meta verified the callback URL at at;
+// EONBOARDINGFINISHED when none runs.
+func NotifyMetaVerified(ctx context.Context, c client.Client, channelID string, at time.Time) error {
+	err := c.SignalWorkflow(ctx, OnboardingWorkflowID(channelID), "", SignalMetaVerified, MetaVerifiedSignal{At: at})
+	return onboardingErrors.domain(err)
+}
+
+// StartConnectPage starts ConnectPage for in.PageID. A connection of the Page that is still running is
+// EPAGECONNECTING; a finished one may be started again.
+func StartConnectPage(ctx context.Context, c client.Client, in PageInput) (client.WorkflowRun, error) {
+	run, err := c.ExecuteWorkflow(ctx, exclusiveStart(ConnectPageWorkflowID(in.PageID), in.TenantID, in.ChannelID),
+		ConnectPageWorkflowType, in)
+	return run, connectPageErrors.domain(err)
+}
+
+// StartDisconnectPage starts DisconnectPage for in.PageID. A disconnection of the Page that is still running is
+// EPAGEDISCONNECTING; a finished one may be started again.
+func StartDisconnectPage(ctx context.Context, c client.Client, in PageInput) (client.WorkflowRun, error) {
+	run, err := c.ExecuteWorkflow(ctx, exclusiveStart(DisconnectPageWorkflowID(in.PageID), in.TenantID, in.ChannelID),
+		DisconnectPageWorkflowType, in)
+	return run, disconnectPageErrors.domain(err)
+}
+
+// DeleteChannel starts the deletion of in.ChannelID, or joins the one that runs, and returns once the channel
+// is recorded as deleting (or found gone). It is idempotent: a second call during the deletion gets the same
+// state.
+func DeleteChannel(ctx context.Context, c client.Client, in ChannelDeleteInput) (ChannelDeleteState, error) {
+	opts := exclusiveStart(ChannelDeleteWorkflowID(in.ChannelID), in.TenantID, in.ChannelID)
+	opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
+	start := c.NewWithStartWorkflowOperation(opts, ChannelDeleteWorkflowType, in)
+	var st ChannelDeleteState
+	err := updateWithStart(ctx, c, start, UpdateAwaitDeleting, &st)
+	return st, channelDeleteErrors.domain(err)
+}
+
+// StartSendTestMessage starts SendTestMessage, under an ID of its own: every test message is sent once.
+func StartSendTestMessage(ctx context.Context, c client.Client, in TestMessageInput) (client.WorkflowRun, error) {
+	opts := exclusiveStart(TestMessageWorkflowID(in.PageID, aicc.NewID("msg")), in.TenantID, in.ChannelID)
+	run, err := c.ExecuteWorkflow(ctx, opts, SendTestMessageWorkflowType, in)
+	return run, DomainError(err)
+}
+
+// SignalInbox delivers ev to its conversation's workflow, starting the workflow when none runs (it never
+// started, or its run ended).
+func SignalInbox(ctx context.Context, c client.Client, in ConversationInput, ev InboxEventSignal) error {
+	_, err := c.SignalWithStartWorkflow(ctx, ConversationWorkflowID(in.ChannelID, in.PageID, in.PSID),
+		SignalInboxEvent, ev, StartConversationOptions(in.TenantID, in.ChannelID), ConversationWorkflowType, in)
+	return DomainError(err)
+}
+
+// StartConversationOptions are the options a conversation of channelID is signalled-with-start with: the
+// running workflow gets the signal, and when there is none a new one is started.
+func StartConversationOptions(tenantID, channelID string) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		TaskQueue:                TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		TypedSearchAttributes:    channelSearchAttributes(tenantID, channelID),
+	}
+}
+
+// exclusiveStart are the options of a workflow that runs once at a time per ID: a start while one runs fails,
+// a start after it finished runs again.
+func exclusiveStart(id, tenantID, channelID string) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:        id,
+		TaskQueue: TaskQueue,
+		// Without this ExecuteWorkflow silently returns the running execution instead of an error.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		TypedSearchAttributes:                    channelSearchAttributes(tenantID, channelID),
+	}
+}
+
+// updateWithStart sends the Update named update with start and waits for its result.
+func updateWithStart(ctx context.Context, c client.Client, start client.WithStartWorkflowOperation, update string, result any) error {
+	h, err := c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: start,
+		UpdateOptions:          client.UpdateWorkflowOptions{UpdateName: update, WaitForStage: client.WorkflowUpdateStageCompleted},
+	})
+	if err != nil {
+		return err
+	}
+	return h.Get(ctx, result)
+}
+
+// channelSearchAttributes tag a workflow with its tenant and channel for the Web UI's filters.
+func channelSearchAttributes(tenantID, channelID string) temporal.SearchAttributes {
+	return temporal.NewSearchAttributes(
+		SearchAttributeTenantID.ValueSet(tenantID),
+		SearchAttributeChannelID.ValueSet(channelID),
+	)
+}
+
+// workflowErrors says what two answers of the Temporal client mean for one workflow: a start refused because
+// one runs (running), and a signal, update or query that found none running (gone). An empty code leaves that
+// answer as it is.
+type workflowErrors struct {
+	runningCode, runningMessage string
+	goneCode, goneMessage       string
+}
+
+var (
+	onboardingErrors = workflowErrors{
+		runningCode: aicc.EONBOARDINGSTARTED, runningMessage: "The channel's onboarding is already running.",
+		goneCode: aicc.EONBOARDINGFINISHED, goneMessage: "The channel's onboarding is over.",
+	}
+	connectPageErrors = workflowErrors{
+		runningCode: aicc.EPAGECONNECTING, runningMessage: "The Page is being connected; try again when that is done.",
+	}
+	disconnectPageErrors = workflowErrors{
+		runningCode: aicc.EPAGEDISCONNECTING, runningMessage: "The Page is being disconnected.",
+	}
+	channelDeleteErrors = workflowErrors{
+		goneCode: aicc.ENOTFOUND, goneMessage: "The channel does not exist.",
+	}
+)
+
+// domain turns err into the workflow's domain error where it has one, else as DomainError does.
+func (w workflowErrors) domain(err error) error {
+	var (
+		started  *serviceerror.WorkflowExecutionAlreadyStarted
+		notFound *serviceerror.NotFound
+	)
+	switch {
+	case errors.As(err, &started) && w.runningCode != "":
+		return aicc.Errorf(w.runningCode, "%s", w.runningMessage)
+	case errors.As(err, &notFound) && w.goneCode != "":
+		return aicc.Errorf(w.goneCode, "%s", w.goneMessage)
+	}
+	return DomainError(err)
+}
+
+// DomainError turns an ApplicationError whose type is an aicc code, also wrapped in an update, activity or
+// workflow execution error (a rejected update, a failed workflow), into an *aicc.Error with that code and the
+// error's message. Any other error is returned unchanged, and nil stays nil.
+func DomainError(err error) error {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && aicc.IsCode(appErr.Type()) {
+		return &aicc.Error{Code: appErr.Type(), Message: appErr.Message()}
+	}
+	return err
+}
