@@ -18,8 +18,9 @@ import (
 // The second fake Page of the deletion tests.
 const secondPageID = "1000000002"
 
-// channelWithTwoPages makes a verified channel of the fake app with two subscribed Pages and returns its ID.
-func (s *stack) channelWithTwoPages(name, pageToken string) string {
+// channelWithTwoPages makes a verified channel of the fake app with two subscribed Pages and returns its ID and
+// the second Page's token, a canary.
+func (s *stack) channelWithTwoPages(name, pageToken string) (string, string) {
 	s.t.Helper()
 	secondToken := canary(s.t, "-second-page-token")
 	s.meta.AddPage(secondPageID, "Second Page", secondToken)
@@ -37,7 +38,7 @@ func (s *stack) channelWithTwoPages(name, pageToken string) string {
 			s.t.Fatalf("add page %s answered %v, want subscribed", pageID, page)
 		}
 	}
-	return id
+	return id, secondToken
 }
 
 // waitGone polls the channel until it answers 404, for at most limit.
@@ -68,7 +69,7 @@ func (s *stack) restartWorker(pause time.Duration) {
 func TestChannelDeleteEndToEnd(t *testing.T) {
 	s, pageToken := newStack(t)
 	ctx := context.Background()
-	id := s.channelWithTwoPages("fb_delete", pageToken)
+	id, secondToken := s.channelWithTwoPages("fb_delete", pageToken)
 
 	// The Graph client tries a failing call three times; six failures make two attempts of the first
 	// unsubscribe fail, which the workflow retries after one and then two seconds.
@@ -93,6 +94,10 @@ func TestChannelDeleteEndToEnd(t *testing.T) {
 		}
 	}
 	s.waitWorkflowClosed(ctx, workflows.ChannelDeleteWorkflowID(id))
+	s.recordHistory(ctx, workflows.ChannelDeleteWorkflowID(id), "channel-delete-two-pages")
+	s.checkNoSecrets(ctx, map[string]string{
+		"app secret": s.appSecret, "page token": pageToken, "second page token": secondToken,
+	}, map[string]string{workflows.ChannelDeleteWorkflowID(id): secondPageID})
 	// The deletion cancelled the onboarding, which was waiting for the administrator's confirmation.
 	desc, err := s.temporal.DescribeWorkflowExecution(ctx, workflows.OnboardingWorkflowID(id), "")
 	if err != nil {
@@ -111,7 +116,7 @@ func TestChannelDeleteEndToEnd(t *testing.T) {
 // starts a new one: the deletion goes on where it was and completes.
 func TestChannelDeleteSurvivesWorkerRestart(t *testing.T) {
 	s, pageToken := newStack(t)
-	id := s.channelWithTwoPages("fb_restart", pageToken)
+	id, _ := s.channelWithTwoPages("fb_restart", pageToken)
 
 	s.meta.FailNext(9, metatest.FailServerError)
 	s.mustCall(http.StatusAccepted, http.MethodDelete, "/v1/channels/"+id, nil)

@@ -407,12 +407,14 @@ func TestOnboardingEndToEnd(t *testing.T) {
 	if items, _ := listed["items"].([]any); len(items) != 1 || items[0].(map[string]any)["status"] != string(aicc.PageSubscribed) {
 		t.Errorf("pages = %v, want the one subscribed Page", listed)
 	}
+	s.recordHistory(ctx, workflows.ConnectPageWorkflowID(fakePageID), "connect-page-subscribed")
 
 	active := s.mustCall(http.StatusOK, http.MethodPost, "/v1/channels/"+id+"/onboarding/confirm", nil)
 	if active["status"] != string(aicc.StatusActive) {
 		t.Errorf("after confirm status = %v, want active (Successful access)", active["status"])
 	}
 	s.waitWorkflowClosed(ctx, wfID)
+	s.recordHistory(ctx, wfID, "onboarding-active")
 
 	// A test message reaches the fake Page through the Send API.
 	sent := s.mustCall(http.StatusOK, http.MethodPost, "/v1/channels/"+id+"/pages/"+fakePageID+"/messages", map[string]any{
@@ -425,12 +427,39 @@ func TestOnboardingEndToEnd(t *testing.T) {
 	if sent["recipientId"] != fakePSID || sent["messageId"] != msgs[0].MessageID {
 		t.Errorf("send answered %v, want recipientId %s and messageId %s", sent, fakePSID, msgs[0].MessageID)
 	}
+	// It went out through the SendTestMessage workflow, like every other Graph call.
+	var testMessageID string
+	eventually(t, 10*time.Second, "a SendTestMessage workflow in visibility", func() bool {
+		resp, err := s.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Query: fmt.Sprintf("WorkflowType = '%s' AND ChannelId = '%s'", workflows.SendTestMessageWorkflowType, id),
+		})
+		if err != nil || len(resp.GetExecutions()) != 1 {
+			return false
+		}
+		testMessageID = resp.GetExecutions()[0].GetExecution().GetWorkflowId()
+		return true
+	})
+	s.recordHistory(ctx, testMessageID, "send-test-message")
 	// Every Graph call carried the appsecret_proof of this app, or the fake would have refused it.
 	for _, r := range s.meta.Requests() {
 		if r.Status != http.StatusOK {
 			t.Errorf("fake Meta answered %s %s with %d", r.Method, r.Path, r.Status)
 		}
 	}
+
+	// Removing the Page unsubscribes the app from it and forgets the Page; a second removal finds nothing.
+	if got, _, raw := s.call(http.MethodDelete, "/v1/channels/"+id+"/pages/"+fakePageID, nil); got != http.StatusNoContent {
+		t.Fatalf("remove page = %d %s, want 204", got, raw)
+	}
+	if got := s.meta.Subscription(fakePageID); got != nil {
+		t.Errorf("fake Meta's subscription after removing the Page = %v, want none", got)
+	}
+	listed = s.mustCall(http.StatusOK, http.MethodGet, "/v1/channels/"+id+"/pages", nil)
+	if items, _ := listed["items"].([]any); len(items) != 0 {
+		t.Errorf("pages after removing the Page = %v, want none", listed)
+	}
+	s.wantError(http.StatusNotFound, aicc.ENOTFOUND, http.MethodDelete, "/v1/channels/"+id+"/pages/"+fakePageID, nil)
+	s.recordHistory(ctx, workflows.DisconnectPageWorkflowID(fakePageID), "disconnect-page")
 
 	// A second channel (another app): confirm before Meta verified is a conflict, so is a second start;
 	// cancel ends it.
@@ -447,6 +476,7 @@ func TestOnboardingEndToEnd(t *testing.T) {
 		t.Errorf("after cancel status = %v, want cancelled", cancelled["status"])
 	}
 	s.waitWorkflowClosed(ctx, workflows.OnboardingWorkflowID(id2))
+	s.recordHistory(ctx, workflows.OnboardingWorkflowID(id2), "onboarding-cancelled")
 
 	// No secret reaches Temporal's history, the logs or an answer: not the app secrets, not the Page token,
 	// not the verify tokens (beyond the create answers, which show them once).
@@ -455,6 +485,7 @@ func TestOnboardingEndToEnd(t *testing.T) {
 		"verify token": verifyToken, "verify token 2": verifyToken2,
 	}, map[string]string{
 		wfID: id, workflows.OnboardingWorkflowID(id2): id2, workflows.ConnectPageWorkflowID(fakePageID): fakePageID,
+		workflows.DisconnectPageWorkflowID(fakePageID): fakePageID, testMessageID: fakePSID,
 	})
 	t.Logf("walk done in %s", time.Since(start).Round(time.Millisecond))
 }
@@ -487,6 +518,7 @@ func TestAddPageWithExpiredTokenEndToEnd(t *testing.T) {
 		}
 	}
 	s.wantError(http.StatusConflict, aicc.ENOSUBSCRIBEDPAGE, http.MethodPost, "/v1/channels/"+id+"/onboarding/confirm", nil)
+	s.recordHistory(ctx, workflows.ConnectPageWorkflowID(fakePageID), "connect-page-token-refused")
 	s.checkNoSecrets(ctx, map[string]string{"app secret": s.appSecret, "page token": pageToken},
 		map[string]string{workflows.ConnectPageWorkflowID(fakePageID): fakePageID})
 }
@@ -502,6 +534,7 @@ func TestOnboardingWithoutCertificateEndToEnd(t *testing.T) {
 		t.Errorf("onboarding = %v, want errorCode %s", failed["onboarding"], aicc.ECERTMISSING)
 	}
 	s.waitWorkflowClosed(ctx, workflows.OnboardingWorkflowID(id))
+	s.recordHistory(ctx, workflows.OnboardingWorkflowID(id), "onboarding-no-certificate") // before the restart
 
 	s.uploadCertificate()
 	restarted := s.mustCall(http.StatusAccepted, http.MethodPost, "/v1/channels/"+id+"/onboarding", nil)

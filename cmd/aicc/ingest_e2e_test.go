@@ -117,6 +117,9 @@ func TestWebhookIngestEndToEnd(t *testing.T) {
 	if err != nil || stats.Undelivered != 0 {
 		t.Errorf("inbox stats at the end = %+v, %v; want nothing undelivered", stats, err)
 	}
+	// B's conversation has the most to replay: messages, an echo, a read receipt, events out of Meta's order, and
+	// two dispatchers. It waits for B's next message, so its history is recorded open.
+	s.recordOpenHistory(ctx, workflows.ConversationWorkflowID(id, fakePageID, psidB), "conversation-messages")
 	histories := map[string]string{}
 	for _, cv := range want {
 		histories[workflows.ConversationWorkflowID(id, cv.pageID, cv.psid)] = cv.psid
