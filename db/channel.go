@@ -8,6 +8,7 @@ import (
 
 	"github.com/aiccfb/aicc"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 )
 
 // CreateChannel stores the channel and its secrets in one transaction; a secret without ciphertext is not
@@ -288,6 +289,11 @@ func changeableChannel(ctx context.Context, idb bun.IDB, tenantID, id string) er
 	q := idb.NewSelect().Model((*channelRow)(nil)).Column("status").Where("id = ?", id)
 	if tenantID != "" {
 		q = q.Where("tenant_id = ?", tenantID)
+	}
+	if idb.Dialect().Name() == dialect.PG {
+		// Until the change commits, MarkChannelDeleting waits; a change that waited reads deleting. (SQLite
+		// runs one write transaction at a time.)
+		q = q.For("SHARE")
 	}
 	var status string
 	if err := q.Scan(ctx, &status); err != nil {
