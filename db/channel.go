@@ -291,9 +291,10 @@ func changeableChannel(ctx context.Context, idb bun.IDB, tenantID, id string) er
 		q = q.Where("tenant_id = ?", tenantID)
 	}
 	if idb.Dialect().Name() == dialect.PG {
-		// Until the change commits, MarkChannelDeleting waits; a change that waited reads deleting. (SQLite
-		// runs one write transaction at a time.)
-		q = q.For("SHARE")
+		// Until the change commits, MarkChannelDeleting waits; a change that waited reads deleting. The lock
+		// is the one the change's own UPDATE takes, so that two changes queue instead of deadlocking on an
+		// upgrade. (SQLite runs one write transaction at a time.)
+		q = q.For("NO KEY UPDATE")
 	}
 	var status string
 	if err := q.Scan(ctx, &status); err != nil {
