@@ -71,6 +71,8 @@ type cvGraph struct {
 	graph
 	msgs []aicc.OutboundMessage
 	err  error
+	// noRecipient leaves the recipient out of the answer, as Meta does for some messages.
+	noRecipient bool
 }
 
 func (g *cvGraph) SendMessage(ctx context.Context, call aicc.PageCall, msg aicc.OutboundMessage) (aicc.SendResult, error) {
@@ -82,6 +84,9 @@ func (g *cvGraph) SendMessage(ctx context.Context, call aicc.PageCall, msg aicc.
 	}
 	if g.err != nil {
 		return aicc.SendResult{}, g.err
+	}
+	if g.noRecipient {
+		return aicc.SendResult{MessageID: "m_1"}, nil
 	}
 	return aicc.SendResult{RecipientID: msg.RecipientPSID, MessageID: "m_1"}, nil
 }
@@ -244,5 +249,70 @@ func TestSendEndMessageErrors(t *testing.T) {
 		_, err := f.env.ExecuteActivity(f.acts.SendEndMessage, endIn)
 		appError(t, err, aicc.ENOTFOUND, true)
 		assert.Empty(t, g.msgs)
+	})
+}
+
+var testMsg = activities.SendTestMessageInput{
+	PageInput: page,
+	Message:   aicc.OutboundMessage{RecipientPSID: psid, Text: "Is this thing on?", Type: aicc.MessagingMessageTag, Tag: aicc.TagHumanAgent},
+}
+
+// The administrator's message is sent as written, from the Page, with its unsealed token.
+func TestSendTestMessage(t *testing.T) {
+	for _, noRecipient := range []bool{false, true} {
+		t.Run(fmt.Sprintf("meta names the recipient: %v", !noRecipient), func(t *testing.T) {
+			f, _, g := newConversationFixture(t)
+			g.noRecipient = noRecipient
+
+			v, err := f.env.ExecuteActivity(f.acts.SendTestMessage, testMsg)
+			require.NoError(t, err)
+
+			var res aicc.SendResult
+			require.NoError(t, v.Get(&res))
+			assert.Equal(t, aicc.SendResult{RecipientID: psid, MessageID: "m_1"}, res, "the recipient is the one the message was sent to")
+			assert.Equal(t, []aicc.OutboundMessage{testMsg.Message}, g.msgs)
+			assert.Equal(t, []aicc.PageCall{{PageID: pageID, AccessToken: pageToken, AppSecret: appSecret}}, g.seen)
+			assert.Equal(t, aicc.TokenHealthy, f.store.state(pageID).TokenHealth)
+		})
+	}
+}
+
+func TestSendTestMessageErrors(t *testing.T) {
+	leaky := fmt.Sprintf("token %s secret %s", pageToken, appSecret)
+	for _, tc := range []struct {
+		name         string
+		err          error
+		code         string
+		nonRetryable bool
+		health       aicc.TokenHealth
+	}{
+		{"token invalid", &aicc.GraphError{Code: aicc.EMETATOKENINVALID, Message: "The token is invalid: " + leaky, GraphCode: 190, GraphMessage: leaky},
+			aicc.EMETATOKENINVALID, true, aicc.TokenReauthRequired},
+		{"outside the window", &aicc.GraphError{Code: aicc.EMETAUSERUNAVAILABLE, Message: "The person cannot be reached.", GraphCode: 10, Subcode: 2018278},
+			aicc.EMETAUSERUNAVAILABLE, true, aicc.TokenHealthy},
+		{"unavailable", &aicc.GraphError{Code: aicc.EMETAUNAVAILABLE, Message: "Meta is unavailable.", Retryable: true, Err: errors.New(leaky)},
+			aicc.EMETAUNAVAILABLE, false, aicc.TokenDegraded},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, _, g := newConversationFixture(t)
+			g.err = tc.err
+
+			_, err := f.env.ExecuteActivity(f.acts.SendTestMessage, testMsg)
+
+			appError(t, err, tc.code, tc.nonRetryable)
+			assert.Equal(t, tc.health, f.store.state(pageID).TokenHealth)
+			for _, secret := range []string{pageToken, appSecret} {
+				assert.NotContains(t, err.Error(), secret)
+				assert.NotContains(t, f.logs.String(), secret)
+			}
+		})
+	}
+
+	t.Run("page gone", func(t *testing.T) {
+		f, _, g := newConversationFixture(t)
+		delete(f.store.tokens, pageID)
+		_, err := f.env.ExecuteActivity(f.acts.SendTestMessage, testMsg)
+		appError(t, err, aicc.ENOTFOUND, true)
+		assert.Empty(t, g.msgs, "nothing sent")
 	})
 }

@@ -52,10 +52,12 @@ func (s *Store) SetPageStatus(ctx context.Context, pageID string, status aicc.Pa
 }
 
 // PagesInStatus returns up to limit Pages of every tenant that have been in status since before before, the
-// longest waiting first, for the worker's resumer.
+// longest waiting first, for the worker's resumer. Pages of a channel being deleted are left out: the
+// deletion takes care of them.
 func (s *Store) PagesInStatus(ctx context.Context, status aicc.PageStatus, before time.Time, limit int) ([]*aicc.Page, error) {
 	var rows []*pageRow
 	err := s.db.NewSelect().Model(&rows).Where("status = ? AND state_updated_at < ?", string(status), norm(before)).
+		Where("channel_id NOT IN (SELECT id FROM channels WHERE status = ?)", string(aicc.StatusDeleting)).
 		OrderExpr("state_updated_at, page_id").Limit(int64(limit)).Scan(ctx)
 	if err != nil {
 		return nil, wrap(err, "list pages in status")

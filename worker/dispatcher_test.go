@@ -92,14 +92,14 @@ func event(id int64, psid string, kind aicc.EventKind, ts int64) aicc.InboxEvent
 	}
 }
 
-// signalArgs are the arguments the dispatcher must signal e with.
+// signalArgs are the arguments the dispatcher must signal e with (through workflows.SignalInbox).
 func signalArgs(e aicc.InboxEvent) []any {
 	return []any{
 		mock.Anything,
 		workflows.ConversationWorkflowID(e.ChannelID, e.PageID, e.PSID),
 		workflows.SignalInboxEvent,
 		workflows.InboxEventSignal{InboxID: e.ID, Kind: e.Kind, MID: e.MID, Timestamp: e.Timestamp, Text: e.Text, At: e.ReceivedAt},
-		workflows.StartConversationOptions(e.TenantID, e.ChannelID, e.PageID, e.PSID),
+		workflows.StartConversationOptions(e.TenantID, e.ChannelID),
 		workflows.ConversationWorkflowType,
 		workflows.ConversationInput{TenantID: e.TenantID, ChannelID: e.ChannelID, PageID: e.PageID, PSID: e.PSID},
 	}
@@ -195,10 +195,13 @@ type lockedWriter struct {
 	w  *bytes.Buffer
 }
 
-func (d *dispatcher) log() string {
-	d.logs.mu.Lock()
-	defer d.logs.mu.Unlock()
-	return d.logs.w.String()
+func (d *dispatcher) log() string { return d.logs.String() }
+
+// String returns what was written.
+func (w *lockedWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.String()
 }
 
 func (w *lockedWriter) Write(p []byte) (int, error) {

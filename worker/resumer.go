@@ -93,9 +93,8 @@ func (r *Resumer) Resume(ctx context.Context) (int, error) {
 	deleting, errDeleting := r.Store.ChannelsInStatus(ctx, aicc.StatusDeleting, before, resumeBatch)
 	for _, ch := range deleting {
 		in := workflows.ChannelDeleteInput{TenantID: ch.TenantID, ChannelID: ch.ID}
-		left = append(left, resumption{"channel deletion", ch.ID, "", func(ctx context.Context) error {
-			_, err := workflows.DeleteChannel(ctx, r.Temporal, in)
-			return err
+		left = append(left, resumption{"channel deletion", ch.ID, aicc.ECHANNELDELETING, func(ctx context.Context) error {
+			return workflows.ResumeChannelDelete(ctx, r.Temporal, in)
 		}})
 	}
 	connecting, errConnecting := r.Store.PagesInStatus(ctx, aicc.PageConnecting, before, resumeBatch)
@@ -117,7 +116,7 @@ func (r *Resumer) Resume(ctx context.Context) (int, error) {
 		case err == nil:
 			started++
 			r.logger().Info("Resumed a workflow left unstarted", "Workflow", res.what, "ID", res.id)
-		case res.runningCode == "" || aicc.ErrorCode(err) != res.runningCode:
+		case aicc.ErrorCode(err) != res.runningCode:
 			errs = append(errs, err)
 		}
 	}

@@ -75,7 +75,7 @@ func Run(ctx context.Context, c client.Client, acts *activities.Activities, opts
 	return New(c, acts, opts).Run(interrupt)
 }
 
-// searchAttributes are the custom search attributes the workflows set (see workflows.StartOnboardingOptions).
+// searchAttributes are the custom search attributes every workflow is started with (see package workflows' starters).
 var searchAttributes = []string{workflows.SearchAttributeTenantID.GetName(), workflows.SearchAttributeChannelID.GetName()}
 
 // RegisterSearchAttributes adds the keyword search attributes TenantId and ChannelId to namespace unless it has

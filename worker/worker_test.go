@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
@@ -115,6 +116,31 @@ type channelStore struct {
 	keyring *aicc.Keyring
 	last    aicc.Onboarding
 	page    *aicc.PageState // nil once removed
+	status  aicc.ChannelStatus
+	deleted bool
+}
+
+func (s *channelStore) MarkChannelDeleting(context.Context, string, time.Time) error {
+	if s.deleted {
+		return aicc.Errorf(aicc.ENOTFOUND, "The channel does not exist.")
+	}
+	s.status = aicc.StatusDeleting
+	return nil
+}
+
+func (s *channelStore) ListPages(_ context.Context, tenantID, channelID string, _ aicc.ListOptions) ([]*aicc.Page, string, error) {
+	if s.page == nil {
+		return nil, "", nil
+	}
+	return []*aicc.Page{{PageID: "42", ChannelID: channelID, TenantID: tenantID, State: *s.page}}, "", nil
+}
+
+func (s *channelStore) DeleteChannel(context.Context, string, string) error {
+	if s.deleted {
+		return aicc.Errorf(aicc.ENOTFOUND, "The channel does not exist.")
+	}
+	s.deleted = true
+	return nil
 }
 
 func (s *channelStore) SetOnboarding(_ context.Context, _ string, o aicc.Onboarding) error {
@@ -209,8 +235,9 @@ func (g *graph) SubscribedApps(context.Context, aicc.PageCall) ([]aicc.Subscribe
 	return []aicc.SubscribedApp{{ID: "777", Fields: aicc.SubscribedFields}}, nil
 }
 
-func (g *graph) SendMessage(context.Context, aicc.PageCall, aicc.OutboundMessage) (aicc.SendResult, error) {
-	panic("not used")
+func (g *graph) SendMessage(_ context.Context, _ aicc.PageCall, msg aicc.OutboundMessage) (aicc.SendResult, error) {
+	g.calls = append(g.calls, "send:"+msg.Text)
+	return aicc.SendResult{MessageID: "m_1"}, nil
 }
 
 func (g *graph) UnsubscribeApp(context.Context, aicc.PageCall) error {
@@ -321,4 +348,37 @@ func TestRegisterConversation(t *testing.T) {
 	assert.Equal(t, aicc.ConversationID("ch_1", "42", "7"), stores.saved[0].ID)
 	assert.Equal(t, aicc.ConversationEnded, stores.saved[1].Status, "after 20 minutes without a customer reply")
 	assert.Equal(t, 20*time.Minute, stores.saved[1].EndedAt.Sub(stores.saved[0].UpdatedAt))
+}
+
+// Register wires ChannelDelete and SendTestMessage under the names their starters use to the real activities:
+// a test message goes out once, and the deletion disconnects the Page from Meta and deletes the channel.
+func TestRegisterChannelDeleteAndTestMessage(t *testing.T) {
+	var ts testsuite.WorkflowTestSuite
+	acts, store, g := newActivities(t)
+	store.page.Status = aicc.PageSubscribed
+
+	env := ts.NewTestWorkflowEnvironment()
+	worker.Register(env, acts)
+	env.ExecuteWorkflow(workflows.SendTestMessageWorkflowType, workflows.TestMessageInput{
+		PageInput: workflows.PageInput{TenantID: "ten_1", ChannelID: "ch_1", PageID: "42"},
+		Message:   aicc.OutboundMessage{RecipientPSID: "7", Text: "hello", Type: aicc.MessagingUpdate},
+	})
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var sent aicc.SendResult
+	require.NoError(t, env.GetWorkflowResult(&sent))
+	assert.Equal(t, aicc.SendResult{RecipientID: "7", MessageID: "m_1"}, sent)
+	assert.Equal(t, []string{"send:hello"}, g.calls)
+
+	env = ts.NewTestWorkflowEnvironment()
+	worker.Register(env, acts)
+	env.OnRequestCancelExternalWorkflow(mock.Anything, workflows.OnboardingWorkflowID("ch_1"), "").Return(nil).Once()
+	env.ExecuteWorkflow(workflows.ChannelDeleteWorkflowType, workflows.ChannelDeleteInput{TenantID: "ten_1", ChannelID: "ch_1"})
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	env.AssertExpectations(t)
+	assert.Equal(t, []string{"send:hello", "unsubscribe"}, g.calls)
+	assert.Nil(t, store.page, "removed")
+	assert.True(t, store.deleted)
+	assert.Equal(t, aicc.StatusDeleting, store.status, "recorded before the Pages were touched")
 }

@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"time"
+
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/workflow"
 
@@ -44,6 +46,9 @@ func (wf *channelDeleteImpl) setup(ctx workflow.Context, in ChannelDeleteInput) 
 	wf.logger = log.With(workflow.GetLogger(ctx), "TenantID", in.TenantID, "ChannelID", in.ChannelID)
 	return workflow.SetUpdateHandler(ctx, UpdateAwaitDeleting, func(ctx workflow.Context) (ChannelDeleteState, error) {
 		err := workflow.Await(ctx, func() bool { return wf.state.Deleting || wf.state.Gone || wf.closing })
+		if err == nil && !wf.state.Deleting && !wf.state.Gone {
+			err = refuse(aicc.EINTERNAL, "The deletion ended before it recorded the channel as deleting.")
+		}
 		return wf.state, err
 	})
 }
@@ -80,7 +85,7 @@ func (wf *channelDeleteImpl) run(ctx workflow.Context) error {
 			page := &pageImpl{
 				in:        PageInput{TenantID: wf.in.TenantID, ChannelID: wf.in.ChannelID, PageID: id},
 				logger:    log.With(wf.logger, "PageID", id),
-				metaRetry: persistentRetry(),
+				metaRetry: metaRetry(5*time.Minute, 0),
 				force:     true,
 			}
 			if err := page.disconnect(ctx); err != nil {

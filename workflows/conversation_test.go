@@ -452,9 +452,9 @@ func (s *ConversationSuite) TestChannelGone() {
 }
 
 func TestStartConversationOptions(t *testing.T) {
-	got := workflows.StartConversationOptions("ten_1", "ch_1", "102030405060", "9988776655")
+	got := workflows.StartConversationOptions("ten_1", "ch_1")
 
-	assert.Equal(t, "conversation/ch_1/102030405060/9988776655", got.ID)
+	assert.Empty(t, got.ID, "SignalInbox passes the conversation's ID")
 	assert.Equal(t, workflows.TaskQueue, got.TaskQueue)
 	assert.Equal(t, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE, got.WorkflowIDReusePolicy, "a run that ended is started again")
 	assert.Equal(t, enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING, got.WorkflowIDConflictPolicy, "a running one gets the signal")

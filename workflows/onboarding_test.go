@@ -470,3 +470,83 @@ func (s *OnboardingSuite) TestConfirmNeedsSubscribedPage() {
 	s.Equal([]aicc.ChannelStatus{aicc.StatusAwaitingVerification, aicc.StatusVerified, aicc.StatusActive}, s.statuses())
 	s.Equal(2, s.counted)
 }
+
+// started sends UpdateStarted, which takes no argument, and returns where its outcome will be, with the
+// statuses recorded by the time it completed.
+func (s *OnboardingSuite) started(id string) (*updateOutcome, *[]aicc.ChannelStatus) {
+	out := new(updateOutcome)
+	recordedThen := new([]aicc.ChannelStatus)
+	s.env.UpdateWorkflow(workflows.UpdateStarted, id, &testsuite.TestUpdateCallback{
+		OnAccept: func() { out.accepted = true },
+		OnReject: func(err error) { out.rejected = err },
+		OnComplete: func(v any, err error) {
+			out.done, out.err = true, err
+			if st, ok := v.(workflows.OnboardingState); ok {
+				out.state = st
+			}
+			*recordedThen = s.statuses()
+		},
+	})
+	return out, recordedThen
+}
+
+// The Update started, which StartOnboarding sends with the start, answers once the first step is recorded: the
+// API shows the channel awaiting verification, as the database has it.
+func (s *OnboardingSuite) TestStartedAnswersAfterFirstRecord() {
+	var out *updateOutcome
+	var recordedThen *[]aicc.ChannelStatus
+	s.at(0, func() { out, recordedThen = s.started("started-1") })
+	s.at(time.Hour, func() { s.update(workflows.UpdateCancel, "cancel-1", workflows.CancelRequest{}) })
+
+	s.env.ExecuteWorkflow(workflows.OnboardingWorkflowType, input(0))
+
+	s.Equal(aicc.StatusCancelled, s.result().Status)
+	s.Require().NotNil(out)
+	s.True(out.accepted)
+	s.NoError(out.rejected)
+	s.True(out.done)
+	s.NoError(out.err)
+	s.Equal(aicc.StatusAwaitingVerification, out.state.Status)
+	s.Equal(workflows.StepAwaitVerification, out.state.Step)
+	s.Equal([]aicc.ChannelStatus{aicc.StatusAwaitingVerification}, *recordedThen, "answered once the first step was recorded")
+}
+
+// Without a certificate the first record is failed with the certificate's code, and that is what started
+// answers: the API turns it into the code's error.
+func (s *OnboardingSuite) TestStartedAnswersFailedWithoutCertificate() {
+	for _, code := range []string{aicc.ECERTMISSING, aicc.ECERTEXPIRED} {
+		s.Run(code, func() {
+			s.SetupTest()
+			s.certErr = temporal.NewNonRetryableApplicationError("a sysadmin must upload one", code, nil)
+			var out *updateOutcome
+			var recordedThen *[]aicc.ChannelStatus
+			s.at(0, func() { out, recordedThen = s.started("started-1") })
+
+			s.env.ExecuteWorkflow(workflows.OnboardingWorkflowType, input(0))
+
+			s.Equal(aicc.StatusFailed, s.result().Status)
+			s.Require().NotNil(out)
+			s.True(out.done, "answered before the workflow closed")
+			s.NoError(out.err)
+			s.Equal(aicc.StatusFailed, out.state.Status)
+			s.Equal(code, out.state.ErrorCode)
+			s.Equal([]aicc.ChannelStatus{aicc.StatusFailed}, *recordedThen)
+		})
+	}
+}
+
+// started sent to an onboarding that is further along answers its state at once.
+func (s *OnboardingSuite) TestStartedLaterAnswersTheCurrentState() {
+	var out *updateOutcome
+	s.at(time.Hour, s.signalVerified)
+	s.at(2*time.Hour, func() { out, _ = s.started("started-late") })
+	s.at(3*time.Hour, func() { s.update(workflows.UpdateCancel, "cancel-1", workflows.CancelRequest{}) })
+
+	s.env.ExecuteWorkflow(workflows.OnboardingWorkflowType, input(0))
+
+	s.Equal(aicc.StatusCancelled, s.result().Status)
+	s.Require().NotNil(out)
+	s.True(out.done)
+	s.NoError(out.err)
+	s.Equal(aicc.StatusVerified, out.state.Status)
+}

@@ -55,7 +55,7 @@ func (wf *pageImpl) setup(ctx workflow.Context, in PageInput) error {
 	}
 	wf.in = in
 	wf.logger = log.With(workflow.GetLogger(ctx), "TenantID", in.TenantID, "ChannelID", in.ChannelID, "PageID", in.PageID)
-	wf.metaRetry = answerSoonRetry()
+	wf.metaRetry = metaRetry(10*time.Second, metaCallAttempts)
 	return nil
 }
 
@@ -164,25 +164,16 @@ func (wf *pageImpl) outcome(err error) (code, message string, fatal error) {
 // outage that outlasts them is better reported than waited out.
 const metaCallAttempts = 5
 
-// answerSoonRetry retries a Meta call an administrator waits for: only a rate limit or Meta being unavailable,
-// with backoff and a bounded number of attempts; everything Meta refuses is an answer at once.
-func answerSoonRetry() *temporal.RetryPolicy {
+// metaRetry retries a Graph activity only while Meta is unavailable or rate limiting, with backoff up to
+// maxInterval and at most attempts attempts (0: as long as it lasts); everything Meta refuses is an answer at
+// once. A call an administrator waits for is bounded (metaCallAttempts, every 10 s at most); one nobody waits
+// for, in a deletion, is not (every 5 min at most).
+func metaRetry(maxInterval time.Duration, attempts int32) *temporal.RetryPolicy {
 	return &temporal.RetryPolicy{
 		InitialInterval:        time.Second,
 		BackoffCoefficient:     2,
-		MaximumInterval:        10 * time.Second,
-		MaximumAttempts:        metaCallAttempts,
-		NonRetryableErrorTypes: metaRefusals,
-	}
-}
-
-// persistentRetry retries a Meta call nobody waits for (a deletion) for as long as Meta is unavailable or
-// rate limiting, backing off to one attempt every five minutes.
-func persistentRetry() *temporal.RetryPolicy {
-	return &temporal.RetryPolicy{
-		InitialInterval:        time.Second,
-		BackoffCoefficient:     2,
-		MaximumInterval:        5 * time.Minute,
+		MaximumInterval:        maxInterval,
+		MaximumAttempts:        attempts,
 		NonRetryableErrorTypes: metaRefusals,
 	}
 }

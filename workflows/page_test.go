@@ -6,11 +6,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/suite"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
@@ -92,11 +89,14 @@ func (s *PageSuite) connect() workflows.ConnectPageResult {
 	return res
 }
 
+// connecting is the call that records the Page as connecting, ConnectPage's first step.
+const connecting = "SetPageStatus:connecting:"
+
 func (s *PageSuite) TestConnectHappyPath() {
 	res := s.connect()
 
 	s.Equal(workflows.ConnectPageResult{Status: aicc.PageSubscribed}, res)
-	s.Equal([]string{"CheckPageToken", "SubscribeApp", "VerifySubscription", "SetPageStatus:subscribed:"}, s.calls)
+	s.Equal([]string{connecting, "CheckPageToken", "SubscribeApp", "VerifySubscription", "SetPageStatus:subscribed:"}, s.calls)
 }
 
 // A token Meta refuses is not kept: the Page is removed, nothing is subscribed, and the result says why.
@@ -111,7 +111,7 @@ func (s *PageSuite) TestConnectTokenInvalid() {
 			s.Equal(aicc.PageTokenInvalid, res.Status)
 			s.Equal(code, res.Reason)
 			s.Equal("Meta says "+code+".", res.Message)
-			s.Equal([]string{"CheckPageToken", "RemovePage"}, s.calls, "no subscribe, no status")
+			s.Equal([]string{connecting, "CheckPageToken", "RemovePage"}, s.calls, "no subscribe, no status after connecting")
 		})
 	}
 }
@@ -124,7 +124,7 @@ func (s *PageSuite) TestConnectTokenCheckFails() {
 
 	s.Equal(aicc.PageSubscriptionFailed, res.Status)
 	s.Equal(aicc.ECERTMISSING, res.Reason)
-	s.Equal([]string{"CheckPageToken", "SetPageStatus:subscription_failed:" + aicc.ECERTMISSING}, s.calls)
+	s.Equal([]string{connecting, "CheckPageToken", "SetPageStatus:subscription_failed:" + aicc.ECERTMISSING}, s.calls)
 }
 
 func (s *PageSuite) TestConnectSubscriptionFails() {
@@ -132,9 +132,9 @@ func (s *PageSuite) TestConnectSubscriptionFails() {
 		step, code string
 		want       []string
 	}{
-		{"SubscribeApp", aicc.EMETAPERMISSION, []string{"CheckPageToken", "SubscribeApp"}},
-		{"SubscribeApp", aicc.EMETAINVALIDPARAM, []string{"CheckPageToken", "SubscribeApp"}},
-		{"VerifySubscription", aicc.EMETAERROR, []string{"CheckPageToken", "SubscribeApp", "VerifySubscription"}},
+		{"SubscribeApp", aicc.EMETAPERMISSION, []string{connecting, "CheckPageToken", "SubscribeApp"}},
+		{"SubscribeApp", aicc.EMETAINVALIDPARAM, []string{connecting, "CheckPageToken", "SubscribeApp"}},
+		{"VerifySubscription", aicc.EMETAERROR, []string{connecting, "CheckPageToken", "SubscribeApp", "VerifySubscription"}},
 	} {
 		s.Run(tc.step+"/"+tc.code, func() {
 			s.SetupTest()
@@ -155,7 +155,7 @@ func (s *PageSuite) TestConnectRetriesTransientErrors() {
 	res := s.connect()
 
 	s.Equal(aicc.PageSubscribed, res.Status)
-	s.Equal([]string{"CheckPageToken", "SubscribeApp", "SubscribeApp", "SubscribeApp", "VerifySubscription", "SetPageStatus:subscribed:"}, s.calls)
+	s.Equal([]string{connecting, "CheckPageToken", "SubscribeApp", "SubscribeApp", "SubscribeApp", "VerifySubscription", "SetPageStatus:subscribed:"}, s.calls)
 }
 
 // An outage that outlasts the attempts is an answer too, so that the administrator is not left waiting.
@@ -170,7 +170,7 @@ func (s *PageSuite) TestConnectGivesUpOnLongOutage() {
 
 	s.Equal(aicc.PageSubscriptionFailed, res.Status)
 	s.Equal(aicc.EMETAUNAVAILABLE, res.Reason)
-	s.Len(s.calls, 1+5+1, "the token check, 5 attempts, the status")
+	s.Len(s.calls, 1+1+5+1, "connecting, the token check, 5 attempts, the status")
 }
 
 // A database outage is waited out: the status write is retried until it succeeds.
@@ -181,7 +181,7 @@ func (s *PageSuite) TestConnectRetriesStatusWrite() {
 	res := s.connect()
 
 	s.Equal(aicc.PageSubscribed, res.Status)
-	s.Len(s.calls, 3+8)
+	s.Len(s.calls, 1+3+8, "connecting, the three Meta calls, 7 failed writes and the one that succeeds")
 }
 
 // A Page removed while it was being connected ends the workflow with NOT_FOUND.
@@ -192,7 +192,53 @@ func (s *PageSuite) TestConnectPageGone() {
 
 	s.Require().True(s.env.IsWorkflowCompleted())
 	s.Equal(aicc.ENOTFOUND, aicc.ErrorCode(workflows.DomainError(s.env.GetWorkflowError())))
-	s.Equal([]string{"CheckPageToken"}, s.calls)
+	s.Equal([]string{connecting, "CheckPageToken"}, s.calls)
+}
+
+// ConnectPage records connecting itself before it asks Meta anything, so that a reconnection from
+// subscription_failed shows connecting while it runs, without the API writing the state.
+func (s *PageSuite) TestConnectRecordsConnectingFirst() {
+	s.fail(connecting, errors.New("database is down"), errors.New("database is down"))
+
+	res := s.connect()
+
+	s.Equal(aicc.PageSubscribed, res.Status)
+	s.Equal([]string{connecting, connecting, connecting, "CheckPageToken", "SubscribeApp", "VerifySubscription", "SetPageStatus:subscribed:"},
+		s.calls, "the connecting write is retried until the database answers, and Meta is asked only after it")
+}
+
+// A Page removed before ConnectPage recorded connecting ends it with NOT_FOUND, without a call to Meta.
+func (s *PageSuite) TestConnectPageGoneBeforeConnecting() {
+	s.fail(connecting, temporal.NewApplicationError("The Page does not exist.", aicc.ENOTFOUND))
+
+	s.env.ExecuteWorkflow(workflows.ConnectPageWorkflowType, pageIn)
+
+	s.Require().True(s.env.IsWorkflowCompleted())
+	s.Equal(aicc.ENOTFOUND, aicc.ErrorCode(workflows.DomainError(s.env.GetWorkflowError())))
+	s.Equal([]string{connecting}, s.calls, "not retried, and Meta is not asked")
+}
+
+// A Page whose channel is being deleted cannot be connected: the store refuses the connecting write, and
+// ConnectPage ends with CHANNEL_DELETING at once, without asking Meta.
+func (s *PageSuite) TestConnectChannelDeleting() {
+	s.fail(connecting, temporal.NewApplicationError("The channel is being deleted.", aicc.ECHANNELDELETING))
+
+	s.env.ExecuteWorkflow(workflows.ConnectPageWorkflowType, pageIn)
+
+	s.Require().True(s.env.IsWorkflowCompleted())
+	s.Equal(aicc.ECHANNELDELETING, aicc.ErrorCode(workflows.DomainError(s.env.GetWorkflowError())))
+	s.Equal([]string{connecting}, s.calls, "not retried, and Meta is not asked")
+}
+
+// An execution started before ConnectPage recorded connecting itself (its history has no version marker) goes
+// on without that step, as it did when it started: the API had written connecting for it.
+func (s *PageSuite) TestConnectStartedBeforeRecordingConnecting() {
+	s.env.OnGetVersion("record-connecting", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+
+	res := s.connect()
+
+	s.Equal(workflows.ConnectPageResult{Status: aicc.PageSubscribed}, res)
+	s.Equal([]string{"CheckPageToken", "SubscribeApp", "VerifySubscription", "SetPageStatus:subscribed:"}, s.calls)
 }
 
 func (s *PageSuite) TestInvalidInput() {
@@ -245,22 +291,4 @@ func (s *PageSuite) TestDisconnectRetriesTransientErrors() {
 	s.fail("UnsubscribeApp", metaErr(aicc.EMETARATELIMITED))
 	s.NoError(s.disconnect())
 	s.Equal([]string{"UnsubscribeApp", "UnsubscribeApp", "RemovePage"}, s.calls)
-}
-
-func TestStartPageOptions(t *testing.T) {
-	in := workflows.PageInput{TenantID: "ten_1", ChannelID: "ch_1", PageID: "42"}
-	for id, o := range map[string]client.StartWorkflowOptions{
-		"page-connect/42":    workflows.StartConnectPageOptions(in),
-		"page-disconnect/42": workflows.StartDisconnectPageOptions(in),
-	} {
-		assert.Equal(t, id, o.ID)
-		assert.Equal(t, workflows.TaskQueue, o.TaskQueue)
-		assert.True(t, o.WorkflowExecutionErrorWhenAlreadyStarted)
-		assert.Equal(t, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE, o.WorkflowIDReusePolicy)
-		assert.Equal(t, enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL, o.WorkflowIDConflictPolicy)
-		tenant, _ := o.TypedSearchAttributes.GetKeyword(workflows.SearchAttributeTenantID)
-		channel, _ := o.TypedSearchAttributes.GetKeyword(workflows.SearchAttributeChannelID)
-		assert.Equal(t, "ten_1", tenant)
-		assert.Equal(t, "ch_1", channel)
-	}
 }

@@ -104,6 +104,15 @@ func DeleteChannel(ctx context.Context, c client.Client, in ChannelDeleteInput) 
 	return st, channelDeleteErrors.domain(err)
 }
 
+// ResumeChannelDelete starts the deletion of in.ChannelID when none runs, for a channel left deleting: unlike
+// DeleteChannel it sends no Update, so that resuming it again and again adds nothing to a running deletion's
+// history. A running deletion is ECHANNELDELETING.
+func ResumeChannelDelete(ctx context.Context, c client.Client, in ChannelDeleteInput) error {
+	_, err := c.ExecuteWorkflow(ctx, exclusiveStart(ChannelDeleteWorkflowID(in.ChannelID), in.TenantID, in.ChannelID),
+		ChannelDeleteWorkflowType, in)
+	return channelDeleteErrors.domain(err)
+}
+
 // StartSendTestMessage starts SendTestMessage, under an ID of its own: every test message is sent once.
 func StartSendTestMessage(ctx context.Context, c client.Client, in TestMessageInput) (client.WorkflowRun, error) {
 	opts := exclusiveStart(TestMessageWorkflowID(in.PageID, aicc.NewID("msg")), in.TenantID, in.ChannelID)
@@ -184,6 +193,7 @@ var (
 		runningCode: aicc.EPAGEDISCONNECTING, runningMessage: "The Page is being disconnected.",
 	}
 	channelDeleteErrors = workflowErrors{
+		runningCode: aicc.ECHANNELDELETING, runningMessage: "The channel is being deleted.",
 		goneCode: aicc.ENOTFOUND, goneMessage: "The channel does not exist.",
 	}
 )
