@@ -147,7 +147,7 @@ func (s *Store) MarkDelivered(ctx context.Context, ids []int64, at time.Time) er
 	}
 	_, err := s.db.NewUpdate().Model((*inboxRow)(nil)).
 		Set("delivered_at = ?", stateTime(at)).Set("lease_owner = NULL").Set("lease_until = NULL").
-		Where("id IN (?)", bun.In(ids)).Where("delivered_at IS NULL").Exec(ctx)
+		Where("id IN (?)", bun.List(ids)).Where("delivered_at IS NULL").Exec(ctx)
 	return wrap(err, "mark delivered")
 }
 
