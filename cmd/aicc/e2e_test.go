@@ -605,15 +605,6 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Fatalf("%s: not true after %s", what, d)
 }
 
-func mustJSON(t *testing.T, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 // syncBuffer is a bytes.Buffer safe for the concurrent writes of the API and the worker.
 type syncBuffer struct {
 	mu  sync.Mutex
