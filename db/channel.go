@@ -171,11 +171,11 @@ func (s *Store) SetOnboarding(ctx context.Context, channelID string, o aicc.Onbo
 	}), "set onboarding")
 }
 
-// MarkChannelDeleting records that the channel's deletion runs (status deleting, at at); from then on it
-// accepts no other change. Marking it twice changes nothing.
+// MarkChannelDeleting records that the channel's deletion runs (status deleting, at at, now when zero); from
+// then on it accepts no other change. Marking it twice changes nothing.
 func (s *Store) MarkChannelDeleting(ctx context.Context, channelID string, at time.Time) error {
 	res, err := s.db.NewUpdate().Model((*channelRow)(nil)).
-		Set("status = ?", string(aicc.StatusDeleting)).Set("onboarding_updated_at = ?", norm(at)).
+		Set("status = ?", string(aicc.StatusDeleting)).Set("onboarding_updated_at = ?", stateTime(at)).
 		Where("id = ? AND status <> ?", channelID, string(aicc.StatusDeleting)).Exec(ctx)
 	if err == nil {
 		if n, _ := res.RowsAffected(); n == 0 {
