@@ -29,15 +29,12 @@ func (s *Server) startOnboardingWorkflow(c *gin.Context, ch *aicc.Channel) (work
 // authentication certificate, which the sysadmin has since uploaded) or was cancelled, or when it never
 // started. The answer is the state the workflow recorded; a certificate still missing is its error code.
 func (s *Server) startOnboarding(c *gin.Context) error {
-	ch, err := s.Store.GetChannel(c.Request.Context(), principalOf(c).TenantID, c.Param("channelID"))
+	ch, err := s.channelForChange(c)
 	if err != nil {
 		return err
 	}
-	switch ch.Onboarding.Status {
-	case aicc.StatusActive:
+	if ch.Onboarding.Status == aicc.StatusActive {
 		return aicc.Errorf(aicc.EONBOARDINGFINISHED, "The channel is active; its onboarding is finished.")
-	case aicc.StatusDeleting:
-		return errDeleting()
 	}
 	st, err := s.startOnboardingWorkflow(c, ch)
 	if err != nil {
@@ -94,15 +91,11 @@ func (s *Server) cancelOnboarding(c *gin.Context) error {
 func (s *Server) updateOnboarding(c *gin.Context, name string,
 	send func(context.Context, client.Client, string) (workflows.OnboardingState, error),
 ) error {
-	ctx, tenant := c.Request.Context(), principalOf(c).TenantID
-	ch, err := s.Store.GetChannel(ctx, tenant, c.Param("channelID"))
+	ch, err := s.channelForChange(c)
 	if err != nil {
 		return err
 	}
-	if ch.Onboarding.Status == aicc.StatusDeleting {
-		return errDeleting()
-	}
-	if _, err := send(ctx, s.Temporal, ch.ID); err != nil {
+	if _, err := send(c.Request.Context(), s.Temporal, ch.ID); err != nil {
 		return s.temporalError(c, err)
 	}
 	s.log(c).Info("onboarding updated", slog.String("channel_id", ch.ID), slog.String("update", name))
@@ -119,9 +112,17 @@ func (s *Server) answerChannel(c *gin.Context, status int, channelID string) err
 	return nil
 }
 
-// errDeleting is the answer to a change of a channel whose deletion runs.
-func errDeleting() error {
-	return aicc.Errorf(aicc.ECHANNELDELETING, "The channel is being deleted; it accepts no other change.")
+// channelForChange returns the tenant's channel the route names, unless it is being deleted: a change that goes
+// through Temporal rather than the store is refused here, where the store refuses its own changes itself.
+func (s *Server) channelForChange(c *gin.Context) (*aicc.Channel, error) {
+	ch, err := s.Store.GetChannel(c.Request.Context(), principalOf(c).TenantID, c.Param("channelID"))
+	if err != nil {
+		return nil, err
+	}
+	if ch.Onboarding.Status == aicc.StatusDeleting {
+		return nil, aicc.Errorf(aicc.ECHANNELDELETING, "The channel is being deleted; it accepts no other change.")
+	}
+	return ch, nil
 }
 
 // temporalError maps an error of the Temporal client or of a workflow run to the domain: the codes of

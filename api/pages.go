@@ -97,15 +97,11 @@ func (s *Server) reconnectPage(c *gin.Context) error {
 
 // pageForChange returns the Page the route names, unless its channel is being deleted.
 func (s *Server) pageForChange(c *gin.Context) (*aicc.Page, error) {
-	ctx, tenant := c.Request.Context(), principalOf(c).TenantID
-	ch, err := s.Store.GetChannel(ctx, tenant, c.Param("channelID"))
+	ch, err := s.channelForChange(c)
 	if err != nil {
 		return nil, err
 	}
-	if ch.Onboarding.Status == aicc.StatusDeleting {
-		return nil, errDeleting()
-	}
-	return s.Store.GetPage(ctx, tenant, ch.ID, c.Param("pageID"))
+	return s.Store.GetPage(c.Request.Context(), ch.TenantID, ch.ID, c.Param("pageID"))
 }
 
 // eachPage calls fn for every Page of ch, a list page at a time, and stops at the first error.
