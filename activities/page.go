@@ -44,8 +44,17 @@ func (a *Activities) CheckPageToken(ctx context.Context, in PageInput) (aicc.Pag
 }
 
 // SubscribeApp subscribes the channel's app to the Page's Messenger webhooks with aicc.SubscribedFields. Meta
-// treats a second subscription as the same one, so it is idempotent.
+// treats a second subscription as the same one, so it is idempotent. A channel being deleted is
+// CHANNEL_DELETING, before any call: its deletion unsubscribes the Pages, and a subscription made behind it would
+// outlive the channel.
 func (a *Activities) SubscribeApp(ctx context.Context, in PageInput) error {
+	ch, err := a.Channels.FindChannel(ctx, in.ChannelID)
+	if err == nil && ch.Onboarding.Status == aicc.StatusDeleting {
+		err = aicc.Errorf(aicc.ECHANNELDELETING, "The channel is being deleted; its Pages are not subscribed any more.")
+	}
+	if err != nil {
+		return metaError(ctx, "SubscribeApp", aicc.PageCall{PageID: in.PageID}, err)
+	}
 	g, call, err := a.pageGraph(ctx, in)
 	if err != nil {
 		return metaError(ctx, "SubscribeApp", call, err)

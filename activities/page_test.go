@@ -555,3 +555,15 @@ func certEnv(t *testing.T, s *certStore) (*testsuite.TestActivityEnvironment, *a
 	env.RegisterActivity(acts)
 	return env, acts
 }
+
+// A channel being deleted gets no new subscription: its deletion unsubscribes the Pages, and a subscription
+// made behind it would outlive the channel.
+func TestSubscribeAppRefusesADeletingChannel(t *testing.T) {
+	f := newPageFixture(t)
+	f.store.channels["ch_1"].Onboarding.Status = aicc.StatusDeleting
+
+	_, err := f.env.ExecuteActivity(f.acts.SubscribeApp, page)
+
+	appError(t, err, aicc.ECHANNELDELETING, true)
+	assert.Empty(t, f.graph.calls, "Meta is not called")
+}
