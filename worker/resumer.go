@@ -69,7 +69,7 @@ func (r *Resumer) Run(ctx context.Context) error {
 	}
 }
 
-// Resume makes one pass and returns how many workflows it started or joined.
+// Resume makes one pass and returns how many workflows it started.
 func (r *Resumer) Resume(ctx context.Context) (int, error) {
 	now := time.Now
 	if r.Now != nil {
