@@ -1,6 +1,7 @@
 package aicc
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
@@ -14,7 +15,7 @@ import (
 // MasterKeySize is the size of an AES-256 master key.
 const MasterKeySize = 32
 
-// SecretKind names one secret of a channel.
+// SecretKind names a kind of stored secret.
 type SecretKind string
 
 // Channel secret kinds. Page tokens are sealed with the page (SealedSecret on the page row).
@@ -22,6 +23,15 @@ const (
 	SecretAppSecret   SecretKind = "app_secret"
 	SecretVerifyToken SecretKind = "verify_token"
 )
+
+// The other kinds of stored secret, which master-key rotation re-seals with the channel secrets.
+const (
+	SecretPageToken      SecretKind = "page_token"      // a Page's access token, on its page row
+	SecretFingerprintKey SecretKind = "fingerprint_key" // the key of Keyring.Fingerprint, a system key
+)
+
+// SecretKinds are every kind of stored secret, in the order master-key rotation re-seals them.
+var SecretKinds = []SecretKind{SecretAppSecret, SecretVerifyToken, SecretPageToken, SecretFingerprintKey}
 
 // SecretInfo is all the API ever shows of a secret.
 type SecretInfo struct {
@@ -45,10 +55,22 @@ func (s SealedSecret) Info() SecretInfo {
 }
 
 // Keyring seals and opens secrets. The first key seals; every key opens what it sealed, so that the master
-// key can rotate: add the new key first, and values sealed under the old one stay readable.
+// key can rotate: add the new key first, and values sealed under the old one stay readable until Reseal has
+// moved them to the new one.
+//
+// Fingerprints are made with a key of their own, so that they survive a master-key rotation: NewKeyring
+// derives it from the current master key, and a process replaces it with the one stored in the database
+// (WithFingerprintKey), which SealFingerprintKey made on the first start.
 type Keyring struct {
 	current        string
-	aeads          map[string]cipher.AEAD
+	ids            []string // current first
+	keys           map[string]masterKey
+	fingerprintKey []byte
+}
+
+// masterKey is one master key as the keyring uses it: its cipher and the fingerprint key derived from it.
+type masterKey struct {
+	aead           cipher.AEAD
 	fingerprintKey []byte
 }
 
@@ -57,7 +79,7 @@ func NewKeyring(keys ...[]byte) (*Keyring, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("keyring: no master key")
 	}
-	k := &Keyring{aeads: map[string]cipher.AEAD{}}
+	k := &Keyring{keys: map[string]masterKey{}}
 	for i, key := range keys {
 		if len(key) != MasterKeySize {
 			return nil, fmt.Errorf("keyring: master key %d has %d bytes, want %d", i+1, len(key), MasterKeySize)
@@ -71,14 +93,19 @@ func NewKeyring(keys ...[]byte) (*Keyring, error) {
 			return nil, fmt.Errorf("keyring: %w", err)
 		}
 		id := KeyID(key)
-		k.aeads[id] = aead
-		if i == 0 {
-			k.current = id
-			k.fingerprintKey = derive(key, "aicc fingerprint")
+		if _, ok := k.keys[id]; ok {
+			return nil, fmt.Errorf("keyring: master key %d is given twice (key ID %s)", i+1, id)
 		}
+		k.keys[id] = masterKey{aead: aead, fingerprintKey: derive(key, "aicc fingerprint")}
+		k.ids = append(k.ids, id)
 	}
+	k.current = k.ids[0]
+	k.fingerprintKey = k.keys[k.current].fingerprintKey
 	return k, nil
 }
+
+// KeyIDs returns the IDs of the keyring's master keys, the current one first.
+func (k *Keyring) KeyIDs() []string { return append([]string(nil), k.ids...) }
 
 // KeyID names a master key without revealing it: the first 4 bytes of a hash derived from it, in hex.
 func KeyID(key []byte) string { return hex.EncodeToString(derive(key, "aicc key id")[:4]) }
@@ -93,24 +120,72 @@ func derive(key []byte, purpose string) []byte {
 // as additional data, so a sealed value copied onto another row does not open there.
 func (k *Keyring) Seal(value, owner string, now time.Time) SealedSecret {
 	nonce := RandomBytes(12)
-	ct := k.aeads[k.current].Seal(nonce, nonce, []byte(value), []byte(owner))
+	ct := k.keys[k.current].aead.Seal(nonce, nonce, []byte(value), []byte(owner))
 	return SealedSecret{KeyID: k.current, Ciphertext: ct, Fingerprint: k.Fingerprint(value), UpdatedAt: now}
 }
 
 // Open decrypts a value sealed for owner. The error never contains the value.
 func (k *Keyring) Open(s SealedSecret, owner string) (string, error) {
-	aead, ok := k.aeads[s.KeyID]
+	key, ok := k.keys[s.KeyID]
 	if !ok {
 		return "", Errorf(EINTERNAL, "secret of %s is sealed under unknown master key %q", owner, s.KeyID)
 	}
 	if len(s.Ciphertext) < 12 {
 		return "", Errorf(EINTERNAL, "secret of %s is truncated", owner)
 	}
-	pt, err := aead.Open(nil, s.Ciphertext[:12], s.Ciphertext[12:], []byte(owner))
+	pt, err := key.aead.Open(nil, s.Ciphertext[:12], s.Ciphertext[12:], []byte(owner))
 	if err != nil {
 		return "", Errorf(EINTERNAL, "secret of %s does not open: wrong key or owner", owner)
 	}
 	return string(pt), nil
+}
+
+// Reseal returns s sealed under the current master key, with the same owner, value, fingerprint and update
+// time; a secret sealed under the current key already is returned as it is. The error never contains the
+// value.
+func (k *Keyring) Reseal(s SealedSecret, owner string) (SealedSecret, error) {
+	if s.KeyID == k.current {
+		return s, nil
+	}
+	value, err := k.Open(s, owner)
+	if err != nil {
+		return SealedSecret{}, err
+	}
+	nonce := RandomBytes(12)
+	s.KeyID, s.Ciphertext = k.current, k.keys[k.current].aead.Seal(nonce, nonce, []byte(value), []byte(owner))
+	return s, nil
+}
+
+// FingerprintKeyOwner is the additional data the stored fingerprint key is sealed with.
+const FingerprintKeyOwner = "system/" + string(SecretFingerprintKey)
+
+// SealFingerprintKey returns the fingerprint key derived from the master key keyID, sealed under the current
+// master key, to be stored once as the system's fingerprint key. keyID names the master key that made the
+// fingerprints stored so far (before the fingerprint key was stored, each was derived from the master key
+// that sealed the secret), so that they stay valid. The result has no fingerprint of its own.
+func (k *Keyring) SealFingerprintKey(keyID string, now time.Time) (SealedSecret, error) {
+	key, ok := k.keys[keyID]
+	if !ok {
+		return SealedSecret{}, Errorf(EINTERNAL, "fingerprint key: unknown master key %q", keyID)
+	}
+	s := k.Seal(string(key.fingerprintKey), FingerprintKeyOwner, now)
+	s.Fingerprint = ""
+	return s, nil
+}
+
+// WithFingerprintKey returns a copy of the keyring that makes fingerprints with the stored fingerprint key s
+// (see SealFingerprintKey).
+func (k *Keyring) WithFingerprintKey(s SealedSecret) (*Keyring, error) {
+	key, err := k.Open(s, FingerprintKeyOwner)
+	if err != nil {
+		return nil, err
+	}
+	if len(key) != sha256.Size {
+		return nil, Errorf(EINTERNAL, "fingerprint key has %d bytes, want %d", len(key), sha256.Size)
+	}
+	c := *k
+	c.fingerprintKey = []byte(key)
+	return &c, nil
 }
 
 // Fingerprint identifies a secret value without revealing it, so an administrator can tell whether two
@@ -128,3 +203,35 @@ func ChannelSecretOwner(channelID string, kind SecretKind) string {
 
 // PageTokenOwner is the additional data a Page access token is sealed with.
 func PageTokenOwner(pageID string) string { return "page/" + pageID + "/token" }
+
+// SealedCount is how many stored secrets of one kind are sealed under one master key.
+type SealedCount struct {
+	KeyID string
+	Kind  SecretKind
+	Count int
+}
+
+// ResealBatch asks KeyStore.ResealSecrets for one batch: up to Limit secrets not sealed under KeyID, after
+// the row After ("" for the first batch), each replaced by what Reseal returns for it.
+type ResealBatch struct {
+	KeyID  string // the current master key
+	After  string // the row ID (channel, Page or system key) the previous batch ended at
+	Limit  int
+	Reseal func(s SealedSecret, owner string) (SealedSecret, error)
+}
+
+// KeyStore keeps the system's own keys (the fingerprint key) and moves stored secrets to a new master key.
+type KeyStore interface {
+	// SystemKey returns the stored system key of the given kind; ENOTFOUND before it is added.
+	SystemKey(ctx context.Context, kind SecretKind) (SealedSecret, error)
+	// AddSystemKey stores s as the system key of the given kind unless one is stored already, and returns
+	// the one stored, so that processes starting together agree on it.
+	AddSystemKey(ctx context.Context, kind SecretKind, s SealedSecret) (SealedSecret, error)
+	// CountSealed counts the stored secrets by master key and kind.
+	CountSealed(ctx context.Context) ([]SealedCount, error)
+	// ResealSecrets re-seals one batch of the secrets of one kind in one transaction, in row ID order. A
+	// row's ciphertext is replaced only if it is still the one read (compare-and-set), so a secret changed
+	// meanwhile is left to a later run; the value's fingerprint and update time stay. It returns the row ID
+	// to resume after, "" when the kind is done, and how many rows it replaced.
+	ResealSecrets(ctx context.Context, kind SecretKind, b ResealBatch) (next string, n int, err error)
+}

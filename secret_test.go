@@ -70,6 +70,81 @@ func TestNewKeyringChecksKeys(t *testing.T) {
 	require.Error(t, err)
 	_, err = aicc.NewKeyring([]byte("short"))
 	require.ErrorContains(t, err, "want 32")
+	_, err = aicc.NewKeyring(newKey(1), newKey(1))
+	require.ErrorContains(t, err, "twice")
+}
+
+func TestKeyringReseal(t *testing.T) {
+	old, err := aicc.NewKeyring(newKey(1))
+	require.NoError(t, err)
+	rotated, err := aicc.NewKeyring(newKey(2), newKey(1))
+	require.NoError(t, err)
+	require.Equal(t, []string{aicc.KeyID(newKey(2)), aicc.KeyID(newKey(1))}, rotated.KeyIDs())
+	onlyNew, err := aicc.NewKeyring(newKey(2))
+	require.NoError(t, err)
+	owner := aicc.PageTokenOwner("111")
+	sealed := old.Seal("CANARY-token", owner, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+
+	got, err := rotated.Reseal(sealed, owner)
+	require.NoError(t, err)
+	require.Equal(t, aicc.KeyID(newKey(2)), got.KeyID)
+	require.Equal(t, sealed.Fingerprint, got.Fingerprint, "the fingerprint stays")
+	require.Equal(t, sealed.UpdatedAt, got.UpdatedAt, "the value did not change")
+	value, err := onlyNew.Open(got, owner)
+	require.NoError(t, err)
+	require.Equal(t, "CANARY-token", value)
+
+	same, err := rotated.Reseal(got, owner)
+	require.NoError(t, err)
+	require.Equal(t, got, same, "a secret under the current key is left as it is")
+
+	_, err = rotated.Reseal(sealed, aicc.PageTokenOwner("222"))
+	require.Error(t, err, "the owner is checked")
+	require.NotContains(t, err.Error(), "CANARY")
+	_, err = onlyNew.Reseal(sealed, owner)
+	require.ErrorContains(t, err, "unknown master key")
+	require.NotContains(t, err.Error(), "CANARY")
+}
+
+// TestFingerprintKeySurvivesRotation: the fingerprint key stored under key 1 (derived from it) is re-sealed
+// under key 2, and a keyring holding key 2 alone makes the fingerprints key 1 made.
+func TestFingerprintKeySurvivesRotation(t *testing.T) {
+	old, err := aicc.NewKeyring(newKey(1))
+	require.NoError(t, err)
+	stored, err := old.SealFingerprintKey(aicc.KeyID(newKey(1)), time.Now())
+	require.NoError(t, err)
+	require.Empty(t, stored.Fingerprint)
+	withStored, err := old.WithFingerprintKey(stored)
+	require.NoError(t, err)
+	require.Equal(t, old.Fingerprint("CANARY"), withStored.Fingerprint("CANARY"),
+		"the stored key is the one the keyring derived, so fingerprints made before it was stored stay valid")
+
+	rotated, err := aicc.NewKeyring(newKey(2), newKey(1))
+	require.NoError(t, err)
+	require.NotEqual(t, old.Fingerprint("CANARY"), rotated.Fingerprint("CANARY"), "without the stored key")
+	resealed, err := rotated.Reseal(stored, aicc.FingerprintKeyOwner)
+	require.NoError(t, err)
+	onlyNew, err := aicc.NewKeyring(newKey(2))
+	require.NoError(t, err)
+	onlyNew, err = onlyNew.WithFingerprintKey(resealed)
+	require.NoError(t, err)
+	require.Equal(t, old.Fingerprint("CANARY"), onlyNew.Fingerprint("CANARY"))
+	require.Equal(t, old.Seal("CANARY", "o", time.Now()).Fingerprint, onlyNew.Seal("CANARY", "o", time.Now()).Fingerprint)
+
+	// Derived from the previous key: what the first start stores when most secrets are sealed under it.
+	fromOld, err := rotated.SealFingerprintKey(aicc.KeyID(newKey(1)), time.Now())
+	require.NoError(t, err)
+	require.Equal(t, aicc.KeyID(newKey(2)), fromOld.KeyID, "sealed under the current key")
+	fromOldKR, err := rotated.WithFingerprintKey(fromOld)
+	require.NoError(t, err)
+	require.Equal(t, old.Fingerprint("CANARY"), fromOldKR.Fingerprint("CANARY"))
+
+	_, err = rotated.SealFingerprintKey("00000000", time.Now())
+	require.ErrorContains(t, err, "unknown master key")
+	_, err = onlyNew.WithFingerprintKey(stored)
+	require.ErrorContains(t, err, "unknown master key", "sealed under key 1, which this keyring lacks")
+	_, err = old.WithFingerprintKey(old.Seal("short", aicc.FingerprintKeyOwner, time.Now()))
+	require.ErrorContains(t, err, "want 32")
 }
 
 func TestAPIToken(t *testing.T) {

@@ -100,8 +100,11 @@ type Config struct {
 //	AICC_MASTER_KEY           base64 of the 32-byte master key that seals secrets
 //	AICC_MASTER_KEY_FILE      file holding the master key (base64, or the 32 raw bytes) instead of
 //	                          AICC_MASTER_KEY; setting both is an error
-//	AICC_MASTER_KEY_PREVIOUS  optional, comma-separated base64 keys that only open values sealed before a
-//	                          master key rotation
+//	AICC_MASTER_KEY_PREVIOUS  optional, while the master key rotates: the previous master key (base64;
+//	                          several comma-separated), which only opens values sealed before the rotation
+//	                          until "aicc keys rotate" has re-sealed them under AICC_MASTER_KEY
+//	AICC_MASTER_KEY_PREVIOUS_FILE  file holding the previous master key (base64, or the 32 raw bytes) instead
+//	                          of AICC_MASTER_KEY_PREVIOUS; setting both is an error
 //	AICC_VERIFICATION_TTL     how long onboarding waits for Meta's verification, a Go duration (default 168h)
 //	AICC_MAX_BODY_BYTES       largest accepted request body in bytes (default 1048576)
 //	AICC_LOG_LEVEL            debug, info, warn or error (default info)
@@ -182,8 +185,12 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			c.MasterKey = k
 		}
 	}
-	if v := env("AICC_MASTER_KEY_PREVIOUS"); v != "" {
-		for i, s := range strings.Split(v, ",") {
+	prev, prevFile := env("AICC_MASTER_KEY_PREVIOUS"), env("AICC_MASTER_KEY_PREVIOUS_FILE")
+	switch {
+	case prev != "" && prevFile != "":
+		bad("AICC_MASTER_KEY_PREVIOUS", "set either AICC_MASTER_KEY_PREVIOUS or AICC_MASTER_KEY_PREVIOUS_FILE, not both")
+	case prev != "":
+		for i, s := range strings.Split(prev, ",") {
 			k, err := decodeKey(strings.TrimSpace(s))
 			if err != nil {
 				bad("AICC_MASTER_KEY_PREVIOUS", "key %d: %v", i+1, err)
@@ -191,8 +198,26 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			}
 			c.PreviousMasterKeys = append(c.PreviousMasterKeys, k)
 		}
+	case prevFile != "":
+		if k, err := readKeyFile(prevFile); err != nil {
+			bad("AICC_MASTER_KEY_PREVIOUS_FILE", "%v", err)
+		} else {
+			c.PreviousMasterKeys = append(c.PreviousMasterKeys, k)
+		}
+	}
+	if prev != "" || prevFile != "" {
+		name := "AICC_MASTER_KEY_PREVIOUS"
+		if prevFile != "" {
+			name += "_FILE"
+		}
 		if c.MasterKey == nil && len(errs) == 0 {
-			bad("AICC_MASTER_KEY_PREVIOUS", "needs a current key in AICC_MASTER_KEY or AICC_MASTER_KEY_FILE")
+			bad(name, "needs a current key in AICC_MASTER_KEY or AICC_MASTER_KEY_FILE")
+		}
+		for i, k := range c.PreviousMasterKeys {
+			// Compared by key ID, which names a key without revealing it.
+			if c.MasterKey != nil && aicc.KeyID(k) == aicc.KeyID(c.MasterKey) {
+				bad(name, "key %d is the current master key (key ID %s): give the new key in AICC_MASTER_KEY and the old one here", i+1, aicc.KeyID(k))
+			}
 		}
 	}
 

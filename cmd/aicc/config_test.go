@@ -6,9 +6,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aiccfb/aicc"
 )
 
 // env returns a getenv over m.
@@ -135,6 +138,7 @@ func TestConfigFromEnvBadValues(t *testing.T) {
 		{"ui port", "AICC_UI_PORT", "70000"},
 		{"temporal port", "AICC_TEMPORAL_PORT", "x"},
 		{"key file missing", "AICC_MASTER_KEY_FILE", "/nonexistent/master.key"},
+		{"previous key file missing", "AICC_MASTER_KEY_PREVIOUS_FILE", "/nonexistent/previous.key"},
 		{"graph base url", "AICC_GRAPH_BASE_URL", "graph.facebook.com"},
 		{"graph base url credentials", "AICC_GRAPH_BASE_URL", "https://u:hunter2@graph.facebook.com"},
 		{"graph version", "AICC_GRAPH_VERSION", "25.0"},
@@ -169,6 +173,40 @@ func TestConfigFromEnvBadValues(t *testing.T) {
 			t.Errorf("err = %v, want a complaint about both", err)
 		}
 	})
+}
+
+func TestConfigFromEnvPreviousKey(t *testing.T) {
+	current, prev := bytes.Repeat([]byte{7}, 32), bytes.Repeat([]byte{9}, 32)
+	b64 := base64.StdEncoding.EncodeToString
+	path := filepath.Join(t.TempDir(), "previous.key")
+	if err := os.WriteFile(path, []byte(b64(prev)+"\n"), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ConfigFromEnv(env(map[string]string{"AICC_MASTER_KEY": b64(current), "AICC_MASTER_KEY_PREVIOUS_FILE": path}))
+	if err != nil {
+		t.Fatalf("ConfigFromEnv: %v", err)
+	}
+	kr, err := got.Keyring()
+	if err != nil {
+		t.Fatalf("Keyring: %v", err)
+	}
+	if ids, want := kr.KeyIDs(), []string{aicc.KeyID(current), aicc.KeyID(prev)}; !slices.Equal(ids, want) {
+		t.Errorf("KeyIDs = %v, want %v (current first)", ids, want)
+	}
+
+	for name, vars := range map[string]map[string]string{
+		"not both":                  {"AICC_MASTER_KEY": b64(current), "AICC_MASTER_KEY_PREVIOUS": b64(prev), "AICC_MASTER_KEY_PREVIOUS_FILE": path},
+		"needs a current key":       {"AICC_MASTER_KEY_PREVIOUS_FILE": path},
+		"is the current master key": {"AICC_MASTER_KEY": b64(prev), "AICC_MASTER_KEY_PREVIOUS_FILE": path},
+	} {
+		_, err := ConfigFromEnv(env(vars))
+		if err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "AICC_MASTER_KEY_PREVIOUS") {
+			t.Errorf("%v: err = %v, want %q naming AICC_MASTER_KEY_PREVIOUS", vars, err, name)
+		}
+		if err != nil && (strings.Contains(err.Error(), b64(prev)) || strings.Contains(err.Error(), b64(current))) {
+			t.Errorf("error %q repeats a key", err)
+		}
+	}
 }
 
 func TestConfigFromEnvKeyFile(t *testing.T) {

@@ -103,8 +103,7 @@ func dev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer)
 			return err
 		}
 	}
-	keyring, err := cfg.Keyring()
-	if err != nil {
+	if _, err := cfg.Keyring(); err != nil {
 		return err
 	}
 
@@ -115,6 +114,10 @@ func dev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer)
 	defer store.Close()
 	if err := store.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
+	}
+	keyring, err := loadKeyring(ctx, cfg, store, time.Now().UTC())
+	if err != nil {
+		return err
 	}
 	tokens, err := ensureDevTokens(ctx, store, filepath.Join(dir, devTokensFile))
 	if err != nil {

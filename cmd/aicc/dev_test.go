@@ -145,6 +145,10 @@ func TestRunUsage(t *testing.T) {
 		{[]string{"tokens", "create", "--role", "sysadmin", "--tenant", "ten_x"}, exitUsage, "takes no --tenant", ""},
 		{[]string{"tokens", "create", "--role", "tenant-admin"}, exitUsage, "--tenant is required", ""},
 		{[]string{"tenants", "create"}, exitUsage, "is required", ""},
+		{[]string{"keys"}, exitUsage, "aicc keys rotate", ""},
+		{[]string{"keys", "retire"}, exitUsage, "aicc keys status", ""},
+		{[]string{"keys", "rotate", "--batch-size", "0"}, exitUsage, "--batch-size must be between 1 and 10000", ""},
+		{[]string{"keys", "status", "extra"}, exitUsage, `unexpected argument "extra"`, ""},
 		{[]string{"healthcheck"}, exitUsage, "usage: aicc healthcheck", ""},
 		{[]string{"healthcheck", "http://127.0.0.1:1/healthz"}, exitError, "aicc healthcheck", ""},
 	}

@@ -6,6 +6,8 @@
 //	aicc migrate   migrates the application database
 //	aicc tenants create --name N
 //	aicc tokens create --tenant T --role R [--name N]
+//	aicc keys rotate [--batch-size N]
+//	aicc keys status
 //	aicc healthcheck URL
 //	aicc version
 //
@@ -71,6 +73,12 @@ Commands:
   tokens create --tenant ID --role ROLE [--name NAME]
                       create an API token and print it (shown only once); ROLE is tenant-admin,
                       tenant-viewer, or sysadmin (which takes no --tenant)
+  keys rotate [--batch-size N]
+                      re-seal every stored secret under the current master key (AICC_MASTER_KEY) while
+                      AICC_MASTER_KEY_PREVIOUS still opens the old ones; N per transaction (default 500);
+                      safe to interrupt and run again
+  keys status         how many secrets each master key seals; exit 0 when every one is sealed under the
+                      current key, 3 while some are sealed under another
   healthcheck URL     exit 0 when URL answers 200 within 3 s, else 1 (for container healthchecks in
                       images without a shell or curl)
   version             print the version
@@ -110,6 +118,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runTenants(ctx, rest, stdout, stderr)
 	case "tokens":
 		return runTokens(ctx, rest, stdout, stderr)
+	case "keys":
+		return runKeys(ctx, rest, stdout, stderr)
 	case "healthcheck":
 		return runHealthcheck(ctx, rest, stderr)
 	default:

@@ -51,13 +51,16 @@ func openDeps(ctx context.Context, cfg Config, logger *slog.Logger) (d *deps, er
 			d.Close()
 		}
 	}()
-	if d.keyring, err = cfg.Keyring(); err != nil {
+	if _, err = cfg.Keyring(); err != nil {
 		return nil, err
 	}
 	if d.store, err = openStore(ctx, cfg.DatabaseURL); err != nil {
 		return nil, err
 	}
 	d.closers = append(d.closers, d.store)
+	if d.keyring, err = loadKeyring(ctx, cfg, d.store, time.Now().UTC()); err != nil {
+		return nil, err
+	}
 	handler, closeMetrics := temporalMetrics(d.reg, logger)
 	d.closers = append(d.closers, closeMetrics)
 	if d.temporal, err = dialTemporal(ctx, cfg, logger, handler); err != nil {
