@@ -129,6 +129,7 @@ type Store interface {
 	CertificateStore
 	InboxStore
 	ConversationStore
+	AuditStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 }

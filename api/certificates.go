@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -46,7 +47,12 @@ func (s *Server) addCertificate(c *gin.Context) error {
 		return err
 	}
 	cert.ID, cert.CreatedAt = aicc.NewID(aicc.PrefixCert), now
-	if err := s.Store.AddCertificate(c.Request.Context(), cert); err != nil {
+	entry := s.audit(c, aicc.AuditCertificateUpload, aicc.AuditTarget{Type: aicc.TargetCertificate, ID: cert.ID}, "",
+		map[string]string{
+			aicc.DetailCertificateSubject: cert.Subject, aicc.DetailCertificateSHA256: cert.SHA256,
+			aicc.DetailCertificateNotAfter: cert.NotAfter.UTC().Format(time.RFC3339),
+		})
+	if err := s.audited(c, entry, func(ctx context.Context) error { return s.Store.AddCertificate(ctx, cert) }); err != nil {
 		return err
 	}
 	s.log(c).Info("certificate added", "certificate_id", cert.ID, "not_after", cert.NotAfter)

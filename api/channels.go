@@ -115,7 +115,13 @@ func (s *Server) createChannel(c *gin.Context) error {
 		VerifyToken: s.Keyring.Seal(verifyToken, aicc.ChannelSecretOwner(ch.ID, aicc.SecretVerifyToken), now),
 	}
 	ch.AppSecret, ch.VerifyToken = secrets.AppSecret.Info(), secrets.VerifyToken.Info()
-	if err := s.Store.CreateChannel(ctx, ch, secrets); err != nil {
+	entry := s.audit(c, aicc.AuditChannelCreate, aicc.AuditTarget{Type: aicc.TargetChannel, ID: ch.ID}, ch.ID,
+		map[string]string{
+			aicc.DetailName: ch.Name, aicc.DetailAppID: ch.AppID, aicc.DetailAlgorithm: string(ch.Algorithm),
+			aicc.DetailAppSecretFingerprint:   secrets.AppSecret.Fingerprint,
+			aicc.DetailVerifyTokenFingerprint: secrets.VerifyToken.Fingerprint,
+		})
+	if err := s.audited(c, entry, func(ctx context.Context) error { return s.Store.CreateChannel(ctx, ch, secrets) }); err != nil {
 		return err
 	}
 	// The channel is stored, pending: complete whether or not its onboarding starts now. When Temporal does not
@@ -149,7 +155,14 @@ func (s *Server) rotateVerifyToken(c *gin.Context) error {
 	}
 	token := newVerifyToken()
 	sealed := s.Keyring.Seal(token, aicc.ChannelSecretOwner(ch.ID, aicc.SecretVerifyToken), s.now())
-	if err := s.Store.SetChannelSecret(ctx, ch.ID, aicc.SecretVerifyToken, sealed); err != nil {
+	entry := s.audit(c, aicc.AuditVerifyTokenReplace, aicc.AuditTarget{Type: aicc.TargetChannel, ID: ch.ID}, ch.ID,
+		map[string]string{
+			aicc.DetailVerifyTokenFingerprint: sealed.Fingerprint, aicc.DetailPreviousFingerprint: ch.VerifyToken.Fingerprint,
+		})
+	err = s.audited(c, entry, func(ctx context.Context) error {
+		return s.Store.SetChannelSecret(ctx, ch.ID, aicc.SecretVerifyToken, sealed)
+	})
+	if err != nil {
 		return err
 	}
 	s.log(c).Info("verify token replaced", slog.String("channel_id", ch.ID))
@@ -235,12 +248,15 @@ func (s *Server) updateChannel(c *gin.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
+	before := *ch
 	ch.Name, ch.Basic, ch.Robot = req.Name, req.Basic, req.Robot
 	if err := s.validateChannel(ctx, ch); err != nil {
 		return err
 	}
 	ch.UpdatedAt = s.now()
-	if err := s.Store.UpdateChannel(ctx, ch); err != nil {
+	entry := s.audit(c, aicc.AuditChannelUpdate, aicc.AuditTarget{Type: aicc.TargetChannel, ID: ch.ID}, ch.ID,
+		map[string]string{aicc.DetailChangedFields: changedFields(&before, ch)})
+	if err := s.audited(c, entry, func(ctx context.Context) error { return s.Store.UpdateChannel(ctx, ch) }); err != nil {
 		return err
 	}
 	s.log(c).Info("channel updated", slog.String("channel_id", ch.ID))
@@ -264,6 +280,13 @@ func (s *Server) deleteChannel(c *gin.Context) error {
 		return s.temporalError(c, err)
 	case st.Gone:
 		return aicc.Errorf(aicc.ENOTFOUND, "The channel does not exist.")
+	}
+	// The deletion is the workflow's: the entry records the request Temporal accepted (see the audit log's
+	// comment in audit.go).
+	entry := s.audit(c, aicc.AuditChannelDeleteRequested, aicc.AuditTarget{Type: aicc.TargetChannel, ID: ch.ID}, ch.ID,
+		map[string]string{aicc.DetailName: ch.Name})
+	if err := s.auditRequest(c, entry); err != nil {
+		return err
 	}
 	// The channel as it was, in the status the workflow recorded: the deletion may be over by now.
 	ch.Onboarding.Status = aicc.StatusDeleting

@@ -74,7 +74,9 @@ func (s *Server) addPage(c *gin.Context) error {
 		PageID: req.PageID, ChannelID: ch.ID, TenantID: tenant, Name: req.Name, Token: token.Info(), CreatedAt: now,
 		State: aicc.PageState{Status: aicc.PageConnecting, TokenHealth: aicc.TokenHealthy, UpdatedAt: now},
 	}
-	if err := s.Store.AddPage(ctx, p, token); err != nil {
+	entry := s.audit(c, aicc.AuditPageAdd, aicc.AuditTarget{Type: aicc.TargetPage, ID: p.PageID}, ch.ID,
+		map[string]string{aicc.DetailName: p.Name, aicc.DetailTokenSecretFingerprint: token.Fingerprint})
+	if err := s.audited(c, entry, func(ctx context.Context) error { return s.Store.AddPage(ctx, p, token) }); err != nil {
 		return err
 	}
 	s.log(c).Info("page added", slog.String("channel_id", ch.ID), slog.String("page_id", p.PageID))
@@ -218,13 +220,21 @@ func (s *Server) removePage(c *gin.Context) error {
 	if err == nil {
 		err = run.Get(ctx, nil)
 	}
-	switch {
-	case aicc.ErrorCode(err) == aicc.EPAGEDISCONNECTING || err != nil && ctx.Err() != nil && c.Request.Context().Err() == nil:
+	running := aicc.ErrorCode(err) == aicc.EPAGEDISCONNECTING || err != nil && ctx.Err() != nil && c.Request.Context().Err() == nil
+	if err != nil && !running {
+		return s.temporalError(c, err)
+	}
+	// The removal is the workflow's: the entry records the request Temporal accepted (see the audit log's
+	// comment in audit.go).
+	entry := s.audit(c, aicc.AuditPageRemoveRequested, aicc.AuditTarget{Type: aicc.TargetPage, ID: p.PageID}, p.ChannelID,
+		map[string]string{aicc.DetailTokenSecretFingerprint: p.Token.Fingerprint})
+	if err := s.auditRequest(c, entry); err != nil {
+		return err
+	}
+	if running {
 		s.log(c).Info("page disconnecting", slog.String("channel_id", p.ChannelID), slog.String("page_id", p.PageID))
 		c.Status(http.StatusAccepted)
 		return nil
-	case err != nil:
-		return s.temporalError(c, err)
 	}
 	s.log(c).Info("page removed", slog.String("channel_id", p.ChannelID), slog.String("page_id", p.PageID))
 	c.Status(http.StatusNoContent)

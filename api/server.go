@@ -104,6 +104,7 @@ func (s *Server) Handler() http.Handler {
 	sys.GET("/tenants/:tenantID", s.h(s.getTenant))
 	sys.POST("/system/certificates", s.h(s.addCertificate))
 	sys.GET("/system/certificates", s.h(s.listCertificates))
+	sys.GET("/system/audit", s.h(s.listSystemAudit))
 
 	t := v1.Group("", s.h(requireTenant))
 	t.POST("/ous", s.h(s.createOU))
@@ -119,6 +120,7 @@ func (s *Server) Handler() http.Handler {
 	t.POST("/channels", s.h(s.createChannel))
 	t.GET("/channels", s.h(s.listChannels))
 	t.GET("/channels/:channelID", s.h(s.getChannel))
+	t.GET("/channels/:channelID/audit", s.h(s.listChannelAudit))
 	t.PATCH("/channels/:channelID", s.h(s.updateChannel))
 	t.DELETE("/channels/:channelID", s.h(s.deleteChannel))
 	t.POST("/channels/:channelID/verify-token", s.h(s.rotateVerifyToken))
@@ -135,6 +137,7 @@ func (s *Server) Handler() http.Handler {
 	t.GET("/channels/:channelID/conversations", s.h(s.listConversations))
 	t.GET("/conversations/:conversationID", s.h(s.getConversation))
 	t.GET("/conversations/:conversationID/events", s.h(s.listConversationEvents))
+	t.GET("/audit", s.h(s.listAudit))
 	return r
 }
 

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -30,7 +31,9 @@ func (s *Server) createTenant(c *gin.Context) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
-	if err := s.Store.CreateTenant(c.Request.Context(), t); err != nil {
+	entry := s.audit(c, aicc.AuditTenantCreate, aicc.AuditTarget{Type: aicc.TargetTenant, ID: t.ID}, "",
+		map[string]string{aicc.DetailName: t.Name})
+	if err := s.audited(c, entry, func(ctx context.Context) error { return s.Store.CreateTenant(ctx, t) }); err != nil {
 		return err
 	}
 	s.log(c).Info("tenant created", "new_tenant_id", t.ID)

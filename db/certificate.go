@@ -11,7 +11,7 @@ import (
 func (s *Store) AddCertificate(ctx context.Context, c *aicc.Certificate) error {
 	stamp(&c.ID, aicc.PrefixCert, &c.CreatedAt)
 	r := newCertificateRow(c)
-	if _, err := s.db.NewInsert().Model(r).Exec(ctx); err != nil {
+	if _, err := s.conn(ctx).NewInsert().Model(r).Exec(ctx); err != nil {
 		return wrap(err, "add certificate")
 	}
 	*c = *r.domain()

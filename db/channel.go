@@ -29,7 +29,7 @@ func (s *Store) CreateChannel(ctx context.Context, ch *aicc.Channel, secrets aic
 			rows = append(rows, secret)
 		}
 	}
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.NewInsert().Model(r).Exec(ctx); err != nil || len(rows) == 0 {
 			return err
 		}
@@ -130,7 +130,7 @@ func (s *Store) UpdateChannel(ctx context.Context, ch *aicc.Channel) error {
 		ch.UpdatedAt = time.Now()
 	}
 	ch.UpdatedAt = norm(ch.UpdatedAt)
-	return wrap(s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	return wrap(s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		if err := changeableChannel(ctx, tx, ch.TenantID, ch.ID); err != nil {
 			return err
 		}
@@ -217,7 +217,7 @@ func (s *Store) SetChannelSecret(ctx context.Context, channelID string, kind aic
 		return fmt.Errorf("db: set channel secret: the %s secret has no ciphertext", kind)
 	}
 	r := newSecretRow(channelID, kind, sealed)
-	return wrap(s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	return wrap(s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		if err := changeableChannel(ctx, tx, "", channelID); err != nil {
 			return err
 		}
@@ -243,7 +243,7 @@ func (s *Store) AddPage(ctx context.Context, p *aicc.Page, token aicc.SealedSecr
 		p.State.UpdatedAt = p.CreatedAt
 	}
 	r := newPageRow(p, token)
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		if err := changeableChannel(ctx, tx, p.TenantID, p.ChannelID); err != nil {
 			return err
 		}

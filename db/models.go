@@ -372,6 +372,49 @@ func (r *conversationRow) domain() *aicc.Conversation {
 
 func (r *conversationRow) cursor() cursor { return cursor{r.UpdatedAt, r.ID} }
 
+type auditRow struct {
+	bun.BaseModel `bun:"table:audit_log"`
+	ID            int64 `bun:",pk,autoincrement"`
+	TenantID      string
+	ChannelID     string
+	ActorType     string
+	ActorTokenID  string
+	ActorRole     string
+	ActorCommand  string
+	Action        string
+	TargetType    string
+	TargetID      string
+	Details       map[string]string
+	RequestID     string
+	At            time.Time
+}
+
+func newAuditRow(e *aicc.AuditEntry) *auditRow {
+	details := e.Details
+	if details == nil {
+		details = map[string]string{} // NOT NULL
+	}
+	return &auditRow{
+		TenantID: e.TenantID, ChannelID: e.ChannelID,
+		ActorType: string(e.Actor.Type), ActorTokenID: e.Actor.TokenID, ActorRole: string(e.Actor.Role),
+		ActorCommand: e.Actor.Command, Action: string(e.Action),
+		TargetType: string(e.Target.Type), TargetID: e.Target.ID,
+		Details: details, RequestID: e.RequestID, At: norm(e.At),
+	}
+}
+
+func (r *auditRow) domain() *aicc.AuditEntry {
+	return &aicc.AuditEntry{
+		ID: r.ID, TenantID: r.TenantID, ChannelID: r.ChannelID,
+		Actor: aicc.AuditActor{
+			Type: aicc.AuditActorType(r.ActorType), TokenID: r.ActorTokenID, Role: aicc.Role(r.ActorRole),
+			Command: r.ActorCommand,
+		},
+		Action: aicc.AuditAction(r.Action), Target: aicc.AuditTarget{Type: aicc.AuditTargetType(r.TargetType), ID: r.TargetID},
+		Details: r.Details, RequestID: r.RequestID, At: utc(r.At),
+	}
+}
+
 // noNUL returns s without NUL characters, which Bun refuses to put in a string literal.
 func noNUL(s string) string {
 	if strings.IndexByte(s, 0) < 0 {

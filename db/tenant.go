@@ -9,7 +9,7 @@ import (
 // CreateTenant stores a new tenant. An empty ID and a zero CreatedAt are filled in.
 func (s *Store) CreateTenant(ctx context.Context, t *aicc.Tenant) error {
 	stamp(&t.ID, aicc.PrefixTenant, &t.CreatedAt)
-	_, err := s.db.NewInsert().Model(newTenantRow(t)).Exec(ctx)
+	_, err := s.conn(ctx).NewInsert().Model(newTenantRow(t)).Exec(ctx)
 	return wrap(err, "create tenant")
 }
 
@@ -39,7 +39,7 @@ func (s *Store) ListTenants(ctx context.Context, opt aicc.ListOptions) ([]*aicc.
 // CreateToken stores a new API token (its hash). An empty ID and a zero CreatedAt are filled in.
 func (s *Store) CreateToken(ctx context.Context, t *aicc.APIToken) error {
 	stamp(&t.ID, aicc.PrefixToken, &t.CreatedAt)
-	_, err := s.db.NewInsert().Model(newTokenRow(t)).Exec(ctx)
+	_, err := s.conn(ctx).NewInsert().Model(newTokenRow(t)).Exec(ctx)
 	return wrap(err, "create token")
 }
 

@@ -270,7 +270,11 @@ func ensureDevTokens(ctx context.Context, store *db.Store, path string) (devToke
 	}
 	if t.TenantID == "" {
 		tenant := &aicc.Tenant{ID: aicc.NewID(aicc.PrefixTenant), Name: devTenantName, CreatedAt: now}
-		if err := store.CreateTenant(ctx, tenant); err != nil {
+		entry := &aicc.AuditEntry{
+			Actor: aicc.CLIActor("aicc dev"), Action: aicc.AuditTenantCreate,
+			Target: aicc.AuditTarget{Type: aicc.TargetTenant, ID: tenant.ID}, Details: map[string]string{aicc.DetailName: tenant.Name},
+		}
+		if err := store.Audited(ctx, entry, func(ctx context.Context) error { return store.CreateTenant(ctx, tenant) }); err != nil {
 			return t, fmt.Errorf("create dev tenant: %w", err)
 		}
 		t.TenantID, changed = tenant.ID, true
@@ -293,7 +297,8 @@ func ensureDevTokens(ctx context.Context, store *db.Store, path string) (devToke
 			}
 		}
 		secret, rec := aicc.NewAPIToken(tok.tenantID, tok.role, tok.name, now)
-		if err := store.CreateToken(ctx, rec); err != nil {
+		err := store.Audited(ctx, tokenAudit(rec, "aicc dev"), func(ctx context.Context) error { return store.CreateToken(ctx, rec) })
+		if err != nil {
 			return t, fmt.Errorf("create %s token: %w", tok.name, err)
 		}
 		*tok.value, changed = secret, true

@@ -223,7 +223,11 @@ func runTenants(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitUsage
 	}
 	return withStore(ctx, "tenants create", stderr, func(store *db.Store) error {
-		if err := store.CreateTenant(ctx, t); err != nil {
+		entry := &aicc.AuditEntry{
+			Actor: aicc.CLIActor("aicc tenants create"), Action: aicc.AuditTenantCreate,
+			Target: aicc.AuditTarget{Type: aicc.TargetTenant, ID: t.ID}, Details: map[string]string{aicc.DetailName: t.Name},
+		}
+		if err := store.Audited(ctx, entry, func(ctx context.Context) error { return store.CreateTenant(ctx, t) }); err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, t.ID)
@@ -270,12 +274,26 @@ func runTokens(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			}
 		}
 		secret, tok := aicc.NewAPIToken(*tenant, r, *name, time.Now().UTC())
-		if err := store.CreateToken(ctx, tok); err != nil {
+		if err := store.Audited(ctx, tokenAudit(tok, "aicc tokens create"), func(ctx context.Context) error {
+			return store.CreateToken(ctx, tok)
+		}); err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, secret)
 		return nil
 	})
+}
+
+// tokenAudit is the audit entry of an API token created by an operator's command: a system entry with the
+// token's ID, tenant, role and name, never its value.
+func tokenAudit(tok *aicc.APIToken, command string) *aicc.AuditEntry {
+	return &aicc.AuditEntry{
+		Actor: aicc.CLIActor(command), Action: aicc.AuditTokenCreate,
+		Target: aicc.AuditTarget{Type: aicc.TargetToken, ID: tok.ID},
+		Details: map[string]string{
+			aicc.DetailTenantID: tok.TenantID, aicc.DetailRole: string(tok.Role), aicc.DetailName: tok.Name,
+		},
+	}
 }
 
 // runHealthcheck is "aicc healthcheck URL".
