@@ -228,20 +228,25 @@ func TestChangeWaitsForDeletingMark(t *testing.T) {
 		defer mark.Rollback()
 		_, err = mark.ExecContext(ctx, "UPDATE channels SET status = ? WHERE id = ?", string(aicc.StatusDeleting), ch.ID)
 		require.NoError(t, err)
+		var markPID int
+		require.NoError(t, mark.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&markPID))
 
 		added := make(chan error, 1)
 		go func() {
 			p := &aicc.Page{PageID: "100", ChannelID: ch.ID, TenantID: ch.TenantID}
 			added <- s.AddPage(ctx, p, keyring.Seal("token", aicc.PageTokenOwner("100"), now))
 		}()
+		// Asked outside the mark's transaction, where pg_stat_activity would stay the snapshot of its first read.
+		deadline := time.Now().Add(10 * time.Second)
 		for blocked := false; !blocked; {
 			select {
 			case err := <-added:
 				t.Fatalf("AddPage did not wait for the uncommitted mark: %v", err)
 			case <-time.After(10 * time.Millisecond):
 			}
-			err := mark.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_stat_activity "+
-				"WHERE pg_backend_pid() = ANY (pg_blocking_pids(pid)))").Scan(&blocked)
+			require.True(t, time.Now().Before(deadline), "AddPage never waited on the mark's lock")
+			err := s.DB().QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_stat_activity "+
+				"WHERE ? = ANY (pg_blocking_pids(pid)))", markPID).Scan(&blocked)
 			require.NoError(t, err)
 		}
 		require.NoError(t, mark.Commit())
