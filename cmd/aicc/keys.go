@@ -95,46 +95,19 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "aicc keys rotate: --batch-size must be between 1 and 10000, got %d\n", *batch)
 			return exitUsage
 		}
-		return withKeys(ctx, "keys rotate", stderr, func(cfg Config, store *db.Store) (int, error) {
+		return withDatabase(ctx, "keys rotate", stderr, true, func(cfg Config, store *db.Store) (int, error) {
 			return rotateKeys(ctx, cfg, store, *batch, stdout)
 		})
 	case "status":
 		if code, ok := parseFlags(newFlagSet("keys status", stderr), args[1:], stderr); !ok {
 			return code
 		}
-		return withKeys(ctx, "keys status", stderr, func(cfg Config, store *db.Store) (int, error) {
+		return withDatabase(ctx, "keys status", stderr, true, func(cfg Config, store *db.Store) (int, error) {
 			return keysStatus(ctx, cfg, store, stdout)
 		})
 	default:
 		return usageError(stderr, usageLine)
 	}
-}
-
-// withKeys runs fn with the configuration and the application database; fn returns the exit code.
-func withKeys(ctx context.Context, name string, stderr io.Writer, fn func(Config, *db.Store) (int, error)) int {
-	cfg, err := loadConfig()
-	if err == nil {
-		err = cfg.requireDatabaseURL()
-	}
-	if err == nil && cfg.MasterKey == nil {
-		_, err = cfg.Keyring() // the error that explains how to set the key
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "aicc %s: configuration: %v\n", name, err)
-		return exitError
-	}
-	store, err := openStore(ctx, cfg.DatabaseURL)
-	if err != nil {
-		fmt.Fprintf(stderr, "aicc %s: %v\n", name, err)
-		return exitError
-	}
-	defer store.Close()
-	code, err := fn(cfg, store)
-	if err != nil {
-		fmt.Fprintf(stderr, "aicc %s: %v\n", name, err)
-		return exitError
-	}
-	return code
 }
 
 // rotateKeys re-seals every stored secret that is not sealed under the current master key, batch by batch,

@@ -323,9 +323,18 @@ func runHealthcheck(ctx context.Context, args []string, stderr io.Writer) int {
 
 // withStore runs fn with the configured application database, for the short operator commands.
 func withStore(ctx context.Context, name string, stderr io.Writer, fn func(*db.Store) error) int {
+	return withDatabase(ctx, name, stderr, false, func(_ Config, store *db.Store) (int, error) { return exitOK, fn(store) })
+}
+
+// withDatabase runs fn with the configuration and the application database; needKey requires a master key too.
+// fn returns the exit code; its error is printed, named after the command, and exits exitError.
+func withDatabase(ctx context.Context, name string, stderr io.Writer, needKey bool, fn func(Config, *db.Store) (int, error)) int {
 	cfg, err := loadConfig()
 	if err == nil {
 		err = cfg.requireDatabaseURL()
+	}
+	if err == nil && needKey && cfg.MasterKey == nil {
+		_, err = cfg.Keyring() // the error that explains how to set the key
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "aicc %s: configuration: %v\n", name, err)
@@ -337,11 +346,12 @@ func withStore(ctx context.Context, name string, stderr io.Writer, fn func(*db.S
 		return exitError
 	}
 	defer store.Close()
-	if err := fn(store); err != nil {
+	code, err := fn(cfg, store)
+	if err != nil {
 		fmt.Fprintf(stderr, "aicc %s: %v\n", name, err)
 		return exitError
 	}
-	return exitOK
+	return code
 }
 
 // fieldMessage is the message of one field of an EINVALID error, or the error's text.
