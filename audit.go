@@ -97,7 +97,6 @@ const (
 	DetailCertificateSubject     = "subject"
 	DetailCertificateSHA256      = "sha256"
 	DetailCertificateNotAfter    = "notAfter"
-	DetailPageID                 = "pageId"
 )
 
 // AuditEntry records one change: who made it, what, on which resource and when. Entries are append-only: no
@@ -160,7 +159,9 @@ type AuditStore interface {
 	// committed: when change fails, nothing of it nor the entry is kept. change must make its writes through
 	// the store methods that join the audit transaction, called with the ctx it is given: CreateChannel,
 	// UpdateChannel, SetChannelSecret, AddPage, AddCertificate, CreateTenant and CreateToken; a change that
-	// joins none is an error. A nil change appends e alone, for a request whose change a workflow makes.
+	// joins none is an error. It may call no other store method: on SQLite the audit transaction holds the one
+	// connection, and such a call would wait for it forever. A nil change appends e alone, for a request whose
+	// change a workflow makes.
 	// e.ID is set once appended; a zero e.At is now.
 	Audited(ctx context.Context, e *AuditEntry, change func(ctx context.Context) error) error
 	// ListAudit lists the entries of f, newest first.

@@ -45,21 +45,40 @@ func (a *Activities) CheckPageToken(ctx context.Context, in PageInput) (aicc.Pag
 
 // SubscribeApp subscribes the channel's app to the Page's Messenger webhooks with aicc.SubscribedFields. Meta
 // treats a second subscription as the same one, so it is idempotent. A channel being deleted is
-// CHANNEL_DELETING, before any call: its deletion unsubscribes the Pages, and a subscription made behind it would
-// outlive the channel.
+// CHANNEL_DELETING: its deletion unsubscribes the Pages, and a subscription made behind it would outlive the
+// channel. So the status is read before the call, and again after it: a deletion that began meanwhile may have
+// unsubscribed the Page already, and the subscription just made is taken back.
 func (a *Activities) SubscribeApp(ctx context.Context, in PageInput) error {
-	ch, err := a.Channels.FindChannel(ctx, in.ChannelID)
-	if err == nil && ch.Onboarding.Status == aicc.StatusDeleting {
-		err = aicc.Errorf(aicc.ECHANNELDELETING, "The channel is being deleted; its Pages are not subscribed any more.")
-	}
-	if err != nil {
-		return metaError(ctx, "SubscribeApp", aicc.PageCall{PageID: in.PageID}, err)
+	const op = "SubscribeApp"
+	if err := a.notDeleting(ctx, in.ChannelID); err != nil {
+		return metaError(ctx, op, aicc.PageCall{PageID: in.PageID}, err)
 	}
 	g, call, err := a.pageGraph(ctx, in)
 	if err != nil {
-		return metaError(ctx, "SubscribeApp", call, err)
+		return metaError(ctx, op, call, err)
 	}
-	return metaError(ctx, "SubscribeApp", call, g.SubscribeApp(ctx, call))
+	if err := g.SubscribeApp(ctx, call); err != nil {
+		return metaError(ctx, op, call, err)
+	}
+	if err := a.notDeleting(ctx, in.ChannelID); err != nil {
+		if code := aicc.ErrorCode(err); code == aicc.ECHANNELDELETING || code == aicc.ENOTFOUND {
+			// A database that did not answer is retried instead, subscribing and checking again.
+			if uerr := g.UnsubscribeApp(ctx, call); uerr != nil {
+				return metaError(ctx, op, call, uerr)
+			}
+		}
+		return metaError(ctx, op, call, err)
+	}
+	return nil
+}
+
+// notDeleting returns CHANNEL_DELETING when the channel is being deleted, NOT_FOUND when it is gone.
+func (a *Activities) notDeleting(ctx context.Context, channelID string) error {
+	ch, err := a.Channels.FindChannel(ctx, channelID)
+	if err == nil && ch.Onboarding.Status == aicc.StatusDeleting {
+		err = aicc.Errorf(aicc.ECHANNELDELETING, "The channel is being deleted; its Pages are not subscribed any more.")
+	}
+	return err
 }
 
 // VerifySubscription reads the Page's subscriptions back from Meta: the channel's app must be listed with every

@@ -177,15 +177,20 @@ type graph struct {
 	calls []string
 	seen  []aicc.PageCall
 	apps  []aicc.SubscribedApp
-	errs  map[string]error // by method name
+	errs  map[string]error  // by method name
+	after map[string]func() // by method name: what happens meanwhile, as Meta answers
 }
 
 func (g *graph) called(method string, call aicc.PageCall) error {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	g.calls = append(g.calls, method)
 	g.seen = append(g.seen, call)
-	return g.errs[method]
+	err, after := g.errs[method], g.after[method]
+	g.mu.Unlock()
+	if after != nil {
+		after()
+	}
+	return err
 }
 
 func (g *graph) CheckPageToken(_ context.Context, call aicc.PageCall) (aicc.PageInfo, error) {
@@ -566,4 +571,20 @@ func TestSubscribeAppRefusesADeletingChannel(t *testing.T) {
 
 	appError(t, err, aicc.ECHANNELDELETING, true)
 	assert.Empty(t, f.graph.calls, "Meta is not called")
+}
+
+// A deletion that begins while Meta subscribes the Page finds it subscribed after it unsubscribed the others:
+// the subscription just made is taken back.
+func TestSubscribeAppTakesBackASubscriptionMadeDuringADeletion(t *testing.T) {
+	f := newPageFixture(t)
+	f.graph.after = map[string]func(){"SubscribeApp": func() {
+		f.store.mu.Lock()
+		f.store.channels["ch_1"].Onboarding.Status = aicc.StatusDeleting
+		f.store.mu.Unlock()
+	}}
+
+	_, err := f.env.ExecuteActivity(f.acts.SubscribeApp, page)
+
+	appError(t, err, aicc.ECHANNELDELETING, true)
+	assert.Equal(t, []string{"SubscribeApp", "UnsubscribeApp"}, f.graph.calls)
 }

@@ -100,7 +100,7 @@ func (s *Server) answerAudit(c *gin.Context, f aicc.AuditFilter) error {
 //
 // A change a workflow makes (a channel's deletion, a Page's removal) is recorded as its request
 // (channel.delete_requested, page.remove_requested), appended by Audited with a nil change once Temporal has
-// accepted the request (auditRequest): a request Temporal refused or did not take leaves none. Two gaps
+// accepted the request (audited with a nil change): a request Temporal refused or did not take leaves none. Two gaps
 // remain, both closed by the client's retry, which joins the running workflow and is recorded: when Temporal
 // takes the request but does not answer in time (503), and when the entry's append fails after Temporal took
 // it (500, logged with the request ID). The workflows themselves are not changed to write the entry, because
@@ -117,14 +117,10 @@ func (s *Server) audit(c *gin.Context, action aicc.AuditAction, target aicc.Audi
 	}
 }
 
-// audited makes change, one store call made with the ctx it is given, and appends e in the same transaction.
+// audited makes change, one store call made with the ctx it is given, and appends e in the same transaction. A
+// nil change records a request that a workflow carries out, once Temporal has accepted it.
 func (s *Server) audited(c *gin.Context, e *aicc.AuditEntry, change func(ctx context.Context) error) error {
 	return s.Store.Audited(c.Request.Context(), e, change)
-}
-
-// auditRequest appends the entry of a request that a workflow carries out, once Temporal has accepted it.
-func (s *Server) auditRequest(c *gin.Context, e *aicc.AuditEntry) error {
-	return s.Store.Audited(c.Request.Context(), e, nil)
 }
 
 // changedFields names the fields of the channel's name, basic and robot configuration that differ between

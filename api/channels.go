@@ -129,8 +129,11 @@ func (s *Server) createChannel(c *gin.Context) error {
 	if _, err := s.startOnboardingWorkflow(c, ch); err != nil {
 		s.log(c).Warn("onboarding not started yet; the worker's resumer will start it",
 			slog.String("channel_id", ch.ID), slog.String("code", aicc.ErrorCode(err)))
-	} else if ch, err = s.Store.GetChannel(ctx, ch.TenantID, ch.ID); err != nil {
-		return err
+	} else if recorded, err := s.Store.GetChannel(ctx, ch.TenantID, ch.ID); err != nil {
+		// The channel exists and the verify token is shown only here: answer it as stored, pending.
+		s.log(c).Warn("reading the created channel back", slog.String("channel_id", ch.ID), slog.String("error", err.Error()))
+	} else {
+		ch = recorded
 	}
 	s.metrics.channelsCreated.WithLabelValues(string(ch.Algorithm)).Inc()
 	s.log(c).Info("channel created", slog.String("channel_id", ch.ID), slog.String("algorithm", string(ch.Algorithm)))
@@ -231,6 +234,19 @@ func (s *Server) getChannel(c *gin.Context) error {
 	return getScoped(c, s.Store.GetChannel, c.Param("channelID"), s.toChannelJSON)
 }
 
+// channelForChange returns the tenant's channel the route names, unless it is being deleted: a change that goes
+// through Temporal rather than the store is refused here, where the store refuses its own changes itself.
+func (s *Server) channelForChange(c *gin.Context) (*aicc.Channel, error) {
+	ch, err := s.Store.GetChannel(c.Request.Context(), principalOf(c).TenantID, c.Param("channelID"))
+	if err != nil {
+		return nil, err
+	}
+	if ch.Onboarding.Status == aicc.StatusDeleting {
+		return nil, aicc.Errorf(aicc.ECHANNELDELETING, "The channel is being deleted; it accepts no other change.")
+	}
+	return ch, nil
+}
+
 // updateChannel merges the body into the channel's name and basic and robot configuration (a field present
 // replaces the stored one, an array is replaced whole, an absent field is kept) and validates the whole channel
 // again, because a rule may span sections (transfer keywords and the robot).
@@ -285,7 +301,7 @@ func (s *Server) deleteChannel(c *gin.Context) error {
 	// comment in audit.go).
 	entry := s.audit(c, aicc.AuditChannelDeleteRequested, aicc.AuditTarget{Type: aicc.TargetChannel, ID: ch.ID}, ch.ID,
 		map[string]string{aicc.DetailName: ch.Name})
-	if err := s.auditRequest(c, entry); err != nil {
+	if err := s.audited(c, entry, nil); err != nil {
 		return err
 	}
 	// The channel as it was, in the status the workflow recorded: the deletion may be over by now.

@@ -112,19 +112,6 @@ func (s *Server) answerChannel(c *gin.Context, status int, channelID string) err
 	return nil
 }
 
-// channelForChange returns the tenant's channel the route names, unless it is being deleted: a change that goes
-// through Temporal rather than the store is refused here, where the store refuses its own changes itself.
-func (s *Server) channelForChange(c *gin.Context) (*aicc.Channel, error) {
-	ch, err := s.Store.GetChannel(c.Request.Context(), principalOf(c).TenantID, c.Param("channelID"))
-	if err != nil {
-		return nil, err
-	}
-	if ch.Onboarding.Status == aicc.StatusDeleting {
-		return nil, aicc.Errorf(aicc.ECHANNELDELETING, "The channel is being deleted; it accepts no other change.")
-	}
-	return ch, nil
-}
-
 // temporalError maps an error of the Temporal client or of a workflow run to the domain: the codes of
 // workflows.DomainError, and UNAVAILABLE when Temporal does not answer in time. The cause of the latter is
 // logged, not answered.

@@ -228,7 +228,7 @@ func (s *Server) removePage(c *gin.Context) error {
 	// comment in audit.go).
 	entry := s.audit(c, aicc.AuditPageRemoveRequested, aicc.AuditTarget{Type: aicc.TargetPage, ID: p.PageID}, p.ChannelID,
 		map[string]string{aicc.DetailTokenSecretFingerprint: p.Token.Fingerprint})
-	if err := s.auditRequest(c, entry); err != nil {
+	if err := s.audited(c, entry, nil); err != nil {
 		return err
 	}
 	if running {

@@ -96,8 +96,8 @@ func StartDisconnectPage(ctx context.Context, c client.Client, in PageInput) (cl
 // is recorded as deleting (or found gone). It is idempotent: a second call during the deletion gets the same
 // state.
 func DeleteChannel(ctx context.Context, c client.Client, in ChannelDeleteInput) (ChannelDeleteState, error) {
-	opts := exclusiveStart(ChannelDeleteWorkflowID(in.ChannelID), in.TenantID, in.ChannelID)
-	opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
+	opts := startOptions(ChannelDeleteWorkflowID(in.ChannelID), in.TenantID, in.ChannelID,
+		enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING)
 	start := c.NewWithStartWorkflowOperation(opts, ChannelDeleteWorkflowType, in)
 	var st ChannelDeleteState
 	err := updateWithStart(ctx, c, start, UpdateAwaitDeleting, &st)
@@ -131,25 +131,27 @@ func SignalInbox(ctx context.Context, c client.Client, in ConversationInput, ev 
 // StartConversationOptions are the options a conversation of channelID is signalled-with-start with: the
 // running workflow gets the signal, and when there is none a new one is started.
 func StartConversationOptions(tenantID, channelID string) client.StartWorkflowOptions {
-	return client.StartWorkflowOptions{
-		TaskQueue:                TaskQueue,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		TypedSearchAttributes:    channelSearchAttributes(tenantID, channelID),
-	}
+	return startOptions("", tenantID, channelID, enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING)
 }
 
 // exclusiveStart are the options of a workflow that runs once at a time per ID: a start while one runs fails,
 // a start after it finished runs again.
 func exclusiveStart(id, tenantID, channelID string) client.StartWorkflowOptions {
+	opts := startOptions(id, tenantID, channelID, enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL)
+	// Without this ExecuteWorkflow silently returns the running execution instead of an error.
+	opts.WorkflowExecutionErrorWhenAlreadyStarted = true
+	return opts
+}
+
+// startOptions are the options of a workflow of a channel whose ID may be used again once its run ended;
+// conflict says what a start does while a run with the ID is running.
+func startOptions(id, tenantID, channelID string, conflict enumspb.WorkflowIdConflictPolicy) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
-		ID:        id,
-		TaskQueue: TaskQueue,
-		// Without this ExecuteWorkflow silently returns the running execution instead of an error.
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		TypedSearchAttributes:                    channelSearchAttributes(tenantID, channelID),
+		ID:                       id,
+		TaskQueue:                TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy: conflict,
+		TypedSearchAttributes:    channelSearchAttributes(tenantID, channelID),
 	}
 }
 
