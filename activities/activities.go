@@ -7,6 +7,7 @@ import (
 	"errors"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/aiccfb/aicc"
@@ -32,10 +33,18 @@ type RecordOnboardingInput struct {
 }
 
 // RecordOnboarding writes the onboarding state to the database, so lists and filters never ask Temporal.
-// The write is an idempotent overwrite. A domain error of the store (the channel no longer exists) comes back
-// as an ApplicationError typed with its code, so the caller's retry policy can stop on it.
+// The write is an idempotent overwrite. A channel being deleted keeps its deleting status and the state is
+// dropped: the deletion ends the onboarding, and there is nothing left to record. Another domain error of the
+// store (the channel no longer exists) comes back as an ApplicationError typed with its code, so the caller's
+// retry policy can stop on it.
 func (a *Activities) RecordOnboarding(ctx context.Context, in RecordOnboardingInput) error {
-	return domainError(a.Channels.SetOnboarding(ctx, in.ChannelID, in.Onboarding))
+	err := a.Channels.SetOnboarding(ctx, in.ChannelID, in.Onboarding)
+	if aicc.ErrorCode(err) == aicc.ECHANNELDELETING {
+		activity.GetLogger(ctx).Info("The channel is being deleted; its onboarding state is not recorded",
+			"ChannelID", in.ChannelID, "Status", in.Onboarding.Status)
+		return nil
+	}
+	return domainError(err)
 }
 
 // domainError turns an *aicc.Error into a retryable ApplicationError whose type is the error's code and whose

@@ -92,4 +92,10 @@ func TestRecordOnboardingStoreError(t *testing.T) {
 		assert.Equal(t, aicc.ENOTFOUND, appErr.Type(), "typed with the code, so the call site can stop retrying")
 		assert.Equal(t, "The channel does not exist.", appErr.Message())
 	})
+
+	t.Run("channel being deleted", func(t *testing.T) {
+		env, acts := newEnv(t, &channelStore{err: aicc.Errorf(aicc.ECHANNELDELETING, "The channel is being deleted.")})
+		_, err := env.ExecuteActivity(acts.RecordOnboarding, activities.RecordOnboardingInput{ChannelID: "ch_1"})
+		assert.NoError(t, err, "the deletion ends the onboarding: nothing to record, nothing to retry")
+	})
 }

@@ -180,7 +180,7 @@ func (wf *onboardingImpl) fail(ctx workflow.Context, err error) (OnboardingResul
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
 		rerr := wf.record(dctx, aicc.StatusCancelled, StepDone)
 		switch {
-		case applicationErrorType(rerr) == aicc.ECHANNELDELETING || applicationErrorType(rerr) == aicc.ENOTFOUND:
+		case applicationErrorType(rerr) == aicc.ENOTFOUND:
 			wf.logger.Info("The onboarding ends with its channel's deletion")
 		case rerr != nil:
 			wf.logger.Error("Could not record the cancelled onboarding", "Error", rerr)
