@@ -212,46 +212,6 @@ func TestSendEndMessage(t *testing.T) {
 	assert.Equal(t, aicc.TokenHealthy, f.store.state(pageID).TokenHealth)
 }
 
-func TestSendEndMessageErrors(t *testing.T) {
-	leaky := fmt.Sprintf("token %s secret %s", pageToken, appSecret)
-	for _, tc := range []struct {
-		name         string
-		err          error
-		code         string
-		nonRetryable bool
-		health       aicc.TokenHealth
-	}{
-		{"token invalid", &aicc.GraphError{Code: aicc.EMETATOKENINVALID, Message: "The token is invalid: " + leaky, GraphCode: 190, GraphMessage: leaky},
-			aicc.EMETATOKENINVALID, true, aicc.TokenReauthRequired},
-		{"outside the window", &aicc.GraphError{Code: aicc.EMETAUSERUNAVAILABLE, Message: "The person cannot be reached.", GraphCode: 10, Subcode: 2018278},
-			aicc.EMETAUSERUNAVAILABLE, true, aicc.TokenHealthy},
-		{"unavailable", &aicc.GraphError{Code: aicc.EMETAUNAVAILABLE, Message: "Meta is unavailable.", Retryable: true, Err: errors.New(leaky)},
-			aicc.EMETAUNAVAILABLE, false, aicc.TokenDegraded},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			f, _, g := newConversationFixture(t)
-			g.err = tc.err
-
-			_, err := f.env.ExecuteActivity(f.acts.SendEndMessage, endIn)
-
-			appError(t, err, tc.code, tc.nonRetryable)
-			assert.Equal(t, tc.health, f.store.state(pageID).TokenHealth)
-			for _, secret := range []string{pageToken, appSecret} {
-				assert.NotContains(t, err.Error(), secret)
-				assert.NotContains(t, f.logs.String(), secret)
-			}
-		})
-	}
-
-	t.Run("page gone", func(t *testing.T) {
-		f, _, g := newConversationFixture(t)
-		delete(f.store.tokens, pageID)
-		_, err := f.env.ExecuteActivity(f.acts.SendEndMessage, endIn)
-		appError(t, err, aicc.ENOTFOUND, true)
-		assert.Empty(t, g.msgs)
-	})
-}
-
 var testMsg = activities.SendTestMessageInput{
 	PageInput: page,
 	Message:   aicc.OutboundMessage{RecipientPSID: psid, Text: "Is this thing on?", Type: aicc.MessagingMessageTag, Tag: aicc.TagHumanAgent},
@@ -277,42 +237,55 @@ func TestSendTestMessage(t *testing.T) {
 	}
 }
 
-func TestSendTestMessageErrors(t *testing.T) {
+// TestSendErrors checks the error contract of the two activities that send through the Send API.
+func TestSendErrors(t *testing.T) {
 	leaky := fmt.Sprintf("token %s secret %s", pageToken, appSecret)
-	for _, tc := range []struct {
-		name         string
-		err          error
-		code         string
-		nonRetryable bool
-		health       aicc.TokenHealth
+	sends := []struct {
+		name     string
+		activity func(*activities.Activities) any
+		in       any
 	}{
-		{"token invalid", &aicc.GraphError{Code: aicc.EMETATOKENINVALID, Message: "The token is invalid: " + leaky, GraphCode: 190, GraphMessage: leaky},
-			aicc.EMETATOKENINVALID, true, aicc.TokenReauthRequired},
-		{"outside the window", &aicc.GraphError{Code: aicc.EMETAUSERUNAVAILABLE, Message: "The person cannot be reached.", GraphCode: 10, Subcode: 2018278},
-			aicc.EMETAUSERUNAVAILABLE, true, aicc.TokenHealthy},
-		{"unavailable", &aicc.GraphError{Code: aicc.EMETAUNAVAILABLE, Message: "Meta is unavailable.", Retryable: true, Err: errors.New(leaky)},
-			aicc.EMETAUNAVAILABLE, false, aicc.TokenDegraded},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			f, _, g := newConversationFixture(t)
-			g.err = tc.err
+		{"SendEndMessage", func(a *activities.Activities) any { return a.SendEndMessage }, endIn},
+		{"SendTestMessage", func(a *activities.Activities) any { return a.SendTestMessage }, testMsg},
+	}
+	for _, send := range sends {
+		t.Run(send.name, func(t *testing.T) {
+			for _, tc := range []struct {
+				name         string
+				err          error
+				code         string
+				nonRetryable bool
+				health       aicc.TokenHealth
+			}{
+				{"token invalid", &aicc.GraphError{Code: aicc.EMETATOKENINVALID, Message: "The token is invalid: " + leaky, GraphCode: 190, GraphMessage: leaky},
+					aicc.EMETATOKENINVALID, true, aicc.TokenReauthRequired},
+				{"outside the window", &aicc.GraphError{Code: aicc.EMETAUSERUNAVAILABLE, Message: "The person cannot be reached.", GraphCode: 10, Subcode: 2018278},
+					aicc.EMETAUSERUNAVAILABLE, true, aicc.TokenHealthy},
+				{"unavailable", &aicc.GraphError{Code: aicc.EMETAUNAVAILABLE, Message: "Meta is unavailable.", Retryable: true, Err: errors.New(leaky)},
+					aicc.EMETAUNAVAILABLE, false, aicc.TokenDegraded},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					f, _, g := newConversationFixture(t)
+					g.err = tc.err
 
-			_, err := f.env.ExecuteActivity(f.acts.SendTestMessage, testMsg)
+					_, err := f.env.ExecuteActivity(send.activity(f.acts), send.in)
 
-			appError(t, err, tc.code, tc.nonRetryable)
-			assert.Equal(t, tc.health, f.store.state(pageID).TokenHealth)
-			for _, secret := range []string{pageToken, appSecret} {
-				assert.NotContains(t, err.Error(), secret)
-				assert.NotContains(t, f.logs.String(), secret)
+					appError(t, err, tc.code, tc.nonRetryable)
+					assert.Equal(t, tc.health, f.store.state(pageID).TokenHealth)
+					for _, secret := range []string{pageToken, appSecret} {
+						assert.NotContains(t, err.Error(), secret)
+						assert.NotContains(t, f.logs.String(), secret)
+					}
+				})
 			}
+
+			t.Run("page gone", func(t *testing.T) {
+				f, _, g := newConversationFixture(t)
+				delete(f.store.tokens, pageID)
+				_, err := f.env.ExecuteActivity(send.activity(f.acts), send.in)
+				appError(t, err, aicc.ENOTFOUND, true)
+				assert.Empty(t, g.msgs, "nothing sent")
+			})
 		})
 	}
-
-	t.Run("page gone", func(t *testing.T) {
-		f, _, g := newConversationFixture(t)
-		delete(f.store.tokens, pageID)
-		_, err := f.env.ExecuteActivity(f.acts.SendTestMessage, testMsg)
-		appError(t, err, aicc.ENOTFOUND, true)
-		assert.Empty(t, g.msgs, "nothing sent")
-	})
 }
