@@ -13,7 +13,8 @@ import (
 // unwraps to an *Error with one of the EMETA codes) when Meta refuses the call or cannot be reached, and an
 // EINVALID *Error when the input is wrong before any call is made.
 type Graph interface {
-	// CheckPageToken reads the Page with its token (GET /{page-id}?fields=id,name), proving the token works.
+	// CheckPageToken reads the Page the token belongs to (GET /me?fields=id,name with the Page token), proving
+	// the token works; the caller compares the ID with call.PageID, since a token of another Page works too.
 	CheckPageToken(ctx context.Context, call PageCall) (PageInfo, error)
 	// SubscribeApp subscribes the app to the Page's Messenger webhooks (POST /{page-id}/subscribed_apps with
 	// SubscribedFields).

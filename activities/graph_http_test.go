@@ -70,6 +70,17 @@ func (f *httpFixture) run(t *testing.T, activity string) error {
 	return err
 }
 
+// A token that works but belongs to another Page is refused: the Page ID in the request is not proof of
+// ownership.
+func TestCheckPageTokenOfAnotherPage(t *testing.T) {
+	f := newHTTPFixture(t, true, true)
+	f.srv.AddPage(pageID, "Acme", "another-token")
+	f.srv.AddPage("998877665544", "Someone else's", pageToken)
+
+	appErr := appError(t, f.run(t, "CheckPageToken"), aicc.EMETATOKENINVALID, true)
+	assert.Contains(t, appErr.Message(), "of Page 998877665544, not of Page "+pageID)
+}
+
 func TestGraphActivitiesHTTP(t *testing.T) {
 	f := newHTTPFixture(t, true, true)
 
@@ -94,7 +105,7 @@ func TestGraphActivitiesHTTP(t *testing.T) {
 		got = append(got, fmt.Sprintf("%s %s %d", r.Method, r.Path, r.Status))
 	}
 	assert.Equal(t, []string{
-		"GET " + path + " 200",
+		"GET /" + meta.DefaultVersion + "/me 200",
 		"GET " + path + "/subscribed_apps 200",
 		"POST " + path + "/subscribed_apps 200",
 		"POST " + path + "/subscribed_apps 200",

@@ -32,15 +32,25 @@ type PageInput struct {
 // secret or the appsecret_proof: the Graph client promises that, and the activities redact them again.
 // Every Graph call records the Page's token health (aicc.TrackTokenHealth).
 
-// CheckPageToken reads the Page with its token (GET /{page-id}?fields=id,name), proving that Meta accepts the
-// token. A refused token is META_TOKEN_INVALID or META_PERMISSION_DENIED.
+// CheckPageToken reads the Page the token belongs to (GET /me?fields=id,name), proving that Meta accepts the
+// token and that it is this Page's. A refused token, or a token of another Page, is META_TOKEN_INVALID (or
+// META_PERMISSION_DENIED).
 func (a *Activities) CheckPageToken(ctx context.Context, in PageInput) (aicc.PageInfo, error) {
 	g, call, err := a.pageGraph(ctx, in)
 	if err != nil {
 		return aicc.PageInfo{}, metaError(ctx, "CheckPageToken", call, err)
 	}
-	info, err := g.CheckPageToken(ctx, call)
+	info, err := checkTokenOwner(ctx, g, call)
 	return info, metaError(ctx, "CheckPageToken", call, err)
+}
+
+// checkTokenOwner asks Meta which Page call's token belongs to, and refuses a token of another Page.
+func checkTokenOwner(ctx context.Context, g aicc.Graph, call aicc.PageCall) (aicc.PageInfo, error) {
+	info, err := g.CheckPageToken(ctx, call)
+	if err == nil && info.ID != call.PageID {
+		err = aicc.Errorf(aicc.EMETATOKENINVALID, "Meta says this token is of Page %s, not of Page %s.", info.ID, call.PageID)
+	}
+	return info, err
 }
 
 // SubscribeApp subscribes the channel's app to the Page's Messenger webhooks with aicc.SubscribedFields. Meta

@@ -81,7 +81,7 @@ func AppSecretProof(appSecret, accessToken string) string {
 // CheckPageToken implements aicc.Graph.
 func (c *Client) CheckPageToken(ctx context.Context, call aicc.PageCall) (aicc.PageInfo, error) {
 	var out struct{ ID, Name string }
-	err := c.do(ctx, call, http.MethodGet, call.PageID, url.Values{"fields": {"id,name"}}, &out)
+	err := c.do(ctx, call, http.MethodGet, "me", url.Values{"fields": {"id,name"}}, &out)
 	return aicc.PageInfo{ID: out.ID, Name: out.Name}, err
 }
 

@@ -132,7 +132,7 @@ func TestClientCalls(t *testing.T) {
 	}
 	base := "/" + meta.DefaultVersion + "/" + pageID
 	assert.Equal(t, []string{
-		"GET " + base, "POST " + base + "/subscribed_apps", "GET " + base + "/subscribed_apps",
+		"GET /" + meta.DefaultVersion + "/me", "POST " + base + "/subscribed_apps", "GET " + base + "/subscribed_apps",
 		"POST " + base + "/messages", "DELETE " + base + "/subscribed_apps", "GET " + base + "/subscribed_apps",
 	}, got)
 }

@@ -124,7 +124,7 @@ func TestProviderSettings(t *testing.T) {
 	require.NoError(t, err)
 	reqs := srv.Requests()
 	require.Len(t, reqs, 1)
-	assert.Equal(t, "/v24.0/"+pageID, reqs[0].Path)
+	assert.Equal(t, "/v24.0/me", reqs[0].Path)
 
 	// The timeout is per attempt, and no retry follows with MaxRetries < 0.
 	srv.FailNext(1, metatest.FailSlow)

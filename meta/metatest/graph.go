@@ -107,6 +107,14 @@ func (g *Graph) AddPage(id, name, token string) {
 	g.pages[id] = &page{id: id, name: name, token: token}
 }
 
+// ResetAppSecret replaces the app secret, as an administrator resetting it in the App Dashboard does: from
+// then on every appsecret_proof must be made with the new one.
+func (g *Graph) ResetAppSecret(secret string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.AppSecret = secret
+}
+
 // ExpireToken makes the Page's token fail with code 190, subcode 463 (expired).
 func (g *Graph) ExpireToken(pageID string) {
 	g.mu.Lock()
@@ -278,7 +286,7 @@ func (g *Graph) serve(r *http.Request) (status int, body any) {
 
 	id := parts[1]
 	if id == "me" {
-		id = owner.id
+		id, req.PageID = owner.id, owner.id
 	}
 	p, ok := g.pages[id]
 	if !ok {
