@@ -88,6 +88,7 @@ const (
 	DetailVerifyTokenFingerprint = "verifyTokenFingerprint"
 	DetailPreviousFingerprint    = "previousFingerprint"
 	DetailTokenSecretFingerprint = "tokenSecretFingerprint"
+	DetailPreviousUntil          = "previousUntil" // RFC 3339: until when the previous app secret is accepted
 	DetailChangedFields          = "changedFields" // comma-separated JSON field paths, e.g. "basic.workTime,name"
 	DetailName                   = "name"
 	DetailAppID                  = "appId"

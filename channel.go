@@ -25,6 +25,8 @@ type Channel struct {
 	Onboarding  Onboarding
 	// TokenHealth is the worst token health of the channel's Pages, "" when it has none; set by the store.
 	TokenHealth TokenHealth
+	// Rotation is the state of the channel's latest secret rotation, written by its workflow.
+	Rotation Rotation
 
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -451,6 +453,13 @@ func ValidatePage(pageID, token string) error {
 	if !metaIDRE.MatchString(pageID) {
 		fe.Add("pageId", "must be the numeric ID of the Facebook Page")
 	}
+	checkSecret(fe, "tokenSecret", token)
+	return fe.Err()
+}
+
+// ValidateTokenSecret checks a Page access token as typed by the administrator.
+func ValidateTokenSecret(token string) error {
+	fe := FieldErrors{}
 	checkSecret(fe, "tokenSecret", token)
 	return fe.Err()
 }

@@ -26,12 +26,17 @@ const (
 
 // The other kinds of stored secret, which master-key rotation re-seals with the channel secrets.
 const (
-	SecretPageToken      SecretKind = "page_token"      // a Page's access token, on its page row
-	SecretFingerprintKey SecretKind = "fingerprint_key" // the key of Keyring.Fingerprint, a system key
+	// SecretPreviousAppSecret is the app secret a rotation replaced, accepted until its overlap window ends.
+	SecretPreviousAppSecret SecretKind = "previous_app_secret"
+	SecretPageToken         SecretKind = "page_token"      // a Page's access token, on its page row
+	SecretVersionValue      SecretKind = "secret_version"  // a SecretVersion waiting for its rotation
+	SecretFingerprintKey    SecretKind = "fingerprint_key" // the key of Keyring.Fingerprint, a system key
 )
 
 // SecretKinds are every kind of stored secret, in the order master-key rotation re-seals them.
-var SecretKinds = []SecretKind{SecretAppSecret, SecretVerifyToken, SecretPageToken, SecretFingerprintKey}
+var SecretKinds = []SecretKind{
+	SecretAppSecret, SecretPreviousAppSecret, SecretVerifyToken, SecretPageToken, SecretVersionValue, SecretFingerprintKey,
+}
 
 // SecretInfo is all the API ever shows of a secret.
 type SecretInfo struct {

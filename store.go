@@ -104,6 +104,7 @@ type ChannelStore interface {
 	// CountPagesByTokenHealth counts every Page of the system by token health, for metrics.
 	CountPagesByTokenHealth(ctx context.Context) (map[TokenHealth]int, error)
 	PageHealthStore
+	RotationStore
 }
 
 // PageHealthStore keeps the health of Page tokens.

@@ -33,6 +33,7 @@ var statuses = map[string]int{
 	aicc.ECHANNELDELETING:    http.StatusConflict,
 	aicc.EPAGECONNECTING:     http.StatusConflict,
 	aicc.EPAGEDISCONNECTING:  http.StatusConflict,
+	aicc.ENOPREVIOUSSECRET:   http.StatusConflict,
 	aicc.ETOOLARGE:           http.StatusRequestEntityTooLarge,
 	aicc.EUNAVAILABLE:        http.StatusServiceUnavailable,
 	aicc.EINTERNAL:           http.StatusInternalServerError,

@@ -140,14 +140,14 @@ func (s *Store) UpdateChannel(ctx context.Context, ch *aicc.Channel) error {
 	}), "update channel")
 }
 
-// DeleteChannel deletes the tenant's channel with its secrets and Pages, whose IDs are then free to connect
-// again.
+// DeleteChannel deletes the tenant's channel with its secrets, secret versions and Pages, whose IDs are then
+// free to connect again.
 func (s *Store) DeleteChannel(ctx context.Context, tenantID, id string) error {
 	return wrap(s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if err := channelInTenant(ctx, tx, tenantID, id); err != nil {
 			return err
 		}
-		for _, model := range []any{(*pageRow)(nil), (*secretRow)(nil)} {
+		for _, model := range []any{(*pageRow)(nil), (*secretRow)(nil), (*secretVersionRow)(nil)} {
 			if _, err := tx.NewDelete().Model(model).Where("channel_id = ?", id).Exec(ctx); err != nil {
 				return err
 			}
@@ -210,8 +210,8 @@ func (s *Store) ChannelSecret(ctx context.Context, channelID string, kind aicc.S
 }
 
 // SetChannelSecret replaces the channel's secret of the given kind, or stores it when the channel has none
-// of that kind yet. It returns ENOTFOUND when the channel does not exist and ECHANNELDELETING while it is being
-// deleted.
+// of that kind yet; the secret then comes from no secret version and never expires. It returns ENOTFOUND when
+// the channel does not exist and ECHANNELDELETING while it is being deleted.
 func (s *Store) SetChannelSecret(ctx context.Context, channelID string, kind aicc.SecretKind, sealed aicc.SealedSecret) error {
 	if len(sealed.Ciphertext) == 0 {
 		return fmt.Errorf("db: set channel secret: the %s secret has no ciphertext", kind)
@@ -221,10 +221,7 @@ func (s *Store) SetChannelSecret(ctx context.Context, channelID string, kind aic
 		if err := changeableChannel(ctx, tx, "", channelID); err != nil {
 			return err
 		}
-		_, err := tx.NewInsert().Model(r).On("CONFLICT (channel_id, kind) DO UPDATE").
-			Set("key_id = EXCLUDED.key_id").Set("ciphertext = EXCLUDED.ciphertext").
-			Set("fingerprint = EXCLUDED.fingerprint").Set("updated_at = EXCLUDED.updated_at").Exec(ctx)
-		return err
+		return upsertSecret(ctx, tx, r)
 	}), "set channel secret")
 }
 

@@ -59,8 +59,9 @@ func (s *Store) CountSealed(ctx context.Context) ([]aicc.SealedCount, error) {
 	}
 	err := s.db.NewRaw(`SELECT key_id, kind, count(*) AS count FROM channel_secrets GROUP BY key_id, kind
 		UNION ALL SELECT token_key_id, ?, count(*) FROM pages GROUP BY token_key_id
+		UNION ALL SELECT key_id, ?, count(*) FROM secret_versions GROUP BY key_id
 		UNION ALL SELECT key_id, name, count(*) FROM system_keys GROUP BY key_id, name
-		ORDER BY 1, 2`, string(aicc.SecretPageToken)).Scan(ctx, &rows)
+		ORDER BY 1, 2`, string(aicc.SecretPageToken), string(aicc.SecretVersionValue)).Scan(ctx, &rows)
 	if err != nil {
 		return nil, wrap(err, "count sealed secrets")
 	}
@@ -80,11 +81,13 @@ type sealedColumns struct {
 
 func sealedColumnsOf(kind aicc.SecretKind) (sealedColumns, error) {
 	switch kind {
-	case aicc.SecretAppSecret, aicc.SecretVerifyToken:
+	case aicc.SecretAppSecret, aicc.SecretPreviousAppSecret, aicc.SecretVerifyToken:
 		return sealedColumns{"channel_secrets", "channel_id", "key_id", "ciphertext", "kind",
 			func(id string) string { return aicc.ChannelSecretOwner(id, kind) }}, nil
 	case aicc.SecretPageToken:
 		return sealedColumns{"pages", "page_id", "token_key_id", "token_ciphertext", "", aicc.PageTokenOwner}, nil
+	case aicc.SecretVersionValue:
+		return sealedColumns{"secret_versions", "id", "key_id", "ciphertext", "", aicc.SecretVersionOwner}, nil
 	case aicc.SecretFingerprintKey:
 		return sealedColumns{"system_keys", "name", "key_id", "ciphertext", "name",
 			func(string) string { return aicc.FingerprintKeyOwner }}, nil

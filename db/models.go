@@ -128,33 +128,42 @@ func (r *calendarRow) domain() *aicc.ServiceCalendar {
 func (r *calendarRow) cursor() cursor { return cursor{r.CreatedAt, r.ID} }
 
 type channelRow struct {
-	bun.BaseModel       `bun:"table:channels"`
-	ID                  string `bun:",pk"`
-	TenantID            string
-	Name                string
-	AppID               string `bun:"app_id"`
-	Algorithm           string
-	Basic               aicc.BasicConfig
-	Robot               aicc.RobotConfig
-	Status              string
-	Step                string
-	ErrorCode           string
-	VerifiedAt          time.Time `bun:",nullzero"`
-	ActivatedAt         time.Time `bun:",nullzero"`
-	OnboardingUpdatedAt time.Time `bun:",nullzero"`
-	CreatedAt           time.Time
-	UpdatedAt           time.Time
+	bun.BaseModel         `bun:"table:channels"`
+	ID                    string `bun:",pk"`
+	TenantID              string
+	Name                  string
+	AppID                 string `bun:"app_id"`
+	Algorithm             string
+	Basic                 aicc.BasicConfig
+	Robot                 aicc.RobotConfig
+	Status                string
+	Step                  string
+	ErrorCode             string
+	VerifiedAt            time.Time `bun:",nullzero"`
+	ActivatedAt           time.Time `bun:",nullzero"`
+	OnboardingUpdatedAt   time.Time `bun:",nullzero"`
+	RotationStatus        string
+	RotationStartedAt     time.Time `bun:",nullzero"`
+	RotationPreviousUntil time.Time `bun:",nullzero"`
+	RotationPagesMissing  int
+	RotationRemindedAt    time.Time `bun:",nullzero"`
+	RotationUpdatedAt     time.Time `bun:",nullzero"`
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
 	// TokenHealth is read only, by selectChannels: the worst token health of the channel's Pages.
 	TokenHealth string `bun:",scanonly"`
 }
 
 func newChannelRow(ch *aicc.Channel) *channelRow {
-	o := &ch.Onboarding
+	o, rot := &ch.Onboarding, &ch.Rotation
 	return &channelRow{
 		ID: ch.ID, TenantID: ch.TenantID, Name: ch.Name, AppID: ch.AppID, Algorithm: string(ch.Algorithm),
 		Basic: ch.Basic, Robot: ch.Robot,
 		Status: string(o.Status), Step: o.Step, ErrorCode: o.ErrorCode,
 		VerifiedAt: norm(o.VerifiedAt), ActivatedAt: norm(o.ActivatedAt), OnboardingUpdatedAt: norm(o.UpdatedAt),
+		RotationStatus: string(rot.Status), RotationStartedAt: norm(rot.StartedAt),
+		RotationPreviousUntil: norm(rot.PreviousUntil), RotationPagesMissing: rot.PagesMissing,
+		RotationRemindedAt: norm(rot.RemindedAt), RotationUpdatedAt: norm(rot.UpdatedAt),
 		CreatedAt: norm(ch.CreatedAt), UpdatedAt: norm(ch.UpdatedAt),
 	}
 }
@@ -167,6 +176,11 @@ func (r *channelRow) domain(secrets []*secretRow) *aicc.Channel {
 		Onboarding: aicc.Onboarding{
 			Status: aicc.ChannelStatus(r.Status), Step: r.Step, ErrorCode: r.ErrorCode,
 			VerifiedAt: utc(r.VerifiedAt), ActivatedAt: utc(r.ActivatedAt), UpdatedAt: utc(r.OnboardingUpdatedAt),
+		},
+		Rotation: aicc.Rotation{
+			Status: aicc.RotationStatus(r.RotationStatus), StartedAt: utc(r.RotationStartedAt),
+			PreviousUntil: utc(r.RotationPreviousUntil), PagesMissing: r.RotationPagesMissing,
+			RemindedAt: utc(r.RotationRemindedAt), UpdatedAt: utc(r.RotationUpdatedAt),
 		},
 		TokenHealth: aicc.TokenHealth(r.TokenHealth),
 		CreatedAt:   utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
@@ -192,6 +206,8 @@ type secretRow struct {
 	Ciphertext    []byte
 	Fingerprint   string
 	UpdatedAt     time.Time
+	VersionID     string    // the secret version it came from, "" when none
+	ExpiresAt     time.Time `bun:",nullzero"` // when a previous app secret stops being accepted
 }
 
 func newSecretRow(channelID string, kind aicc.SecretKind, s aicc.SealedSecret) *secretRow {
@@ -215,6 +231,7 @@ type pageRow struct {
 	TokenCiphertext   []byte
 	TokenFingerprint  string
 	TokenUpdatedAt    time.Time
+	TokenVersionID    string // the secret version the token came from, "" when none
 	Status            string
 	StatusReason      string
 	TokenHealth       string
@@ -255,6 +272,37 @@ func (r *pageRow) domain() *aicc.Page {
 }
 
 func (r *pageRow) cursor() cursor { return cursor{Key: r.PageID} }
+
+type secretVersionRow struct {
+	bun.BaseModel `bun:"table:secret_versions"`
+	ID            string `bun:",pk"`
+	TenantID      string
+	ChannelID     string
+	Kind          string
+	PageID        string
+	KeyID         string
+	Ciphertext    []byte
+	Fingerprint   string
+	CreatedAt     time.Time
+}
+
+func newSecretVersionRow(v *aicc.SecretVersion) *secretVersionRow {
+	return &secretVersionRow{
+		ID: v.ID, TenantID: v.TenantID, ChannelID: v.ChannelID, Kind: string(v.Kind), PageID: v.PageID,
+		KeyID: v.Sealed.KeyID, Ciphertext: v.Sealed.Ciphertext, Fingerprint: v.Sealed.Fingerprint, CreatedAt: v.CreatedAt,
+	}
+}
+
+// domain returns the version; its sealed value's UpdatedAt is the version's CreatedAt.
+func (r *secretVersionRow) domain() *aicc.SecretVersion {
+	return &aicc.SecretVersion{
+		ID: r.ID, TenantID: r.TenantID, ChannelID: r.ChannelID, Kind: aicc.SecretKind(r.Kind), PageID: r.PageID,
+		Sealed: aicc.SealedSecret{
+			KeyID: r.KeyID, Ciphertext: r.Ciphertext, Fingerprint: r.Fingerprint, UpdatedAt: utc(r.CreatedAt),
+		},
+		CreatedAt: utc(r.CreatedAt),
+	}
+}
 
 type certificateRow struct {
 	bun.BaseModel `bun:"table:system_certificates"`

@@ -1,0 +1,12 @@
+DROP INDEX channels_rotation_idx;
+ALTER TABLE channels DROP COLUMN rotation_updated_at;
+ALTER TABLE channels DROP COLUMN rotation_reminded_at;
+ALTER TABLE channels DROP COLUMN rotation_pages_missing;
+ALTER TABLE channels DROP COLUMN rotation_previous_until;
+ALTER TABLE channels DROP COLUMN rotation_started_at;
+ALTER TABLE channels DROP COLUMN rotation_status;
+ALTER TABLE pages DROP COLUMN token_version_id;
+DELETE FROM channel_secrets WHERE kind = 'previous_app_secret';
+ALTER TABLE channel_secrets DROP COLUMN expires_at;
+ALTER TABLE channel_secrets DROP COLUMN version_id;
+DROP TABLE secret_versions;
