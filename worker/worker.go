@@ -54,6 +54,7 @@ func RegisterWorkflows(r WorkflowRegistry) {
 		workflows.ChannelDeleteWorkflowType:   workflows.ChannelDelete,
 		workflows.SendTestMessageWorkflowType: workflows.SendTestMessage,
 		workflows.ConversationWorkflowType:    workflows.Conversation,
+		workflows.SecretRotationWorkflowType:  workflows.SecretRotation,
 	} {
 		r.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
 	}

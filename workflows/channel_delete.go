@@ -12,7 +12,7 @@ import (
 
 // ChannelDelete deletes a channel. It records the channel as deleting first: from then on the channel accepts
 // no other change, while its webhooks are still stored, so nothing Meta sends meanwhile is lost. It then
-// cancels the channel's onboarding if one runs, disconnects every Page from Meta and deletes the channel with
+// cancels the channel's onboarding and secret rotation if they run, disconnects every Page from Meta and deletes the channel with
 // its secrets. Meta being unavailable or rate limiting is waited out with backoff, however long it lasts; a
 // refusal of Meta (a token that no longer works, say) cannot be retried away, so that Page is removed all the
 // same and the refusal logged. The Update UpdateAwaitDeleting answers once deleting is recorded; DeleteChannel
@@ -70,6 +70,12 @@ func (wf *channelDeleteImpl) run(ctx workflow.Context) error {
 	err = workflow.RequestCancelExternalWorkflow(ctx, OnboardingWorkflowID(wf.in.ChannelID), "").Get(ctx, nil)
 	if err != nil {
 		wf.logger.Debug("No onboarding to cancel", "Error", err)
+	}
+	if workflow.GetVersion(ctx, "cancel-rotation", workflow.DefaultVersion, 1) == 1 {
+		err = workflow.RequestCancelExternalWorkflow(ctx, SecretRotationWorkflowID(wf.in.ChannelID), "").Get(ctx, nil)
+		if err != nil {
+			wf.logger.Debug("No secret rotation to cancel", "Error", err)
+		}
 	}
 
 	// A Page added just before deleting was recorded is listed by the next round: none is left behind.

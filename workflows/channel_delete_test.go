@@ -3,6 +3,7 @@ package workflows_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -28,19 +29,23 @@ type ChannelDeleteSuite struct {
 	// rounds are the answers of ChannelPageIDs, one per call; nothing once they are used up.
 	rounds   [][]string
 	failWith map[string][]error // the next errors of a call, by its name in calls
-	// onboarding is whether an onboarding of the channel runs, so that cancelling it succeeds.
-	onboarding bool
+	// running are the IDs of the channel's workflows that run, so that cancelling them succeeds.
+	running []string
 }
 
 func TestChannelDelete(t *testing.T) { suite.Run(t, new(ChannelDeleteSuite)) }
 
 var deleteInput = workflows.ChannelDeleteInput{TenantID: "ten_1", ChannelID: "ch_1"}
 
-// cancelOnboarding is the request to cancel the channel's onboarding, in calls.
-const cancelOnboarding = "cancel:onboarding/ch_1"
+// cancelOnboarding and cancelRotation are the requests to cancel the channel's onboarding and its secret
+// rotation, in calls.
+const (
+	cancelOnboarding = "cancel:onboarding/ch_1"
+	cancelRotation   = "cancel:secret-rotation/ch_1"
+)
 
 func (s *ChannelDeleteSuite) SetupTest() {
-	s.calls, s.rounds, s.failWith, s.onboarding = nil, nil, map[string][]error{}, false
+	s.calls, s.rounds, s.failWith, s.running = nil, nil, map[string][]error{}, nil
 	s.env = s.NewTestWorkflowEnvironment()
 	s.env.RegisterWorkflowWithOptions(workflows.ChannelDelete, workflow.RegisterOptions{Name: workflows.ChannelDeleteWorkflowType})
 
@@ -76,11 +81,11 @@ func (s *ChannelDeleteSuite) SetupTest() {
 	}
 	s.env.OnRequestCancelExternalWorkflow(mock.Anything, mock.Anything, mock.Anything).Return(
 		func(_, workflowID, runID string) error {
-			s.Empty(runID, "the onboarding's current run")
-			if err := s.call("cancel:" + workflowID); err != nil || s.onboarding {
+			s.Empty(runID, "the workflow's current run")
+			if err := s.call("cancel:" + workflowID); err != nil || slices.Contains(s.running, workflowID) {
 				return err
 			}
-			// No onboarding runs in most deletions: the request fails, and the deletion goes on.
+			// No onboarding or rotation runs in most deletions: the request fails, and the deletion goes on.
 			return errors.New("workflow not found")
 		}).Maybe()
 }
@@ -147,7 +152,7 @@ func (s *ChannelDeleteSuite) TestHappyPath() {
 	s.run()
 
 	s.Equal([]string{
-		"MarkChannelDeleting", cancelOnboarding,
+		"MarkChannelDeleting", cancelOnboarding, cancelRotation,
 		"ChannelPageIDs", "UnsubscribeApp:p1", "RemovePage:p1", "UnsubscribeApp:p2", "RemovePage:p2",
 		"ChannelPageIDs", // asked again: none left
 		"DeleteChannel",
@@ -187,22 +192,23 @@ func (s *ChannelDeleteSuite) TestPageAddedMeanwhile() {
 	s.run()
 
 	s.Equal([]string{
-		"MarkChannelDeleting", cancelOnboarding,
+		"MarkChannelDeleting", cancelOnboarding, cancelRotation,
 		"ChannelPageIDs", "UnsubscribeApp:p1", "RemovePage:p1",
 		"ChannelPageIDs", "UnsubscribeApp:p2", "RemovePage:p2",
 		"ChannelPageIDs", "DeleteChannel",
 	}, s.calls)
 }
 
-// The running onboarding of the channel is cancelled once deleting is recorded, before any Page is touched.
-func (s *ChannelDeleteSuite) TestCancelsTheOnboarding() {
-	s.onboarding = true
+// The running onboarding and secret rotation of the channel are cancelled once deleting is recorded, before
+// any Page is touched.
+func (s *ChannelDeleteSuite) TestCancelsTheOnboardingAndTheRotation() {
+	s.running = []string{workflows.OnboardingWorkflowID("ch_1"), workflows.SecretRotationWorkflowID("ch_1")}
 	s.rounds = [][]string{{"p1"}}
 
 	s.run()
 
 	s.Equal([]string{
-		"MarkChannelDeleting", cancelOnboarding,
+		"MarkChannelDeleting", cancelOnboarding, cancelRotation,
 		"ChannelPageIDs", "UnsubscribeApp:p1", "RemovePage:p1", "ChannelPageIDs", "DeleteChannel",
 	}, s.calls)
 }
@@ -236,7 +242,7 @@ func (s *ChannelDeleteSuite) TestMetaRefusalStillRemovesThePage() {
 			s.run()
 
 			s.Equal([]string{
-				"MarkChannelDeleting", cancelOnboarding,
+				"MarkChannelDeleting", cancelOnboarding, cancelRotation,
 				"ChannelPageIDs", "UnsubscribeApp:p1", "RemovePage:p1", "UnsubscribeApp:p2", "RemovePage:p2",
 				"ChannelPageIDs", "DeleteChannel",
 			}, s.calls, "one attempt, then the Page is removed")

@@ -113,6 +113,52 @@ func ResumeChannelDelete(ctx context.Context, c client.Client, in ChannelDeleteI
 	return channelDeleteErrors.domain(err)
 }
 
+// SetAppSecret sends UpdateSetAppSecret to the channel's secret rotation, starting one when none runs, and
+// returns the state the change left.
+func SetAppSecret(ctx context.Context, c client.Client, in SecretRotationInput, req SetAppSecretRequest) (RotationState, error) {
+	return updateRotationWithStart(ctx, c, in, UpdateSetAppSecret, req)
+}
+
+// SetPageToken sends UpdateSetPageToken to the channel's secret rotation, starting one when none runs, and
+// returns the state the change left. A token Meta refuses is an error with Meta's code.
+func SetPageToken(ctx context.Context, c client.Client, in SecretRotationInput, req SetPageTokenRequest) (RotationState, error) {
+	return updateRotationWithStart(ctx, c, in, UpdateSetPageToken, req)
+}
+
+func updateRotationWithStart(ctx context.Context, c client.Client, in SecretRotationInput, update string, req any) (RotationState, error) {
+	opts := startOptions(SecretRotationWorkflowID(in.ChannelID), in.TenantID, in.ChannelID,
+		enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING)
+	start := c.NewWithStartWorkflowOperation(opts, SecretRotationWorkflowType, in)
+	var st RotationState
+	err := updateWithStart(ctx, c, start, update, &st, req)
+	return st, DomainError(err)
+}
+
+// RevokePreviousAppSecret sends UpdateRevokePrevious to the channel's secret rotation; NO_PREVIOUS_SECRET when
+// none runs.
+func RevokePreviousAppSecret(ctx context.Context, c client.Client, channelID string, req RevokePreviousRequest) (RotationState, error) {
+	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: SecretRotationWorkflowID(channelID), UpdateName: UpdateRevokePrevious, Args: []any{req},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	var st RotationState
+	if err == nil {
+		err = h.Get(ctx, &st)
+	}
+	return st, revokeErrors.domain(err)
+}
+
+// QuerySecretRotation returns the state of the channel's latest secret rotation, running or ended; NOT_FOUND
+// when none is known.
+func QuerySecretRotation(ctx context.Context, c client.Client, channelID string) (RotationState, error) {
+	var st RotationState
+	v, err := c.QueryWorkflow(ctx, SecretRotationWorkflowID(channelID), "", QueryRotationState)
+	if err == nil {
+		err = v.Get(&st)
+	}
+	return st, rotationErrors.domain(err)
+}
+
 // StartSendTestMessage starts SendTestMessage, under an ID of its own: every test message is sent once.
 func StartSendTestMessage(ctx context.Context, c client.Client, in TestMessageInput) (client.WorkflowRun, error) {
 	opts := exclusiveStart(TestMessageWorkflowID(in.PageID, aicc.NewID("msg")), in.TenantID, in.ChannelID)
@@ -155,11 +201,14 @@ func startOptions(id, tenantID, channelID string, conflict enumspb.WorkflowIdCon
 	}
 }
 
-// updateWithStart sends the Update named update with start and waits for its result.
-func updateWithStart(ctx context.Context, c client.Client, start client.WithStartWorkflowOperation, update string, result any) error {
+// updateWithStart sends the Update named update with args, with start, and waits for its result.
+func updateWithStart(ctx context.Context, c client.Client, start client.WithStartWorkflowOperation, update string,
+	result any, args ...any) error {
 	h, err := c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: start,
-		UpdateOptions:          client.UpdateWorkflowOptions{UpdateName: update, WaitForStage: client.WorkflowUpdateStageCompleted},
+		UpdateOptions: client.UpdateWorkflowOptions{
+			UpdateName: update, Args: args, WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
 	})
 	if err != nil {
 		return err
@@ -193,6 +242,12 @@ var (
 	}
 	disconnectPageErrors = workflowErrors{
 		runningCode: aicc.EPAGEDISCONNECTING, runningMessage: "The Page is being disconnected.",
+	}
+	revokeErrors = workflowErrors{
+		goneCode: aicc.ENOPREVIOUSSECRET, goneMessage: "No previous app secret is accepted: there is nothing to revoke.",
+	}
+	rotationErrors = workflowErrors{
+		goneCode: aicc.ENOTFOUND, goneMessage: "No secret rotation of the channel is known.",
 	}
 	channelDeleteErrors = workflowErrors{
 		runningCode: aicc.ECHANNELDELETING, runningMessage: "The channel is being deleted.",
