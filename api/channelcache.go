@@ -33,9 +33,12 @@ type webhookChannel struct {
 	found     bool // false: no channel has this ID (cached too, so a deleted channel's retries stay cheap)
 	disabled  bool
 	algorithm aicc.SignatureAlgorithm
-	secrets   []string            // the app secrets a signature may match; none when the channel has no secret
-	pages     map[string]struct{} // the IDs of the channel's Pages, whatever their status
-	loadedAt  time.Time
+	secrets   []string // the current app secret, which signatures should match; none when unset
+	// previous is the app secret a rotation replaced, which a signature may match until previousUntil.
+	previous      string
+	previousUntil time.Time
+	pages         map[string]struct{} // the IDs of the channel's Pages, whatever their status
+	loadedAt      time.Time
 }
 
 // refusal is why a POST for this channel is refused before its signature is checked, "" if it is not.
@@ -47,6 +50,14 @@ func (w *webhookChannel) refusal() string {
 		return rejectDisabledChannel
 	}
 	return ""
+}
+
+// previousSecret returns the previous app secret while it is accepted at now, nil when none is.
+func (w *webhookChannel) previousSecret(now time.Time) []string {
+	if w.previous == "" || !now.Before(w.previousUntil) {
+		return nil
+	}
+	return []string{w.previous}
 }
 
 func (w *webhookChannel) hasPage(id string) bool {
@@ -121,6 +132,17 @@ func (c *channelCache) get(ctx context.Context, id string, notBefore time.Time) 
 	return ch, err
 }
 
+// forget drops the cached channel with the given ID, so that its next request looks it up: this process's own
+// change to a channel's secrets takes effect at once, other processes' within webhookCacheTTL. A lookup under
+// way is left to its waiters.
+func (c *channelCache) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.entries[id]; e != nil && e.ready {
+		delete(c.entries, id)
+	}
+}
+
 func (e *cacheEntry) fresh(now, notBefore time.Time) bool {
 	return e.err == nil && now.Before(e.expires) && !e.ch.loadedAt.Before(notBefore)
 }
@@ -157,8 +179,8 @@ func (c *channelCache) insert(id string, e *cacheEntry, now time.Time) {
 	c.entries[id] = e
 }
 
-// loadWebhookChannel reads what the webhook POST needs of a channel: the channel, its unsealed app secret and
-// its Pages. A channel that does not exist is a webhookChannel that is not found, not an error; any other
+// loadWebhookChannel reads what the webhook POST needs of a channel: the channel, its unsealed app secrets
+// (the current one, and the previous one during a rotation's overlap window) and its Pages. A channel that does not exist is a webhookChannel that is not found, not an error; any other
 // failure is an error, which the handler answers 503 so that Meta retries.
 func (s *Server) loadWebhookChannel(ctx context.Context, id string) (*webhookChannel, error) {
 	ch, err := s.Store.FindChannel(ctx, id)
@@ -187,6 +209,17 @@ func (s *Server) loadWebhookChannel(ctx context.Context, id string) (*webhookCha
 			return nil, err
 		}
 		w.secrets = []string{secret}
+	}
+	sealed, until, err := s.Store.PreviousAppSecret(ctx, ch.ID)
+	switch {
+	case aicc.ErrorCode(err) == aicc.ENOTFOUND: // no rotation window is open
+	case err != nil:
+		return nil, err
+	default:
+		if w.previous, err = s.Keyring.Open(sealed, aicc.ChannelSecretOwner(ch.ID, aicc.SecretPreviousAppSecret)); err != nil {
+			return nil, err
+		}
+		w.previousUntil = until
 	}
 	err = s.eachPage(ctx, ch, func(p *aicc.Page) error {
 		w.pages[p.PageID] = struct{}{}

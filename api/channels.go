@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -30,8 +31,10 @@ type channelJSON struct {
 	Warnings    []string                `json:"warnings"`
 	// TokenHealth is the worst token health of the channel's Pages; absent when it has none.
 	TokenHealth aicc.TokenHealth `json:"tokenHealth,omitempty"`
-	CreatedAt   time.Time        `json:"createdAt"`
-	UpdatedAt   time.Time        `json:"updatedAt"`
+	// RotationStatus is where the latest secret rotation is: none, pending or complete.
+	RotationStatus string    `json:"rotationStatus"`
+	CreatedAt      time.Time `json:"createdAt"`
+	UpdatedAt      time.Time `json:"updatedAt"`
 }
 
 // onboardingJSON is the onboarding state, as recorded with the channel or as queried live from the workflow.
@@ -74,7 +77,8 @@ func (s *Server) toChannelJSON(ch *aicc.Channel) channelJSON {
 		ID: ch.ID, Name: ch.Name, AppID: ch.AppID, Algorithm: ch.Algorithm, Status: ch.Onboarding.Status,
 		Onboarding: toOnboardingJSON(ch.Onboarding), AppSecret: toSecretJSON(ch.AppSecret),
 		VerifyToken: toSecretJSON(ch.VerifyToken), CallbackURL: s.callbackURL(ch.ID), Basic: basic,
-		Robot: ch.Robot, Warnings: nonNil(ch.Warnings()), TokenHealth: ch.TokenHealth, CreatedAt: ch.CreatedAt.UTC(), UpdatedAt: ch.UpdatedAt.UTC(),
+		Robot: ch.Robot, Warnings: nonNil(ch.Warnings()), TokenHealth: ch.TokenHealth,
+		RotationStatus: rotationStatusJSON(ch.Rotation.Status), CreatedAt: ch.CreatedAt.UTC(), UpdatedAt: ch.UpdatedAt.UTC(),
 	}
 }
 
@@ -260,9 +264,16 @@ func (s *Server) updateChannel(c *gin.Context) error {
 		Name  string           `json:"name"`
 		Basic aicc.BasicConfig `json:"basic"`
 		Robot aicc.RobotConfig `json:"robot"`
-	}{ch.Name, ch.Basic, ch.Robot}
+		// AppSecret is refused, whatever its value (null included): a new app secret is a rotation, with an
+		// overlap window.
+		AppSecret json.RawMessage `json:"appSecret"`
+	}{Name: ch.Name, Basic: ch.Basic, Robot: ch.Robot}
 	if err := decodeJSON(c, &req); err != nil {
 		return err
+	}
+	if len(req.AppSecret) > 0 {
+		return invalid("appSecret", "is changed with PUT /v1/channels/"+ch.ID+"/app-secret, which keeps the previous "+
+			"secret accepted for an overlap window while Meta switches over")
 	}
 	before := *ch
 	ch.Name, ch.Basic, ch.Robot = req.Name, req.Basic, req.Robot

@@ -5,6 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,11 +18,16 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/mocks"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
 
 	"github.com/aiccfb/aicc"
 	"github.com/aiccfb/aicc/activities"
+	"github.com/aiccfb/aicc/meta"
+	"github.com/aiccfb/aicc/meta/metatest"
 	"github.com/aiccfb/aicc/workflows"
 )
 
@@ -33,11 +43,25 @@ import (
 //     subscribed, unless setConnect says otherwise.
 //   - DisconnectPage: removes the Page when its run is waited for, unless setDisconnect says otherwise.
 //   - SendTestMessage: Meta accepts the message, unless setTestMessage says otherwise.
+//   - SecretRotation, one run per channel: Update-with-Start with "set-app-secret" or "set-page-token",
+//     UpdateWorkflow with "revoke-previous" and the query "rotation" (see rotationRun). Its steps run the real
+//     activities, in the workflow's order, over the store and the keyring, with the fake Meta graph behind
+//     their Graph calls. Its timers are not played: a test moves the clock instead (the webhook POST honours
+//     the window's end by itself), and no reminder fires.
 //
 // failNext makes the next call of a client method fail as Temporal would answer it.
 type flows struct {
 	store aicc.Store
 	now   func() time.Time
+	// graph is the fake Meta of the rotation's Graph calls. It knows no Page until a test adds one with its
+	// token, and checks appsecret_proof under appSecret until a test resets it (ResetAppSecret).
+	graph *metatest.Graph
+	// acts are the activities the played rotation runs, in env, one at a time.
+	acts *activities.Activities
+	env  *testsuite.TestActivityEnvironment
+	// rotationMu makes the rotations' changes one at a time, as each workflow does, and guards rotations.
+	rotationMu sync.Mutex
+	rotations  map[string]*rotationRun // by channel ID, the latest rotation
 
 	mu          sync.Mutex
 	connect     func(ctx context.Context, in workflows.PageInput) (workflows.ConnectPageResult, error)
@@ -47,8 +71,19 @@ type flows struct {
 	failures    map[string][]error           // by client method, the answers of its next calls
 }
 
-func newFlows(store aicc.Store, now func() time.Time) *flows {
-	return &flows{store: store, now: now, failures: map[string][]error{}}
+// newFlows plays the workflows over store; the rotation's activities open secrets with keyring and log to
+// logger.
+func newFlows(store aicc.Store, keyring *aicc.Keyring, now func() time.Time, logger *slog.Logger) *flows {
+	graph := metatest.NewGraph(appSecret)
+	graphClient := &meta.Client{BaseURL: "https://graph.facebook.test", HTTP: &http.Client{Transport: graphTransport{graph}}}
+	acts := &activities.Activities{Channels: store, Certificates: store, Conversations: store, Audit: store,
+		Keyring: keyring, Graph: graphProvider{graphClient}, Now: now}
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(tlog.NewStructuredLogger(logger))
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(acts)
+	return &flows{store: store, now: now, graph: graph, acts: acts, env: env, rotations: map[string]*rotationRun{},
+		failures: map[string][]error{}}
 }
 
 func (f *flows) setConnect(fn func(ctx context.Context, in workflows.PageInput) (workflows.ConnectPageResult, error)) {
@@ -76,8 +111,8 @@ func (f *flows) sentMessages() []workflows.TestMessageInput {
 	return append([]workflows.TestMessageInput(nil), f.messages...)
 }
 
-// failNext makes the next call of the client method ("ExecuteWorkflow" or "UpdateWithStartWorkflow") answer
-// err; the calls after it are played again.
+// failNext makes the next call of the client method ("ExecuteWorkflow", "UpdateWithStartWorkflow",
+// "UpdateWorkflow" or "QueryWorkflow") answer err; the calls after it are played again.
 func (f *flows) failNext(method string, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -246,6 +281,9 @@ func (f *flows) updateWithStart(_ context.Context, opts client.UpdateWithStartWo
 		result = st
 	case op.workflow == workflows.ChannelDeleteWorkflowType && update == workflows.UpdateAwaitDeleting:
 		result, err = f.markDeleting(op.args[0].(workflows.ChannelDeleteInput))
+	case op.workflow == workflows.SecretRotationWorkflowType &&
+		(update == workflows.UpdateSetAppSecret || update == workflows.UpdateSetPageToken):
+		result, err = f.rotate(op.args[0].(workflows.SecretRotationInput), update, opts.UpdateOptions.Args[0])
 	default:
 		return nil, fmt.Errorf("no Update %q of a workflow registered as %#v", update, op.workflow)
 	}
@@ -321,4 +359,201 @@ func (a updateAnswer) Get(_ context.Context, valuePtr any) error {
 		return err
 	}
 	return json.Unmarshal(data, valuePtr)
+}
+
+// rotationRun is a played SecretRotation: its live state, as the query answers it, and whether its run is
+// over (complete, or changing Page tokens only, with no previous app secret accepted), after which an
+// Update-with-Start begins a new run and an Update finds none.
+type rotationRun struct {
+	in    workflows.SecretRotationInput
+	state workflows.RotationState
+	over  bool
+}
+
+// rotate plays an Update-with-Start of the channel's rotation, beginning a new run when none runs.
+func (f *flows) rotate(in workflows.SecretRotationInput, update string, arg any) (workflows.RotationState, error) {
+	f.rotationMu.Lock()
+	defer f.rotationMu.Unlock()
+	r := f.rotations[in.ChannelID]
+	if r == nil || r.over {
+		r = &rotationRun{in: in}
+		f.rotations[in.ChannelID] = r
+	}
+	return r.change(f, update, arg)
+}
+
+// rotationID returns the channel ID of a rotation's workflow ID.
+func rotationID(workflowID string) (channelID string, ok bool) {
+	return strings.CutPrefix(workflowID, workflows.SecretRotationWorkflowID(""))
+}
+
+// updateWorkflow is the mocked UpdateWorkflow: "revoke-previous" to a running rotation.
+func (f *flows) updateWorkflow(_ context.Context, opts client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+	if err := f.takeFailure("UpdateWorkflow"); err != nil {
+		return nil, err
+	}
+	channelID, ok := rotationID(opts.WorkflowID)
+	if !ok || opts.UpdateName != workflows.UpdateRevokePrevious {
+		return nil, fmt.Errorf("no Update %q of workflow %s is played", opts.UpdateName, opts.WorkflowID)
+	}
+	f.rotationMu.Lock()
+	defer f.rotationMu.Unlock()
+	r := f.rotations[channelID]
+	if r == nil || r.over {
+		return nil, serviceerror.NewNotFound("workflow execution already completed")
+	}
+	st, err := r.change(f, opts.UpdateName, opts.Args[0])
+	return updateAnswer{workflowID: opts.WorkflowID, result: st, err: err}, nil
+}
+
+// queryWorkflow is the mocked QueryWorkflow: "rotation" answers the latest rotation's state, over or not.
+func (f *flows) queryWorkflow(_ context.Context, workflowID, _, queryType string, _ ...any) (converter.EncodedValue, error) {
+	if err := f.takeFailure("QueryWorkflow"); err != nil {
+		return nil, err
+	}
+	channelID, ok := rotationID(workflowID)
+	if !ok || queryType != workflows.QueryRotationState {
+		return nil, fmt.Errorf("no query %q of workflow %s is played", queryType, workflowID)
+	}
+	f.rotationMu.Lock()
+	defer f.rotationMu.Unlock()
+	r := f.rotations[channelID]
+	if r == nil {
+		return nil, serviceerror.NewNotFound("workflow not found for ID: " + workflowID)
+	}
+	return queryAnswer{r.state}, nil
+}
+
+// change plays one Update of the rotation, as its handler does, and answers the state it leaves. The caller
+// holds f.rotationMu.
+func (r *rotationRun) change(f *flows, update string, arg any) (workflows.RotationState, error) {
+	var err error
+	switch update {
+	case workflows.UpdateSetAppSecret:
+		err = r.setAppSecret(f, arg.(workflows.SetAppSecretRequest))
+	case workflows.UpdateSetPageToken:
+		err = r.setPageToken(f, arg.(workflows.SetPageTokenRequest))
+	case workflows.UpdateRevokePrevious:
+		err = r.revokePrevious(f, arg.(workflows.RevokePreviousRequest))
+	}
+	r.over = r.state.Status != aicc.RotationPending && r.state.PreviousUntil.IsZero()
+	return r.state, err
+}
+
+// setAppSecret: ChangeAppSecret (the previous secret kept while one is accepted), then the Pages' count and
+// the record.
+func (r *rotationRun) setAppSecret(f *flows, req workflows.SetAppSecretRequest) error {
+	now := f.now().UTC()
+	var until time.Time
+	if req.Overlap > 0 {
+		until = now.Add(req.Overlap)
+	}
+	_, err := f.activity(f.acts.ChangeAppSecret, activities.ChangeAppSecretInput{
+		TenantID: r.in.TenantID, ChannelID: r.in.ChannelID, VersionID: req.VersionID,
+		PreviousUntil: until, KeepPrevious: !r.state.PreviousUntil.IsZero(), Requester: req.Requester,
+	})
+	if err != nil {
+		return err
+	}
+	r.state.Status = aicc.RotationPending
+	r.state.StartedAt, r.state.StartedBy, r.state.PreviousUntil = now, req.Actor, until
+	r.state.PagesDone = nil
+	return r.checkAndRecord(f)
+}
+
+// setPageToken: ChangePageToken, then, when the app secret changed in this run, the Pages' count and the
+// record.
+func (r *rotationRun) setPageToken(f *flows, req workflows.SetPageTokenRequest) error {
+	_, err := f.activity(f.acts.ChangePageToken, activities.ChangePageTokenInput{
+		TenantID: r.in.TenantID, ChannelID: r.in.ChannelID, PageID: req.PageID, VersionID: req.VersionID,
+		Requester: req.Requester,
+	})
+	if err != nil || r.state.Status == "" {
+		return err
+	}
+	if !slices.Contains(r.state.PagesDone, req.PageID) {
+		r.state.PagesDone = append(r.state.PagesDone, req.PageID)
+		slices.Sort(r.state.PagesDone)
+	}
+	return r.checkAndRecord(f)
+}
+
+// revokePrevious: refused as the workflow's validator does when no previous secret is accepted, else
+// RetirePreviousAppSecret for the requester, and the record.
+func (r *rotationRun) revokePrevious(f *flows, req workflows.RevokePreviousRequest) error {
+	if r.state.PreviousUntil.IsZero() {
+		return activities.NonRetryable(aicc.Errorf(aicc.ENOPREVIOUSSECRET, "No previous app secret is accepted: there is nothing to revoke."))
+	}
+	_, err := f.activity(f.acts.RetirePreviousAppSecret, activities.RetirePreviousAppSecretInput{
+		TenantID: r.in.TenantID, ChannelID: r.in.ChannelID, Revoked: &req.Requester,
+	})
+	if err != nil {
+		return err
+	}
+	r.state.PreviousUntil = time.Time{}
+	if r.state.Status == "" {
+		return nil
+	}
+	return r.record(f)
+}
+
+// checkAndRecord counts the Pages still missing their token (none completes the rotation), and records.
+func (r *rotationRun) checkAndRecord(f *flows) error {
+	v, err := f.activity(f.acts.PagesWithoutNewToken, activities.RotationPagesInput{
+		ChannelID: r.in.ChannelID, Limit: workflows.MaxListedMissingPages,
+	})
+	if err != nil {
+		return err
+	}
+	var pages activities.RotationPages
+	if err := v.Get(&pages); err != nil {
+		return err
+	}
+	r.state.PagesMissing, r.state.MissingPageIDs = pages.Missing, pages.IDs
+	if pages.Missing == 0 && r.state.Status == aicc.RotationPending {
+		r.state.Status = aicc.RotationComplete
+	}
+	return r.record(f)
+}
+
+func (r *rotationRun) record(f *flows) error {
+	s := r.state
+	_, err := f.activity(f.acts.RecordRotation, activities.RecordRotationInput{
+		TenantID: r.in.TenantID, ChannelID: r.in.ChannelID,
+		Rotation: aicc.Rotation{Status: s.Status, StartedAt: s.StartedAt, PreviousUntil: s.PreviousUntil,
+			PagesMissing: s.PagesMissing, RemindedAt: s.RemindedAt, UpdatedAt: f.now().UTC()},
+	})
+	return err
+}
+
+// activity runs an activity once, as the worker would (no retry): its error is what the workflow would get.
+func (f *flows) activity(fn any, in any) (converter.EncodedValue, error) {
+	return f.env.ExecuteActivity(fn, in)
+}
+
+// queryAnswer is a query's result: Get decodes it from JSON, as the client's data converter does.
+type queryAnswer struct{ result any }
+
+func (a queryAnswer) HasValue() bool { return true }
+
+func (a queryAnswer) Get(valuePtr any) error {
+	data, err := json.Marshal(a.result)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(data, valuePtr)
+}
+
+// graphProvider gives the activities the Graph client of the fake Meta.
+type graphProvider struct{ g aicc.Graph }
+
+func (p graphProvider) Graph(context.Context) (aicc.Graph, error) { return p.g, nil }
+
+// graphTransport serves a Graph client's requests with the fake Meta, in process.
+type graphTransport struct{ g *metatest.Graph }
+
+func (t graphTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.g.ServeHTTP(rec, r)
+	return rec.Result(), nil
 }

@@ -29,6 +29,7 @@ import (
 
 	"github.com/aiccfb/aicc"
 	"github.com/aiccfb/aicc/api"
+	"github.com/aiccfb/aicc/db"
 	"github.com/aiccfb/aicc/db/dbtest"
 	"github.com/aiccfb/aicc/meta"
 	"github.com/aiccfb/aicc/workflows"
@@ -41,8 +42,9 @@ func TestMain(m *testing.M) {
 
 const publicURL = "https://aicc.example.test"
 
-// harness runs the real handler over a fresh SQLite store and a mocked Temporal client. Every request it sends
-// and every response it gets is validated against api/openapi.yaml.
+// harness runs the real handler over a fresh store (SQLite, or Postgres with AICC_TEST_POSTGRES_URL) and a
+// mocked Temporal client. Every request it sends and every response it gets is validated against
+// api/openapi.yaml.
 type harness struct {
 	t        *testing.T
 	store    aicc.Store
@@ -65,7 +67,7 @@ type harness struct {
 
 // record keeps what the test saw, for the secret canary.
 type record struct {
-	starts []string // the options, type and input of every workflow start
+	starts []string // the options, type and input of every workflow start, and the arguments of every Update
 	bodies []string // every response body
 }
 
@@ -104,20 +106,21 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	require.NoError(t, err)
 	h := &harness{
 		t:        t,
-		store:    dbtest.SQLite(t),
+		store:    harnessStore(t),
 		keyring:  keyring,
 		temporal: mocks.NewClient(t),
 		logs:     &syncBuffer{},
 		clock:    new(time.Time),
 		rec:      &record{},
 	}
-	h.flows = newFlows(h.store, h.now)
+	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h.flows = newFlows(h.store, keyring, h.now, logger)
 	*h.clock = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	h.server = &api.Server{
 		Store:     h.store,
 		Keyring:   keyring,
 		Temporal:  h.temporal,
-		Logger:    slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:    logger,
 		Metrics:   prometheus.NewRegistry(),
 		PublicURL: publicURL,
 		Webhooks:  meta.Codec{},
@@ -136,6 +139,15 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	return h
 }
 
+// harnessStore is a fresh migrated store: on Postgres when AICC_TEST_POSTGRES_URL names a database, else on
+// SQLite.
+func harnessStore(t *testing.T) *db.Store {
+	if os.Getenv(dbtest.PostgresURLEnv) != "" {
+		return dbtest.Postgres(t)
+	}
+	return dbtest.SQLite(t)
+}
+
 // storeCertificate stores a Facebook authentication certificate valid from notBefore to notAfter, as the
 // sysadmin's upload does.
 func (h *harness) storeCertificate(notBefore, notAfter time.Time) {
@@ -146,8 +158,8 @@ func (h *harness) storeCertificate(notBefore, notAfter time.Time) {
 	require.NoError(h.t, h.store.AddCertificate(context.Background(), cert))
 }
 
-// expectWorkflows sets the mocked client's default expectations: every start and Update-with-Start is
-// played by h.flows, and recorded for the secret canary.
+// expectWorkflows sets the mocked client's default expectations: every start and Update-with-Start, and the
+// secret rotation's Updates and queries, are played by h.flows, and recorded for the secret canary.
 func (h *harness) expectWorkflows() {
 	h.temporal.On("ExecuteWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything).
 		Run(func(args mock.Arguments) { h.recordStart(args[1:]) }).
@@ -156,7 +168,21 @@ func (h *harness) expectWorkflows() {
 		Run(h.recordStart).
 		Return(h.flows.withStart).Maybe()
 	h.temporal.On("UpdateWithStartWorkflow", mock.Anything, mock.Anything).
+		Run(func(args mock.Arguments) {
+			h.recordUpdate(args.Get(1).(client.UpdateWithStartWorkflowOptions).UpdateOptions)
+		}).
 		Return(h.flows.updateWithStart, nil).Maybe()
+	rotation := mock.MatchedBy(func(o client.UpdateWorkflowOptions) bool {
+		_, ok := rotationID(o.WorkflowID)
+		return ok
+	})
+	h.temporal.On("UpdateWorkflow", mock.Anything, rotation).
+		Run(func(args mock.Arguments) { h.recordUpdate(args.Get(1).(client.UpdateWorkflowOptions)) }).
+		Return(h.flows.updateWorkflow, nil).Maybe()
+	h.temporal.On("QueryWorkflow", mock.Anything, mock.MatchedBy(func(id string) bool {
+		_, ok := rotationID(id)
+		return ok
+	}), "", workflows.QueryRotationState).Return(h.flows.queryWorkflow, nil).Maybe()
 }
 
 // recordStart records the options, the workflow type and the input of a start.
@@ -164,6 +190,13 @@ func (h *harness) recordStart(args mock.Arguments) {
 	in, err := json.Marshal(args[2:])
 	require.NoError(h.t, err)
 	h.rec.starts = append(h.rec.starts, fmt.Sprintf("%+v %v %s", args.Get(0), args.Get(1), in))
+}
+
+// recordUpdate records the name and the arguments of an Update, with the starts.
+func (h *harness) recordUpdate(o client.UpdateWorkflowOptions) {
+	args, err := json.Marshal(o.Args)
+	require.NoError(h.t, err)
+	h.rec.starts = append(h.rec.starts, fmt.Sprintf("update %s %s %s", o.WorkflowID, o.UpdateName, args))
 }
 
 var (
@@ -458,6 +491,8 @@ type channel struct {
 	Onboarding  map[string]any `json:"onboarding"`
 	Basic       map[string]any `json:"basic"`
 	Robot       map[string]any `json:"robot"`
+	// RotationStatus is where the channel's latest secret rotation is: none, pending or complete.
+	RotationStatus string `json:"rotationStatus"`
 }
 
 type secretInfo struct {

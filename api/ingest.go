@@ -66,13 +66,13 @@ func (s *Server) receiveWebhook(c *gin.Context) error {
 	if err != nil {
 		return s.webhookUnavailable(c, "looking up the webhook's channel", err)
 	}
-	reason := s.checkSignature(ch, c.Request.Header, body)
+	reason, matched := s.checkSignature(ch, c.Request.Header, body)
 	if reason == aicc.RejectMismatch || reason == aicc.RejectNoSecret {
 		// The secret may have been edited since the channel was cached.
 		if ch, err = s.refreshWebhookChannel(c, ch); err != nil {
 			return s.webhookUnavailable(c, "looking up the webhook's channel", err)
 		}
-		reason = s.checkSignature(ch, c.Request.Header, body)
+		reason, matched = s.checkSignature(ch, c.Request.Header, body)
 	}
 	if reason != "" {
 		s.metrics.webhookEvents[eventRejectedSignature].Inc()
@@ -81,6 +81,7 @@ func (s *Server) receiveWebhook(c *gin.Context) error {
 		c.AbortWithStatus(http.StatusForbidden)
 		return nil
 	}
+	s.metrics.signatureMatches[matched].Inc()
 
 	events, err := s.Webhooks.ParseEvents(body)
 	if err != nil {
@@ -119,12 +120,28 @@ func (s *Server) receiveWebhook(c *gin.Context) error {
 	return nil
 }
 
-// checkSignature returns why a POST for ch with header and body is refused, "" when it is not.
-func (s *Server) checkSignature(ch *webhookChannel, header http.Header, body []byte) string {
+// Which app secret a signature matched, the label values of aicc_webhook_signature_matches_total: the current
+// one, or the previous one during a rotation's overlap window.
+const (
+	secretCurrent  = "current"
+	secretPrevious = "previous"
+)
+
+// checkSignature returns why a POST for ch with header and body is refused, "" when it is not, and then which
+// secret its signature matched. The previous secret is tried only when the current one does not match.
+func (s *Server) checkSignature(ch *webhookChannel, header http.Header, body []byte) (reason, matched string) {
 	if reason := ch.refusal(); reason != "" {
-		return reason
+		return reason, ""
 	}
-	return s.Webhooks.VerifySignature(ch.algorithm, ch.secrets, header, body)
+	reason = s.Webhooks.VerifySignature(ch.algorithm, ch.secrets, header, body)
+	if reason == "" {
+		return "", secretCurrent
+	}
+	if previous := ch.previousSecret(s.now()); reason == aicc.RejectMismatch && previous != nil &&
+		s.Webhooks.VerifySignature(ch.algorithm, previous, header, body) == "" {
+		return "", secretPrevious
+	}
+	return reason, ""
 }
 
 // refreshWebhookChannel looks ch up again unless it was looked up less than webhookRefreshAfter ago.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +25,8 @@ type metrics struct {
 	webhookEvents     map[string]prometheus.Counter
 	webhookRejections *prometheus.CounterVec
 	webhookSeconds    prometheus.Histogram
+	// signatureMatches are the series of aicc_webhook_signature_matches_total by secret, looked up once.
+	signatureMatches map[string]prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -67,6 +70,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, r := range rejectReasons {
 		m.webhookRejections.WithLabelValues(r)
 	}
+	matches := ops.MustRegister(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "aicc_webhook_signature_matches_total",
+		Help: "Meta webhook POSTs accepted, by the app secret their signature matched: current, or previous during " +
+			"a rotation's overlap window. Once previous stops growing, Meta signs with the new secret only.",
+	}, []string{"secret"}))
+	m.signatureMatches = map[string]prometheus.Counter{}
+	for _, secret := range []string{secretCurrent, secretPrevious} {
+		m.signatureMatches[secret] = matches.WithLabelValues(secret)
+	}
 	return m
 }
 
@@ -81,7 +93,17 @@ var (
 		"Webhook events stored in the inbox and not yet delivered to their conversation.", nil, nil)
 	inboxOldestDesc = prometheus.NewDesc("aicc_inbox_oldest_undelivered_seconds",
 		"Seconds since the oldest undelivered webhook event was received; 0 when every event is delivered.", nil, nil)
+	rotationsDesc = prometheus.NewDesc("aicc_secret_rotations",
+		"Channels by the result of their latest secret rotation: pending (Pages miss a token accepted under the "+
+			"new app secret) or complete.", []string{"status"}, nil)
+	rotationsRemindedDesc = prometheus.NewDesc("aicc_secret_rotations_reminded",
+		"Pending secret rotations that have fired at least one reminder: their Pages are overdue.", nil, nil)
+	rotationOldestDesc = prometheus.NewDesc("aicc_secret_rotation_oldest_pending_seconds",
+		"Seconds since the oldest pending secret rotation changed its app secret; 0 when none is pending.", nil, nil)
 )
+
+// rotationStatuses are the label values of aicc_secret_rotations, every one always present.
+var rotationStatuses = []aicc.RotationStatus{aicc.RotationPending, aicc.RotationComplete}
 
 // tokenHealths are the label values of aicc_pages, every one always present.
 var tokenHealths = []aicc.TokenHealth{aicc.TokenHealthy, aicc.TokenDegraded, aicc.TokenReauthRequired}
@@ -100,6 +122,9 @@ func (sc *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- pagesDesc
 	ch <- inboxUndeliveredDesc
 	ch <- inboxOldestDesc
+	ch <- rotationsDesc
+	ch <- rotationsRemindedDesc
+	ch <- rotationOldestDesc
 }
 
 func (sc *storeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -126,17 +151,30 @@ func (sc *storeCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(pagesDesc, prometheus.GaugeValue, float64(counts[h]), string(h))
 		}
 	}
+	if rs, err := s.Store.RotationStats(ctx); err != nil {
+		s.Logger.Warn("metrics: reading rotation stats", slog.String("error", err.Error()))
+	} else {
+		for _, st := range rotationStatuses {
+			ch <- prometheus.MustNewConstMetric(rotationsDesc, prometheus.GaugeValue, float64(rs.Count[st]), string(st))
+		}
+		ch <- prometheus.MustNewConstMetric(rotationsRemindedDesc, prometheus.GaugeValue, float64(rs.Reminded))
+		ch <- prometheus.MustNewConstMetric(rotationOldestDesc, prometheus.GaugeValue, s.secondsSince(rs.OldestPending))
+	}
 	stats, err := s.Store.InboxStats(ctx)
 	if err != nil {
 		s.Logger.Warn("metrics: reading inbox stats", slog.String("error", err.Error()))
 		return
 	}
-	var age float64
-	if !stats.Oldest.IsZero() {
-		age = max(s.now().Sub(stats.Oldest).Seconds(), 0)
-	}
 	ch <- prometheus.MustNewConstMetric(inboxUndeliveredDesc, prometheus.GaugeValue, float64(stats.Undelivered))
-	ch <- prometheus.MustNewConstMetric(inboxOldestDesc, prometheus.GaugeValue, age)
+	ch <- prometheus.MustNewConstMetric(inboxOldestDesc, prometheus.GaugeValue, s.secondsSince(stats.Oldest))
+}
+
+// secondsSince is the age of t in seconds, 0 for a zero t.
+func (s *Server) secondsSince(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return max(s.now().Sub(t).Seconds(), 0)
 }
 
 func (s *Server) serveMetrics() gin.HandlerFunc {

@@ -153,7 +153,7 @@ func (s *Server) connect(c *gin.Context, p *aicc.Page, okStatus int) error {
 		return s.temporalError(c, err)
 	case res.Status == aicc.PageTokenInvalid:
 		s.log(c).Info("page token refused", slog.String("page_id", p.PageID), slog.String("reason", res.Reason))
-		return tokenRefused(res)
+		return tokenRefused(res.Reason, res.Message)
 	}
 	got, err := s.Store.GetPage(c.Request.Context(), p.TenantID, p.ChannelID, p.PageID)
 	if err != nil {
@@ -166,9 +166,9 @@ func (s *Server) connect(c *gin.Context, p *aicc.Page, okStatus int) error {
 }
 
 // tokenRefused is the answer when Meta refused the Page's token: the workflow's code (META_TOKEN_INVALID or
-// META_PERMISSION_DENIED), on the field the administrator must change.
-func tokenRefused(res workflows.ConnectPageResult) error {
-	code, field := res.Reason, "is invalid or has expired; paste a new Page access token"
+// META_PERMISSION_DENIED) and message, on the field the administrator must change.
+func tokenRefused(code, msg string) error {
+	field := "is invalid or has expired; paste a new Page access token"
 	switch code {
 	case aicc.EMETAPERMISSION:
 		field = "lacks a permission or Page task the app needs; grant it and paste the new Page access token"
@@ -176,7 +176,6 @@ func tokenRefused(res workflows.ConnectPageResult) error {
 	default:
 		code = aicc.EMETATOKENINVALID
 	}
-	msg := res.Message
 	if msg == "" {
 		msg = "Meta refused the Page access token."
 	}

@@ -56,6 +56,9 @@ type Server struct {
 	// removing a Page, deleting a channel, sending a test message) before answering with the state recorded so
 	// far; zero means DefaultWorkflowWait.
 	WorkflowWait time.Duration
+	// RotationReminder is how often a secret rotation reminds that Pages miss their new token; zero means
+	// workflows.DefaultRotationReminderInterval.
+	RotationReminder time.Duration
 	// MaxBodyBytes bounds request bodies; zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// Now returns the current time; nil means time.Now.
@@ -124,6 +127,10 @@ func (s *Server) Handler() http.Handler {
 	t.PATCH("/channels/:channelID", s.h(s.updateChannel))
 	t.DELETE("/channels/:channelID", s.h(s.deleteChannel))
 	t.POST("/channels/:channelID/verify-token", s.h(s.rotateVerifyToken))
+	t.PUT("/channels/:channelID/app-secret", s.h(s.changeAppSecret))
+	t.GET("/channels/:channelID/rotation", s.h(s.getRotation))
+	t.POST("/channels/:channelID/rotation/revoke-previous", s.h(s.revokePreviousAppSecret))
+	t.PUT("/channels/:channelID/pages/:pageID/token-secret", s.h(s.changeTokenSecret))
 	t.POST("/channels/:channelID/onboarding", s.h(s.startOnboarding))
 	t.GET("/channels/:channelID/onboarding", s.h(s.getOnboarding))
 	t.POST("/channels/:channelID/onboarding/confirm", s.h(s.confirmOnboarding))

@@ -27,6 +27,7 @@ const (
 	DefaultWorkerMetricsAddr = ":9090"
 	DefaultPublicURL         = "http://localhost:8080"
 	DefaultVerificationTTL   = 7 * 24 * time.Hour
+	DefaultRotationReminder  = 24 * time.Hour
 	// DefaultMaxBodyBytes bounds request bodies. Meta batches at most 1,000 events in one webhook POST, far
 	// below 1 MiB; admin requests are smaller still.
 	DefaultMaxBodyBytes = 1 << 20
@@ -64,8 +65,10 @@ type Config struct {
 	PreviousMasterKeys [][]byte
 
 	VerificationTTL time.Duration
-	MaxBodyBytes    int64
-	LogLevel        slog.Level
+	// RotationReminder is how often a pending secret rotation reminds that Pages miss their new token.
+	RotationReminder time.Duration
+	MaxBodyBytes     int64
+	LogLevel         slog.Level
 
 	// The Graph API: where it is, which version is called, whom its TLS certificate must chain to, and how
 	// long one attempt may take.
@@ -106,6 +109,8 @@ type Config struct {
 //	AICC_MASTER_KEY_PREVIOUS_FILE  file holding the previous master key (base64, or the 32 raw bytes) instead
 //	                          of AICC_MASTER_KEY_PREVIOUS; setting both is an error
 //	AICC_VERIFICATION_TTL     how long onboarding waits for Meta's verification, a Go duration (default 168h)
+//	AICC_ROTATION_REMINDER    how often a pending secret rotation reminds of Pages missing their new token
+//	                          (default 24h, at least 1m)
 //	AICC_MAX_BODY_BYTES       largest accepted request body in bytes (default 1048576)
 //	AICC_LOG_LEVEL            debug, info, warn or error (default info)
 //	AICC_GRAPH_BASE_URL       base URL of Meta's Graph API (default https://graph.facebook.com; aicc dev
@@ -128,6 +133,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		WorkerMetricsAddr: DefaultWorkerMetricsAddr,
 		PublicURL:         DefaultPublicURL,
 		VerificationTTL:   DefaultVerificationTTL,
+		RotationReminder:  DefaultRotationReminder,
 		MaxBodyBytes:      DefaultMaxBodyBytes,
 		LogLevel:          slog.LevelInfo,
 		DataDir:           DefaultDataDir,
@@ -230,6 +236,17 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			bad("AICC_VERIFICATION_TTL", "must be at least 1m, got %s", d)
 		default:
 			c.VerificationTTL = d
+		}
+	}
+	if v := env("AICC_ROTATION_REMINDER"); v != "" {
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil:
+			bad("AICC_ROTATION_REMINDER", "%q is not a Go duration such as 24h", v)
+		case d < time.Minute:
+			bad("AICC_ROTATION_REMINDER", "must be at least 1m, got %s", d)
+		default:
+			c.RotationReminder = d
 		}
 	}
 	if v := env("AICC_MAX_BODY_BYTES"); v != "" {

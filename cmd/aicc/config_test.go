@@ -35,6 +35,7 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 		{"WorkerMetricsAddr", got.WorkerMetricsAddr, ":9090"},
 		{"PublicURL", got.PublicURL, "http://localhost:8080"},
 		{"VerificationTTL", got.VerificationTTL, 168 * time.Hour},
+		{"RotationReminder", got.RotationReminder, 24 * time.Hour},
 		{"MaxBodyBytes", got.MaxBodyBytes, int64(1 << 20)},
 		{"LogLevel", got.LogLevel, slog.LevelInfo},
 		{"DataDir", got.DataDir, ".aicc"},
@@ -69,6 +70,7 @@ func TestConfigFromEnvValues(t *testing.T) {
 		"AICC_MASTER_KEY":          base64.StdEncoding.EncodeToString(key),
 		"AICC_MASTER_KEY_PREVIOUS": base64.StdEncoding.EncodeToString(prev),
 		"AICC_VERIFICATION_TTL":    "1h30m",
+		"AICC_ROTATION_REMINDER":   "6h",
 		"AICC_MAX_BODY_BYTES":      "65536",
 		"AICC_LOG_LEVEL":           "debug",
 		"AICC_DATA_DIR":            "/tmp/x",
@@ -90,6 +92,9 @@ func TestConfigFromEnvValues(t *testing.T) {
 	}
 	if got.VerificationTTL != 90*time.Minute || got.MaxBodyBytes != 65536 || got.LogLevel != slog.LevelDebug {
 		t.Errorf("TTL, body, level = %v, %v, %v", got.VerificationTTL, got.MaxBodyBytes, got.LogLevel)
+	}
+	if got.RotationReminder != 6*time.Hour {
+		t.Errorf("RotationReminder = %v, want 6h", got.RotationReminder)
 	}
 	if got.UIPort != 18233 || got.TemporalPort != 17233 || got.DataDir != "/tmp/x" || got.TemporalNamespace != "aicc" {
 		t.Errorf("dev fields = %+v", got)
@@ -133,6 +138,8 @@ func TestConfigFromEnvBadValues(t *testing.T) {
 		{"previous key", "AICC_MASTER_KEY_PREVIOUS", secretish},
 		{"ttl", "AICC_VERIFICATION_TTL", "7d"},
 		{"ttl too short", "AICC_VERIFICATION_TTL", "1s"},
+		{"reminder", "AICC_ROTATION_REMINDER", "1d"},
+		{"reminder too short", "AICC_ROTATION_REMINDER", "30s"},
 		{"body", "AICC_MAX_BODY_BYTES", "1MB"},
 		{"level", "AICC_LOG_LEVEL", "loud"},
 		{"ui port", "AICC_UI_PORT", "70000"},

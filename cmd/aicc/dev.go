@@ -204,7 +204,8 @@ func dev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer)
 	srv := &api.Server{
 		Store: store, Keyring: keyring, Temporal: tc, Logger: logger, Metrics: reg,
 		Webhooks: meta.Codec{}, PublicURL: cfg.PublicURL, VerificationTTL: cfg.VerificationTTL,
-		MaxBodyBytes: cfg.MaxBodyBytes,
+		RotationReminder: cfg.RotationReminder,
+		MaxBodyBytes:     cfg.MaxBodyBytes,
 	}
 	// The API gets its own context, so that it stops first, when dev says so, not on the signal itself.
 	apiCtx, stopAPI := context.WithCancel(context.WithoutCancel(ctx))

@@ -91,7 +91,8 @@ func runAPI(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	srv := &api.Server{
 		Store: store, Keyring: keyring, Temporal: tc, Logger: logger, Metrics: reg,
 		Webhooks: meta.Codec{}, PublicURL: cfg.PublicURL, VerificationTTL: cfg.VerificationTTL,
-		MaxBodyBytes: cfg.MaxBodyBytes,
+		RotationReminder: cfg.RotationReminder,
+		MaxBodyBytes:     cfg.MaxBodyBytes,
 	}
 	logGraph(logger, cfg)
 	return api.Serve(ctx, cfg.HTTPAddr, srv.Handler(), logger)
@@ -151,7 +152,7 @@ func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 // call needs, and the Graph provider, which trusts the certificates uploaded at the time of each call.
 func newActivities(store aicc.Store, keyring *aicc.Keyring, graph aicc.GraphProvider) *activities.Activities {
 	return &activities.Activities{
-		Channels: store, Certificates: store, Conversations: store, Keyring: keyring, Graph: graph, Now: time.Now,
+		Channels: store, Certificates: store, Conversations: store, Audit: store, Keyring: keyring, Graph: graph, Now: time.Now,
 	}
 }
 
