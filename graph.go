@@ -14,7 +14,7 @@ import (
 // EINVALID *Error when the input is wrong before any call is made.
 type Graph interface {
 	// CheckPageToken reads the Page the token belongs to (GET /me?fields=id,name with the Page token), proving
-	// the token works; the caller compares the ID with call.PageID, since a token of another Page works too.
+	// the token works and is call.PageID's: a token of another Page is refused with EMETATOKENINVALID.
 	CheckPageToken(ctx context.Context, call PageCall) (PageInfo, error)
 	// SubscribeApp subscribes the app to the Page's Messenger webhooks (POST /{page-id}/subscribed_apps with
 	// SubscribedFields).

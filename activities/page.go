@@ -40,17 +40,8 @@ func (a *Activities) CheckPageToken(ctx context.Context, in PageInput) (aicc.Pag
 	if err != nil {
 		return aicc.PageInfo{}, metaError(ctx, "CheckPageToken", call, err)
 	}
-	info, err := checkTokenOwner(ctx, g, call)
-	return info, metaError(ctx, "CheckPageToken", call, err)
-}
-
-// checkTokenOwner asks Meta which Page call's token belongs to, and refuses a token of another Page.
-func checkTokenOwner(ctx context.Context, g aicc.Graph, call aicc.PageCall) (aicc.PageInfo, error) {
 	info, err := g.CheckPageToken(ctx, call)
-	if err == nil && info.ID != call.PageID {
-		err = aicc.Errorf(aicc.EMETATOKENINVALID, "Meta says this token is of Page %s, not of Page %s.", info.ID, call.PageID)
-	}
-	return info, err
+	return info, metaError(ctx, "CheckPageToken", call, err)
 }
 
 // SubscribeApp subscribes the channel's app to the Page's Messenger webhooks with aicc.SubscribedFields. Meta

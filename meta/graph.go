@@ -82,6 +82,9 @@ func AppSecretProof(appSecret, accessToken string) string {
 func (c *Client) CheckPageToken(ctx context.Context, call aicc.PageCall) (aicc.PageInfo, error) {
 	var out struct{ ID, Name string }
 	err := c.do(ctx, call, http.MethodGet, "me", url.Values{"fields": {"id,name"}}, &out)
+	if err == nil && out.ID != call.PageID {
+		err = aicc.Errorf(aicc.EMETATOKENINVALID, "Meta says this token is of Page %s, not of Page %s.", out.ID, call.PageID)
+	}
 	return aicc.PageInfo{ID: out.ID, Name: out.Name}, err
 }
 

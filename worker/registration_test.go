@@ -160,12 +160,30 @@ var starters = map[string]func(context.Context, client.Client) error{
 		})
 		return err
 	},
+	"SetAppSecret": func(ctx context.Context, c client.Client) error {
+		_, err := workflows.SetAppSecret(ctx, c, rotationInput, workflows.SetAppSecretRequest{VersionID: "sv_1", Overlap: time.Hour})
+		return err
+	},
+	"SetPageToken": func(ctx context.Context, c client.Client) error {
+		_, err := workflows.SetPageToken(ctx, c, rotationInput, workflows.SetPageTokenRequest{PageID: "42", VersionID: "sv_2"})
+		return err
+	},
+	"RevokePreviousAppSecret": func(ctx context.Context, c client.Client) error {
+		_, err := workflows.RevokePreviousAppSecret(ctx, c, "ch_1", workflows.RevokePreviousRequest{})
+		return err
+	},
+	"QuerySecretRotation": func(ctx context.Context, c client.Client) error {
+		_, err := workflows.QuerySecretRotation(ctx, c, "ch_1")
+		return err
+	},
 	"SignalInbox": func(ctx context.Context, c client.Client) error {
 		return workflows.SignalInbox(ctx, c,
 			workflows.ConversationInput{TenantID: "ten_1", ChannelID: "ch_1", PageID: "42", PSID: "7"},
 			workflows.InboxEventSignal{InboxID: 1, Kind: aicc.EventMessage, MID: "m_1", Timestamp: 1000, Text: "hello"})
 	},
 }
+
+var rotationInput = workflows.SecretRotationInput{TenantID: "ten_1", ChannelID: "ch_1"}
 
 // startersInSource lists the exported functions of workflows/starters.go that take a client.Client: the typed
 // starters, which the API and the worker reach Temporal through.

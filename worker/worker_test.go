@@ -373,6 +373,7 @@ func TestRegisterChannelDeleteAndTestMessage(t *testing.T) {
 	env = ts.NewTestWorkflowEnvironment()
 	worker.Register(env, acts)
 	env.OnRequestCancelExternalWorkflow(mock.Anything, workflows.OnboardingWorkflowID("ch_1"), "").Return(nil).Once()
+	env.OnRequestCancelExternalWorkflow(mock.Anything, workflows.SecretRotationWorkflowID("ch_1"), "").Return(nil).Once()
 	env.ExecuteWorkflow(workflows.ChannelDeleteWorkflowType, workflows.ChannelDeleteInput{TenantID: "ten_1", ChannelID: "ch_1"})
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())

@@ -34,9 +34,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// The acceptance test of master-key rotation: 5,000 secrets (and the fingerprint key) sealed under key A,
-// "aicc keys rotate" to key B killed with SIGKILL mid-way, then run again: every secret is sealed under B,
-// opens with B alone to the value stored, and keeps its fingerprint.
+// The acceptance test of master-key rotation: 5,200 secrets (and the fingerprint key) sealed under key A, of
+// every kind (app secrets, previous app secrets and secret versions of rotations under way, verify tokens,
+// Page tokens), "aicc keys rotate" to key B killed with SIGKILL mid-way, then run again: every secret is sealed
+// under B, opens with B alone to the value stored, and keeps its fingerprint.
 func TestKeysRotateKilledMidwayAndResumed(t *testing.T) {
 	ctx := context.Background()
 	keyA, keyB := aicc.RandomBytes(aicc.MasterKeySize), aicc.RandomBytes(aicc.MasterKeySize)
@@ -76,6 +77,25 @@ func TestKeysRotateKilledMidwayAndResumed(t *testing.T) {
 		p := &aicc.Page{PageID: id, ChannelID: chIDs[i%channels], TenantID: tenant.ID, Name: "Page " + id}
 		require.NoError(t, store.AddPage(ctx, p, sealed))
 		secrets = append(secrets, secret{aicc.SecretPageToken, id, token, sealed.Fingerprint})
+	}
+	// Rotations under way: a previous app secret still accepted, and a new value waiting for its workflow.
+	const inRotation = 100
+	for i, chID := range chIDs[:inRotation] {
+		previous := fmt.Sprintf("CANARY-app-%d", i)
+		sealedPrevious := krA.Seal(previous, aicc.ChannelSecretOwner(chID, aicc.SecretPreviousAppSecret), time.Now())
+		v := &aicc.SecretVersion{ID: aicc.NewID("sv"), TenantID: tenant.ID, ChannelID: chID, Kind: aicc.SecretAppSecret}
+		v.Sealed = krA.Seal(fmt.Sprintf("CANARY-next-%d", i), aicc.SecretVersionOwner(v.ID), time.Now())
+		require.NoError(t, store.AddSecretVersion(ctx, v))
+		current := krA.Seal(fmt.Sprintf("CANARY-next-%d", i), aicc.ChannelSecretOwner(chID, aicc.SecretAppSecret), time.Now())
+		require.NoError(t, store.ChangeAppSecret(ctx, aicc.AppSecretChange{
+			ChannelID: chID, VersionID: v.ID, Current: current, Previous: &sealedPrevious, PreviousUntil: time.Now().Add(time.Hour),
+		}))
+		secrets[2*i] = secret{aicc.SecretAppSecret, chID, fmt.Sprintf("CANARY-next-%d", i), current.Fingerprint}
+		pending := &aicc.SecretVersion{ID: aicc.NewID("sv"), TenantID: tenant.ID, ChannelID: chID, Kind: aicc.SecretAppSecret}
+		pending.Sealed = krA.Seal(fmt.Sprintf("CANARY-pending-%d", i), aicc.SecretVersionOwner(pending.ID), time.Now())
+		require.NoError(t, store.AddSecretVersion(ctx, pending))
+		secrets = append(secrets, secret{aicc.SecretPreviousAppSecret, chID, previous, sealedPrevious.Fingerprint},
+			secret{aicc.SecretVersionValue, chID + "/" + pending.ID, fmt.Sprintf("CANARY-pending-%d", i), pending.Sealed.Fingerprint})
 	}
 	require.NoError(t, store.Close())
 	t.Logf("stored %d secrets under key %s in %s", len(secrets), idA, time.Since(start).Round(time.Millisecond))
@@ -142,8 +162,9 @@ func TestKeysRotateKilledMidwayAndResumed(t *testing.T) {
 	t.Logf("second run re-sealed %d in %s", under[idA], time.Since(start).Round(time.Millisecond))
 	out, code = runAICC(t, rotating, "keys", "status")
 	require.Equal(t, exitOK, code, out)
-	require.Regexp(t, idA+`\s+previous\s+0\s+0\s+0\s+0\s+0\n`, out)
-	require.Regexp(t, fmt.Sprintf(`%s\s+current\s+%d\s+%d\s+%d\s+1\s+%d\n`, idB, channels, channels, pages, total), out)
+	require.Regexp(t, idA+`\s+previous(\s+0){7}\n`, out)
+	require.Regexp(t, fmt.Sprintf(`%s\s+current\s+%d\s+%d\s+%d\s+%d\s+%d\s+1\s+%d\n`,
+		idB, channels, inRotation, channels, pages, inRotation, total), out)
 
 	// 3. Key A is no longer needed: with B alone, every secret opens to its value and keeps its fingerprint.
 	onlyB := []string{"AICC_DATABASE_URL=" + url, "AICC_MASTER_KEY=" + b64(keyB)}
@@ -253,10 +274,21 @@ func requireSecret(tb testing.TB, store *db.Store, kr *aicc.Keyring, kind aicc.S
 	var sealed aicc.SealedSecret
 	var owner string
 	var err error
-	if kind == aicc.SecretPageToken {
+	switch kind {
+	case aicc.SecretPageToken:
 		sealed, err = store.PageToken(ctx, id)
 		owner = aicc.PageTokenOwner(id)
-	} else {
+	case aicc.SecretPreviousAppSecret:
+		sealed, _, err = store.PreviousAppSecret(ctx, id)
+		owner = aicc.ChannelSecretOwner(id, kind)
+	case aicc.SecretVersionValue: // id is channel ID/version ID
+		channelID, versionID, _ := strings.Cut(id, "/")
+		var v *aicc.SecretVersion
+		if v, err = store.SecretVersion(ctx, channelID, versionID); err == nil {
+			sealed = v.Sealed
+		}
+		owner = aicc.SecretVersionOwner(versionID)
+	default:
 		sealed, err = store.ChannelSecret(ctx, id, kind)
 		owner = aicc.ChannelSecretOwner(id, kind)
 	}
