@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -136,10 +137,11 @@ func (s *Server) changeTokenSecret(c *gin.Context) error {
 			PageID: p.PageID, VersionID: v.ID, Requester: s.requester(c),
 		})
 	})
-	switch code := aicc.ErrorCode(err); {
-	case code == aicc.EMETATOKENINVALID || code == aicc.EMETAPERMISSION:
-		s.log(c).Info("page token refused", slog.String("page_id", p.PageID), slog.String("reason", code))
-		return tokenRefused(code, err.(*aicc.Error).Message)
+	var e *aicc.Error
+	switch {
+	case errors.As(err, &e) && (e.Code == aicc.EMETATOKENINVALID || e.Code == aicc.EMETAPERMISSION):
+		s.log(c).Info("page token refused", slog.String("page_id", p.PageID), slog.String("reason", e.Code))
+		return tokenRefused(e.Code, e.Message)
 	case err != nil:
 		return err
 	}

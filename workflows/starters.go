@@ -45,27 +45,16 @@ func CancelOnboarding(ctx context.Context, c client.Client, channelID string) (O
 	return updateOnboarding(ctx, c, channelID, UpdateCancel, CancelRequest{})
 }
 
-func updateOnboarding(ctx context.Context, c client.Client, channelID, update string, req any) (OnboardingState, error) {
+func updateOnboarding(ctx context.Context, c client.Client, channelID, name string, req any) (OnboardingState, error) {
 	var st OnboardingState
-	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   OnboardingWorkflowID(channelID),
-		UpdateName:   update,
-		Args:         []any{req},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err == nil {
-		err = h.Get(ctx, &st)
-	}
+	err := update(ctx, c, OnboardingWorkflowID(channelID), name, req, &st)
 	return st, onboardingErrors.domain(err)
 }
 
 // QueryOnboarding returns the live state of the channel's onboarding; EONBOARDINGFINISHED when none runs.
 func QueryOnboarding(ctx context.Context, c client.Client, channelID string) (OnboardingState, error) {
 	var st OnboardingState
-	v, err := c.QueryWorkflow(ctx, OnboardingWorkflowID(channelID), "", QueryState)
-	if err == nil {
-		err = v.Get(&st)
-	}
+	err := query(ctx, c, OnboardingWorkflowID(channelID), QueryState, &st)
 	return st, onboardingErrors.domain(err)
 }
 
@@ -137,14 +126,8 @@ func updateRotationWithStart(ctx context.Context, c client.Client, in SecretRota
 // RevokePreviousAppSecret sends UpdateRevokePrevious to the channel's secret rotation; NO_PREVIOUS_SECRET when
 // none runs.
 func RevokePreviousAppSecret(ctx context.Context, c client.Client, channelID string, req RevokePreviousRequest) (RotationState, error) {
-	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: SecretRotationWorkflowID(channelID), UpdateName: UpdateRevokePrevious, Args: []any{req},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
 	var st RotationState
-	if err == nil {
-		err = h.Get(ctx, &st)
-	}
+	err := update(ctx, c, SecretRotationWorkflowID(channelID), UpdateRevokePrevious, req, &st)
 	return st, revokeErrors.domain(err)
 }
 
@@ -152,10 +135,7 @@ func RevokePreviousAppSecret(ctx context.Context, c client.Client, channelID str
 // when none is known.
 func QuerySecretRotation(ctx context.Context, c client.Client, channelID string) (RotationState, error) {
 	var st RotationState
-	v, err := c.QueryWorkflow(ctx, SecretRotationWorkflowID(channelID), "", QueryRotationState)
-	if err == nil {
-		err = v.Get(&st)
-	}
+	err := query(ctx, c, SecretRotationWorkflowID(channelID), QueryRotationState, &st)
 	return st, rotationErrors.domain(err)
 }
 
@@ -199,6 +179,26 @@ func startOptions(id, tenantID, channelID string, conflict enumspb.WorkflowIdCon
 		WorkflowIDConflictPolicy: conflict,
 		TypedSearchAttributes:    channelSearchAttributes(tenantID, channelID),
 	}
+}
+
+// update sends the Update named name with req to the running workflow id and waits for its result.
+func update(ctx context.Context, c client.Client, id, name string, req, result any) error {
+	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: id, UpdateName: name, Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		return err
+	}
+	return h.Get(ctx, result)
+}
+
+// query sends the query name to the workflow id's latest run, running or closed, and decodes its answer.
+func query(ctx context.Context, c client.Client, id, name string, result any) error {
+	v, err := c.QueryWorkflow(ctx, id, "", name)
+	if err != nil {
+		return err
+	}
+	return v.Get(result)
 }
 
 // updateWithStart sends the Update named update with args, with start, and waits for its result.

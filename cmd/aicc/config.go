@@ -148,6 +148,25 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	bad := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
 	}
+	// duration sets *dst from the Go duration in the variable name, if set: at least lo and, unless hi is 0, at
+	// most hi. example is a valid value, for the error.
+	duration := func(name, example string, lo, hi time.Duration, dst *time.Duration) {
+		v := env(name)
+		if v == "" {
+			return
+		}
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil:
+			bad(name, "%q is not a Go duration such as %s", v, example)
+		case hi == 0 && d < lo:
+			bad(name, "must be at least %s, got %s", fmtDuration(lo), d)
+		case hi != 0 && (d < lo || d > hi):
+			bad(name, "must be between %s and %s, got %s", fmtDuration(lo), fmtDuration(hi), d)
+		default:
+			*dst = d
+		}
+	}
 
 	c.DatabaseURL = env("AICC_DATABASE_URL")
 	if v := c.DatabaseURL; v != "" && !strings.HasPrefix(v, "postgres://") &&
@@ -227,28 +246,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 	}
 
-	if v := env("AICC_VERIFICATION_TTL"); v != "" {
-		d, err := time.ParseDuration(v)
-		switch {
-		case err != nil:
-			bad("AICC_VERIFICATION_TTL", "%q is not a Go duration such as 168h", v)
-		case d < time.Minute:
-			bad("AICC_VERIFICATION_TTL", "must be at least 1m, got %s", d)
-		default:
-			c.VerificationTTL = d
-		}
-	}
-	if v := env("AICC_ROTATION_REMINDER"); v != "" {
-		d, err := time.ParseDuration(v)
-		switch {
-		case err != nil:
-			bad("AICC_ROTATION_REMINDER", "%q is not a Go duration such as 24h", v)
-		case d < time.Minute:
-			bad("AICC_ROTATION_REMINDER", "must be at least 1m, got %s", d)
-		default:
-			c.RotationReminder = d
-		}
-	}
+	duration("AICC_VERIFICATION_TTL", "168h", time.Minute, 0, &c.VerificationTTL)
+	duration("AICC_ROTATION_REMINDER", "24h", time.Minute, 0, &c.RotationReminder)
 	if v := env("AICC_MAX_BODY_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1024 {
@@ -283,17 +282,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	default:
 		bad("AICC_GRAPH_TRUST", "must be %s or %s, got %q", GraphTrustSystemAndUploaded, GraphTrustUploadedOnly, v)
 	}
-	if v := env("AICC_GRAPH_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		switch {
-		case err != nil:
-			bad("AICC_GRAPH_TIMEOUT", "%q is not a Go duration such as 10s", v)
-		case d < time.Second || d > 5*time.Minute:
-			bad("AICC_GRAPH_TIMEOUT", "must be between 1s and 5m, got %s", d)
-		default:
-			c.GraphTimeout = d
-		}
-	}
+	duration("AICC_GRAPH_TIMEOUT", "10s", time.Second, 5*time.Minute, &c.GraphTimeout)
 	if v := env("AICC_DATA_DIR"); v != "" {
 		c.DataDir = v
 	}
@@ -400,4 +389,12 @@ func parsePort(s string) (int, error) {
 		return 0, fmt.Errorf("must be a port number between 1 and 65535, got %q", s)
 	}
 	return p, nil
+}
+
+// fmtDuration writes a whole number of minutes as "5m", not as time.Duration's "5m0s".
+func fmtDuration(d time.Duration) string {
+	if d >= time.Minute && d%time.Minute == 0 {
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
+	return d.String()
 }
