@@ -88,6 +88,7 @@ const (
 	PrefixCalendar = "cal"
 	PrefixChannel  = "ch"
 	PrefixCert     = "cert"
+	PrefixExport   = "exp"
 )
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)

@@ -131,6 +131,7 @@ type Store interface {
 	InboxStore
 	ConversationStore
 	AuditStore
+	ExportStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 }

@@ -21,6 +21,10 @@ type Activities struct {
 	Conversations aicc.ConversationStore
 	// Audit appends the audit entries of the changes the rotation activities make, in their transaction.
 	Audit aicc.AuditStore
+	// Exports, ExportFiles and ExportMetrics serve the export activities.
+	Exports       aicc.ExportStore
+	ExportFiles   ExportFiles
+	ExportMetrics *ExportMetrics
 	// Keyring opens the sealed Page tokens and app secrets, in memory, for the duration of one Graph call.
 	Keyring *aicc.Keyring
 	// Graph gives the Graph client of the moment (it trusts the certificates uploaded at the time of the call).

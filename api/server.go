@@ -59,6 +59,10 @@ type Server struct {
 	// RotationReminder is how often a secret rotation reminds that Pages miss their new token; zero means
 	// workflows.DefaultRotationReminderInterval.
 	RotationReminder time.Duration
+	// ExportFiles reads the files exports wrote; nil answers their downloads UNAVAILABLE.
+	ExportFiles ExportFiles
+	// ExportRetention is how long an export's files are kept; zero means aicc.DefaultExportRetention.
+	ExportRetention time.Duration
 	// MaxBodyBytes bounds request bodies; zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// Now returns the current time; nil means time.Now.
@@ -145,6 +149,12 @@ func (s *Server) Handler() http.Handler {
 	t.GET("/conversations/:conversationID", s.h(s.getConversation))
 	t.GET("/conversations/:conversationID/events", s.h(s.listConversationEvents))
 	t.GET("/audit", s.h(s.listAudit))
+	t.POST("/exports", s.h(s.createExport))
+	t.GET("/exports", s.h(s.listExports))
+	t.GET("/exports/:exportID", s.h(s.getExport))
+	t.POST("/exports/:exportID/cancel", s.h(s.cancelExport))
+	t.GET("/exports/:exportID/download", s.h(s.downloadExport))
+	t.GET("/exports/:exportID/files/:name", s.h(s.downloadExportFile))
 	return r
 }
 

@@ -73,13 +73,7 @@ func (s *Store) ListChannels(ctx context.Context, tenantID string, f aicc.Channe
 		return nil, "", err
 	}
 	var rows []*channelRow
-	q := selectChannels(s.db, &rows).Where("tenant_id = ?", tenantID)
-	if f.Status != "" {
-		q = q.Where("status = ?", f.Status)
-	}
-	if f.Name != "" {
-		q = q.Where("lower(name) LIKE ? ESCAPE '!'", "%"+likeEscaper.Replace(strings.ToLower(f.Name))+"%")
-	}
+	q := filterChannels(selectChannels(s.db, &rows).Where("tenant_id = ?", tenantID), f.Status, f.Name)
 	if err := l.apply(q).Scan(ctx); err != nil {
 		return nil, "", wrap(err, "list channels")
 	}
@@ -101,6 +95,18 @@ func selectChannels(idb bun.IDB, model any) *bun.SelectQuery {
 var worstTokenHealth = fmt.Sprintf(`COALESCE((SELECT p.token_health FROM pages AS p WHERE p.channel_id = ?TableAlias.id
 	ORDER BY CASE p.token_health WHEN '%s' THEN 2 WHEN '%s' THEN 1 ELSE 0 END DESC LIMIT 1), '') AS token_health`,
 	aicc.TokenReauthRequired, aicc.TokenDegraded)
+
+// filterChannels keeps the channels of q in status and whose name contains name, ignoring case; an empty
+// status or name keeps every one. The channel list and the exports filter through it alike.
+func filterChannels(q *bun.SelectQuery, status aicc.ChannelStatus, name string) *bun.SelectQuery {
+	if status != "" {
+		q = q.Where("status = ?", string(status))
+	}
+	if name != "" {
+		q = q.Where("lower(name) LIKE ? ESCAPE '!'", "%"+likeEscaper.Replace(strings.ToLower(name))+"%")
+	}
+	return q
+}
 
 // likeEscaper escapes the LIKE wildcards of a search term, with '!' as the escape character (a backslash
 // would depend on the server's string settings).

@@ -20,6 +20,7 @@ type keyset struct {
 
 var (
 	byCreated       = keyset{timeCol: "created_at", keyCol: "id"}
+	byCreatedLatest = keyset{timeCol: "created_at", keyCol: "id", desc: true}
 	byName          = keyset{keyCol: "name"}
 	byPageID        = keyset{keyCol: "page_id"}
 	byUpdatedLatest = keyset{timeCol: "updated_at", keyCol: "id", desc: true}

@@ -463,6 +463,70 @@ func (r *auditRow) domain() *aicc.AuditEntry {
 	}
 }
 
+type exportRow struct {
+	bun.BaseModel `bun:"table:exports"`
+	ID            string `bun:",pk"`
+	TenantID      string
+	Selection     aicc.ExportSelection
+	Format        string
+	Status        string
+	ErrorCode     string
+	Total         int
+	RecordsDone   int
+	FilesDone     int
+	Files         []aicc.ExportFile
+	CreatedBy     actorJSON
+	CreatedAt     time.Time
+	StartedAt     time.Time `bun:",nullzero"`
+	FinishedAt    time.Time `bun:",nullzero"`
+	ExpiresAt     time.Time `bun:",nullzero"`
+	UpdatedAt     time.Time
+}
+
+// actorJSON is an audit actor as a JSON column keeps it.
+type actorJSON struct {
+	Type    string `json:"type"`
+	TokenID string `json:"tokenId"`
+	Role    string `json:"role"`
+	Command string `json:"command"`
+}
+
+// newExportRow returns the row of e. Its times are normalised; no files and no channel IDs are stored as
+// empty, as a read returns them.
+func newExportRow(e *aicc.Export) *exportRow {
+	sel, files := e.Selection, e.Files
+	if len(sel.ChannelIDs) == 0 {
+		sel.ChannelIDs = nil // omitted from the JSON, so it reads as nil
+	}
+	if files == nil {
+		files = []aicc.ExportFile{} // NOT NULL
+	}
+	a := e.CreatedBy
+	return &exportRow{
+		ID: e.ID, TenantID: e.TenantID, Selection: sel, Format: string(e.Format), Status: string(e.Status),
+		ErrorCode: e.ErrorCode, Total: e.Total, RecordsDone: e.RecordsDone, FilesDone: e.FilesDone, Files: files,
+		CreatedBy: actorJSON{Type: string(a.Type), TokenID: a.TokenID, Role: string(a.Role), Command: a.Command},
+		CreatedAt: norm(e.CreatedAt), StartedAt: norm(e.StartedAt), FinishedAt: norm(e.FinishedAt),
+		ExpiresAt: norm(e.ExpiresAt), UpdatedAt: norm(e.UpdatedAt),
+	}
+}
+
+func (r *exportRow) domain() *aicc.Export {
+	a := r.CreatedBy
+	return &aicc.Export{
+		ID: r.ID, TenantID: r.TenantID, Selection: r.Selection, Format: aicc.ExportFormat(r.Format),
+		Status: aicc.ExportStatus(r.Status), ErrorCode: r.ErrorCode,
+		Total: r.Total, RecordsDone: r.RecordsDone, FilesDone: r.FilesDone, Files: r.Files,
+		CreatedBy: aicc.AuditActor{
+			Type: aicc.AuditActorType(a.Type), TokenID: a.TokenID, Role: aicc.Role(a.Role), Command: a.Command,
+		},
+		CreatedAt: utc(r.CreatedAt), StartedAt: utc(r.StartedAt), FinishedAt: utc(r.FinishedAt),
+		ExpiresAt: utc(r.ExpiresAt), UpdatedAt: utc(r.UpdatedAt),
+	}
+}
+
+func (r *exportRow) cursor() cursor { return cursor{r.CreatedAt, r.ID} }
+
 // noNUL returns s without NUL characters, which Bun refuses to put in a string literal.
 func noNUL(s string) string {
 	if strings.IndexByte(s, 0) < 0 {

@@ -176,6 +176,13 @@ var starters = map[string]func(context.Context, client.Client) error{
 		_, err := workflows.QuerySecretRotation(ctx, c, "ch_1")
 		return err
 	},
+	"StartExport": func(ctx context.Context, c client.Client) error {
+		return workflows.StartExport(ctx, c, workflows.ExportInput{TenantID: "ten_1", ExportID: "exp_1"})
+	},
+	"CancelExport": func(ctx context.Context, c client.Client) error {
+		_, err := workflows.CancelExport(ctx, c, "exp_1")
+		return err
+	},
 	"SignalInbox": func(ctx context.Context, c client.Client) error {
 		return workflows.SignalInbox(ctx, c,
 			workflows.ConversationInput{TenantID: "ten_1", ChannelID: "ch_1", PageID: "42", PSID: "7"},

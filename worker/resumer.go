@@ -13,18 +13,20 @@ import (
 )
 
 // Resumer starts the workflows of what the API stored while Temporal did not take the start: the onboarding of
-// every channel left pending, the connection of every Page left connecting and the deletion of every channel
-// left deleting. The API writes no lifecycle state of its own, so these rows are the only trace of a start that
+// every channel left pending, the connection of every Page left connecting, the deletion of every channel left
+// deleting and every export left pending. The API writes no lifecycle state of its own, so these rows are the only trace of a start that
 // did not happen, and a resumer makes them complete. Starting a workflow that runs already changes nothing, so
 // any number of resumers may run at once.
 //
 // The zero value of every field but Store and Temporal has a default, given with the field.
 type Resumer struct {
-	Store    aicc.ChannelStore
+	Store    ResumeStore
 	Temporal client.Client
 	// VerificationTTL is the onboarding's wait for Meta's verification; default
 	// workflows.DefaultVerificationTTL.
 	VerificationTTL time.Duration
+	// ExportRetention is how long an export's files are kept; default aicc.DefaultExportRetention.
+	ExportRetention time.Duration
 	// Interval is the time between two passes; default DefaultResumeInterval.
 	Interval time.Duration
 	// Grace is how long a row stays pending, connecting or deleting before it counts as left; default
@@ -34,6 +36,13 @@ type Resumer struct {
 	Now func() time.Time
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+}
+
+// ResumeStore is what the resumer reads: the rows left pending, connecting or deleting.
+type ResumeStore interface {
+	ChannelsInStatus(ctx context.Context, status aicc.ChannelStatus, before time.Time, limit int) ([]*aicc.Channel, error)
+	PagesInStatus(ctx context.Context, status aicc.PageStatus, before time.Time, limit int) ([]*aicc.Page, error)
+	ExportsInStatus(ctx context.Context, status aicc.ExportStatus, before time.Time, limit int) ([]*aicc.Export, error)
 }
 
 const (
@@ -105,8 +114,15 @@ func (r *Resumer) Resume(ctx context.Context) (int, error) {
 			return err
 		}})
 	}
+	exports, errExports := r.Store.ExportsInStatus(ctx, aicc.ExportPending, before, resumeBatch)
+	for _, e := range exports {
+		in := workflows.ExportInput{TenantID: e.TenantID, ExportID: e.ID, Retention: r.ExportRetention}
+		left = append(left, resumption{"export", e.ID, aicc.ECONFLICT, func(ctx context.Context) error {
+			return workflows.StartExport(ctx, r.Temporal, in)
+		}})
+	}
 
-	errs := []error{errPending, errDeleting, errConnecting}
+	errs := []error{errPending, errDeleting, errConnecting, errExports}
 	started := 0
 	for _, res := range left {
 		cctx, cancel := context.WithTimeout(ctx, resumeCallTimeout)

@@ -31,6 +31,7 @@ type resumeStore struct {
 	mu       sync.Mutex
 	channels []*aicc.Channel
 	pages    []*aicc.Page
+	exports  []*aicc.Export
 	errs     map[string]error // by status
 	passes   int              // listings of pending channels: one per pass
 }
@@ -75,6 +76,26 @@ func (s *resumeStore) PagesInStatus(_ context.Context, status aicc.PageStatus, b
 	for _, p := range s.pages {
 		if p.State.Status == status && p.State.UpdatedAt.Before(before) && len(out) < limit {
 			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// export adds an export of ten_1 in status since the given time before resumeNow.
+func (s *resumeStore) export(id string, status aicc.ExportStatus, ago time.Duration) {
+	s.exports = append(s.exports, &aicc.Export{ID: id, TenantID: "ten_1", Status: status, UpdatedAt: resumeNow.Add(-ago)})
+}
+
+func (s *resumeStore) ExportsInStatus(_ context.Context, status aicc.ExportStatus, before time.Time, limit int) ([]*aicc.Export, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.errs[string(status)]; err != nil {
+		return nil, err
+	}
+	var out []*aicc.Export
+	for _, e := range s.exports {
+		if e.Status == status && e.UpdatedAt.Before(before) && len(out) < limit {
+			out = append(out, e)
 		}
 	}
 	return out, nil
@@ -141,6 +162,17 @@ func expectConnect(t *testing.T, tc *mocks.Client, pageID string, err error) {
 		Return(run, err).Once()
 }
 
+func expectExport(t *testing.T, tc *mocks.Client, exportID string, err error) {
+	var run client.WorkflowRun
+	if err == nil {
+		run = mocks.NewWorkflowRun(t)
+	}
+	tc.On("ExecuteWorkflow", mock.Anything, mock.MatchedBy(func(o client.StartWorkflowOptions) bool {
+		return o.ID == workflows.ExportWorkflowID(exportID)
+	}), workflows.ExportWorkflowType, workflows.ExportInput{TenantID: "ten_1", ExportID: exportID, Retention: time.Hour}).
+		Return(run, err).Once()
+}
+
 // What the API stored while Temporal did not take the start is resumed once the grace is over; rows younger
 // than the grace are left to the API's own start. The mocked client fails the test on any other call.
 func TestResumerResumesWhatWasLeft(t *testing.T) {
@@ -153,16 +185,21 @@ func TestResumerResumesWhatWasLeft(t *testing.T) {
 	store.page("p_connecting", aicc.PageConnecting, 5*time.Minute)
 	store.page("p_young", aicc.PageConnecting, time.Second)
 	store.page("p_subscribed", aicc.PageSubscribed, time.Hour)
+	store.export("exp_pending", aicc.ExportPending, 3*time.Minute)
+	store.export("exp_young", aicc.ExportPending, time.Second)
+	store.export("exp_running", aicc.ExportRunning, time.Hour)
 	r, tc, logs := newResumer(t, store)
+	r.ExportRetention = time.Hour
 	expectOnboarding(t, tc, "ch_pending", nil)
 	expectDeletion(t, tc, "ch_deleting", nil)
 	expectConnect(t, tc, "p_connecting", nil)
+	expectExport(t, tc, "exp_pending", nil)
 
 	n, err := r.Resume(context.Background())
 
 	require.NoError(t, err)
-	assert.Equal(t, 3, n)
-	for _, id := range []string{"ch_pending", "ch_deleting", "p_connecting"} {
+	assert.Equal(t, 4, n)
+	for _, id := range []string{"ch_pending", "ch_deleting", "p_connecting", "exp_pending"} {
 		assert.Contains(t, logs.String(), id)
 	}
 }

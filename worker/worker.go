@@ -55,6 +55,7 @@ func RegisterWorkflows(r WorkflowRegistry) {
 		workflows.SendTestMessageWorkflowType: workflows.SendTestMessage,
 		workflows.ConversationWorkflowType:    workflows.Conversation,
 		workflows.SecretRotationWorkflowType:  workflows.SecretRotation,
+		workflows.ExportWorkflowType:          workflows.Export,
 	} {
 		r.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
 	}

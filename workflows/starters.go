@@ -139,6 +139,20 @@ func QuerySecretRotation(ctx context.Context, c client.Client, channelID string)
 	return st, rotationErrors.domain(err)
 }
 
+// StartExport starts the export in.ExportID, which the API stored pending. A running one is CONFLICT.
+func StartExport(ctx context.Context, c client.Client, in ExportInput) error {
+	_, err := c.ExecuteWorkflow(ctx, exclusiveStart(ExportWorkflowID(in.ExportID), in.TenantID, ""), ExportWorkflowType, in)
+	return exportErrors.domain(err)
+}
+
+// CancelExport sends UpdateCancelExport to the export and returns the status it ended in; CONFLICT when it has
+// ended already.
+func CancelExport(ctx context.Context, c client.Client, exportID string) (aicc.ExportStatus, error) {
+	var st aicc.ExportStatus
+	err := update(ctx, c, ExportWorkflowID(exportID), UpdateCancelExport, CancelExportRequest{}, &st)
+	return st, exportErrors.domain(err)
+}
+
 // StartSendTestMessage starts SendTestMessage, under an ID of its own: every test message is sent once.
 func StartSendTestMessage(ctx context.Context, c client.Client, in TestMessageInput) (client.WorkflowRun, error) {
 	opts := exclusiveStart(TestMessageWorkflowID(in.PageID, aicc.NewID("msg")), in.TenantID, in.ChannelID)
@@ -216,8 +230,11 @@ func updateWithStart(ctx context.Context, c client.Client, start client.WithStar
 	return h.Get(ctx, result)
 }
 
-// channelSearchAttributes tag a workflow with its tenant and channel for the Web UI's filters.
+// channelSearchAttributes tag a workflow with its tenant and channel (if it has one) for the Web UI's filters.
 func channelSearchAttributes(tenantID, channelID string) temporal.SearchAttributes {
+	if channelID == "" { // a workflow of the tenant's, such as an export
+		return temporal.NewSearchAttributes(SearchAttributeTenantID.ValueSet(tenantID))
+	}
 	return temporal.NewSearchAttributes(
 		SearchAttributeTenantID.ValueSet(tenantID),
 		SearchAttributeChannelID.ValueSet(channelID),
@@ -248,6 +265,10 @@ var (
 	}
 	rotationErrors = workflowErrors{
 		goneCode: aicc.ENOTFOUND, goneMessage: "No secret rotation of the channel is known.",
+	}
+	exportErrors = workflowErrors{
+		runningCode: aicc.ECONFLICT, runningMessage: "The export is running already.",
+		goneCode: aicc.ECONFLICT, goneMessage: "The export has ended.",
 	}
 	channelDeleteErrors = workflowErrors{
 		runningCode: aicc.ECHANNELDELETING, runningMessage: "The channel is being deleted.",

@@ -28,6 +28,9 @@ const (
 	DefaultPublicURL         = "http://localhost:8080"
 	DefaultVerificationTTL   = 7 * 24 * time.Hour
 	DefaultRotationReminder  = 24 * time.Hour
+	// DefaultExportBucket is where aicc api and aicc worker keep export files unless AICC_EXPORT_BUCKET says
+	// otherwise: a directory both reach (a shared volume), or an S3 bucket. aicc dev uses its data directory.
+	DefaultExportBucket = "file:///var/lib/aicc/exports"
 	// DefaultMaxBodyBytes bounds request bodies. Meta batches at most 1,000 events in one webhook POST, far
 	// below 1 MiB; admin requests are smaller still.
 	DefaultMaxBodyBytes = 1 << 20
@@ -67,8 +70,12 @@ type Config struct {
 	VerificationTTL time.Duration
 	// RotationReminder is how often a pending secret rotation reminds that Pages miss their new token.
 	RotationReminder time.Duration
-	MaxBodyBytes     int64
-	LogLevel         slog.Level
+	// ExportBucket is where export files are kept: file:///dir or s3://bucket?…; "" is DefaultExportBucket
+	// (aicc dev: its data directory). ExportRetention is how long they are kept.
+	ExportBucket    string
+	ExportRetention time.Duration
+	MaxBodyBytes    int64
+	LogLevel        slog.Level
 
 	// The Graph API: where it is, which version is called, whom its TLS certificate must chain to, and how
 	// long one attempt may take.
@@ -111,6 +118,9 @@ type Config struct {
 //	AICC_VERIFICATION_TTL     how long onboarding waits for Meta's verification, a Go duration (default 168h)
 //	AICC_ROTATION_REMINDER    how often a pending secret rotation reminds of Pages missing their new token
 //	                          (default 24h, at least 1m)
+//	AICC_EXPORT_BUCKET        where export files are kept: file:///dir or s3://bucket?region=…&endpoint=…
+//	                          (default file:///var/lib/aicc/exports; aicc dev: <data dir>/exports)
+//	AICC_EXPORT_RETENTION     how long export files are kept, a Go duration (default 168h, at least 1m)
 //	AICC_MAX_BODY_BYTES       largest accepted request body in bytes (default 1048576)
 //	AICC_LOG_LEVEL            debug, info, warn or error (default info)
 //	AICC_GRAPH_BASE_URL       base URL of Meta's Graph API (default https://graph.facebook.com; aicc dev
@@ -134,6 +144,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		PublicURL:         DefaultPublicURL,
 		VerificationTTL:   DefaultVerificationTTL,
 		RotationReminder:  DefaultRotationReminder,
+		ExportRetention:   aicc.DefaultExportRetention,
 		MaxBodyBytes:      DefaultMaxBodyBytes,
 		LogLevel:          slog.LevelInfo,
 		DataDir:           DefaultDataDir,
@@ -248,6 +259,14 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 
 	duration("AICC_VERIFICATION_TTL", "168h", time.Minute, 0, &c.VerificationTTL)
 	duration("AICC_ROTATION_REMINDER", "24h", time.Minute, 0, &c.RotationReminder)
+	duration("AICC_EXPORT_RETENTION", "168h", time.Minute, 0, &c.ExportRetention)
+	if v := env("AICC_EXPORT_BUCKET"); v != "" {
+		if !strings.HasPrefix(v, "file:///") && !strings.HasPrefix(v, "s3://") {
+			bad("AICC_EXPORT_BUCKET", "must start with file:/// (an absolute directory) or s3://")
+		} else {
+			c.ExportBucket = v
+		}
+	}
 	if v := env("AICC_MAX_BODY_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1024 {

@@ -183,7 +183,16 @@ func dev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer)
 	go func() { _ = ui.Start() }()
 	defer func() { ui.Stop(); logger.Info("web ui stopped") }()
 
-	w := worker.New(tc, newActivities(store, keyring, graph), sdkworker.Options{})
+	exportBucket := cfg.ExportBucket
+	if exportBucket == "" {
+		exportBucket = "file://" + filepath.ToSlash(filepath.Join(dir, "exports"))
+	}
+	exports, err := openExportFiles(ctx, exportBucket)
+	if err != nil {
+		return err
+	}
+	defer exports.Close()
+	w := worker.New(tc, newActivities(store, keyring, graph, exports, reg), sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
@@ -204,8 +213,8 @@ func dev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer)
 	srv := &api.Server{
 		Store: store, Keyring: keyring, Temporal: tc, Logger: logger, Metrics: reg,
 		Webhooks: meta.Codec{}, PublicURL: cfg.PublicURL, VerificationTTL: cfg.VerificationTTL,
-		RotationReminder: cfg.RotationReminder,
-		MaxBodyBytes:     cfg.MaxBodyBytes,
+		RotationReminder: cfg.RotationReminder, ExportFiles: exports, ExportRetention: cfg.ExportRetention,
+		MaxBodyBytes: cfg.MaxBodyBytes,
 	}
 	// The API gets its own context, so that it stops first, when dev says so, not on the signal itself.
 	apiCtx, stopAPI := context.WithCancel(context.WithoutCancel(ctx))

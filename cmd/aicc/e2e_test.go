@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -37,6 +38,7 @@ import (
 	"github.com/aiccfb/aicc/api"
 	"github.com/aiccfb/aicc/db"
 	"github.com/aiccfb/aicc/db/dbtest"
+	"github.com/aiccfb/aicc/export"
 	"github.com/aiccfb/aicc/meta"
 	"github.com/aiccfb/aicc/meta/metatest"
 	"github.com/aiccfb/aicc/worker"
@@ -51,6 +53,7 @@ type stack struct {
 	worker     sdkworker.Worker // the running worker; restartWorker replaces it
 	activities *activities.Activities
 	store      *db.Store
+	exports    *export.Storage // export files, in a temporary directory
 	keyring    *aicc.Keyring
 	logger     *slog.Logger
 	url        string // the API's base URL
@@ -114,7 +117,12 @@ func newStack(t *testing.T) (*stack, string) {
 		t.Fatal(err)
 	}
 	graph := cfg.GraphProvider(store)
-	acts := newActivities(store, keyring, graph)
+	exports, err := export.OpenStorage(ctx, "file://"+filepath.ToSlash(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = exports.Close() })
+	acts := newActivities(store, keyring, graph, exports, reg)
 	w := worker.New(tc, acts, sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		t.Fatalf("worker start: %v", err)
@@ -123,7 +131,7 @@ func newStack(t *testing.T) (*stack, string) {
 
 	srv := &api.Server{
 		Store: store, Keyring: keyring, Temporal: tc, Logger: logger, Metrics: reg,
-		Webhooks: meta.Codec{}, PublicURL: publicURL, VerificationTTL: time.Hour,
+		Webhooks: meta.Codec{}, PublicURL: publicURL, VerificationTTL: time.Hour, ExportFiles: exports,
 	}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
@@ -142,7 +150,7 @@ func newStack(t *testing.T) (*stack, string) {
 		t.Fatalf("CreateToken: %v", err)
 	}
 	return &stack{
-		t: t, temporal: tc, worker: w, activities: acts, store: store, keyring: keyring, logger: logger, url: hs.URL, token: token,
+		t: t, temporal: tc, worker: w, activities: acts, store: store, exports: exports, keyring: keyring, logger: logger, url: hs.URL, token: token,
 		sysToken: sysToken, tenantID: tenant.ID, logs: logs, meta: fake, appSecret: appSecret,
 	}, pageToken
 }

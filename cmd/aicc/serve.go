@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,6 +26,7 @@ import (
 	"github.com/aiccfb/aicc/activities"
 	"github.com/aiccfb/aicc/api"
 	"github.com/aiccfb/aicc/db"
+	"github.com/aiccfb/aicc/export"
 	"github.com/aiccfb/aicc/internal/ops"
 	"github.com/aiccfb/aicc/meta"
 	"github.com/aiccfb/aicc/worker"
@@ -35,6 +37,7 @@ import (
 type deps struct {
 	keyring  *aicc.Keyring
 	store    *db.Store
+	exports  *export.Storage
 	reg      *prometheus.Registry
 	temporal client.Client
 	closers  []io.Closer
@@ -61,6 +64,10 @@ func openDeps(ctx context.Context, cfg Config, logger *slog.Logger) (d *deps, er
 	if d.keyring, err = loadKeyring(ctx, cfg, d.store, time.Now().UTC()); err != nil {
 		return nil, err
 	}
+	if d.exports, err = openExportFiles(ctx, cmp.Or(cfg.ExportBucket, DefaultExportBucket)); err != nil {
+		return nil, err
+	}
+	d.closers = append(d.closers, d.exports)
 	handler, closeMetrics := temporalMetrics(d.reg, logger)
 	d.closers = append(d.closers, closeMetrics)
 	if d.temporal, err = dialTemporal(ctx, cfg, logger, handler); err != nil {
@@ -91,8 +98,8 @@ func runAPI(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	srv := &api.Server{
 		Store: store, Keyring: keyring, Temporal: tc, Logger: logger, Metrics: reg,
 		Webhooks: meta.Codec{}, PublicURL: cfg.PublicURL, VerificationTTL: cfg.VerificationTTL,
-		RotationReminder: cfg.RotationReminder,
-		MaxBodyBytes:     cfg.MaxBodyBytes,
+		RotationReminder: cfg.RotationReminder, ExportFiles: d.exports, ExportRetention: cfg.ExportRetention,
+		MaxBodyBytes: cfg.MaxBodyBytes,
 	}
 	logGraph(logger, cfg)
 	return api.Serve(ctx, cfg.HTTPAddr, srv.Handler(), logger)
@@ -139,7 +146,7 @@ func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	resumeErr := make(chan error, 1)
 	go func() { resumeErr <- newResumer(store, tc, cfg, logger).Run(ctx) }()
 
-	acts := newActivities(store, keyring, cfg.GraphProvider(store))
+	acts := newActivities(store, keyring, cfg.GraphProvider(store), d.exports, reg)
 	logGraph(logger, cfg)
 	logger.Info("worker starting", slog.String("namespace", cfg.TemporalNamespace),
 		slog.String("dispatcher", dispatcher.Owner))
@@ -149,11 +156,23 @@ func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 }
 
 // newActivities returns the activities' dependencies: the store, the keyring that unseals the secrets a Graph
-// call needs, and the Graph provider, which trusts the certificates uploaded at the time of each call.
-func newActivities(store aicc.Store, keyring *aicc.Keyring, graph aicc.GraphProvider) *activities.Activities {
+// call needs, the Graph provider, which trusts the certificates uploaded at the time of each call, and where
+// export files go, with the export metrics registered on reg.
+func newActivities(store aicc.Store, keyring *aicc.Keyring, graph aicc.GraphProvider, exports *export.Storage,
+	reg prometheus.Registerer) *activities.Activities {
 	return &activities.Activities{
-		Channels: store, Certificates: store, Conversations: store, Audit: store, Keyring: keyring, Graph: graph, Now: time.Now,
+		Channels: store, Certificates: store, Conversations: store, Audit: store, Keyring: keyring, Graph: graph,
+		Exports: store, ExportFiles: exports, ExportMetrics: activities.NewExportMetrics(reg), Now: time.Now,
 	}
+}
+
+// openExportFiles opens the storage of export files at url.
+func openExportFiles(ctx context.Context, url string) (*export.Storage, error) {
+	s, err := export.OpenStorage(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("export storage: %w", err)
+	}
+	return s, nil
 }
 
 // newDispatcher returns the process's inbox dispatcher, which delivers stored webhook events to their
@@ -167,11 +186,11 @@ func newDispatcher(inbox aicc.InboxStore, tc client.Client, logger *slog.Logger,
 	}
 }
 
-// newResumer returns the process's resumer, which starts the workflows of channels and Pages the API stored
-// while Temporal did not take the start.
-func newResumer(store aicc.ChannelStore, tc client.Client, cfg Config, logger *slog.Logger) *worker.Resumer {
+// newResumer returns the process's resumer, which starts the workflows of channels, Pages and exports the API
+// stored while Temporal did not take the start.
+func newResumer(store worker.ResumeStore, tc client.Client, cfg Config, logger *slog.Logger) *worker.Resumer {
 	return &worker.Resumer{
-		Store: store, Temporal: tc, VerificationTTL: cfg.VerificationTTL, Now: time.Now,
+		Store: store, Temporal: tc, VerificationTTL: cfg.VerificationTTL, ExportRetention: cfg.ExportRetention, Now: time.Now,
 		Logger: logger.With(slog.String("component", "resumer")),
 	}
 }

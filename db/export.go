@@ -1,0 +1,186 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/aiccfb/aicc"
+	"github.com/uptrace/bun"
+)
+
+// matchChunk is how many selected channel IDs one query of MatchExportChannels checks.
+const matchChunk = 1000
+
+// MatchExportChannels counts the tenant's channels sel matches. Without sel.ChannelIDs, those are the channels
+// that sel.Status and sel.Name keep, as they filter ListChannels; with them, those of the IDs that are the
+// tenant's channels and pass the same filters. unknown lists, sorted and once each, the IDs that are not the
+// tenant's channels; a channel that exists but fails a filter is not unknown, only not counted. Channels being
+// deleted match nothing, and their IDs are unknown: they are going away. The IDs are checked 1,000 to a query.
+func (s *Store) MatchExportChannels(ctx context.Context, tenantID string, sel aicc.ExportSelection) (int, []string, error) {
+	if len(sel.ChannelIDs) == 0 {
+		n, err := exportMatch(s.db.NewSelect().Model((*channelRow)(nil)), tenantID, sel).Count(ctx)
+		return int(n), nil, wrap(err, "match export channels")
+	}
+	filtered := sel.Status != "" || sel.Name != ""
+	var unknown []string
+	n := 0
+	for chunk := range slices.Chunk(uniqueIDs(sel.ChannelIDs), matchChunk) {
+		var known []string
+		err := s.db.NewSelect().Model((*channelRow)(nil)).Column("id").
+			Where("tenant_id = ? AND status <> ? AND id IN (?)", tenantID, string(aicc.StatusDeleting), bun.List(chunk)).
+			Scan(ctx, &known)
+		if err != nil {
+			return 0, nil, wrap(err, "match export channels")
+		}
+		matched := len(known)
+		if filtered && matched > 0 {
+			q := exportMatch(s.db.NewSelect().Model((*channelRow)(nil)), tenantID, sel).Where("id IN (?)", bun.List(known))
+			m, err := q.Count(ctx)
+			if err != nil {
+				return 0, nil, wrap(err, "match export channels")
+			}
+			matched = int(m)
+		}
+		n += matched
+		isKnown := make(map[string]bool, len(known))
+		for _, id := range known {
+			isKnown[id] = true
+		}
+		for _, id := range chunk {
+			if !isKnown[id] {
+				unknown = append(unknown, id)
+			}
+		}
+	}
+	return n, unknown, nil
+}
+
+// ExportRecords returns up to limit records (1 to aicc.MaxExportFileRecords) of the channels sel matches, as
+// MatchExportChannels counts them, whose ID is greater than after, in ID order. One query reads the channels
+// and one more the Pages of all of them, so a batch costs two queries whatever its size.
+func (s *Store) ExportRecords(ctx context.Context, tenantID string, sel aicc.ExportSelection, after string, limit int) ([]aicc.ExportRecord, error) {
+	if limit < 1 || limit > aicc.MaxExportFileRecords {
+		return nil, fmt.Errorf("db: export records: limit %d is not between 1 and %d", limit, aicc.MaxExportFileRecords)
+	}
+	var rows []*channelRow
+	q := s.db.NewSelect().Model(&rows).
+		Column("id", "name", "app_id", "algorithm", "status", "basic", "robot", "created_at", "updated_at")
+	q = exportMatch(q, tenantID, sel).Where("id > ?", after)
+	if len(sel.ChannelIDs) > 0 {
+		// At most aicc.MaxExportSelection IDs, so that the database orders and cuts them by the key itself.
+		q = q.Where("id IN (?)", bun.List(uniqueIDs(sel.ChannelIDs)))
+	}
+	if err := q.OrderExpr("id").Limit(int64(limit)).Scan(ctx); err != nil {
+		return nil, wrap(err, "export records")
+	}
+	records := make([]aicc.ExportRecord, len(rows))
+	if len(rows) == 0 {
+		return records, nil
+	}
+	var pages []*pageRow
+	err := s.db.NewSelect().Model(&pages).Column("channel_id", "page_id", "name").
+		Where("channel_id IN (?)", bun.List(mapRows(rows, func(r *channelRow) string { return r.ID }))).
+		OrderExpr("channel_id, page_id").Scan(ctx)
+	if err != nil {
+		return nil, wrap(err, "export records")
+	}
+	byChannel := make(map[string][]aicc.ExportPage, len(rows))
+	for _, p := range pages {
+		byChannel[p.ChannelID] = append(byChannel[p.ChannelID], aicc.ExportPage{PageID: p.PageID, Name: p.Name})
+	}
+	for i, r := range rows {
+		records[i] = aicc.ExportRecord{
+			ChannelID: r.ID, Name: r.Name, AppID: r.AppID, Algorithm: aicc.SignatureAlgorithm(r.Algorithm),
+			Status: aicc.ChannelStatus(r.Status), Basic: r.Basic, Robot: r.Robot, Pages: byChannel[r.ID],
+			CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
+		}
+		if records[i].Pages == nil {
+			records[i].Pages = []aicc.ExportPage{}
+		}
+	}
+	return records, nil
+}
+
+// exportMatch narrows q, a select of channels, to the tenant's channels that the filters of sel keep, leaving
+// out those being deleted.
+func exportMatch(q *bun.SelectQuery, tenantID string, sel aicc.ExportSelection) *bun.SelectQuery {
+	q = q.Where("tenant_id = ? AND status <> ?", tenantID, string(aicc.StatusDeleting))
+	return filterChannels(q, sel.Status, sel.Name)
+}
+
+// uniqueIDs returns ids sorted, each once.
+func uniqueIDs(ids []string) []string {
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+// CreateExport stores a new export. An empty ID, a zero CreatedAt, an empty Status (pending) and a zero
+// UpdatedAt (CreatedAt) are filled in, and e is updated to what a read returns.
+func (s *Store) CreateExport(ctx context.Context, e *aicc.Export) error {
+	stamp(&e.ID, aicc.PrefixExport, &e.CreatedAt)
+	if e.Status == "" {
+		e.Status = aicc.ExportPending
+	}
+	if e.UpdatedAt.IsZero() {
+		e.UpdatedAt = e.CreatedAt
+	}
+	r := newExportRow(e)
+	if _, err := s.db.NewInsert().Model(r).Exec(ctx); err != nil {
+		return wrap(err, "create export")
+	}
+	*e = *r.domain()
+	return nil
+}
+
+// GetExport returns the tenant's export with the given ID.
+func (s *Store) GetExport(ctx context.Context, tenantID, id string) (*aicc.Export, error) {
+	r := new(exportRow)
+	if err := getInTenant(ctx, s.db, r, tenantID, id); err != nil {
+		return nil, wrap(found(err, "export"), "get export")
+	}
+	return r.domain(), nil
+}
+
+// ListExports lists the tenant's exports, the newest first (ties by ID, descending).
+func (s *Store) ListExports(ctx context.Context, tenantID string, opt aicc.ListOptions) ([]*aicc.Export, string, error) {
+	l, err := newListing(byCreatedLatest, opt)
+	if err != nil {
+		return nil, "", err
+	}
+	var rows []*exportRow
+	if err := l.apply(s.db.NewSelect().Model(&rows).Where("tenant_id = ?", tenantID)).Scan(ctx); err != nil {
+		return nil, "", wrap(err, "list exports")
+	}
+	rows, next := cut(l, rows)
+	return mapRows(rows, (*exportRow).domain), next, nil
+}
+
+// SetExportProgress overwrites the export's status, error code, counts, files and times with p; a zero time
+// is stored as NULL, but a zero p.UpdatedAt is now. It returns ENOTFOUND when the export does not exist.
+func (s *Store) SetExportProgress(ctx context.Context, id string, p aicc.ExportProgress) error {
+	r := newExportRow(&aicc.Export{
+		Status: p.Status, ErrorCode: p.ErrorCode, Total: p.Total, RecordsDone: p.RecordsDone, FilesDone: p.FilesDone,
+		Files: p.Files, StartedAt: p.StartedAt, FinishedAt: p.FinishedAt, ExpiresAt: p.ExpiresAt,
+		UpdatedAt: stateTime(p.UpdatedAt),
+	})
+	res, err := s.db.NewUpdate().Model(r).
+		Column("status", "error_code", "total", "records_done", "files_done", "files", "started_at", "finished_at",
+			"expires_at", "updated_at").
+		Where("id = ?", id).Exec(ctx)
+	return wrap(affected(res, err, "export"), "set export progress")
+}
+
+// ExportsInStatus returns up to limit exports of every tenant that have been in status since before before
+// (their last progress is older), the longest waiting first, for the worker's resumer and the expiry sweep.
+func (s *Store) ExportsInStatus(ctx context.Context, status aicc.ExportStatus, before time.Time, limit int) ([]*aicc.Export, error) {
+	var rows []*exportRow
+	err := s.db.NewSelect().Model(&rows).Where("status = ? AND updated_at < ?", string(status), norm(before)).
+		OrderExpr("updated_at, id").Limit(int64(limit)).Scan(ctx)
+	if err != nil {
+		return nil, wrap(err, "list exports in status")
+	}
+	return mapRows(rows, (*exportRow).domain), nil
+}

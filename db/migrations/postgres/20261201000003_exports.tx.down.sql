@@ -1,0 +1,2 @@
+DROP INDEX channels_tenant_id_idx;
+DROP TABLE exports;
