@@ -211,11 +211,20 @@ func metaError(ctx context.Context, op string, call aicc.PageCall, err error) er
 			"HTTPStatus", ge.HTTPStatus, "GraphCode", ge.GraphCode, "Subcode", ge.Subcode, "Type", ge.Type,
 			"FBTraceID", ge.FBTraceID, "GraphMessage", redact(ge.GraphMessage))
 	}
-	switch e.Code {
-	case aicc.EMETARATELIMITED, aicc.EMETAUNAVAILABLE, aicc.EUNAVAILABLE:
+	if metaRetryable(e.Code) {
 		return temporal.NewApplicationError(msg, e.Code)
 	}
 	return temporal.NewNonRetryableApplicationError(msg, e.Code, nil)
+}
+
+// metaRetryable reports whether a Graph call that failed with code may succeed when tried again: Meta rate
+// limited it or could not be reached. Every other code is an answer.
+func metaRetryable(code string) bool {
+	switch code {
+	case aicc.EMETARATELIMITED, aicc.EMETAUNAVAILABLE, aicc.EUNAVAILABLE:
+		return true
+	}
+	return false
 }
 
 // redactor returns a function that removes call's token, app secret and appsecret_proof from a text.

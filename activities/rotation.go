@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -182,13 +183,10 @@ func versionGone(err error) error {
 	return domainError(err)
 }
 
-// refused reports whether err is an answer that no retry can change (see metaError).
+// refused reports whether err is Meta's answer, which no retry can change, rather than a failure to get one.
 func refused(err error) bool {
-	switch aicc.ErrorCode(err) {
-	case aicc.EMETARATELIMITED, aicc.EMETAUNAVAILABLE, aicc.EUNAVAILABLE, aicc.EINTERNAL:
-		return false
-	}
-	return true
+	var e *aicc.Error
+	return errors.As(err, &e) && e.Code != aicc.EINTERNAL && !metaRetryable(e.Code)
 }
 
 // RotationPages are the channel's Pages without a token accepted under its current app secret.
