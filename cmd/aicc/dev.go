@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -107,7 +108,12 @@ func dev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer)
 		return err
 	}
 
-	store, err := openStore(ctx, "sqlite:"+filepath.Join(dir, devAppDB))
+	// AICC_DATABASE_URL puts the application's data in Postgres; Temporal's stay in the data directory.
+	database := "SQLite, " + filepath.Join(dir, devAppDB)
+	if cfg.DatabaseURL != "" {
+		database = "AICC_DATABASE_URL" // never printed: it may hold a password
+	}
+	store, err := openStore(ctx, cmp.Or(cfg.DatabaseURL, "sqlite:"+filepath.Join(dir, devAppDB)))
 	if err != nil {
 		return err
 	}
@@ -228,7 +234,7 @@ func dev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer)
 	}
 	printBanner(stdout, devBanner{
 		APIURL: apiURL, PublicURL: cfg.PublicURL, UIURL: uiURL + "/namespaces/" + cfg.TemporalNamespace + "/workflows",
-		Temporal: tmp.HostPort, Namespace: cfg.TemporalNamespace, DataDir: dir, Tokens: tokens,
+		Temporal: tmp.HostPort, Namespace: cfg.TemporalNamespace, DataDir: dir, Database: database, Tokens: tokens,
 		Graph: graph.BaseURL + "/" + graph.Version, Trust: cfg.graphTrust(), FakeMeta: fake != nil,
 		Certificate: certificateState(ctx, store),
 	})
@@ -400,7 +406,9 @@ func waitHTTP(ctx context.Context, apiErr <-chan error, targets ...string) error
 // devBanner is what aicc dev prints once everything runs.
 type devBanner struct {
 	APIURL, PublicURL, UIURL, Temporal, Namespace, DataDir string
-	Tokens                                                 devTokens
+	// Database says where the application's data are: SQLite in the data directory, or AICC_DATABASE_URL.
+	Database string
+	Tokens   devTokens
 	// Graph is the Graph API's base URL and version, Trust the AICC_GRAPH_TRUST in force.
 	Graph, Trust string
 	FakeMeta     bool
@@ -419,6 +427,7 @@ aicc dev is running.
   Health         %[1]s/healthz  %[1]s/readyz
   Temporal UI    %[3]s
   Temporal       %[4]s (namespace %[5]s)
+  Database       %[11]s
   Callback URLs  start with %[2]s (set AICC_PUBLIC_URL to a public HTTPS URL for Meta)
 
   Tenant "dev"   %[6]s
@@ -431,7 +440,7 @@ aicc dev is running.
   Data in %[9]s (kept across restarts; delete it to start afresh). Ctrl+C stops.
 
 `, b.APIURL, b.PublicURL, b.UIURL, b.Temporal, b.Namespace,
-		b.Tokens.TenantID, b.Tokens.TenantAdmin, b.Tokens.Sysadmin, b.DataDir, metaBanner(b))
+		b.Tokens.TenantID, b.Tokens.TenantAdmin, b.Tokens.Sysadmin, b.DataDir, metaBanner(b), b.Database)
 }
 
 // certificateState is nil when a valid Facebook authentication certificate is uploaded, else the error the

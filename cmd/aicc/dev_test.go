@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -286,5 +288,53 @@ func TestPrintBannerMeta(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// With AICC_DATABASE_URL set, aicc dev keeps the application's data there (here a Postgres schema of its
+// own) instead of SQLite in the data directory, and its banner says so without showing the URL.
+func TestDevUsesDatabaseURL(t *testing.T) {
+	pgURL := dbtest.PostgresURL(t)
+	dir := t.TempDir()
+	ports := make([]string, 3)
+	for i := range ports {
+		port, err := freePort("127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[i] = strconv.Itoa(port)
+	}
+	cfg, err := ConfigFromEnv(env(map[string]string{
+		"AICC_DATABASE_URL": pgURL, "AICC_DATA_DIR": dir, "AICC_HTTP_ADDR": "127.0.0.1:" + ports[0],
+		"AICC_UI_PORT": ports[1], "AICC_TEMPORAL_PORT": ports[2],
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- dev(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), out) }()
+	eventually(t, time.Minute, "aicc dev running", func() bool { return strings.Contains(out.String(), "aicc dev is running") })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("dev: %v", err)
+	}
+
+	banner := out.String()
+	if !strings.Contains(banner, "Database       AICC_DATABASE_URL") || strings.Contains(banner, pgURL) {
+		t.Errorf("banner names the database wrongly or shows its URL:\n%s", banner)
+	}
+	if _, err := os.Stat(filepath.Join(dir, devAppDB)); !os.IsNotExist(err) {
+		t.Errorf("%s in the data directory: %v; want no SQLite database", devAppDB, err)
+	}
+	store, err := openStore(context.Background(), pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	tenants, _, err := store.ListTenants(context.Background(), aicc.ListOptions{Limit: 10})
+	if err != nil || len(tenants) != 1 || tenants[0].Name != "dev" {
+		t.Errorf("tenants in Postgres = %v, %v; want the dev tenant", tenants, err)
 	}
 }
