@@ -36,11 +36,6 @@ type exportPosition struct {
 	After string // the ID of the last channel written
 }
 
-// Export file names besides the channels' files.
-const (
-	ExportManifest = "manifest.json"
-	ExportZip      = "export.zip"
-)
 
 // WriteExport writes the export's files: the matching channels in ID order, read a file's worth
 // (aicc.MaxExportFileRecords) at a time and streamed into one file each, each with its header row (an export
@@ -132,7 +127,7 @@ func (a *Activities) writeExportBundle(ctx context.Context, e *aicc.Export, file
 		SchemaVersion: aicc.ExportSchemaVersion, ExportID: e.ID, Format: e.Format, Selection: e.Selection,
 		Records: records, Files: files, CreatedAt: e.CreatedAt,
 	})
-	err := a.ExportFiles.Put(ctx, export.Key(e.ID, ExportManifest), func(w io.Writer) error {
+	err := a.ExportFiles.Put(ctx, export.Key(e.ID, export.ManifestName), func(w io.Writer) error {
 		_, err := w.Write(manifest)
 		return err
 	})
@@ -143,8 +138,8 @@ func (a *Activities) writeExportBundle(ctx context.Context, e *aicc.Export, file
 	for _, f := range files {
 		names = append(names, f.Name)
 	}
-	names = append(names, ExportManifest)
-	return a.ExportFiles.Put(ctx, export.Key(e.ID, ExportZip), func(w io.Writer) error {
+	names = append(names, export.ManifestName)
+	return a.ExportFiles.Put(ctx, export.Key(e.ID, export.ZipName), func(w io.Writer) error {
 		return export.WriteZip(ctx, w, func(name string) (io.ReadCloser, error) {
 			return a.ExportFiles.Open(ctx, export.Key(e.ID, name))
 		}, names)
@@ -158,17 +153,30 @@ func (a *Activities) DeleteExportFiles(ctx context.Context, in ExportInput) erro
 
 // RecordExportInput is the progress to write for an export.
 type RecordExportInput struct {
+	TenantID string
 	ExportID string
 	Progress aicc.ExportProgress
 }
 
 // RecordExport writes the export's status and progress, so the API's lists never ask Temporal; it is an
-// idempotent overwrite. A finished export is counted in the export metrics.
+// idempotent overwrite. The workflow does not know how many channels the selection matched: a zero
+// Progress.Total of an export that has not succeeded keeps the total stored (the API's count, or the one
+// WriteExport recorded since), rather than showing a running export as 0 of 0. The export is read in its
+// tenant first, so another tenant's ID changes nothing. An export is counted in the export metrics when it
+// first finishes: a success cancelled during its retention, or a retried write, is not counted again.
 func (a *Activities) RecordExport(ctx context.Context, in RecordExportInput) error {
-	if err := a.Exports.SetExportProgress(ctx, in.ExportID, in.Progress); err != nil {
+	p := in.Progress
+	e, err := a.Exports.GetExport(ctx, in.TenantID, in.ExportID)
+	if err != nil {
 		return domainError(err)
 	}
-	if p := in.Progress; p.Status.Finished() && p.Status != aicc.ExportExpired {
+	if p.Total == 0 && p.Status != aicc.ExportSuccess && p.Status != aicc.ExportExpired {
+		p.Total = e.Total
+	}
+	if err := a.Exports.SetExportProgress(ctx, in.ExportID, p); err != nil {
+		return domainError(err)
+	}
+	if p.Status.Finished() && p.Status != aicc.ExportExpired && !e.Status.Finished() {
 		a.ExportMetrics.finished(p)
 	}
 	return nil

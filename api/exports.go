@@ -13,7 +13,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/aiccfb/aicc"
-	"github.com/aiccfb/aicc/activities"
 	"github.com/aiccfb/aicc/export"
 	"github.com/aiccfb/aicc/workflows"
 )
@@ -175,7 +174,7 @@ func (s *Server) cancelExport(c *gin.Context) error {
 	}
 	wctx, cancel := context.WithTimeout(ctx, s.workflowWait())
 	defer cancel()
-	if _, err := workflows.CancelExport(wctx, s.Temporal, e.ID); err != nil {
+	if _, err := workflows.CancelExport(wctx, s.Temporal, s.exportInput(e)); err != nil {
 		return s.temporalError(c, err)
 	}
 	s.log(c).Info("export cancelled", slog.String("export_id", e.ID))
@@ -188,7 +187,7 @@ func (s *Server) downloadExport(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.serveExportFile(c, e, activities.ExportZip, "application/zip", "export-"+e.ID+".zip")
+	return s.serveExportFile(c, e, export.ZipName, "application/zip", "export-"+e.ID+".zip")
 }
 
 // downloadExportFile serves one file of the export, or its manifest.json.
@@ -198,7 +197,7 @@ func (s *Server) downloadExportFile(c *gin.Context) error {
 		return err
 	}
 	name := c.Param("name")
-	if name == activities.ExportManifest {
+	if name == export.ManifestName {
 		return s.serveExportFile(c, e, name, "application/json", name)
 	}
 	if !slices.ContainsFunc(e.Files, func(f aicc.ExportFile) bool { return f.Name == name }) {
@@ -215,13 +214,15 @@ var exportContentTypes = map[aicc.ExportFormat]string{
 }
 
 // readyExport returns the tenant's export the route names when its files can be downloaded: EXPORT_EXPIRED
-// once they are deleted, EXPORT_NOT_READY before it succeeded.
+// once they are deleted, or once its retention is over even if the workflow's timer has not deleted them yet
+// (a worker that is down must not extend the retention), EXPORT_NOT_READY before it succeeded.
 func (s *Server) readyExport(c *gin.Context) (*aicc.Export, error) {
 	e, err := s.Store.GetExport(c.Request.Context(), principalOf(c).TenantID, c.Param("exportID"))
 	switch {
 	case err != nil:
 		return nil, err
-	case e.Status == aicc.ExportExpired:
+	case e.Status == aicc.ExportExpired,
+		e.Status == aicc.ExportSuccess && !e.ExpiresAt.IsZero() && !s.now().Before(e.ExpiresAt):
 		return nil, aicc.Errorf(aicc.EEXPORTEXPIRED, "The export expired on %s and its files are deleted; export again.",
 			e.ExpiresAt.UTC().Format(time.RFC3339))
 	case e.Status != aicc.ExportSuccess:

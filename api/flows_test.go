@@ -26,6 +26,7 @@ import (
 
 	"github.com/aiccfb/aicc"
 	"github.com/aiccfb/aicc/activities"
+	"github.com/aiccfb/aicc/export"
 	"github.com/aiccfb/aicc/meta"
 	"github.com/aiccfb/aicc/meta/metatest"
 	"github.com/aiccfb/aicc/workflows"
@@ -48,6 +49,14 @@ import (
 //     activities, in the workflow's order, over the store and the keyring, with the fake Meta graph behind
 //     their Graph calls. Its timers are not played: a test moves the clock instead (the webhook POST honours
 //     the window's end by itself), and no reminder fires.
+//   - Export, one run per export (see exportRun): its start plays it through at once, with the real activities
+//     over the store and exportFiles, the in-memory storage the server reads too: RecordExport running,
+//     WriteExport, then RecordExport success with the files, finishedAt and expiresAt (now + retention), or,
+//     when WriteExport fails, DeleteExportFiles and RecordExport failed with its code. After setHoldExports(true)
+//     a start leaves the export pending until runExport plays it. The Update-with-Start "cancel" deletes the
+//     files and records it cancelled, starting the run when there was none. The retention timer fires when a
+//     test calls expireExport. An export's ID is never used again: a start or a cancel after its run ended is
+//     refused as already started.
 //
 // failNext makes the next call of a client method fail as Temporal would answer it.
 type flows struct {
@@ -62,6 +71,11 @@ type flows struct {
 	// rotationMu makes the rotations' changes one at a time, as each workflow does, and guards rotations.
 	rotationMu sync.Mutex
 	rotations  map[string]*rotationRun // by channel ID, the latest rotation
+	// exportFiles keeps the files of the played exports; it is the server's ExportFiles too.
+	exportFiles *export.Storage
+	// exportMu plays one step of an export at a time, as its workflow does, and guards exports.
+	exportMu sync.Mutex
+	exports  map[string]*exportRun // by export ID, the latest run
 
 	mu          sync.Mutex
 	connect     func(ctx context.Context, in workflows.PageInput) (workflows.ConnectPageResult, error)
@@ -69,21 +83,24 @@ type flows struct {
 	testMessage func(ctx context.Context, in workflows.TestMessageInput) (aicc.SendResult, error)
 	messages    []workflows.TestMessageInput // the inputs of every SendTestMessage started
 	failures    map[string][]error           // by client method, the answers of its next calls
+	holdExports bool                         // exports started stay pending until runExport
+	exportErr   error                        // the first played export whose workflow failed
 }
 
 // newFlows plays the workflows over store; the rotation's activities open secrets with keyring and log to
-// logger.
-func newFlows(store aicc.Store, keyring *aicc.Keyring, now func() time.Time, logger *slog.Logger) *flows {
+// logger, and the exports' activities write their files to exportFiles.
+func newFlows(store aicc.Store, keyring *aicc.Keyring, exportFiles *export.Storage, now func() time.Time,
+	logger *slog.Logger) *flows {
 	graph := metatest.NewGraph(appSecret)
 	graphClient := &meta.Client{BaseURL: "https://graph.facebook.test", HTTP: &http.Client{Transport: graphTransport{graph}}}
 	acts := &activities.Activities{Channels: store, Certificates: store, Conversations: store, Audit: store,
-		Keyring: keyring, Graph: graphProvider{graphClient}, Now: now}
+		Exports: store, ExportFiles: exportFiles, Keyring: keyring, Graph: graphProvider{graphClient}, Now: now}
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(tlog.NewStructuredLogger(logger))
 	env := suite.NewTestActivityEnvironment()
 	env.RegisterActivity(acts)
 	return &flows{store: store, now: now, graph: graph, acts: acts, env: env, rotations: map[string]*rotationRun{},
-		failures: map[string][]error{}}
+		exportFiles: exportFiles, exports: map[string]*exportRun{}, failures: map[string][]error{}}
 }
 
 func (f *flows) setConnect(fn func(ctx context.Context, in workflows.PageInput) (workflows.ConnectPageResult, error)) {
@@ -139,6 +156,7 @@ func (f *flows) requireNoFailureLeft(tb testing.TB) {
 	for method, errs := range f.failures {
 		require.Empty(tb, errs, "failures of %s set but never answered", method)
 	}
+	require.NoError(tb, f.exportErr, "a played export's workflow failed")
 }
 
 // errAlreadyStarted is Temporal's answer to a start while a workflow of the same ID runs.
@@ -211,6 +229,11 @@ func (f *flows) execute(_ context.Context, opts client.StartWorkflowOptions, wor
 			}
 			return err
 		}
+	case workflows.ExportWorkflowType:
+		if err := f.startExport(args[0].(workflows.ExportInput)); err != nil {
+			return nil, err
+		}
+		get = func(context.Context, any) error { return errors.New("nothing waits for an export's run") }
 	default:
 		// A function or an unknown name would not reach any registered workflow.
 		return nil, fmt.Errorf("no workflow is registered as %#v", workflow)
@@ -284,6 +307,8 @@ func (f *flows) updateWithStart(_ context.Context, opts client.UpdateWithStartWo
 	case op.workflow == workflows.SecretRotationWorkflowType &&
 		(update == workflows.UpdateSetAppSecret || update == workflows.UpdateSetPageToken):
 		result, err = f.rotate(op.args[0].(workflows.SecretRotationInput), update, opts.UpdateOptions.Args[0])
+	case op.workflow == workflows.ExportWorkflowType && update == workflows.UpdateCancelExport:
+		return f.cancelExport(op.opts.ID, op.args[0].(workflows.ExportInput))
 	default:
 		return nil, fmt.Errorf("no Update %q of a workflow registered as %#v", update, op.workflow)
 	}
@@ -556,4 +581,150 @@ func (t graphTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	rec := httptest.NewRecorder()
 	t.g.ServeHTTP(rec, r)
 	return rec.Result(), nil
+}
+
+// exportRun is a played Export: its input and the progress it records, kept as the workflow keeps them.
+type exportRun struct {
+	in       workflows.ExportInput
+	progress aicc.ExportProgress // Status "" until the run has begun
+	over     bool                // the run ended: cancelled, failed or expired
+}
+
+// setHoldExports makes the exports started from now on stay pending (hold) until runExport plays them, or be
+// played at once (the default).
+func (f *flows) setHoldExports(hold bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.holdExports = hold
+}
+
+// startExport plays the start of an Export: refused once the export has a run, as an export's ID is never
+// used again, else its run, at once unless exports are held.
+func (f *flows) startExport(in workflows.ExportInput) error {
+	f.exportMu.Lock()
+	defer f.exportMu.Unlock()
+	if f.exports[in.ExportID] != nil {
+		return errAlreadyStarted()
+	}
+	if in.Retention == 0 {
+		in.Retention = aicc.DefaultExportRetention
+	}
+	r := &exportRun{in: in}
+	f.exports[in.ExportID] = r
+	f.mu.Lock()
+	hold := f.holdExports
+	f.mu.Unlock()
+	if hold {
+		return nil
+	}
+	f.keepExportError(r.run(f))
+	return nil
+}
+
+// runExport plays the held export's run to its end.
+func (f *flows) runExport(exportID string) error {
+	f.exportMu.Lock()
+	defer f.exportMu.Unlock()
+	r := f.exports[exportID]
+	if r == nil || r.progress.Status != "" {
+		return fmt.Errorf("no held export %s", exportID)
+	}
+	return r.run(f)
+}
+
+// expireExport fires the retention timer of the successful export: its files are deleted and it is recorded
+// expired.
+func (f *flows) expireExport(exportID string) error {
+	f.exportMu.Lock()
+	defer f.exportMu.Unlock()
+	r := f.exports[exportID]
+	if r == nil || r.over || r.progress.Status != aicc.ExportSuccess {
+		return fmt.Errorf("no successful export %s waits for its retention to end", exportID)
+	}
+	return r.end(f, aicc.ExportExpired, "")
+}
+
+// cancelExport plays the Update-with-Start "cancel": refused once the run is over (the ID is not used again),
+// else the files deleted and the export recorded cancelled, after recording it running when the run had not
+// begun (a held export, or one Temporal never started).
+func (f *flows) cancelExport(workflowID string, in workflows.ExportInput) (client.WorkflowUpdateHandle, error) {
+	f.exportMu.Lock()
+	defer f.exportMu.Unlock()
+	r := f.exports[in.ExportID]
+	switch {
+	case r == nil:
+		r = &exportRun{in: in}
+		f.exports[in.ExportID] = r
+	case r.over:
+		return nil, fmt.Errorf("failed workflow start: %w", errAlreadyStarted())
+	}
+	var err error
+	if r.progress.Status == "" {
+		r.progress = aicc.ExportProgress{Status: aicc.ExportRunning, StartedAt: f.now().UTC()}
+		err = r.record(f)
+	}
+	if err == nil {
+		err = r.end(f, aicc.ExportCancelled, "")
+	}
+	return updateAnswer{workflowID: workflowID, result: r.progress.Status, err: err}, nil
+}
+
+// keepExportError keeps the first error of a played export's workflow, for requireNoFailureLeft.
+func (f *flows) keepExportError(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.exportErr == nil {
+		f.exportErr = err
+	}
+}
+
+// run: RecordExport running, WriteExport, then success with the files, or the failure ended. The caller
+// holds f.exportMu.
+func (r *exportRun) run(f *flows) error {
+	r.progress = aicc.ExportProgress{Status: aicc.ExportRunning, StartedAt: f.now().UTC()}
+	if err := r.record(f); err != nil {
+		return err
+	}
+	v, err := f.activity(f.acts.WriteExport, r.in)
+	if err != nil {
+		code := aicc.ErrorCode(workflows.DomainError(err))
+		return r.end(f, aicc.ExportFailed, code)
+	}
+	var files []aicc.ExportFile
+	if err := v.Get(&files); err != nil {
+		return err
+	}
+	p, now := &r.progress, f.now().UTC()
+	p.Status, p.Files, p.FilesDone, p.RecordsDone = aicc.ExportSuccess, files, len(files), 0
+	for _, file := range files {
+		p.RecordsDone += file.Records
+	}
+	p.Total = p.RecordsDone
+	p.FinishedAt, p.ExpiresAt = now, now.Add(r.in.Retention)
+	return r.record(f)
+}
+
+// end: DeleteExportFiles, then the final status recorded; a cancelled or failed export keeps no files.
+func (r *exportRun) end(f *flows, status aicc.ExportStatus, code string) error {
+	if _, err := f.activity(f.acts.DeleteExportFiles, r.in); err != nil {
+		return err
+	}
+	p := &r.progress
+	p.Status, p.ErrorCode = status, code
+	if status != aicc.ExportExpired {
+		p.FinishedAt = f.now().UTC()
+	}
+	if status == aicc.ExportCancelled || status == aicc.ExportFailed {
+		p.Files, p.ExpiresAt = nil, time.Time{}
+	}
+	r.over = true
+	return r.record(f)
+}
+
+func (r *exportRun) record(f *flows) error {
+	r.progress.UpdatedAt = f.now().UTC()
+	_, err := f.activity(f.acts.RecordExport, activities.RecordExportInput{
+		TenantID: r.in.TenantID, ExportID: r.in.ExportID, Progress: r.progress,
+	})
+	return err
 }

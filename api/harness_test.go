@@ -31,6 +31,7 @@ import (
 	"github.com/aiccfb/aicc/api"
 	"github.com/aiccfb/aicc/db"
 	"github.com/aiccfb/aicc/db/dbtest"
+	"github.com/aiccfb/aicc/export"
 	"github.com/aiccfb/aicc/meta"
 	"github.com/aiccfb/aicc/workflows"
 )
@@ -114,7 +115,10 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		rec:      &record{},
 	}
 	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h.flows = newFlows(h.store, keyring, h.now, logger)
+	exportFiles, err := export.OpenStorage(context.Background(), "mem://")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = exportFiles.Close() })
+	h.flows = newFlows(h.store, keyring, exportFiles, h.now, logger)
 	*h.clock = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	h.server = &api.Server{
 		Store:     h.store,
@@ -125,6 +129,8 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		PublicURL: publicURL,
 		Webhooks:  meta.Codec{},
 		Now:       h.now,
+		// The played exports' storage, in memory.
+		ExportFiles: exportFiles,
 	}
 	for _, o := range opts {
 		o(h)
@@ -158,8 +164,9 @@ func (h *harness) storeCertificate(notBefore, notAfter time.Time) {
 	require.NoError(h.t, h.store.AddCertificate(context.Background(), cert))
 }
 
-// expectWorkflows sets the mocked client's default expectations: every start and Update-with-Start, and the
-// secret rotation's Updates and queries, are played by h.flows, and recorded for the secret canary.
+// expectWorkflows sets the mocked client's default expectations: every start and Update-with-Start, the
+// secret rotation's Updates and queries and the exports' Updates, are played by h.flows, and recorded for the
+// secret canary.
 func (h *harness) expectWorkflows() {
 	h.temporal.On("ExecuteWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything).
 		Run(func(args mock.Arguments) { h.recordStart(args[1:]) }).
@@ -172,11 +179,11 @@ func (h *harness) expectWorkflows() {
 			h.recordUpdate(args.Get(1).(client.UpdateWithStartWorkflowOptions).UpdateOptions)
 		}).
 		Return(h.flows.updateWithStart, nil).Maybe()
-	rotation := mock.MatchedBy(func(o client.UpdateWorkflowOptions) bool {
-		_, ok := rotationID(o.WorkflowID)
-		return ok
+	updatable := mock.MatchedBy(func(o client.UpdateWorkflowOptions) bool {
+		_, isRotation := rotationID(o.WorkflowID)
+		return isRotation
 	})
-	h.temporal.On("UpdateWorkflow", mock.Anything, rotation).
+	h.temporal.On("UpdateWorkflow", mock.Anything, updatable).
 		Run(func(args mock.Arguments) { h.recordUpdate(args.Get(1).(client.UpdateWorkflowOptions)) }).
 		Return(h.flows.updateWorkflow, nil).Maybe()
 	h.temporal.On("QueryWorkflow", mock.Anything, mock.MatchedBy(func(id string) bool {

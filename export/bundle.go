@@ -18,8 +18,11 @@ import (
 // 2000, because the zip format's MS-DOS times cannot hold a time before 1980.
 var epoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// ManifestName is the name of an export's manifest.
-const ManifestName = "manifest.json"
+// Names of an export's files besides the channels' files: its manifest, and the zip of every file.
+const (
+	ManifestName = "manifest.json"
+	ZipName      = "export.zip"
+)
 
 // Manifest describes an export: what was selected, and each file with its record count, size and SHA-256.
 type Manifest struct {

@@ -180,7 +180,7 @@ var starters = map[string]func(context.Context, client.Client) error{
 		return workflows.StartExport(ctx, c, workflows.ExportInput{TenantID: "ten_1", ExportID: "exp_1"})
 	},
 	"CancelExport": func(ctx context.Context, c client.Client) error {
-		_, err := workflows.CancelExport(ctx, c, "exp_1")
+		_, err := workflows.CancelExport(ctx, c, workflows.ExportInput{TenantID: "ten_1", ExportID: "exp_1"})
 		return err
 	},
 	"SignalInbox": func(ctx context.Context, c client.Client) error {

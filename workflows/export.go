@@ -45,6 +45,8 @@ type exportImpl struct {
 	progress  aicc.ExportProgress
 	stop      workflow.CancelFunc // cancels the writing and the retention timer
 	cancelled bool
+	ending    aicc.ExportStatus // the status end records, once it has started
+	ended     bool              // end has recorded the final status
 }
 
 // run writes the export, keeps it for the retention period and deletes it. ctx is the workflow's; work is
@@ -103,6 +105,7 @@ func (wf *exportImpl) run(ctx, work workflow.Context) error {
 
 // end deletes the export's files and records its final status.
 func (wf *exportImpl) end(ctx workflow.Context, status aicc.ExportStatus, code string) error {
+	wf.ending = status
 	var a *activities.Activities
 	if err := workflow.ExecuteActivity(withDatabase(ctx), a.DeleteExportFiles, wf.in).Get(ctx, nil); err != nil {
 		return err
@@ -114,7 +117,9 @@ func (wf *exportImpl) end(ctx workflow.Context, status aicc.ExportStatus, code s
 	if status == aicc.ExportCancelled || status == aicc.ExportFailed {
 		wf.progress.Files, wf.progress.ExpiresAt = nil, time.Time{}
 	}
-	return wf.record(ctx)
+	err := wf.record(ctx)
+	wf.ended = err == nil
+	return err
 }
 
 // record writes the progress to the export's row.
@@ -122,21 +127,30 @@ func (wf *exportImpl) record(ctx workflow.Context) error {
 	var a *activities.Activities
 	wf.progress.UpdatedAt = workflow.Now(ctx)
 	return workflow.ExecuteActivity(withDatabase(ctx), a.RecordExport, activities.RecordExportInput{
-		ExportID: wf.in.ExportID, Progress: wf.progress,
+		TenantID: wf.in.TenantID, ExportID: wf.in.ExportID, Progress: wf.progress,
 	}).Get(ctx, nil)
 }
 
+// validateCancel refuses a cancel once the export is ending: cancelled by an earlier cancel, or failed or
+// expired with its files being deleted. Accepted then, the cancel would wait for a cancelled status that never
+// comes, and the workflow for the cancel.
 func (wf *exportImpl) validateCancel(CancelExportRequest) error {
-	if wf.cancelled || wf.progress.Status.Finished() && wf.progress.Status != aicc.ExportSuccess {
+	switch {
+	case wf.cancelled:
+		return refuse(aicc.ECONFLICT, "The export is %s already.", aicc.ExportCancelled)
+	case wf.ending != "":
+		return refuse(aicc.ECONFLICT, "The export is %s already.", wf.ending)
+	case wf.progress.Status.Finished() && wf.progress.Status != aicc.ExportSuccess:
 		return refuse(aicc.ECONFLICT, "The export is %s already.", wf.progress.Status)
 	}
 	return nil
 }
 
-// cancel stops the export and answers once its files are deleted and it is recorded cancelled.
+// cancel stops the export and answers once its files are deleted and it is recorded cancelled, so that the
+// API reads the export back cancelled.
 func (wf *exportImpl) cancel(ctx workflow.Context, _ CancelExportRequest) (aicc.ExportStatus, error) {
 	wf.cancelled = true
 	wf.stop()
-	err := workflow.Await(ctx, func() bool { return wf.progress.Status == aicc.ExportCancelled })
+	err := workflow.Await(ctx, func() bool { return wf.ended })
 	return wf.progress.Status, err
 }

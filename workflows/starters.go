@@ -139,18 +139,30 @@ func QuerySecretRotation(ctx context.Context, c client.Client, channelID string)
 	return st, rotationErrors.domain(err)
 }
 
-// StartExport starts the export in.ExportID, which the API stored pending. A running one is CONFLICT.
+// StartExport starts the export in.ExportID, which the API stored pending. An export runs once: a start
+// while it runs, or after it ended, is CONFLICT.
 func StartExport(ctx context.Context, c client.Client, in ExportInput) error {
-	_, err := c.ExecuteWorkflow(ctx, exclusiveStart(ExportWorkflowID(in.ExportID), in.TenantID, ""), ExportWorkflowType, in)
+	_, err := c.ExecuteWorkflow(ctx, exportStart(in, enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL), ExportWorkflowType, in)
 	return exportErrors.domain(err)
 }
 
-// CancelExport sends UpdateCancelExport to the export and returns the status it ended in; CONFLICT when it has
-// ended already.
-func CancelExport(ctx context.Context, c client.Client, exportID string) (aicc.ExportStatus, error) {
+// CancelExport sends UpdateCancelExport to the export and returns the status it ended in. An export whose
+// start Temporal never took (left pending for the resumer) is started with the Update, and so cancelled before
+// it writes anything. One that has ended is CONFLICT.
+func CancelExport(ctx context.Context, c client.Client, in ExportInput) (aicc.ExportStatus, error) {
+	start := c.NewWithStartWorkflowOperation(exportStart(in, enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING),
+		ExportWorkflowType, in)
 	var st aicc.ExportStatus
-	err := update(ctx, c, ExportWorkflowID(exportID), UpdateCancelExport, CancelExportRequest{}, &st)
-	return st, exportErrors.domain(err)
+	err := updateWithStart(ctx, c, start, UpdateCancelExport, &st, CancelExportRequest{})
+	return st, cancelExportErrors.domain(err)
+}
+
+// exportStart are the options of an export's workflow, which runs once: its ID is never used again.
+func exportStart(in ExportInput, conflict enumspb.WorkflowIdConflictPolicy) client.StartWorkflowOptions {
+	opts := startOptions(ExportWorkflowID(in.ExportID), in.TenantID, "", conflict)
+	opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
+	opts.WorkflowExecutionErrorWhenAlreadyStarted = true
+	return opts
 }
 
 // StartSendTestMessage starts SendTestMessage, under an ID of its own: every test message is sent once.
@@ -267,8 +279,10 @@ var (
 		goneCode: aicc.ENOTFOUND, goneMessage: "No secret rotation of the channel is known.",
 	}
 	exportErrors = workflowErrors{
-		runningCode: aicc.ECONFLICT, runningMessage: "The export is running already.",
-		goneCode: aicc.ECONFLICT, goneMessage: "The export has ended.",
+		runningCode: aicc.ECONFLICT, runningMessage: "The export has started already.",
+	}
+	cancelExportErrors = workflowErrors{
+		runningCode: aicc.ECONFLICT, runningMessage: "The export has ended.",
 	}
 	channelDeleteErrors = workflowErrors{
 		runningCode: aicc.ECHANNELDELETING, runningMessage: "The channel is being deleted.",

@@ -22,6 +22,7 @@ import (
 const (
 	DefaultTemporalAddress   = "127.0.0.1:7233"
 	DefaultTemporalNamespace = "default"
+	DefaultCodecAddr         = "127.0.0.1:8089"
 	DefaultHTTPAddr          = ":8080"
 	DefaultDevHTTPAddr       = "127.0.0.1:8080"
 	DefaultWorkerMetricsAddr = ":9090"
@@ -56,6 +57,13 @@ type Config struct {
 
 	TemporalAddress   string // host:port of the Temporal frontend
 	TemporalNamespace string
+	// Temporal's TLS and API key: files of a CA and a client certificate and key, the server name to check,
+	// and an API key. TemporalTLS is true when any of them is set, or AICC_TEMPORAL_TLS says so.
+	TemporalTLS                                       bool
+	TemporalCAFile, TemporalCertFile, TemporalKeyFile string
+	TemporalServerName, TemporalAPIKey                string
+	// CodecAddr and CodecCORSOrigin configure "aicc codec-server".
+	CodecAddr, CodecCORSOrigin string
 
 	HTTPAddr          string // where aicc api (and aicc dev) serve the REST API, webhooks and /metrics
 	WorkerMetricsAddr string // where aicc worker serves /metrics and /healthz
@@ -99,10 +107,17 @@ type Config struct {
 // It reads these variables and no others:
 //
 //	AICC_DATABASE_URL         postgres://user:pass@host:5432/db?sslmode=disable or sqlite:PATH
-//	                          (required by api, worker, migrate, tokens, tenants; aicc dev always uses
-//	                          sqlite:<data dir>/app.db)
+//	                          (required by api, worker, migrate, tokens, tenants; aicc dev uses it when set,
+//	                          else sqlite:<data dir>/app.db)
 //	AICC_TEMPORAL_ADDRESS     Temporal frontend host:port (default 127.0.0.1:7233; not used by aicc dev)
 //	AICC_TEMPORAL_NAMESPACE   Temporal namespace (default "default")
+//	AICC_TEMPORAL_TLS         true: connect to Temporal over TLS (implied by any setting below)
+//	AICC_TEMPORAL_TLS_CA_FILE PEM of the CA that signed the frontend's certificate (default: the system roots)
+//	AICC_TEMPORAL_TLS_CERT_FILE, AICC_TEMPORAL_TLS_KEY_FILE  the client certificate and key, for mTLS
+//	AICC_TEMPORAL_TLS_SERVER_NAME  the name the frontend's certificate must carry (default: the address's host)
+//	AICC_TEMPORAL_API_KEY / AICC_TEMPORAL_API_KEY_FILE  an API key (Temporal Cloud), sent over TLS
+//	AICC_CODEC_ADDR           where "aicc codec-server" listens (default 127.0.0.1:8089)
+//	AICC_CODEC_CORS_ORIGIN    the Temporal Web UI's origin, allowed to call the codec server from a browser
 //	AICC_HTTP_ADDR            listen address of the API (default ":8080"; "127.0.0.1:8080" for aicc dev)
 //	AICC_WORKER_METRICS_ADDR  listen address of the worker's /metrics and /healthz (default ":9090")
 //	AICC_PUBLIC_URL           public base URL of the API, for Meta callback URLs (default
@@ -139,6 +154,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
 		TemporalAddress:   DefaultTemporalAddress,
 		TemporalNamespace: DefaultTemporalNamespace,
+		CodecAddr:         DefaultCodecAddr,
 		HTTPAddr:          DefaultHTTPAddr,
 		WorkerMetricsAddr: DefaultWorkerMetricsAddr,
 		PublicURL:         DefaultPublicURL,
@@ -256,6 +272,38 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			}
 		}
 	}
+
+	c.TemporalCAFile, c.TemporalCertFile = env("AICC_TEMPORAL_TLS_CA_FILE"), env("AICC_TEMPORAL_TLS_CERT_FILE")
+	c.TemporalKeyFile, c.TemporalServerName = env("AICC_TEMPORAL_TLS_KEY_FILE"), env("AICC_TEMPORAL_TLS_SERVER_NAME")
+	if (c.TemporalCertFile == "") != (c.TemporalKeyFile == "") {
+		bad("AICC_TEMPORAL_TLS_CERT_FILE", "set it together with AICC_TEMPORAL_TLS_KEY_FILE, for mTLS")
+	}
+	apiKey, apiKeyFile := env("AICC_TEMPORAL_API_KEY"), env("AICC_TEMPORAL_API_KEY_FILE")
+	switch {
+	case apiKey != "" && apiKeyFile != "":
+		bad("AICC_TEMPORAL_API_KEY", "set either AICC_TEMPORAL_API_KEY or AICC_TEMPORAL_API_KEY_FILE, not both")
+	case apiKeyFile != "":
+		if b, err := os.ReadFile(apiKeyFile); err != nil {
+			bad("AICC_TEMPORAL_API_KEY_FILE", "cannot read it")
+		} else {
+			c.TemporalAPIKey = strings.TrimSpace(string(b))
+		}
+	default:
+		c.TemporalAPIKey = apiKey
+	}
+	switch v := env("AICC_TEMPORAL_TLS"); v {
+	case "", "false":
+	case "true":
+		c.TemporalTLS = true
+	default:
+		bad("AICC_TEMPORAL_TLS", "must be true or false")
+	}
+	c.TemporalTLS = c.TemporalTLS || c.TemporalCAFile != "" || c.TemporalCertFile != "" ||
+		c.TemporalServerName != "" || c.TemporalAPIKey != ""
+	if v := env("AICC_CODEC_ADDR"); v != "" {
+		c.CodecAddr = v
+	}
+	c.CodecCORSOrigin = strings.TrimSuffix(env("AICC_CODEC_CORS_ORIGIN"), "/")
 
 	duration("AICC_VERIFICATION_TTL", "168h", time.Minute, 0, &c.VerificationTTL)
 	duration("AICC_ROTATION_REMINDER", "24h", time.Minute, 0, &c.RotationReminder)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"log/slog"
 	"os"
@@ -46,6 +47,8 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 		{"GraphVersion", got.GraphVersion, "v25.0"},
 		{"GraphUploadedOnly", got.GraphUploadedOnly, false},
 		{"GraphTimeout", got.GraphTimeout, 10 * time.Second},
+		{"ExportBucket", got.ExportBucket, ""}, // DefaultExportBucket; aicc dev: its data directory
+		{"ExportRetention", got.ExportRetention, 168 * time.Hour},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -80,6 +83,8 @@ func TestConfigFromEnvValues(t *testing.T) {
 		"AICC_GRAPH_VERSION":       "v26.0",
 		"AICC_GRAPH_TRUST":         "uploaded-only",
 		"AICC_GRAPH_TIMEOUT":       "30s",
+		"AICC_EXPORT_BUCKET":       "s3://aicc-exports?endpoint=http://minio:9000&region=us-east-1&s3ForcePathStyle=true",
+		"AICC_EXPORT_RETENTION":    "72h",
 	}))
 	if err != nil {
 		t.Fatalf("ConfigFromEnv: %v", err)
@@ -106,6 +111,10 @@ func TestConfigFromEnvValues(t *testing.T) {
 	p := got.GraphProvider(nil)
 	if p.BaseURL != got.GraphBaseURL || p.Version != "v26.0" || !p.UploadedOnly || p.Timeout != 30*time.Second {
 		t.Errorf("GraphProvider = %+v, want the configured graph fields", p)
+	}
+	if got.ExportBucket != "s3://aicc-exports?endpoint=http://minio:9000&region=us-east-1&s3ForcePathStyle=true" ||
+		got.ExportRetention != 72*time.Hour {
+		t.Errorf("ExportBucket, ExportRetention = %q, %v", got.ExportBucket, got.ExportRetention)
 	}
 	if !got.httpAddrSet || !got.publicURLSet {
 		t.Errorf("httpAddrSet, publicURLSet = %v, %v, want true, true", got.httpAddrSet, got.publicURLSet)
@@ -154,6 +163,11 @@ func TestConfigFromEnvBadValues(t *testing.T) {
 		{"graph timeout", "AICC_GRAPH_TIMEOUT", "10"},
 		{"graph timeout too short", "AICC_GRAPH_TIMEOUT", "10ms"},
 		{"graph timeout too long", "AICC_GRAPH_TIMEOUT", "1h"},
+		{"export bucket scheme", "AICC_EXPORT_BUCKET", "gs://aicc-exports"},
+		{"export bucket relative", "AICC_EXPORT_BUCKET", "file://./exports"},
+		{"export bucket path", "AICC_EXPORT_BUCKET", "/var/lib/aicc/exports"},
+		{"export retention", "AICC_EXPORT_RETENTION", "7d"},
+		{"export retention too short", "AICC_EXPORT_RETENTION", "30s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -180,6 +194,34 @@ func TestConfigFromEnvBadValues(t *testing.T) {
 			t.Errorf("err = %v, want a complaint about both", err)
 		}
 	})
+}
+
+// TestConfigExportBucket: AICC_EXPORT_BUCKET takes a local directory or an S3 bucket, and what it takes opens.
+func TestConfigExportBucket(t *testing.T) {
+	dir := filepath.ToSlash(t.TempDir())
+	for _, bucket := range []string{
+		"file://" + dir + "/exports",
+		"file://" + dir + "/other?metadata=skip",
+		"s3://aicc-exports?region=eu-west-1",
+	} {
+		got, err := ConfigFromEnv(env(map[string]string{"AICC_EXPORT_BUCKET": " " + bucket + " "}))
+		if err != nil || got.ExportBucket != bucket {
+			t.Errorf("AICC_EXPORT_BUCKET=%q: ExportBucket %q, %v", bucket, got.ExportBucket, err)
+			continue
+		}
+		if strings.HasPrefix(bucket, "s3:") {
+			continue // opening needs no network, but AWS credentials from the environment; export/ tests it
+		}
+		s, err := openExportFiles(context.Background(), got.ExportBucket)
+		if err != nil {
+			t.Errorf("openExportFiles(%q): %v", bucket, err)
+			continue
+		}
+		_ = s.Close()
+	}
+	if fi, err := os.Stat(filepath.FromSlash(dir + "/exports")); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+		t.Errorf("the export directory: %v, %v; want it created with mode 0700", fi, err)
+	}
 }
 
 func TestConfigFromEnvPreviousKey(t *testing.T) {

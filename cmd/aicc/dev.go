@@ -167,10 +167,16 @@ func dev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer)
 	reg := newRegistry()
 	metricsHandler, closeMetrics := temporalMetrics(reg, logger)
 	defer closeMetrics.Close()
-	tc, err := client.DialContext(ctx, client.Options{
+	opts := client.Options{
 		HostPort: tmp.HostPort, Namespace: cfg.TemporalNamespace, MetricsHandler: metricsHandler,
 		Logger: sdklog.NewStructuredLogger(logger.With(slog.String("component", "temporal-sdk"))),
-	})
+	}
+	pc, err := cfg.payloadCodec() // the embedded frontend is plain, on the loopback interface: no TLS
+	if err != nil {
+		return err
+	}
+	opts.DataConverter, opts.FailureConverter = pc.DataConverter(), pc.FailureConverter()
+	tc, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("connect to temporal: %w", err)
 	}

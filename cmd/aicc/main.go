@@ -8,6 +8,7 @@
 //	aicc tokens create --tenant T --role R [--name N]
 //	aicc keys rotate [--batch-size N]
 //	aicc keys status
+//	aicc export [--channel ID]... [--status S] [--name N] [--format F] [-o FILE]
 //	aicc healthcheck URL
 //	aicc version
 //
@@ -79,6 +80,16 @@ Commands:
                       safe to interrupt and run again
   keys status         how many secrets each master key seals; exit 0 when every one is sealed under the
                       current key, 3 while some are sealed under another
+  export [--channel ID]... [--status S] [--name N] [--format csv|xlsx|jsonl] [-o FILE] [--poll 1s]
+                      export the tenant's channels through the REST API at AICC_URL (default
+                      http://127.0.0.1:8080) with the tenant-admin token in AICC_TOKEN: prints the export ID,
+                      shows the progress, downloads the zip (default export-<id>.zip) and prints its path;
+                      no --channel exports every channel the filters match. Ctrl-C cancels the export,
+                      deleting what it wrote, and exits 130
+  codec-server        Temporal's remote codec on AICC_CODEC_ADDR (default 127.0.0.1:8089): decrypts the
+                      workflow payloads aicc encrypts, for sysadmin tokens only, for the Temporal Web UI's
+                      codec endpoint (allow its origin with AICC_CODEC_CORS_ORIGIN) and the Temporal CLI's
+                      --codec-endpoint/--codec-auth
   healthcheck URL     exit 0 when URL answers 200 within 3 s, else 1 (for container healthchecks in
                       images without a shell or curl)
   version             print the version
@@ -120,6 +131,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runTokens(ctx, rest, stdout, stderr)
 	case "keys":
 		return runKeys(ctx, rest, stdout, stderr)
+	case "export":
+		return runExport(ctx, rest, stdout, stderr)
+	case "codec-server":
+		return runServer(ctx, "codec-server", rest, stderr, runCodecServer)
 	case "healthcheck":
 		return runHealthcheck(ctx, rest, stderr)
 	default:

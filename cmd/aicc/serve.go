@@ -253,6 +253,9 @@ func dialTemporal(ctx context.Context, cfg Config, logger *slog.Logger, metrics 
 		Logger:         sdklog.NewStructuredLogger(logger.With(slog.String("component", "temporal-sdk"))),
 		MetricsHandler: metrics,
 	}
+	if err := cfg.temporalOptions(&opts); err != nil {
+		return nil, err
+	}
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
