@@ -36,7 +36,6 @@ type exportPosition struct {
 	After string // the ID of the last channel written
 }
 
-
 // WriteExport writes the export's files: the matching channels in ID order, read a file's worth
 // (aicc.MaxExportFileRecords) at a time and streamed into one file each, each with its header row (an export
 // of no channel has one file with the header alone); then manifest.json and export.zip with them all. After
