@@ -1,6 +1,7 @@
 package workflows_test
 
 import (
+	"bytes"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/internal/codec"
 	"github.com/aiccfb/aicc/worker"
 )
 
@@ -26,6 +29,17 @@ func (r *registeredTypes) RegisterWorkflowWithOptions(_ any, options workflow.Re
 // testdata/README.md) against the workflows as the worker registers them: a change to a workflow that would
 // break a running execution fails here with a nondeterminism error. Every registered workflow type must have a
 // history, and every history must be of a registered type.
+// historyCodec decrypts the payloads of the histories the end-to-end tests record: their stack encrypts them
+// under this fixed key (historyCodecKey in cmd/aicc/e2e_test.go). Histories recorded before the codec have
+// plain payloads, which it passes on.
+var historyCodec = func() *codec.Codec {
+	c, err := codec.New(bytes.Repeat([]byte{0xa1}, aicc.MasterKeySize))
+	if err != nil {
+		panic(err)
+	}
+	return c
+}()
+
 func TestReplay(t *testing.T) {
 	var registered registeredTypes
 	worker.RegisterWorkflows(&registered)
@@ -59,7 +73,12 @@ func TestReplay(t *testing.T) {
 			}
 			replayed[wfType] = true
 
-			replayer := sdkworker.NewWorkflowReplayer()
+			replayer, err := sdkworker.NewWorkflowReplayerWithOptions(sdkworker.WorkflowReplayerOptions{
+				DataConverter: historyCodec.DataConverter(), FailureConverter: historyCodec.FailureConverter(),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
 			worker.RegisterWorkflows(replayer)
 			if err := replayer.ReplayWorkflowHistory(testLogger(t), hist); err != nil {
 				t.Fatalf("replaying %s (%s, %d events): %v", file, wfType, len(hist.GetEvents()), err)
@@ -84,4 +103,23 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
 	w.t.Log(string(p))
 	return len(p), nil
+}
+
+// An encrypted history replays only with the codec: its payloads are unreadable without the key, so the replay
+// above proves the codec is applied, not bypassed.
+func TestEncryptedHistoryNeedsTheCodec(t *testing.T) {
+	f, err := os.Open(filepath.Join("testdata", "secret-rotation-complete.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	hist, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	replayer := sdkworker.NewWorkflowReplayer()
+	worker.RegisterWorkflows(replayer)
+	if err := replayer.ReplayWorkflowHistory(testLogger(t), hist); err == nil {
+		t.Fatal("an encrypted history replayed without the codec")
+	}
 }

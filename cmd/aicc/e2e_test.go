@@ -22,7 +22,9 @@ import (
 	"testing"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/proxy"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -39,6 +41,7 @@ import (
 	"github.com/aiccfb/aicc/db"
 	"github.com/aiccfb/aicc/db/dbtest"
 	"github.com/aiccfb/aicc/export"
+	"github.com/aiccfb/aicc/internal/codec"
 	"github.com/aiccfb/aicc/meta"
 	"github.com/aiccfb/aicc/meta/metatest"
 	"github.com/aiccfb/aicc/worker"
@@ -61,6 +64,7 @@ type stack struct {
 	sysToken   string // a sysadmin bearer token
 	tenantID   string
 	logs       *syncBuffer
+	codec      *codec.Codec // encrypts the payloads of every workflow, as aicc api and worker do
 	meta       *metatest.GraphServer
 	// appSecret is the fake Meta app's secret, canary-shaped: channels of this app must be created with it.
 	appSecret string
@@ -72,6 +76,11 @@ type stack struct {
 
 // publicURL is what callback URLs start with; Meta would reach the API there.
 const publicURL = "https://aicc.example.test"
+
+// historyCodecKey is the master key the stack's Temporal payloads are encrypted under (every other secret of the
+// stack is sealed under a random key). It is fixed so that the histories the tests record replay:
+// workflows/replay_test.go decodes them with the same key.
+var historyCodecKey = bytes.Repeat([]byte{0xa1}, aicc.MasterKeySize)
 
 // The fake Page of the end-to-end tests, and a person to message.
 const (
@@ -100,8 +109,13 @@ func newStack(t *testing.T) (*stack, string) {
 	reg := newRegistry()
 	metricsHandler, closeMetrics := temporalMetrics(reg, logger)
 	t.Cleanup(func() { _ = closeMetrics.Close() })
+	pc, err := codec.New(historyCodecKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tc := ts.NewClientWithOptions(client.Options{
 		Logger: sdklog.NewStructuredLogger(logger), MetricsHandler: metricsHandler,
+		DataConverter: pc.DataConverter(), FailureConverter: pc.FailureConverter(),
 	})
 	if err := worker.RegisterSearchAttributes(ctx, tc, ts.GetDefaultNamespace()); err != nil {
 		t.Fatalf("RegisterSearchAttributes: %v", err)
@@ -150,7 +164,7 @@ func newStack(t *testing.T) (*stack, string) {
 		t.Fatalf("CreateToken: %v", err)
 	}
 	return &stack{
-		t: t, temporal: tc, worker: w, activities: acts, store: store, exports: exports, keyring: keyring, logger: logger, url: hs.URL, token: token,
+		t: t, temporal: tc, worker: w, activities: acts, store: store, exports: exports, codec: pc, keyring: keyring, logger: logger, url: hs.URL, token: token,
 		sysToken: sysToken, tenantID: tenant.ID, logs: logs, meta: fake, appSecret: appSecret,
 	}, pageToken
 }
@@ -567,7 +581,20 @@ type history []string
 
 func (h history) String() string { return strings.Join(h, "\n") }
 
+// history returns the workflow's history with its payloads decrypted, as an operator with the codec sees it:
+// what must not be in it must not be there even then.
 func (s *stack) history(ctx context.Context, workflowID string) history {
+	s.t.Helper()
+	return s.readHistory(ctx, workflowID, true)
+}
+
+// rawHistory returns the workflow's history as Temporal keeps and serves it, payloads encrypted.
+func (s *stack) rawHistory(ctx context.Context, workflowID string) history {
+	s.t.Helper()
+	return s.readHistory(ctx, workflowID, false)
+}
+
+func (s *stack) readHistory(ctx context.Context, workflowID string, decode bool) history {
 	s.t.Helper()
 	var h history
 	it := s.temporal.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
@@ -575,6 +602,16 @@ func (s *stack) history(ctx context.Context, workflowID string) history {
 		ev, err := it.Next()
 		if err != nil {
 			s.t.Fatalf("history of %s: %v", workflowID, err)
+		}
+		if decode {
+			err := proxy.VisitPayloads(ctx, ev, proxy.VisitPayloadsOptions{
+				Visitor: func(_ *proxy.VisitPayloadsContext, p []*commonpb.Payload) ([]*commonpb.Payload, error) {
+					return s.codec.Decode(p)
+				},
+			})
+			if err != nil {
+				s.t.Fatalf("decode the history of %s: %v", workflowID, err)
+			}
 		}
 		// Payloads are bytes: the binary form holds them verbatim, the JSON form base64-encoded.
 		bin, err := proto.Marshal(ev)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -81,14 +82,16 @@ func (s *stack) writeHistory(ctx context.Context, workflowID, name string, close
 	if err != nil || !proto.Equal(back, hist) {
 		s.t.Fatalf("history of %s does not read back as recorded (%v)", workflowID, err)
 	}
-	// The file goes into git: no secret of the test may be in it, in its JSON (payloads are base64 there) nor in
-	// its binary form (payloads verbatim).
+	// The file goes into git, and the key its payloads are encrypted under is in this package: no secret of the
+	// test may be in it, in its JSON (payloads are base64 there), in its binary form (payloads verbatim), nor in
+	// either once decrypted.
 	bin, err := proto.Marshal(hist)
 	if err != nil {
 		s.t.Fatal(err)
 	}
+	decoded := s.history(ctx, workflowID).String()
 	for what, secret := range s.knownSecrets() {
-		if bytes.Contains(out, []byte(secret)) || bytes.Contains(bin, []byte(secret)) {
+		if bytes.Contains(out, []byte(secret)) || bytes.Contains(bin, []byte(secret)) || strings.Contains(decoded, secret) {
 			s.t.Fatalf("the %s appears in the history of %s; not recording it", what, workflowID)
 		}
 	}
