@@ -3,14 +3,23 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/pem"
 	"log/slog"
+	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"go.temporal.io/sdk/client"
 
 	"github.com/aiccfb/aicc"
 )
@@ -311,4 +320,90 @@ func TestEnsureMasterKeyKeepsTheKey(t *testing.T) {
 	if !bytes.Equal(first, second) || len(first) != 32 {
 		t.Errorf("second start read another key")
 	}
+}
+
+// Temporal's connection: TLS is on when any of its settings is, an mTLS pair comes whole, an API key comes from
+// the variable or its file, and the options carry the CA, the client certificate, the server name, the key
+// and the payload codec.
+func TestConfigTemporalSecurity(t *testing.T) {
+	dir := t.TempDir()
+	certPEM, keyPEM := selfSignedPair(t)
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ca, cert, key := write("ca.pem", certPEM), write("cert.pem", certPEM), write("key.pem", keyPEM)
+	apiKeyFile := write("api.key", []byte("tcld-key\n"))
+	masterKey := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+
+	plain, err := ConfigFromEnv(env(map[string]string{"AICC_MASTER_KEY": masterKey}))
+	if err != nil || plain.TemporalTLS {
+		t.Fatalf("default = TLS %v, %v; want plain", plain.TemporalTLS, err)
+	}
+	var opts client.Options
+	if err := plain.temporalOptions(&opts); err != nil || opts.ConnectionOptions.TLS != nil || opts.DataConverter == nil {
+		t.Errorf("plain options = TLS %v, converter %v, %v; want no TLS and the codec", opts.ConnectionOptions.TLS, opts.DataConverter, err)
+	}
+
+	cfg, err := ConfigFromEnv(env(map[string]string{
+		"AICC_MASTER_KEY": masterKey, "AICC_TEMPORAL_TLS_CA_FILE": ca, "AICC_TEMPORAL_TLS_CERT_FILE": cert,
+		"AICC_TEMPORAL_TLS_KEY_FILE": key, "AICC_TEMPORAL_TLS_SERVER_NAME": "temporal.internal",
+		"AICC_TEMPORAL_API_KEY_FILE": apiKeyFile,
+	}))
+	if err != nil || !cfg.TemporalTLS || cfg.TemporalAPIKey != "tcld-key" {
+		t.Fatalf("TLS config = %v %q, %v", cfg.TemporalTLS, cfg.TemporalAPIKey, err)
+	}
+	opts = client.Options{}
+	if err := cfg.temporalOptions(&opts); err != nil {
+		t.Fatal(err)
+	}
+	tc := opts.ConnectionOptions.TLS
+	if tc == nil || tc.RootCAs == nil || len(tc.Certificates) != 1 || tc.ServerName != "temporal.internal" || opts.Credentials == nil {
+		t.Errorf("TLS options = %+v, credentials %v", tc, opts.Credentials)
+	}
+
+	for name, vars := range map[string]map[string]string{
+		"cert without key":  {"AICC_TEMPORAL_TLS_CERT_FILE": cert},
+		"both API keys":     {"AICC_TEMPORAL_API_KEY": "k", "AICC_TEMPORAL_API_KEY_FILE": apiKeyFile},
+		"unreadable key":    {"AICC_TEMPORAL_API_KEY_FILE": filepath.Join(dir, "missing")},
+		"TLS not a boolean": {"AICC_TEMPORAL_TLS": "yes"},
+	} {
+		if _, err := ConfigFromEnv(env(vars)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	bad, err := ConfigFromEnv(env(map[string]string{"AICC_MASTER_KEY": masterKey, "AICC_TEMPORAL_TLS_CA_FILE": key}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bad.temporalOptions(&client.Options{}); err == nil {
+		t.Error("a CA file without a certificate accepted")
+	}
+}
+
+// selfSignedPair returns a self-signed certificate and its key, PEM-encoded.
+func selfSignedPair(t *testing.T) (certPEM, keyPEM []byte) {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "temporal.internal"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		BasicConstraintsValid: true, DNSNames: []string{"temporal.internal"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
 }
