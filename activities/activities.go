@@ -74,5 +74,16 @@ func NonRetryable(err error) error {
 	if !errors.As(err, &e) {
 		return err
 	}
-	return temporal.NewNonRetryableApplicationError(e.Message, e.Code, nil)
+	return refusal(e.Message, e.Code)
+}
+
+// refusal is the non-retryable ApplicationError of an answer no retry can change. Unless it is an internal
+// error it is benign: an expected business outcome (a refused token, a channel being deleted, an input that
+// breaks a rule), which the SDK logs and counts as such instead of as a failure.
+func refusal(msg, code string) error {
+	opts := temporal.ApplicationErrorOptions{NonRetryable: true}
+	if code != aicc.EINTERNAL {
+		opts.Category = temporal.ApplicationErrorCategoryBenign
+	}
+	return temporal.NewApplicationErrorWithOptions(msg, code, opts)
 }

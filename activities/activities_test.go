@@ -99,3 +99,20 @@ func TestRecordOnboardingStoreError(t *testing.T) {
 		assert.NoError(t, err, "the deletion ends the onboarding: nothing to record, nothing to retry")
 	})
 }
+
+// A refusal is an expected business outcome, benign to the SDK (no ERROR line, no failure metric), unless it
+// is an internal error; either way it is not retried and keeps the code and the safe message.
+func TestNonRetryableIsBenignUnlessInternal(t *testing.T) {
+	for code, benign := range map[string]bool{
+		aicc.EMETATOKENINVALID: true, aicc.ECHANNELDELETING: true, aicc.EINVALID: true, aicc.EINTERNAL: false,
+	} {
+		var appErr *temporal.ApplicationError
+		require.ErrorAs(t, activities.NonRetryable(aicc.Errorf(code, "why")), &appErr)
+		assert.Equal(t, code, appErr.Type())
+		assert.Equal(t, "why", appErr.Message())
+		assert.True(t, appErr.NonRetryable(), code)
+		assert.Equal(t, benign, appErr.Category() == temporal.ApplicationErrorCategoryBenign, code)
+	}
+	plain := errors.New("database down")
+	assert.Same(t, plain, activities.NonRetryable(plain), "an error without a code is left as it is, to be retried")
+}

@@ -214,7 +214,7 @@ func metaError(ctx context.Context, op string, call aicc.PageCall, err error) er
 	if metaRetryable(e.Code) {
 		return temporal.NewApplicationError(msg, e.Code)
 	}
-	return temporal.NewNonRetryableApplicationError(msg, e.Code, nil)
+	return refusal(msg, e.Code)
 }
 
 // metaRetryable reports whether a Graph call that failed with code may succeed when tried again: Meta rate

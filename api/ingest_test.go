@@ -171,7 +171,7 @@ func TestWebhookIngest(t *testing.T) {
 	for _, result := range []string{"rejected_signature", "rejected_page", "malformed"} {
 		assert.Zero(t, h.metric(m, `aicc_webhook_events_total{result="`+result+`"}`), "present from the start: %s", result)
 	}
-	assert.Equal(t, float64(3), h.metric(m, `aicc_webhook_request_seconds_count`))
+	assert.Equal(t, float64(3), h.metric(m, `aicc_webhook_request_duration_seconds_count`))
 	assert.Equal(t, float64(3), h.metric(m, `aicc_http_requests_total{code="2xx",method="POST",route="/webhooks/facebook/:channelID"}`))
 	assert.Equal(t, float64(7), h.metric(m, `aicc_inbox_undelivered`))
 	assert.Zero(t, h.metric(m, `aicc_inbox_oldest_undelivered_seconds`), "received at the harness's now")

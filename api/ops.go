@@ -53,7 +53,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Meta webhook POSTs refused with a 403, by reason (unknown or disabled channel, or the signature's).",
 		}, []string{"reason"})),
 		webhookSeconds: ops.MustRegister(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "aicc_webhook_request_seconds",
+			Name:    "aicc_webhook_request_duration_seconds",
 			Help:    "Latency of Meta webhook POSTs in their handler, reading the body included.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		})),

@@ -93,7 +93,7 @@ type dispatchMetrics struct {
 func newDispatchMetrics(reg prometheus.Registerer) (*dispatchMetrics, error) {
 	m := &dispatchMetrics{
 		seconds: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "aicc_dispatch_seconds",
+			Name:    "aicc_dispatch_duration_seconds",
 			Help:    "Time to deliver one claimed batch of inbox events: the signals-with-start and the mark.",
 			Buckets: prometheus.DefBuckets,
 		}),

@@ -240,6 +240,9 @@ func temporalMetrics(reg *prometheus.Registry, logger *slog.Logger) (client.Metr
 		CachedReporter:  reporter,
 		Separator:       tallyprom.DefaultSeparator,
 		SanitizeOptions: &sdktally.PrometheusSanitizeOptions,
+		// tally's own cardinality gauges carry "instance" and "host" labels, which collide with the labels
+		// Prometheus gives every target.
+		OmitCardinalityMetrics: true,
 	}, time.Second)
 	return sdktally.NewMetricsHandler(sdktally.NewPrometheusNamingScope(scope)), closer
 }
