@@ -100,6 +100,10 @@ func (s *Server) Handler() http.Handler {
 	r.GET("/readyz", s.readyz)
 	r.GET("/metrics", s.serveMetrics())
 	r.GET("/openapi.yaml", serveOpenAPI)
+	r.GET("/", serveDoc("index.html", "text/html; charset=utf-8"))
+	r.GET("/docs", serveDoc("docs.html", "text/html; charset=utf-8"))
+	r.GET("/docs/redoc.standalone.js", serveDoc("redoc.standalone.js", "text/javascript; charset=utf-8"))
+	r.GET("/docs/redoc.LICENSE", serveDoc("redoc.LICENSE", "text/plain; charset=utf-8"))
 	r.GET("/webhooks/facebook/:channelID", s.h(s.verifyWebhook))
 	r.POST("/webhooks/facebook/:channelID", s.h(s.receiveWebhook))
 
