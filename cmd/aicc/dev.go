@@ -142,6 +142,7 @@ func dev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer)
 			}
 		}()
 		graph.BaseURL = fake.URL
+		fake.echoTo(store, cfg.PublicURL) // what it sends comes back as signed is_echo webhooks, as from Meta
 		// The onboarding prerequisite: what a sysadmin does with POST /v1/system/certificates.
 		uploaded, err := uploadCertificateOnce(ctx, store, fake.CertPEM, time.Now())
 		if err != nil {
@@ -428,6 +429,7 @@ func printBanner(w io.Writer, b devBanner) {
 aicc dev is running.
 
   API            %[1]s
+  API docs       %[1]s/docs
   OpenAPI        %[1]s/openapi.yaml
   Metrics        %[1]s/metrics
   Health         %[1]s/healthz  %[1]s/readyz
