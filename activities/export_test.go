@@ -2,11 +2,9 @@ package activities_test
 
 import (
 	"archive/zip"
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -21,7 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/xuri/excelize/v2"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
@@ -31,6 +28,7 @@ import (
 	"github.com/aiccfb/aicc/db"
 	"github.com/aiccfb/aicc/db/dbtest"
 	"github.com/aiccfb/aicc/export"
+	"github.com/aiccfb/aicc/export/exporttest"
 )
 
 // exportNow is the clock of the export activities in these tests.
@@ -222,55 +220,6 @@ func (b *brokenWriter) Write(p []byte) (int, error) {
 	return b.w.Write(p)
 }
 
-// readCells returns the rows of an exported file of format, the header first; XLSX rows are padded to the
-// header's width (excelize drops trailing empty cells), and each JSONL line's keys must be the columns in order.
-func readCells(t *testing.T, format aicc.ExportFormat, b []byte) [][]string {
-	t.Helper()
-	switch format {
-	case aicc.ExportCSV:
-		rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
-		require.NoError(t, err)
-		return rows
-	case aicc.ExportXLSX:
-		x, err := excelize.OpenReader(bytes.NewReader(b))
-		require.NoError(t, err)
-		defer x.Close()
-		require.Equal(t, []string{"channels"}, x.GetSheetList())
-		rows, err := x.GetRows("channels")
-		require.NoError(t, err)
-		for i := range rows {
-			for len(rows[i]) < len(export.Columns()) {
-				rows[i] = append(rows[i], "")
-			}
-		}
-		return rows
-	case aicc.ExportJSONL:
-		rows := [][]string{export.Columns()}
-		lines := bufio.NewScanner(bytes.NewReader(b))
-		lines.Buffer(nil, 1<<20)
-		for lines.Scan() {
-			dec := json.NewDecoder(bytes.NewReader(lines.Bytes()))
-			tok, err := dec.Token()
-			require.NoError(t, err)
-			require.Equal(t, json.Delim('{'), tok)
-			var keys, values []string
-			for dec.More() {
-				k, err := dec.Token()
-				require.NoError(t, err)
-				v, err := dec.Token()
-				require.NoError(t, err)
-				keys, values = append(keys, k.(string)), append(values, v.(string))
-			}
-			require.Equal(t, export.Columns(), keys, "every line has the columns, in order")
-			rows = append(rows, values)
-		}
-		require.NoError(t, lines.Err())
-		return rows
-	}
-	t.Fatalf("unknown format %q", format)
-	return nil
-}
-
 // checkExport checks everything the export wrote against files, what WriteExport returned: the split into
 // files of aicc.MaxExportFileRecords, their names, each with its header row, sizes and checksums, the
 // manifest and the zip. It returns the data rows of all files, in order, and requires their channel IDs to be
@@ -297,7 +246,7 @@ func (f *exportFixture) checkExport(e *aicc.Export, files []aicc.ExportFile, wan
 		sum := sha256.Sum256(b)
 		require.Equal(t, hex.EncodeToString(sum[:]), file.SHA256, file.Name)
 
-		cells := readCells(t, e.Format, b)
+		cells := exporttest.Cells(t, e.Format, b)
 		require.NotEmpty(t, cells, file.Name)
 		require.Equal(t, export.Columns(), cells[0], "%s starts with the header row", file.Name)
 		require.Len(t, cells[1:], file.Records, file.Name)

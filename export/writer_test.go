@@ -2,10 +2,7 @@ package export_test
 
 import (
 	"archive/zip"
-	"bufio"
 	"bytes"
-	"encoding/csv"
-	"encoding/json"
 	"io"
 	"testing"
 
@@ -14,6 +11,7 @@ import (
 
 	"github.com/aiccfb/aicc"
 	"github.com/aiccfb/aicc/export"
+	"github.com/aiccfb/aicc/export/exporttest"
 )
 
 // writeFile writes records to a file of format and returns its bytes.
@@ -38,69 +36,14 @@ func wantCells(records []aicc.ExportRecord) [][]string {
 	return rows
 }
 
-func readCSV(t *testing.T, b []byte) [][]string {
-	t.Helper()
-	rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
-	require.NoError(t, err)
-	return rows
-}
-
-// readJSONL reads each line's object in key order, and returns the keys of the first line with the values of
-// every line, checking that every line has the same keys.
-func readJSONL(t *testing.T, b []byte) [][]string {
-	t.Helper()
-	var rows [][]string
-	var header []string
-	lines := bufio.NewScanner(bytes.NewReader(b))
-	for lines.Scan() {
-		dec := json.NewDecoder(bytes.NewReader(lines.Bytes()))
-		tok, err := dec.Token()
-		require.NoError(t, err)
-		require.Equal(t, json.Delim('{'), tok)
-		var keys, values []string
-		for dec.More() {
-			k, err := dec.Token()
-			require.NoError(t, err)
-			v, err := dec.Token()
-			require.NoError(t, err)
-			keys, values = append(keys, k.(string)), append(values, v.(string))
-		}
-		if header == nil {
-			header = keys
-		}
-		require.Equal(t, header, keys)
-		rows = append(rows, values)
-	}
-	require.NoError(t, lines.Err())
-	return append([][]string{header}, rows...)
-}
-
-// readXLSX reads the sheet "channels", padding each row to the header's width (excelize drops trailing empty
-// cells), and checks that it is the only sheet.
-func readXLSX(t *testing.T, b []byte) [][]string {
-	t.Helper()
-	f, err := excelize.OpenReader(bytes.NewReader(b))
-	require.NoError(t, err)
-	defer f.Close()
-	require.Equal(t, []string{"channels"}, f.GetSheetList())
-	rows, err := f.GetRows("channels")
-	require.NoError(t, err)
-	for i := range rows {
-		for len(rows[i]) < len(export.Columns()) {
-			rows[i] = append(rows[i], "")
-		}
-	}
-	return rows
-}
-
 func TestFormatsHoldTheSameCells(t *testing.T) {
 	records := sampleRecords()
 	want := wantCells(records)
-	require.Equal(t, want, readJSONL(t, writeFile(t, aicc.ExportJSONL, records)))
-	require.Equal(t, want, readXLSX(t, writeFile(t, aicc.ExportXLSX, records)))
+	require.Equal(t, want, exporttest.Cells(t, aicc.ExportJSONL, writeFile(t, aicc.ExportJSONL, records)))
+	require.Equal(t, want, exporttest.Cells(t, aicc.ExportXLSX, writeFile(t, aicc.ExportXLSX, records)))
 
 	// encoding/csv's reader turns a quoted "\r\n" into "\n"; the file itself holds the "\r\n".
-	gotCSV := readCSV(t, writeFile(t, aicc.ExportCSV, records))
+	gotCSV := exporttest.Cells(t, aicc.ExportCSV, writeFile(t, aicc.ExportCSV, records))
 	col := indexOf(t, "no_customer_reply_end_message")
 	require.Equal(t, "Bye, \"friend\"\n", gotCSV[1][col])
 	gotCSV[1][col] = want[1][col]
@@ -125,7 +68,7 @@ func TestCSVRoundTripsAwkwardText(t *testing.T) {
 		NonWorkingTimeNotice: awkward, TransferKeywords: []string{awkward, awkward},
 		NoCustomerReply: aicc.NoCustomerReplyEnd{EndMessage: awkward},
 	}, Pages: []aicc.ExportPage{{PageID: "1", Name: awkward}}}
-	rows := readCSV(t, writeFile(t, aicc.ExportCSV, []aicc.ExportRecord{r}))
+	rows := exporttest.Cells(t, aicc.ExportCSV, writeFile(t, aicc.ExportCSV, []aicc.ExportRecord{r}))
 	require.Equal(t, wantCells([]aicc.ExportRecord{r}), rows)
 	cells := rows[1]
 	require.Equal(t, awkward, cells[indexOf(t, "name")])
@@ -166,8 +109,8 @@ func TestXLSXStatesNoWriteTime(t *testing.T) {
 }
 
 func TestEmptyFileHasTheHeader(t *testing.T) {
-	require.Equal(t, [][]string{export.Columns()}, readCSV(t, writeFile(t, aicc.ExportCSV, nil)))
-	require.Equal(t, [][]string{export.Columns()}, readXLSX(t, writeFile(t, aicc.ExportXLSX, nil)))
+	require.Equal(t, [][]string{export.Columns()}, exporttest.Cells(t, aicc.ExportCSV, writeFile(t, aicc.ExportCSV, nil)))
+	require.Equal(t, [][]string{export.Columns()}, exporttest.Cells(t, aicc.ExportXLSX, writeFile(t, aicc.ExportXLSX, nil)))
 	require.Empty(t, writeFile(t, aicc.ExportJSONL, nil), "JSONL's keys name the columns: no line, no header")
 }
 
