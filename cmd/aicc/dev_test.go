@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +24,7 @@ import (
 
 	"github.com/aiccfb/aicc"
 	"github.com/aiccfb/aicc/db/dbtest"
+	"github.com/aiccfb/aicc/meta"
 	"github.com/aiccfb/aicc/worker"
 )
 
@@ -337,4 +343,212 @@ func TestDevUsesDatabaseURL(t *testing.T) {
 	if err != nil || len(tenants) != 1 || tenants[0].Name != "dev" {
 		t.Errorf("tenants in Postgres = %v, %v; want the dev tenant", tenants, err)
 	}
+}
+
+// TestFakeMetaEchoesSentMessages: what the fake's Send API accepts comes back, as Meta's echo, to the callback
+// URL of the channel that owns the Page: signed with the fake app's secret, posted without holding up the Send
+// API's answer, and posted again, byte for byte, when the callback does not answer 200.
+func TestFakeMetaEchoesSentMessages(t *testing.T) {
+	ctx := context.Background()
+	fake, err := startFakeMeta(t.TempDir(), slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = fake.Close() })
+
+	type post struct {
+		path   string
+		header http.Header
+		body   []byte
+	}
+	posts := make(chan post, 10)
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
+	var calls, okFrom atomic.Int32
+	okFrom.Store(2) // the first POST fails, the next succeed
+	callback := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		posts <- post{r.URL.Path, r.Header.Clone(), body}
+		if n := calls.Add(1); n == 1 {
+			<-release
+		}
+		if calls.Load() < okFrom.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("EVENT_RECEIVED"))
+	}))
+	t.Cleanup(callback.Close)
+	t.Cleanup(unblock) // runs before callback.Close, which waits for the handler
+
+	// The Page is in the third channel of the second tenant; the store answers two at a time.
+	owners := &fakePageOwners{
+		tenants:  []string{"ten_a", "ten_b", "ten_c"},
+		channels: map[string][]string{"ten_a": {"ch_1", "ch_2"}, "ten_b": {"ch_3", "ch_4", "ch_echo"}},
+		pages:    map[string]string{"ten_b/ch_echo": FakeMetaPageID},
+		size:     2,
+	}
+	fake.echoTo(owners, callback.URL+"/")
+
+	store := dbtest.SQLite(t)
+	if _, err := uploadCertificateOnce(ctx, store, fake.CertPEM, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ConfigFromEnv(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	provider := cfg.GraphProvider(store)
+	provider.BaseURL = fake.URL
+	g, err := provider.Graph(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := aicc.PageCall{PageID: FakeMetaPageID, AccessToken: FakeMetaPageToken, AppSecret: FakeMetaAppSecret}
+	send := func(text string) aicc.SendResult {
+		t.Helper()
+		type result struct {
+			res aicc.SendResult
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			res, err := g.SendMessage(ctx, call, aicc.OutboundMessage{RecipientPSID: fakePSID, Text: text, Type: aicc.MessagingResponse})
+			done <- result{res, err}
+		}()
+		select {
+		case r := <-done:
+			if r.err != nil {
+				t.Fatalf("SendMessage: %v", r.err)
+			}
+			return r.res
+		case <-time.After(10 * time.Second):
+			t.Fatal("the Send API did not answer while the echo's callback was held: it waits for the echo")
+		}
+		return aicc.SendResult{}
+	}
+	next := func() post {
+		t.Helper()
+		select {
+		case p := <-posts:
+			return p
+		case <-time.After(10 * time.Second):
+			t.Fatal("no echo came")
+		}
+		return post{}
+	}
+
+	res := send("Hello from aicc") // answered while the callback holds the first echo
+	first := next()
+	unblock()
+	second := next() // the first got a 503: Meta's retry
+	if !bytes.Equal(first.body, second.body) {
+		t.Errorf("the retry is not the same body:\n%s\n%s", first.body, second.body)
+	}
+	for _, p := range []post{first, second} {
+		if p.path != "/webhooks/facebook/ch_echo" {
+			t.Errorf("echo posted to %s, want the callback URL of ch_echo", p.path)
+		}
+		for _, alg := range []aicc.SignatureAlgorithm{aicc.AlgorithmSHA256, aicc.AlgorithmSHA1} {
+			if err := meta.VerifySignature(alg, [][]byte{[]byte(FakeMetaAppSecret)}, p.header, p.body); err != nil {
+				t.Errorf("%s signature: %v", alg, err)
+			}
+		}
+	}
+	events, err := meta.Codec{}.ParseEvents(first.body)
+	if err != nil || len(events) != 1 {
+		t.Fatalf("echo = %s: %d events, %v", first.body, len(events), err)
+	}
+	e := events[0]
+	if e.Kind != aicc.EventEcho || e.PageID != FakeMetaPageID || e.PSID != fakePSID || e.MID != res.MessageID ||
+		e.Text != "Hello from aicc" || e.Timestamp == 0 {
+		t.Errorf("echo event = %+v, want the echo of %s to %s", e, res.MessageID, fakePSID)
+	}
+	select {
+	case p := <-posts:
+		t.Errorf("a delivered echo was posted again: %s", p.body)
+	case <-time.After(2 * echoFirstRetry):
+	}
+
+	// A callback that keeps failing: Close stops the retries at once.
+	okFrom.Store(1 << 30)
+	send("Anyone there?")
+	next()
+	start := time.Now()
+	if err := fake.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Close took %s with an echo retrying", d)
+	}
+}
+
+func TestPageChannel(t *testing.T) {
+	ctx := context.Background()
+	owners := &fakePageOwners{
+		tenants:  []string{"ten_a", "ten_b", "ten_c"},
+		channels: map[string][]string{"ten_a": {"ch_1"}, "ten_c": {"ch_2", "ch_3", "ch_4"}},
+		pages:    map[string]string{"ten_a/ch_1": "111", "ten_c/ch_4": "444"},
+		size:     2,
+	}
+	for page, want := range map[string]string{"111": "ch_1", "444": "ch_4"} {
+		if got, err := pageChannel(ctx, owners, page); err != nil || got != want {
+			t.Errorf("pageChannel(%s) = %q, %v; want %s", page, got, err, want)
+		}
+	}
+	if got, err := pageChannel(ctx, owners, "999"); aicc.ErrorCode(err) != aicc.ENOTFOUND {
+		t.Errorf("pageChannel of an unknown Page = %q, %v; want %s", got, err, aicc.ENOTFOUND)
+	}
+	owners.fail = errors.New("database down")
+	if _, err := pageChannel(ctx, owners, "444"); !errors.Is(err, owners.fail) {
+		t.Errorf("pageChannel with a failing store = %v, want its error", err)
+	}
+}
+
+// fakePageOwners is a store of tenants, channels and Pages that answers size items a page.
+type fakePageOwners struct {
+	tenants  []string
+	channels map[string][]string // by tenant
+	pages    map[string]string   // the Page ID by "tenant/channel"
+	size     int
+	fail     error // GetPage's error for every Page that is not found
+}
+
+func (o *fakePageOwners) ListTenants(_ context.Context, opt aicc.ListOptions) ([]*aicc.Tenant, string, error) {
+	ids, next := pageOf(o.tenants, opt.Cursor, o.size)
+	var out []*aicc.Tenant
+	for _, id := range ids {
+		out = append(out, &aicc.Tenant{ID: id})
+	}
+	return out, next, nil
+}
+
+func (o *fakePageOwners) ListChannels(_ context.Context, tenantID string, f aicc.ChannelFilter) ([]*aicc.Channel, string, error) {
+	ids, next := pageOf(o.channels[tenantID], f.Cursor, o.size)
+	var out []*aicc.Channel
+	for _, id := range ids {
+		out = append(out, &aicc.Channel{ID: id, TenantID: tenantID})
+	}
+	return out, next, nil
+}
+
+func (o *fakePageOwners) GetPage(_ context.Context, tenantID, channelID, pageID string) (*aicc.Page, error) {
+	if o.pages[tenantID+"/"+channelID] == pageID {
+		return &aicc.Page{PageID: pageID, ChannelID: channelID, TenantID: tenantID}, nil
+	}
+	if o.fail != nil {
+		return nil, o.fail
+	}
+	return nil, aicc.Errorf(aicc.ENOTFOUND, "No such Page.")
+}
+
+// pageOf returns the size items after cursor (an index) and the next cursor, "" after the last.
+func pageOf(items []string, cursor string, size int) ([]string, string) {
+	from, _ := strconv.Atoi(cursor)
+	to := min(from+size, len(items))
+	if to == len(items) {
+		return items[from:to], ""
+	}
+	return items[from:to], strconv.Itoa(to)
 }

@@ -73,6 +73,10 @@ type Graph struct {
 	AppID, AppName, AppSecret string
 	RequireProof              bool
 	SlowDelay                 time.Duration
+	// OnSent, when set, is called with every message the Send API accepts, after the answer is decided and
+	// outside the Graph's lock (so it may call the Graph), before the answer is written: to echo it as Meta
+	// does, it should hand the message over rather than block.
+	OnSent func(SentMessage)
 
 	mu       sync.Mutex
 	pages    map[string]*page
@@ -230,11 +234,15 @@ func (g *Graph) serve(r *http.Request) (status int, body any) {
 	if len(parts) > 1 {
 		req.PageID = parts[1]
 	}
+	var accepted *SentMessage // a message the Send API accepted, for OnSent
 	defer func() {
 		req.Status = status
 		g.mu.Lock()
 		g.requests = append(g.requests, req)
 		g.mu.Unlock()
+		if accepted != nil && g.OnSent != nil {
+			g.OnSent(*accepted)
+		}
 	}()
 	answer := func(ge *graphError) (int, any) { return ge.status, ge }
 
@@ -319,7 +327,11 @@ func (g *Graph) serve(r *http.Request) (status int, body any) {
 		p.fields = nil
 		return 200, map[string]bool{"success": true}
 	case edge == "messages" && r.Method == http.MethodPost:
-		return g.send(p, params)
+		if status, body = g.send(p, params); status == http.StatusOK {
+			m := g.sent[len(g.sent)-1]
+			accepted = &m
+		}
+		return status, body
 	case edge == "subscribed_apps" || edge == "messages":
 		return answer(methodErr(400, 100, 0, "Unsupported "+strings.ToLower(r.Method)+" request."))
 	}
