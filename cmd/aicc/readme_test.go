@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,6 +35,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 )
 
 const (
@@ -360,6 +363,9 @@ func TestREADMEWalkthrough(t *testing.T) {
 		return
 	}
 
+	// What aicc dev exposes after the walk-through passes Prometheus' metric lint (promtool check metrics).
+	lintMetrics(t, "http://127.0.0.1:"+ports[0]+"/metrics")
+
 	// The same output does not keep a promise changed in the README.
 	broken := strings.Replace(readREADME(t), `# => "verified"`, `# => "awaiting_verification"`, 1)
 	bw, err := parseWalkthrough(broken)
@@ -512,4 +518,22 @@ func outputKeeping(promises []readmePromise) string {
 		fmt.Fprintf(&b, "%s\n\n%s\n", strings.ReplaceAll(p.Want, readmeAnything, "x"), fmt.Sprintf(readmeMarker, i))
 	}
 	return b.String()
+}
+
+// lintMetrics scrapes url and fails t for every problem Prometheus' metric lint finds, the checks of
+// "promtool check metrics": names, units, suffixes, help texts.
+func lintMetrics(t *testing.T, url string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	problems, err := promlint.New(resp.Body).Lint()
+	if err != nil {
+		t.Fatalf("lint %s: %v", url, err)
+	}
+	for _, p := range problems {
+		t.Errorf("metric %s: %s", p.Metric, p.Text)
+	}
 }
