@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +27,7 @@ import (
 	"github.com/aiccfb/aicc"
 	"github.com/aiccfb/aicc/api"
 	"github.com/aiccfb/aicc/db"
+	"github.com/aiccfb/aicc/internal/codec"
 	"github.com/aiccfb/aicc/meta"
 	"github.com/aiccfb/aicc/worker"
 )
@@ -186,12 +188,15 @@ func dev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer)
 		return err
 	}
 
-	// The UI starts after the frontend is healthy: its gRPC connection is dialled once, at start.
+	// The UI starts after the frontend is healthy: its gRPC connection is dialled once, at start. It decodes
+	// payloads through the codec served beside the API under this run's capability path (devCodecHandler).
+	codecPath := "/codec/" + hex.EncodeToString(aicc.RandomBytes(16))
 	ui := uiserver.NewServer(uiopts.WithConfigProvider(&uiconfig.Config{
 		Host: "127.0.0.1", Port: cfg.UIPort, TemporalGRPCAddress: tmp.HostPort,
 		EnableUI: true, DefaultNamespace: cfg.TemporalNamespace, HideLogs: true,
 		DisableNewsFetch: true, // no traffic beyond the loopback interface
 		CORS:             uiconfig.CORS{CookieInsecure: true},
+		Codec:            uiconfig.Codec{Endpoint: apiURL + codecPath},
 	}))
 	go func() { _ = ui.Start() }()
 	defer func() { ui.Stop(); logger.Info("web ui stopped") }()
@@ -233,7 +238,8 @@ func dev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer)
 	apiCtx, stopAPI := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopAPI()
 	apiErr := make(chan error, 1)
-	go func() { apiErr <- api.Serve(apiCtx, cfg.HTTPAddr, srv.Handler(), logger) }()
+	handler := devCodecHandler(srv.Handler(), pc, codecPath, "http://"+uiAddr)
+	go func() { apiErr <- api.Serve(apiCtx, cfg.HTTPAddr, handler, logger) }()
 
 	uiURL := "http://" + uiAddr
 	if err := waitHTTP(ctx, apiErr, apiURL+"/healthz", uiURL+"/"); err != nil {
@@ -480,4 +486,15 @@ func metaBanner(b devBanner) string {
                      -H 'Content-Type: application/json' -d @- %s/v1/system/certificates
                  Or try everything offline: aicc dev --fake-meta
 `, aicc.ErrorCode(b.Certificate), b.Tokens.Sysadmin, b.APIURL)
+}
+
+// devCodecHandler serves the payload codec at codecPath beside the API, for aicc dev's own Web UI (origin),
+// which has no sign-in to pass a token with: the path, random for each run and handed only to that UI, is the
+// credential, and like the UI it is reachable on the loopback interface only. Everything else goes to api.
+// "aicc codec-server" is the authenticated codec for real deployments.
+func devCodecHandler(api http.Handler, pc *codec.Codec, codecPath, origin string) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(codecPath+"/", http.StripPrefix(codecPath, codec.Handler(pc, func(*http.Request) error { return nil }, origin)))
+	mux.Handle("/", api)
+	return mux
 }
