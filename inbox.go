@@ -43,10 +43,19 @@ const (
 )
 
 // ConversationID is the ID of the conversation between a Page of a channel and a customer: derived from the
-// three, so every component names the conversation alike, and free of the slashes a URL path would choke on.
+// three, so every component names the conversation alike, free of the slashes a URL path would choke on, and
+// showing neither the Page's nor the customer's ID (it names the conversation's workflow in Temporal too).
 func ConversationID(channelID, pageID, psid string) string {
-	sum := sha256.Sum256([]byte(channelID + "\x00" + pageID + "\x00" + psid))
-	return "cv_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:16]))
+	return opaqueID("cv", channelID, pageID, psid)
+}
+
+// PageRef names a Page without showing its ID, for the IDs of its workflows, which Temporal shows in clear.
+func PageRef(pageID string) string { return opaqueID("pg", pageID) }
+
+// opaqueID is prefix, "_" and 26 base32 characters of the SHA-256 of the parts joined by NUL bytes.
+func opaqueID(prefix string, parts ...string) string {
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return prefix + "_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:16]))
 }
 
 // Conversation is the read model of a conversation, written by its workflow.

@@ -6,9 +6,10 @@ import (
 	"github.com/aiccfb/aicc"
 )
 
-// ConversationWorkflowID is the ID of the workflow of the conversation between a Page and a customer.
+// ConversationWorkflowID is the ID of the workflow of the conversation between a Page and a customer: the
+// conversation's ID, which shows neither the Page's nor the customer's ID, since Temporal shows IDs in clear.
 func ConversationWorkflowID(channelID, pageID, psid string) string {
-	return "conversation/" + channelID + "/" + pageID + "/" + psid
+	return "conversation/" + aicc.ConversationID(channelID, pageID, psid)
 }
 
 // ConversationInput starts (or continues as new) a conversation's workflow. It carries no secret.

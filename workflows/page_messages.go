@@ -5,11 +5,12 @@ import (
 	"github.com/aiccfb/aicc/activities"
 )
 
-// ConnectPageWorkflowID is the ID of the workflow that connects a Page: one at a time per Page.
-func ConnectPageWorkflowID(pageID string) string { return "page-connect/" + pageID }
+// ConnectPageWorkflowID is the ID of the workflow that connects a Page: one at a time per Page. Like every
+// workflow ID of a Page, it names the Page by aicc.PageRef: Temporal shows IDs in clear.
+func ConnectPageWorkflowID(pageID string) string { return "page-connect/" + aicc.PageRef(pageID) }
 
 // DisconnectPageWorkflowID is the ID of the workflow that disconnects a Page.
-func DisconnectPageWorkflowID(pageID string) string { return "page-disconnect/" + pageID }
+func DisconnectPageWorkflowID(pageID string) string { return "page-disconnect/" + aicc.PageRef(pageID) }
 
 // PageInput names a Page of a channel; the Page workflows pass it on to their activities as it is.
 type PageInput = activities.PageInput

@@ -186,8 +186,8 @@ func TestStartPageWorkflows(t *testing.T) {
 		typ, id string
 		start   func(context.Context, client.Client, workflows.PageInput) (client.WorkflowRun, error)
 	}{
-		{workflows.ConnectPageWorkflowType, "page-connect/42", workflows.StartConnectPage},
-		{workflows.DisconnectPageWorkflowType, "page-disconnect/42", workflows.StartDisconnectPage},
+		{workflows.ConnectPageWorkflowType, "page-connect/" + aicc.PageRef("42"), workflows.StartConnectPage},
+		{workflows.DisconnectPageWorkflowType, "page-disconnect/" + aicc.PageRef("42"), workflows.StartDisconnectPage},
 	} {
 		t.Run(tc.typ, func(t *testing.T) {
 			c := mocks.NewClient(t)
@@ -222,8 +222,9 @@ func TestStartSendTestMessage(t *testing.T) {
 
 	require.Len(t, ids, 2)
 	for _, id := range ids {
-		assert.True(t, strings.HasPrefix(id, "test-message/42/"), id)
-		assert.Greater(t, len(id), len("test-message/42/"), "a key of its own")
+		prefix := "test-message/" + aicc.PageRef("42") + "/"
+		assert.True(t, strings.HasPrefix(id, prefix), id)
+		assert.Greater(t, len(id), len(prefix), "a key of its own")
 	}
 	assert.NotEqual(t, ids[0], ids[1])
 }
@@ -231,7 +232,7 @@ func TestStartSendTestMessage(t *testing.T) {
 func TestSignalInbox(t *testing.T) {
 	c := mocks.NewClient(t)
 	var opts client.StartWorkflowOptions
-	c.On("SignalWithStartWorkflow", mock.Anything, "conversation/ch_1/42/7", workflows.SignalInboxEvent, inboxEv,
+	c.On("SignalWithStartWorkflow", mock.Anything, "conversation/"+aicc.ConversationID("ch_1", "42", "7"), workflows.SignalInboxEvent, inboxEv,
 		mock.Anything, workflows.ConversationWorkflowType, inboxIn).Run(options(&opts, 4)).Return(mocks.NewWorkflowRun(t), nil).Once()
 
 	require.NoError(t, workflows.SignalInbox(context.Background(), c, inboxIn, inboxEv))

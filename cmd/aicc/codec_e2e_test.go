@@ -21,10 +21,10 @@ import (
 	"github.com/aiccfb/aicc/workflows"
 )
 
-// TestPayloadsEncryptedEndToEnd: what a customer writes reaches Temporal only encrypted: the conversation's
-// history as Temporal serves it holds the text, the Page ID and the customer ID nowhere but in the workflow's
-// ID, while decrypted it holds them all. The codec server decrypts a payload of that history for a sysadmin
-// token only.
+// TestPayloadsEncryptedEndToEnd: what a customer writes reaches Temporal only encrypted: the histories of the
+// conversation, of the Page's connection and of the onboarding, as Temporal serves them, hold the text, the
+// Page ID and the customer ID nowhere, while decrypted the conversation's holds them all. The codec server
+// decrypts a payload of that history for a sysadmin token only.
 func TestPayloadsEncryptedEndToEnd(t *testing.T) {
 	s, pageToken := newStack(t)
 	ctx := context.Background()
@@ -44,12 +44,13 @@ func TestPayloadsEncryptedEndToEnd(t *testing.T) {
 	eventually(t, 15*time.Second, "the conversation's history holds the message", func() bool {
 		return strings.Contains(s.history(ctx, wid).String(), text)
 	})
-	// The workflow's ID names the Page and the customer (conversation/{channel}/{page}/{psid}), and Temporal
-	// shows it in the history's first event; every other occurrence is a payload, and encrypted.
-	raw := strings.ReplaceAll(s.rawHistory(ctx, wid).String(), wid, "")
-	for what, clear := range map[string]string{"customer text": text, "Page ID": fakePageID, "customer ID": fakePSID} {
-		if strings.Contains(raw, clear) {
-			t.Errorf("the %s is in clear in the history Temporal serves", what)
+	// Not even the workflow IDs, which Temporal shows in clear, name the Page or the customer.
+	for _, wid := range []string{wid, workflows.ConnectPageWorkflowID(fakePageID), workflows.OnboardingWorkflowID(id)} {
+		raw := s.rawHistory(ctx, wid).String()
+		for what, clear := range map[string]string{"customer text": text, "Page ID": fakePageID, "customer ID": fakePSID} {
+			if strings.Contains(raw, clear) {
+				t.Errorf("the %s is in clear in the history of %s as Temporal serves it", what, wid)
+			}
 		}
 	}
 
