@@ -231,12 +231,7 @@ func (s *ExportSuite) count(name string) int {
 // run runs the export and returns its result, requiring it to end without an error.
 func (s *ExportSuite) run(in workflows.ExportInput) workflows.ExportResult {
 	s.T().Helper()
-	s.env.ExecuteWorkflow(workflows.ExportWorkflowType, in)
-	s.Require().True(s.env.IsWorkflowCompleted())
-	s.Require().NoError(s.env.GetWorkflowError())
-	var res workflows.ExportResult
-	s.Require().NoError(s.env.GetWorkflowResult(&res))
-	return res
+	return runToEnd[workflows.ExportResult](s.T(), s.env, workflows.ExportWorkflowType, in)
 }
 
 // cancelOutcome is what a caller of UpdateCancelExport saw, with the calls made when it got its answer.

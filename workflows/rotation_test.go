@@ -299,12 +299,7 @@ func (s *RotationSuite) query() workflows.RotationState {
 // run runs the rotation to its end and returns its result.
 func (s *RotationSuite) run(in workflows.SecretRotationInput) workflows.RotationResult {
 	s.T().Helper()
-	s.env.ExecuteWorkflow(workflows.SecretRotationWorkflowType, in)
-	s.Require().True(s.env.IsWorkflowCompleted())
-	s.Require().NoError(s.env.GetWorkflowError())
-	var res workflows.RotationResult
-	s.Require().NoError(s.env.GetWorkflowResult(&res))
-	return res
+	return runToEnd[workflows.RotationResult](s.T(), s.env, workflows.SecretRotationWorkflowType, in)
 }
 
 // ended is when the rotation ended, as virtual time since it started.

@@ -63,3 +63,15 @@ func TestInvalidInputNamesEveryProblem(t *testing.T) {
 		})
 	}
 }
+
+// runToEnd executes the workflow registered as typ with in, requires it to complete without an error, and
+// returns its result.
+func runToEnd[R any](t *testing.T, env *testsuite.TestWorkflowEnvironment, typ string, in any) R {
+	t.Helper()
+	env.ExecuteWorkflow(typ, in)
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var res R
+	require.NoError(t, env.GetWorkflowResult(&res))
+	return res
+}
