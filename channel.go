@@ -231,7 +231,8 @@ func (c *Channel) References() (ouIDs, queueIDs, calendarIDs []string) {
 	if b.NoAgentReply.Enabled {
 		queueIDs = add(queueIDs, b.NoAgentReply.TargetSkillQueueID)
 	}
-	if b.SessionTransfer.Enabled {
+	// Past its limit the list is refused by Validate, and none of it is looked up.
+	if b.SessionTransfer.Enabled && len(b.SessionTransfer.TargetSkillQueueIDs) <= MaxTransferTargets {
 		for _, id := range b.SessionTransfer.TargetSkillQueueIDs {
 			queueIDs = add(queueIDs, id)
 		}
@@ -285,14 +286,16 @@ func (b *BasicConfig) validate(fe FieldErrors, refs Refs, robotEnabled bool) {
 	if robotEnabled && len(b.TransferKeywords) == 0 {
 		fe.Add("basic.transferKeywords", "is required when the intelligent robot is enabled")
 	}
+	// A list is checked item by item only within its limit, so that no request costs more than linear work.
 	if len(b.TransferKeywords) > MaxTransferKeywords {
 		fe.Add("basic.transferKeywords", "must have at most %d keywords", MaxTransferKeywords)
-	}
-	for i, k := range b.TransferKeywords {
-		field := fmt.Sprintf("basic.transferKeywords[%d]", i)
-		checkLen(fe, field, strings.TrimSpace(k), 1, MaxTransferKeywordLen)
-		if slices.Index(b.TransferKeywords, k) < i {
-			fe.Add(field, "repeats a keyword")
+	} else {
+		for i, k := range b.TransferKeywords {
+			field := fmt.Sprintf("basic.transferKeywords[%d]", i)
+			checkLen(fe, field, strings.TrimSpace(k), 1, MaxTransferKeywordLen)
+			if slices.Index(b.TransferKeywords, k) < i {
+				fe.Add(field, "repeats a keyword")
+			}
 		}
 	}
 
@@ -330,8 +333,7 @@ func (b *BasicConfig) validate(fe FieldErrors, refs Refs, robotEnabled bool) {
 	}
 	if len(st.TargetSkillQueueIDs) > MaxTransferTargets {
 		fe.Add("basic.sessionTransfer.targetSkillQueueIds", "must have at most %d skill queues", MaxTransferTargets)
-	}
-	if st.Enabled {
+	} else if st.Enabled {
 		for i, id := range st.TargetSkillQueueIDs {
 			field := fmt.Sprintf("basic.sessionTransfer.targetSkillQueueIds[%d]", i)
 			checkQueueRef(fe, field, id, refs)

@@ -1,8 +1,10 @@
 package aicc_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -162,4 +164,42 @@ func TestJoinInvalidKeepsOtherErrors(t *testing.T) {
 	conflict := aicc.Errorf(aicc.ECONFLICT, "taken")
 	require.Same(t, conflict, aicc.JoinInvalid(aicc.ValidateAppSecret(""), conflict))
 	require.NoError(t, aicc.JoinInvalid(nil, nil))
+}
+
+// An oversized list is refused with one error on the list, and its items are neither checked nor looked up:
+// the cost of a request stays linear in its size, however long the list.
+func TestOversizedListsAreRefusedWhole(t *testing.T) {
+	ch := new(aicc.DefaultChannel())
+	keywords := make([]string, 100_000)
+	for i := range keywords {
+		keywords[i] = "same"
+	}
+	targets := make([]string, 50_000)
+	for i := range targets {
+		targets[i] = "sq_missing"
+	}
+	ch.Basic.TransferKeywords = keywords
+	ch.Basic.SessionTransfer = aicc.SessionTransfer{Enabled: true, TargetSkillQueueIDs: targets}
+	_, queueIDs, _ := ch.References()
+	if len(queueIDs) > 1 {
+		t.Errorf("References lists %d queues of an oversized transfer list, want none of them", len(queueIDs))
+	}
+	var e *aicc.Error
+	if !errors.As(ch.Validate(aicc.Refs{}), &e) {
+		t.Fatal("an oversized channel validated")
+	}
+	for field := range e.Fields {
+		if strings.Contains(field, "[") && (strings.HasPrefix(field, "basic.transferKeywords") ||
+			strings.HasPrefix(field, "basic.sessionTransfer")) {
+			t.Errorf("item %s of an oversized list was checked", field)
+		}
+	}
+	if e.Fields["basic.transferKeywords"] == "" || e.Fields["basic.sessionTransfer.targetSkillQueueIds"] == "" {
+		t.Errorf("fields = %v, want both lists refused", e.Fields)
+	}
+
+	cal := &aicc.ServiceCalendar{Name: "c", TimeZone: "UTC", WeeklyNonWorkingDays: make([]time.Weekday, 10_000)}
+	if !errors.As(cal.Validate(), &e) || e.Fields["weeklyNonWorkingDays"] == "" || e.Fields["weeklyNonWorkingDays[1]"] != "" {
+		t.Errorf("calendar fields = %v, want the weekday list refused whole", e)
+	}
 }

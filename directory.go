@@ -90,22 +90,33 @@ func (c *ServiceCalendar) Validate() error {
 	} else if _, err := time.LoadLocation(c.TimeZone); err != nil {
 		fe.Add("timeZone", "is not an IANA time zone")
 	}
-	seenDay := map[time.Weekday]bool{}
-	for i, d := range c.WeeklyNonWorkingDays {
-		field := fmt.Sprintf("weeklyNonWorkingDays[%d]", i)
-		switch {
-		case d < time.Sunday || d > time.Saturday:
-			fe.Add(field, "must be a weekday from 0 (Sunday) to 6 (Saturday)")
-		case seenDay[d]:
-			fe.Add(field, "repeats a weekday")
+	// A list is checked item by item only within its limit, so that no request costs more than linear work.
+	if len(c.WeeklyNonWorkingDays) > 7 {
+		fe.Add("weeklyNonWorkingDays", "must have at most 7 weekdays")
+	} else {
+		seenDay := map[time.Weekday]bool{}
+		for i, d := range c.WeeklyNonWorkingDays {
+			field := fmt.Sprintf("weeklyNonWorkingDays[%d]", i)
+			switch {
+			case d < time.Sunday || d > time.Saturday:
+				fe.Add(field, "must be a weekday from 0 (Sunday) to 6 (Saturday)")
+			case seenDay[d]:
+				fe.Add(field, "repeats a weekday")
+			}
+			seenDay[d] = true
 		}
-		seenDay[d] = true
 	}
 	checkDates(fe, "restDates", c.RestDates)
 	checkDates(fe, "makeUpWorkDates", c.MakeUpWorkDates)
-	for i, d := range c.MakeUpWorkDates {
-		if slices.Contains(c.RestDates, d) {
-			fe.Add(fmt.Sprintf("makeUpWorkDates[%d]", i), "is also a rest date")
+	if len(c.RestDates) <= MaxCalendarDates && len(c.MakeUpWorkDates) <= MaxCalendarDates {
+		rest := make(map[string]bool, len(c.RestDates))
+		for _, d := range c.RestDates {
+			rest[d] = true
+		}
+		for i, d := range c.MakeUpWorkDates {
+			if rest[d] {
+				fe.Add(fmt.Sprintf("makeUpWorkDates[%d]", i), "is also a rest date")
+			}
 		}
 	}
 	return fe.Err()
