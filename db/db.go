@@ -38,6 +38,11 @@ const (
 // connections kept).
 const pgMaxIdleConns = 64
 
+// DefaultMaxOpenConns bounds the Postgres connections of one process unless SetMaxOpenConns says otherwise, so
+// a burst queues for a connection instead of opening more than the server allows: an api and a worker stay
+// within Postgres' default max_connections of 100, with room for Temporal's own.
+const DefaultMaxOpenConns = 32
+
 // Store is the application database. It implements aicc.Store.
 type Store struct {
 	db      *bun.DB
@@ -64,6 +69,7 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 		cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
 		sqldb := stdlib.OpenDB(*cfg)
 		sqldb.SetMaxIdleConns(pgMaxIdleConns)
+		sqldb.SetMaxOpenConns(DefaultMaxOpenConns)
 		s = &Store{db: bun.NewDB(sqldb, pgdialect.New()), dialect: Postgres}
 	case "sqlite":
 		if rest == "" || strings.ContainsAny(rest, "?#") {
@@ -178,4 +184,14 @@ func migrationRace(err error) bool {
 	}
 	_, ok := violatedUnique(err)
 	return ok
+}
+
+// SetMaxOpenConns bounds the Postgres connections the store opens at once (at least 1); the idle ones are kept
+// up to the same number. SQLite keeps its own single writer and is left as it is.
+func (s *Store) SetMaxOpenConns(n int) {
+	if s.dialect != Postgres || n < 1 {
+		return
+	}
+	s.db.SetMaxOpenConns(n)
+	s.db.SetMaxIdleConns(min(n, pgMaxIdleConns))
 }

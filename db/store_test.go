@@ -703,3 +703,15 @@ func requireField(tb testing.TB, err error, code, field string) {
 
 // errOf drops a result and keeps its error.
 func errOf[T any](_ T, err error) error { return err }
+
+// A Postgres store opens at most DefaultMaxOpenConns connections, or what SetMaxOpenConns says.
+func TestPostgresPoolIsBounded(t *testing.T) {
+	s := dbtest.Postgres(t)
+	if got := s.DB().Stats().MaxOpenConnections; got != db.DefaultMaxOpenConns {
+		t.Errorf("max open connections = %d, want %d", got, db.DefaultMaxOpenConns)
+	}
+	s.SetMaxOpenConns(8)
+	if got := s.DB().Stats().MaxOpenConnections; got != 8 {
+		t.Errorf("max open connections after SetMaxOpenConns(8) = %d", got)
+	}
+}

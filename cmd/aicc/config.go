@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/db"
 	"github.com/aiccfb/aicc/meta"
 )
 
@@ -54,6 +55,8 @@ const (
 type Config struct {
 	// DatabaseURL is postgres://… or sqlite:PATH. Required by api, worker, migrate, tokens and tenants.
 	DatabaseURL string
+	// DatabaseMaxConns bounds the Postgres connections of aicc api and aicc worker.
+	DatabaseMaxConns int
 
 	TemporalAddress   string // host:port of the Temporal frontend
 	TemporalNamespace string
@@ -109,6 +112,7 @@ type Config struct {
 //	AICC_DATABASE_URL         postgres://user:pass@host:5432/db?sslmode=disable or sqlite:PATH
 //	                          (required by api, worker, migrate, tokens, tenants; aicc dev uses it when set,
 //	                          else sqlite:<data dir>/app.db)
+//	AICC_DB_MAX_CONNS         most Postgres connections one api or worker process opens (default 32)
 //	AICC_TEMPORAL_ADDRESS     Temporal frontend host:port (default 127.0.0.1:7233; not used by aicc dev)
 //	AICC_TEMPORAL_NAMESPACE   Temporal namespace (default "default")
 //	AICC_TEMPORAL_TLS         true: connect to Temporal over TLS (implied by any setting below)
@@ -155,6 +159,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		TemporalAddress:   DefaultTemporalAddress,
 		TemporalNamespace: DefaultTemporalNamespace,
 		CodecAddr:         DefaultCodecAddr,
+		DatabaseMaxConns:  db.DefaultMaxOpenConns,
 		HTTPAddr:          DefaultHTTPAddr,
 		WorkerMetricsAddr: DefaultWorkerMetricsAddr,
 		PublicURL:         DefaultPublicURL,
@@ -315,6 +320,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			c.ExportBucket = v
 		}
 	}
+	if v := env("AICC_DB_MAX_CONNS"); v != "" {
+		if n, err := strconv.Atoi(v); err != nil || n < 2 || n > 10_000 {
+			bad("AICC_DB_MAX_CONNS", "must be a whole number from 2 to 10000, got %q", v)
+		} else {
+			c.DatabaseMaxConns = n
+		}
+	}
 	if v := env("AICC_MAX_BODY_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1024 {
@@ -420,6 +432,13 @@ func decodeKey(s string) ([]byte, error) {
 
 // readKeyFile reads a master key file: the key in base64 (as in AICC_MASTER_KEY), or its 32 raw bytes.
 func readKeyFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read it: %w", err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("%s is readable or writable by others than its owner (mode %04o): chmod 600 (or 400) it", path, perm)
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read it: %w", err)

@@ -407,3 +407,31 @@ func selfSignedPair(t *testing.T) (certPEM, keyPEM []byte) {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
 }
+
+// A master key file others may read is refused with what to do about it; a bound on Postgres connections is
+// read and checked.
+func TestConfigKeyFileModeAndPool(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "master.key")
+	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{5}, 32))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ConfigFromEnv(env(map[string]string{"AICC_MASTER_KEY_FILE": path}))
+	if err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("a key file of mode 0644 = %v, want refused with chmod 600", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ConfigFromEnv(env(map[string]string{"AICC_MASTER_KEY_FILE": path, "AICC_DB_MAX_CONNS": "16"}))
+	if err != nil || cfg.DatabaseMaxConns != 16 {
+		t.Errorf("mode 0600 and 16 connections = %v, %v", cfg.DatabaseMaxConns, err)
+	}
+	for _, v := range []string{"1", "many", "20000"} {
+		if _, err := ConfigFromEnv(env(map[string]string{"AICC_DB_MAX_CONNS": v})); err == nil {
+			t.Errorf("AICC_DB_MAX_CONNS=%s accepted", v)
+		}
+	}
+	if cfg, _ := ConfigFromEnv(env(nil)); cfg.DatabaseMaxConns != 32 {
+		t.Errorf("default connections = %d, want 32", cfg.DatabaseMaxConns)
+	}
+}

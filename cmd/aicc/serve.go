@@ -60,6 +60,7 @@ func openDeps(ctx context.Context, cfg Config, logger *slog.Logger) (d *deps, er
 	if d.store, err = openStore(ctx, cfg.DatabaseURL); err != nil {
 		return nil, err
 	}
+	d.store.SetMaxOpenConns(cfg.DatabaseMaxConns)
 	d.closers = append(d.closers, d.store)
 	if d.keyring, err = loadKeyring(ctx, cfg, d.store, time.Now().UTC()); err != nil {
 		return nil, err
