@@ -144,6 +144,7 @@ type Config struct {
 //	AICC_LOG_LEVEL            debug, info, warn or error (default info)
 //	AICC_GRAPH_BASE_URL       base URL of Meta's Graph API (default https://graph.facebook.com; aicc dev
 //	                          --fake-meta points it at its in-process fake)
+//	AICC_GRAPH_INSECURE_HTTP  true allows an http:// AICC_GRAPH_BASE_URL, for a local test double only
 //	AICC_GRAPH_VERSION        Graph API version, vNN.N (default v25.0)
 //	AICC_GRAPH_TRUST          which roots Graph's TLS certificate must chain to: system+uploaded (default: the
 //	                          system roots and the uploaded Facebook authentication certificates) or
@@ -341,9 +342,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 	}
 	if v := env("AICC_GRAPH_BASE_URL"); v != "" {
-		if u, err := parseBaseURL(v, DefaultGraphBaseURL); err != nil {
+		switch u, err := parseBaseURL(v, DefaultGraphBaseURL); {
+		case err != nil:
 			bad("AICC_GRAPH_BASE_URL", "%v", err)
-		} else {
+		case strings.HasPrefix(u, "http://") && env("AICC_GRAPH_INSECURE_HTTP") != "true":
+			bad("AICC_GRAPH_BASE_URL", "must be https: Page tokens and appsecret_proof travel to it "+
+				"(AICC_GRAPH_INSECURE_HTTP=true allows http, for a local test double only)")
+		default:
 			c.GraphBaseURL = u
 		}
 	}

@@ -435,3 +435,17 @@ func TestConfigKeyFileModeAndPool(t *testing.T) {
 		t.Errorf("default connections = %d, want 32", cfg.DatabaseMaxConns)
 	}
 }
+
+// Page tokens and proofs go to the Graph API: plain http only when asked for by name, for a local test double.
+func TestConfigGraphHTTP(t *testing.T) {
+	if _, err := ConfigFromEnv(env(map[string]string{"AICC_GRAPH_BASE_URL": "http://127.0.0.1:9999"})); err == nil ||
+		!strings.Contains(err.Error(), "must be https") {
+		t.Errorf("an http Graph URL = %v, want refused", err)
+	}
+	cfg, err := ConfigFromEnv(env(map[string]string{
+		"AICC_GRAPH_BASE_URL": "http://127.0.0.1:9999", "AICC_GRAPH_INSECURE_HTTP": "true",
+	}))
+	if err != nil || cfg.GraphBaseURL != "http://127.0.0.1:9999" {
+		t.Errorf("an http Graph URL allowed by name = %q, %v", cfg.GraphBaseURL, err)
+	}
+}
