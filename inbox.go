@@ -26,6 +26,36 @@ type InboxEvent struct {
 	Payload     []byte // the messaging item as Meta sent it
 	ReceivedAt  time.Time
 	DeliveredAt time.Time // zero until the dispatcher has signalled the conversation
+	Attempts    int       // failed deliveries so far
+	LastError   string    // why the last delivery failed
+	DeadAt      time.Time // when the event became a dead letter; zero while it is to be delivered
+}
+
+// Conversation returns the key of the event's conversation.
+func (e *InboxEvent) Conversation() ConversationKey {
+	return ConversationKey{ChannelID: e.ChannelID, PageID: e.PageID, PSID: e.PSID}
+}
+
+// ConversationKey names the conversation between a Page of a channel and a customer.
+type ConversationKey struct {
+	ChannelID string
+	PageID    string
+	PSID      string
+}
+
+// DeliveryFailure is a failed delivery of some of a conversation's events, for InboxStore.FailDelivery.
+type DeliveryFailure struct {
+	Owner        string // the dispatcher that holds the conversation's lease
+	Conversation ConversationKey
+	IDs          []int64 // the events the failed signal carried
+	Error        string  // why it failed, kept as the events' LastError
+	// MaxAttempts is the attempts after which an event is a dead letter.
+	MaxAttempts int
+	// Permanent says the events can never be delivered: they are dead letters at once.
+	Permanent bool
+	// RetryIn is how long the conversation stays leased to Owner when an event is to be tried again, so that the
+	// conversation's later events wait behind it.
+	RetryIn time.Duration
 }
 
 // EventKind says what a webhook event is.
@@ -85,10 +115,10 @@ const (
 	ConversationEnded ConversationStatus = "ended" // ended by the no-customer-reply timer; a new message opens it again
 )
 
-// InboxStats describe the undelivered part of the inbox.
+// InboxStats describe the pending part of the inbox: the events to be delivered, dead letters aside.
 type InboxStats struct {
 	Undelivered int
-	Oldest      time.Time // ReceivedAt of the oldest undelivered event; zero when there is none
+	Oldest      time.Time // ReceivedAt of the oldest pending event; zero when there is none
 }
 
 // InboxStore keeps webhook events until they are delivered. Events are never deleted by delivery.
@@ -96,12 +126,29 @@ type InboxStore interface {
 	// StoreEvents inserts events in one transaction and returns how many were duplicates: an event whose
 	// (PageID, DedupKey) is stored already is skipped. Either every new event is stored or none is.
 	StoreEvents(ctx context.Context, events []InboxEvent) (duplicates int, err error)
-	// ClaimEvents leases up to limit undelivered events whose lease is free or over, by Meta timestamp then ID,
-	// to owner until leaseUntil. Concurrent claimers never get the same event while its lease runs.
-	ClaimEvents(ctx context.Context, owner string, limit int, now, leaseUntil time.Time) ([]InboxEvent, error)
-	// MarkDelivered records that the events were signalled to their conversations.
-	MarkDelivered(ctx context.Context, ids []int64, at time.Time) error
+	// ClaimConversations leases to owner, for lease on the database's clock, up to limit conversations that have
+	// pending events (undelivered and not dead) and no running lease, and returns up to perConversation of each
+	// one's pending events, grouped by conversation, by Meta timestamp then ID. It takes the tenants in turn, and
+	// each tenant's conversations in the order their oldest pending event arrived (never by Meta's timestamp).
+	// Concurrent claimers never lease the same conversation while its lease runs.
+	ClaimConversations(ctx context.Context, owner string, limit, perConversation int, lease time.Duration) ([]InboxEvent, error)
+	// ExtendLeases renews, for lease from now, the leases owner still holds of convs; it returns how many.
+	ExtendLeases(ctx context.Context, owner string, convs []ConversationKey, lease time.Duration) (int, error)
+	// MarkDelivered records that the events were signalled to their conversations at at and releases owner's
+	// leases of the conversations in release.
+	MarkDelivered(ctx context.Context, owner string, ids []int64, release []ConversationKey, at time.Time) error
+	// FailDelivery counts a failed attempt of the events and keeps the error; it returns the events that became
+	// dead letters. The conversation stays leased for f.RetryIn while one of them is to be tried again, else its
+	// lease is released.
+	FailDelivery(ctx context.Context, f DeliveryFailure) (dead []int64, err error)
+	// HasPendingEvents reports whether the conversation has events still to be delivered.
+	HasPendingEvents(ctx context.Context, tenantID string, c ConversationKey) (bool, error)
 	InboxStats(ctx context.Context) (InboxStats, error)
+	// DeadLetters lists the tenant's dead letters, the latest first.
+	DeadLetters(ctx context.Context, tenantID string, opt ListOptions) ([]InboxEvent, string, error)
+	// RetryDeadLetter makes the tenant's dead letter pending again with its attempts reset, and returns it;
+	// ENOTFOUND when the tenant has no such dead letter.
+	RetryDeadLetter(ctx context.Context, tenantID string, id int64) (*InboxEvent, error)
 	// ConversationEvents lists a conversation's events by Meta timestamp then ID.
 	ConversationEvents(ctx context.Context, tenantID, conversationID string, opt ListOptions) ([]InboxEvent, string, error)
 }

@@ -2,11 +2,12 @@ package db
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aiccfb/aicc"
@@ -45,7 +46,7 @@ func (s *Store) StoreEvents(ctx context.Context, events []aicc.InboxEvent) (dupl
 	if s.dialect == Postgres {
 		stored, err = s.insertEventsPostgres(ctx, rows)
 	} else {
-		err = s.db.NewInsert().Model(&rows).ExcludeColumn("id", "delivered_at", "lease_owner", "lease_until").
+		err = s.db.NewInsert().Model(&rows).ExcludeColumn("id", "delivered_at", "attempts", "last_error", "dead_at").
 			On("CONFLICT (page_id, dedup_key) DO NOTHING").
 			Returning("id, page_id, dedup_key").Scan(ctx, &stored)
 	}
@@ -113,52 +114,232 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
 ON CONFLICT (page_id, dedup_key) DO NOTHING
 RETURNING id, page_id, dedup_key`
 
-// ClaimEvents leases to owner, until leaseUntil, up to limit undelivered events whose lease is free or ended
-// before now, and returns them by Meta timestamp then ID. One statement claims them: on Postgres it locks the
-// rows it picks with FOR UPDATE SKIP LOCKED, so concurrent claimers take different rows and never wait on
-// each other; SQLite has a single writer, which runs claims one at a time.
-func (s *Store) ClaimEvents(ctx context.Context, owner string, limit int, now, leaseUntil time.Time) ([]aicc.InboxEvent, error) {
-	if limit <= 0 {
+// ClaimConversations leases to owner up to limit conversations that have pending events and no running lease,
+// and returns up to perConversation pending events of each, grouped by conversation, by Meta timestamp then ID.
+//
+// A lease is a row of inbox_leases, taken with one INSERT … ON CONFLICT DO UPDATE … WHERE the lease is over:
+// the database decides, on its own clock, which claimer gets a conversation. On Postgres a second claimer of the
+// same conversation waits for the first one's statement to commit and then finds the lease running, so two
+// claimers never both get it; SQLite runs one writer at a time. The candidates are the tenants' conversations
+// with pending events, the tenants in turn and each tenant's by the arrival (inbox ID) of its oldest pending
+// event; on Postgres each tenant's candidates come from its first claimScanFactor×limit pending events, so a
+// claim reads a bounded part of a backlog however large it grows.
+func (s *Store) ClaimConversations(ctx context.Context, owner string, limit, perConversation int, lease time.Duration) ([]aicc.InboxEvent, error) {
+	if limit <= 0 || perConversation <= 0 {
 		return nil, nil
 	}
-	pick := s.db.NewSelect().Model((*inboxRow)(nil)).Column("id").
-		Where("delivered_at IS NULL").Where("(lease_until IS NULL OR lease_until < ?)", norm(now)).
-		OrderExpr("ts ASC, id ASC").Limit(int64(limit))
+	leaseMS := lease.Milliseconds()
+	var (
+		query string
+		args  []any
+	)
 	if s.dialect == Postgres {
-		pick = pick.For("UPDATE SKIP LOCKED")
+		query = fmt.Sprintf(claimLeases, pgNowMS, pgCandidates)
+		args = []any{claimScanFactor * limit, limit, owner, leaseMS, leaseMS}
+	} else {
+		query = fmt.Sprintf(claimLeases, sqliteNowMS, sqliteCandidates)
+		args = []any{limit, owner, leaseMS, leaseMS}
+	}
+	var leased []aicc.ConversationKey
+	if err := s.db.NewRaw(query, args...).Scan(ctx, &leased); err != nil {
+		return nil, wrap(err, "claim conversations")
+	}
+	if len(leased) == 0 {
+		return nil, nil
 	}
 	var rows []inboxRow
-	err := s.db.NewUpdate().Model((*inboxRow)(nil)).
-		Set("lease_owner = ?", owner).Set("lease_until = ?", norm(leaseUntil)).
-		Where("id IN (?)", pick).Returning("*").Scan(ctx, &rows)
+	err := s.db.NewRaw(`SELECT ?0 FROM (
+	SELECT i.*, row_number() OVER (PARTITION BY i.channel_id, i.page_id, i.psid ORDER BY i.ts, i.id) AS n
+	FROM inbox i WHERE (i.channel_id, i.page_id, i.psid) IN (?1) AND i.delivered_at IS NULL AND i.dead_at IS NULL
+) e WHERE n <= ?2 ORDER BY channel_id, page_id, psid, ts, id`,
+		bun.Safe(inboxColumns), conversationValues(leased), perConversation).Scan(ctx, &rows)
 	if err != nil {
-		return nil, wrap(err, "claim events")
+		return nil, wrap(err, "claim conversations")
 	}
-	// UPDATE … RETURNING returns rows in no promised order.
-	slices.SortFunc(rows, func(a, b inboxRow) int { return cmp.Or(cmp.Compare(a.TS, b.TS), cmp.Compare(a.ID, b.ID)) })
 	return mapRows(rows, func(r inboxRow) aicc.InboxEvent { return r.domain() }), nil
 }
 
-// MarkDelivered records that the events were delivered at at (now when zero) and ends their leases. An event
-// delivered already keeps its first delivery time; unknown IDs are ignored.
-func (s *Store) MarkDelivered(ctx context.Context, ids []int64, at time.Time) error {
-	if len(ids) == 0 {
-		return nil
+// claimScanFactor bounds, on Postgres, how many of each tenant's pending events a claim of limit conversations
+// looks at: claimScanFactor×limit.
+const claimScanFactor = 4
+
+// inboxColumns are the columns of inboxRow.
+const inboxColumns = "id, tenant_id, channel_id, page_id, psid, kind, mid, watermark, ts, dedup_key, text, payload, " +
+	"received_at, delivered_at, attempts, last_error, dead_at"
+
+// The database's clock, in ms since the epoch.
+const (
+	pgNowMS     = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+	sqliteNowMS = "CAST(unixepoch('subsec') * 1000 AS INTEGER)"
+)
+
+// claimLeases takes the leases of a claim; %[1]s is the clock, %[2]s defines the candidates: (tenant_id,
+// channel_id, page_id, psid, first) of conversations with pending events and no running lease, first their oldest
+// pending event's ID. Its arguments are those of the candidates, then limit, owner, the lease in ms twice.
+const claimLeases = `WITH RECURSIVE clock AS (SELECT %[1]s AS now_ms),
+%[2]s,
+chosen AS (
+	SELECT tenant_id, channel_id, page_id, psid FROM (
+		SELECT c.*, row_number() OVER (PARTITION BY tenant_id ORDER BY first) AS turn FROM candidates c
+	) ranked ORDER BY turn, first LIMIT ?
+)
+INSERT INTO inbox_leases AS l (channel_id, page_id, psid, tenant_id, owner, until_ms)
+SELECT c.channel_id, c.page_id, c.psid, c.tenant_id, ?, clock.now_ms + ? FROM chosen c, clock WHERE true
+ORDER BY c.channel_id, c.page_id, c.psid
+ON CONFLICT (channel_id, page_id, psid) DO UPDATE
+	SET tenant_id = excluded.tenant_id, owner = excluded.owner, until_ms = excluded.until_ms
+	WHERE l.until_ms <= excluded.until_ms - ?
+RETURNING channel_id, page_id, psid`
+
+// notLeased is the condition that the conversation of inbox row i has no running lease.
+const notLeased = `NOT EXISTS (SELECT 1 FROM inbox_leases r, clock
+	WHERE r.channel_id = i.channel_id AND r.page_id = i.page_id AND r.psid = i.psid AND r.until_ms > clock.now_ms)`
+
+// pgCandidates finds the tenants with pending events by skipping through inbox_pending_idx (one index probe
+// per tenant), then reads each one's first pending events through the same index.
+const pgCandidates = `tenants_pending AS (
+	(SELECT tenant_id FROM inbox WHERE delivered_at IS NULL AND dead_at IS NULL ORDER BY tenant_id LIMIT 1)
+	UNION ALL
+	SELECT (SELECT i.tenant_id FROM inbox i WHERE i.delivered_at IS NULL AND i.dead_at IS NULL
+		AND i.tenant_id > t.tenant_id ORDER BY i.tenant_id LIMIT 1)
+	FROM tenants_pending t WHERE t.tenant_id IS NOT NULL
+),
+candidates AS (
+	SELECT e.tenant_id, e.channel_id, e.page_id, e.psid, min(e.id) AS first
+	FROM tenants_pending t CROSS JOIN LATERAL (
+		SELECT i.tenant_id, i.channel_id, i.page_id, i.psid, i.id FROM inbox i
+		WHERE i.tenant_id = t.tenant_id AND i.delivered_at IS NULL AND i.dead_at IS NULL AND ` + notLeased + `
+		ORDER BY i.id LIMIT ?
+	) e GROUP BY e.tenant_id, e.channel_id, e.page_id, e.psid
+)`
+
+// sqliteCandidates reads every pending event: SQLite has no LATERAL, and holds a developer's inbox.
+const sqliteCandidates = `candidates AS (
+	SELECT i.tenant_id, i.channel_id, i.page_id, i.psid, min(i.id) AS first FROM inbox i
+	WHERE i.delivered_at IS NULL AND i.dead_at IS NULL AND ` + notLeased + `
+	GROUP BY i.tenant_id, i.channel_id, i.page_id, i.psid
+)`
+
+// conversationValues is the SQL list of the conversations' keys, for (channel_id, page_id, psid) IN (…).
+func conversationValues(convs []aicc.ConversationKey) any {
+	args := make([]any, 0, 3*len(convs))
+	for _, c := range convs {
+		args = append(args, c.ChannelID, c.PageID, c.PSID)
 	}
-	_, err := s.db.NewUpdate().Model((*inboxRow)(nil)).
-		Set("delivered_at = ?", stateTime(at)).Set("lease_owner = NULL").Set("lease_until = NULL").
-		Where("id IN (?)", bun.List(ids)).Where("delivered_at IS NULL").Exec(ctx)
-	return wrap(err, "mark delivered")
+	return bun.SafeQuery("VALUES "+strings.Repeat("(?, ?, ?), ", len(convs)-1)+"(?, ?, ?)", args...)
 }
 
-// InboxStats counts the undelivered events and finds when the oldest of them was received.
+// ExtendLeases renews, for lease from now on the database's clock, the leases owner still holds of convs.
+func (s *Store) ExtendLeases(ctx context.Context, owner string, convs []aicc.ConversationKey, lease time.Duration) (int, error) {
+	if len(convs) == 0 {
+		return 0, nil
+	}
+	res, err := s.db.NewRaw("UPDATE inbox_leases SET until_ms = ? + ? WHERE owner = ? AND (channel_id, page_id, psid) IN (?)",
+		bun.Safe(s.nowMS()), lease.Milliseconds(), owner, conversationValues(convs)).Exec(ctx)
+	if err != nil {
+		return 0, wrap(err, "extend leases")
+	}
+	n, err := res.RowsAffected()
+	return int(n), wrap(err, "extend leases")
+}
+
+// nowMS is the SQL of the database's clock in ms.
+func (s *Store) nowMS() string {
+	if s.dialect == Postgres {
+		return pgNowMS
+	}
+	return sqliteNowMS
+}
+
+// MarkDelivered records, in one transaction, that the events were delivered at at (now when zero) and releases
+// owner's leases of the conversations in release. An event delivered already keeps its first delivery time;
+// unknown IDs are ignored.
+func (s *Store) MarkDelivered(ctx context.Context, owner string, ids []int64, release []aicc.ConversationKey, at time.Time) error {
+	if len(ids) == 0 && len(release) == 0 {
+		return nil
+	}
+	return wrap(s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if len(ids) > 0 {
+			_, err := tx.NewUpdate().Model((*inboxRow)(nil)).Set("delivered_at = ?", stateTime(at)).
+				Where("id IN (?)", bun.List(ids)).Where("delivered_at IS NULL").Exec(ctx)
+			if err != nil {
+				return err
+			}
+		}
+		return releaseLeases(ctx, tx, owner, release)
+	}), "mark delivered")
+}
+
+// releaseLeases ends owner's leases of convs.
+func releaseLeases(ctx context.Context, tx bun.Tx, owner string, convs []aicc.ConversationKey) error {
+	if len(convs) == 0 {
+		return nil
+	}
+	_, err := tx.NewRaw("DELETE FROM inbox_leases WHERE owner = ? AND (channel_id, page_id, psid) IN (?)",
+		owner, conversationValues(convs)).Exec(ctx)
+	return err
+}
+
+// FailDelivery counts a failed attempt of each pending event of f.IDs and keeps f.Error; an event that reaches
+// f.MaxAttempts, or any when f.Permanent, becomes a dead letter. In the same transaction the conversation's
+// lease is renewed for f.RetryIn while one of them is to be tried again, and released otherwise.
+func (s *Store) FailDelivery(ctx context.Context, f aicc.DeliveryFailure) ([]int64, error) {
+	if len(f.IDs) == 0 {
+		return nil, nil
+	}
+	maxAttempts := max(f.MaxAttempts, 1)
+	if f.Permanent {
+		maxAttempts = 1
+	}
+	var dead []int64
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var rows []inboxRow
+		err := tx.NewUpdate().Model(&rows).
+			Set("attempts = attempts + 1").Set("last_error = ?", noNUL(f.Error)).
+			// ELSE dead_at (NULL here) gives the CASE the column's type on Postgres.
+			Set("dead_at = CASE WHEN attempts + 1 >= ? THEN ? ELSE dead_at END", maxAttempts, norm(time.Now())).
+			Where("id IN (?)", bun.List(f.IDs)).Where("delivered_at IS NULL AND dead_at IS NULL").
+			Returning("id, dead_at").Scan(ctx)
+		if err != nil {
+			return err
+		}
+		retry := false
+		for _, r := range rows {
+			if r.DeadAt.IsZero() {
+				retry = true
+			} else {
+				dead = append(dead, r.ID)
+			}
+		}
+		if !retry {
+			return releaseLeases(ctx, tx, f.Owner, []aicc.ConversationKey{f.Conversation})
+		}
+		_, err = tx.NewRaw("UPDATE inbox_leases SET until_ms = ? + ? WHERE owner = ? AND channel_id = ? AND page_id = ? AND psid = ?",
+			bun.Safe(s.nowMS()), f.RetryIn.Milliseconds(), f.Owner, f.Conversation.ChannelID, f.Conversation.PageID,
+			f.Conversation.PSID).Exec(ctx)
+		return err
+	})
+	slices.Sort(dead)
+	return dead, wrap(err, "fail delivery")
+}
+
+// HasPendingEvents reports whether the tenant's conversation has events still to be delivered.
+func (s *Store) HasPendingEvents(ctx context.Context, tenantID string, c aicc.ConversationKey) (bool, error) {
+	ok, err := s.db.NewSelect().Model((*inboxRow)(nil)).
+		Where("channel_id = ? AND page_id = ? AND psid = ? AND tenant_id = ?", c.ChannelID, c.PageID, c.PSID, tenantID).
+		Where("delivered_at IS NULL AND dead_at IS NULL").Exists(ctx)
+	return ok, wrap(err, "pending events")
+}
+
+// InboxStats counts the pending events (undelivered, dead letters aside) and finds when the oldest of them was
+// received.
 func (s *Store) InboxStats(ctx context.Context) (aicc.InboxStats, error) {
 	var st struct {
 		N      int
 		Oldest bun.NullTime
 	}
 	err := s.db.NewSelect().Model((*inboxRow)(nil)).ColumnExpr("count(*) AS n, min(received_at) AS oldest").
-		Where("delivered_at IS NULL").Scan(ctx, &st.N, &st.Oldest)
+		Where("delivered_at IS NULL AND dead_at IS NULL").Scan(ctx, &st.N, &st.Oldest)
 	if err != nil {
 		return aicc.InboxStats{}, wrap(err, "inbox stats")
 	}

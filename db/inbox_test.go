@@ -52,9 +52,9 @@ func TestStoreEvents(t *testing.T) {
 		require.Equal(t, []int64{0, again[1].ID, 0}, ids(again))
 		require.Greater(t, again[1].ID, batch[3].ID)
 
-		want := []aicc.InboxEvent{again[1], batch[0], batch[3], batch[1]} // by timestamp, then ID
+		want := []aicc.InboxEvent{again[1], batch[0], batch[1], batch[3]} // by conversation, timestamp, ID
 		want[1].Text = "ab"                                               // NULs are dropped from text
-		got := claim(t, s, "test", 10, now)
+		got := claim(t, s, "test", 10, 100)
 		require.Equal(t, want, got)
 		require.Equal(t, e1.Payload, got[1].Payload)
 	})
@@ -89,67 +89,127 @@ func TestClaimAndDeliver(t *testing.T) {
 		st, err := s.InboxStats(ctx)
 		require.NoError(t, err)
 		require.Equal(t, aicc.InboxStats{}, st)
-		got, err := s.ClaimEvents(ctx, "a", 10, now, now.Add(time.Minute))
-		require.NoError(t, err)
-		require.Empty(t, got)
+		require.Empty(t, claim(t, s, "a", 10, 100))
 
-		// Stored out of timestamp order; two share a timestamp and are claimed by ID.
+		// Conversation u1's events are stored out of timestamp order; two share a timestamp and go by ID.
 		var events []aicc.InboxEvent
 		for i, ts := range []int64{300, 100, 200, 100} {
 			e := event("ch_1", "p1", "u1", fmt.Sprintf("m%d", i), ts)
 			e.ReceivedAt = now.Add(time.Duration(i) * time.Second)
 			events = append(events, e)
 		}
+		events = append(events, event("ch_1", "p1", "u2", "m4", 50))
 		_, err = s.StoreEvents(ctx, events)
 		require.NoError(t, err)
-		byTS := []aicc.InboxEvent{events[1], events[3], events[2], events[0]}
+		u1 := []aicc.InboxEvent{events[1], events[3], events[2], events[0]}
+		convU1, convU2 := events[0].Conversation(), events[4].Conversation()
 
-		lease := now.Add(time.Minute)
-		a, err := s.ClaimEvents(ctx, "a", 2, now, lease)
-		require.NoError(t, err)
-		require.Equal(t, byTS[:2], a)
-		b, err := s.ClaimEvents(ctx, "b", 10, now, lease)
-		require.NoError(t, err)
-		require.Equal(t, byTS[2:], b, "leased events are not claimed again")
-		c, err := s.ClaimEvents(ctx, "c", 10, now.Add(30*time.Second), lease)
-		require.NoError(t, err)
-		require.Empty(t, c, "while their leases run")
-		requireUndelivered(t, s, 4)
+		a := claim(t, s, "a", 10, 100)
+		require.Equal(t, append(slices.Clone(u1), events[4]), a, "grouped by conversation, each by timestamp then ID")
+		require.Empty(t, claim(t, s, "b", 10, 100), "leased conversations are not claimed again")
 
-		later := lease.Add(time.Microsecond)
-		c, err = s.ClaimEvents(ctx, "c", 10, later, later.Add(time.Minute))
+		lateBatch := []aicc.InboxEvent{event("ch_1", "p1", "u1", "m5", 10)}
+		_, err = s.StoreEvents(ctx, lateBatch)
 		require.NoError(t, err)
-		require.Equal(t, byTS, c, "an ended lease frees its events")
+		late := lateBatch[0]
+		require.Empty(t, claim(t, s, "b", 10, 100), "a new event of a leased conversation waits for the lease")
+
+		n, err := s.ExtendLeases(ctx, "a", []aicc.ConversationKey{convU1, convU2}, time.Minute)
+		require.NoError(t, err)
+		require.Equal(t, 2, n)
+		n, err = s.ExtendLeases(ctx, "b", []aicc.ConversationKey{convU1}, time.Minute)
+		require.NoError(t, err)
+		require.Zero(t, n, "only the owner extends a lease")
 
 		delivered := now.Add(2 * time.Minute)
-		require.NoError(t, s.MarkDelivered(ctx, []int64{byTS[0].ID, byTS[2].ID}, delivered))
-		require.NoError(t, s.MarkDelivered(ctx, []int64{byTS[0].ID, 999999}, delivered.Add(time.Hour)), "again, and unknown")
-		require.NoError(t, s.MarkDelivered(ctx, nil, delivered))
+		require.NoError(t, s.MarkDelivered(ctx, "a", ids(u1[:2]), nil, delivered))
+		require.Empty(t, claim(t, s, "b", 10, 100), "marking alone keeps the lease")
+		require.NoError(t, s.MarkDelivered(ctx, "a", append(ids(u1), 999999), []aicc.ConversationKey{convU1, convU2},
+			delivered.Add(time.Hour)), "again, and unknown")
+		require.NoError(t, s.MarkDelivered(ctx, "a", nil, nil, delivered))
 		st, err = s.InboxStats(ctx)
 		require.NoError(t, err)
-		require.Equal(t, aicc.InboxStats{Undelivered: 2, Oldest: byTS[3].ReceivedAt}, st)
+		require.Equal(t, 2, st.Undelivered)
 
-		far := now.Add(24 * time.Hour)
-		d, err := s.ClaimEvents(ctx, "d", 10, far, far.Add(time.Minute))
-		require.NoError(t, err)
-		require.Equal(t, []aicc.InboxEvent{byTS[1], byTS[3]}, d, "delivered events never come back")
-
-		require.NoError(t, s.MarkDelivered(ctx, ids(d), time.Time{}))
+		b := claim(t, s, "b", 10, 1)
+		require.Equal(t, ids([]aicc.InboxEvent{events[4]}), ids(b[1:]))
+		require.Equal(t, late.ID, b[0].ID, "released conversations are claimed again, with what came meanwhile")
+		require.NoError(t, s.MarkDelivered(ctx, "b", ids(b), []aicc.ConversationKey{convU1, convU2}, time.Time{}))
 		st, err = s.InboxStats(ctx)
 		require.NoError(t, err)
 		require.Equal(t, aicc.InboxStats{}, st)
-		d, err = s.ClaimEvents(ctx, "d", 10, far.Add(time.Hour), far.Add(2*time.Hour))
-		require.NoError(t, err)
-		require.Empty(t, d)
+		require.Empty(t, claim(t, s, "b", 10, 100), "delivered events never come back")
 
 		conv := &aicc.Conversation{TenantID: "ten_1", ChannelID: "ch_1", PageID: "p1", PSID: "u1", UpdatedAt: now}
 		require.NoError(t, s.SaveConversation(ctx, conv))
 		all, _, err := s.ConversationEvents(ctx, "ten_1", conv.ID, aicc.ListOptions{})
 		require.NoError(t, err)
-		require.Equal(t, ids(byTS), ids(all))
-		require.Equal(t, norm(delivered), all[0].DeliveredAt, "the first delivery time stays")
+		require.Equal(t, append([]int64{late.ID}, ids(u1)...), ids(all))
+		require.Equal(t, norm(delivered), all[1].DeliveredAt, "the first delivery time stays")
 		require.Equal(t, norm(delivered), all[2].DeliveredAt)
-		require.False(t, all[1].DeliveredAt.IsZero())
+		require.Equal(t, norm(delivered.Add(time.Hour)), all[3].DeliveredAt)
+	})
+}
+
+func TestClaimPerConversationLimit(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		ctx := context.Background()
+		events := []aicc.InboxEvent{event("ch_1", "p1", "u1", "m1", 30), event("ch_1", "p1", "u1", "m2", 20),
+			event("ch_1", "p1", "u1", "m3", 10)}
+		_, err := s.StoreEvents(ctx, events)
+		require.NoError(t, err)
+		got := claim(t, s, "a", 10, 2)
+		require.Equal(t, []int64{events[2].ID, events[1].ID}, ids(got), "the oldest by timestamp")
+		require.NoError(t, s.MarkDelivered(ctx, "a", ids(got), []aicc.ConversationKey{events[0].Conversation()}, time.Time{}))
+		require.Equal(t, []int64{events[0].ID}, ids(claim(t, s, "b", 10, 2)))
+	})
+}
+
+func TestLeaseExpires(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		ctx := context.Background()
+		e := event("ch_1", "p1", "u1", "m1", 1)
+		_, err := s.StoreEvents(ctx, []aicc.InboxEvent{e})
+		require.NoError(t, err)
+		got, err := s.ClaimConversations(ctx, "crashed", 10, 10, 50*time.Millisecond)
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		require.Empty(t, claim(t, s, "b", 10, 10))
+		require.Eventually(t, func() bool { return len(claim(t, s, "b", 10, 10)) == 1 }, 5*time.Second, 20*time.Millisecond,
+			"another claimer takes the conversation once the lease is over, on the database's clock")
+		n, err := s.ExtendLeases(ctx, "crashed", []aicc.ConversationKey{e.Conversation()}, time.Minute)
+		require.NoError(t, err)
+		require.Zero(t, n, "a lease taken over is no longer the first owner's")
+	})
+}
+
+func TestClaimTakesTenantsInTurn(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		ctx := context.Background()
+		var burst []aicc.InboxEvent
+		for i := range 40 {
+			for j := range 3 {
+				burst = append(burst, event("ch_1", "p1", fmt.Sprintf("u%d", i), fmt.Sprintf("m%d_%d", i, j), int64(1000+j)))
+			}
+		}
+		_, err := s.StoreEvents(ctx, burst)
+		require.NoError(t, err)
+		// A payload timestamp far in the past does not put a conversation ahead of those that came first.
+		early := event("ch_1", "p1", "early", "m_early", -5)
+		_, err = s.StoreEvents(ctx, []aicc.InboxEvent{early})
+		require.NoError(t, err)
+		other := event("ch_2", "p2", "v1", "n1", 2000)
+		other.TenantID = "ten_2"
+		_, err = s.StoreEvents(ctx, []aicc.InboxEvent{other})
+		require.NoError(t, err)
+
+		got := claim(t, s, "a", 2, 10)
+		convs := map[string]bool{}
+		for _, e := range got {
+			convs[e.TenantID+"/"+e.PSID] = true
+		}
+		require.Equal(t, map[string]bool{"ten_1/u0": true, "ten_2/v1": true}, convs,
+			"the first claim takes ten_1's oldest conversation and ten_2's, despite ten_1's burst")
 	})
 }
 
@@ -170,20 +230,29 @@ func TestClaimConcurrently(t *testing.T) {
 		var wg sync.WaitGroup
 		for c := range claimers {
 			wg.Go(func() {
+				owner := fmt.Sprintf("claimer%d", c)
 				for {
-					got, err := s.ClaimEvents(ctx, fmt.Sprintf("claimer%d", c), 7, now, now.Add(time.Minute))
+					got, err := s.ClaimConversations(ctx, owner, 2, 100, time.Minute)
 					if err != nil || len(got) == 0 {
 						errs[c] = err
 						return
 					}
 					if !slices.IsSortedFunc(got, func(a, b aicc.InboxEvent) int {
-						return cmp.Or(cmp.Compare(a.Timestamp, b.Timestamp), cmp.Compare(a.ID, b.ID))
+						return cmp.Or(cmp.Compare(a.ChannelID, b.ChannelID), cmp.Compare(a.PageID, b.PageID),
+							cmp.Compare(a.PSID, b.PSID), cmp.Compare(a.Timestamp, b.Timestamp), cmp.Compare(a.ID, b.ID))
 					}) {
 						errs[c] = fmt.Errorf("claimed out of order: %v", got)
 						return
 					}
+					var convs []aicc.ConversationKey
 					for _, e := range got {
 						claimed[c] = append(claimed[c], e.ID)
+						if k := e.Conversation(); !slices.Contains(convs, k) {
+							convs = append(convs, k)
+						}
+					}
+					if errs[c] = s.MarkDelivered(ctx, owner, ids(got), convs, time.Time{}); errs[c] != nil {
+						return
 					}
 				}
 			})
@@ -197,6 +266,71 @@ func TestClaimConcurrently(t *testing.T) {
 		slices.Sort(all)
 		require.Equal(t, ids(events), all, "each event is claimed by exactly one claimer")
 	})
+}
+
+func TestFailDelivery(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		ctx := context.Background()
+		events := []aicc.InboxEvent{event("ch_1", "p1", "u1", "m1", 1), event("ch_1", "p1", "u1", "m2", 2),
+			event("ch_1", "p1", "u1", "m3", 3)}
+		_, err := s.StoreEvents(ctx, events)
+		require.NoError(t, err)
+		conv := events[0].Conversation()
+		pending := func() bool {
+			ok, err := s.HasPendingEvents(ctx, "ten_1", conv)
+			require.NoError(t, err)
+			return ok
+		}
+		require.True(t, pending())
+		ok, err := s.HasPendingEvents(ctx, "ten_2", conv)
+		require.NoError(t, err)
+		require.False(t, ok, "another tenant's conversation")
+
+		fail := aicc.DeliveryFailure{Owner: "a", Conversation: conv, IDs: ids(events[:1]), Error: "boom",
+			MaxAttempts: 2, RetryIn: time.Minute}
+		require.Len(t, claim(t, s, "a", 10, 10), 3)
+		dead, err := s.FailDelivery(ctx, fail)
+		require.NoError(t, err)
+		require.Empty(t, dead)
+		require.Empty(t, claim(t, s, "b", 10, 10), "the conversation stays leased until its retry")
+
+		fail.RetryIn = 0
+		dead, err = s.FailDelivery(ctx, fail)
+		require.NoError(t, err)
+		require.Equal(t, ids(events[:1]), dead, "the last attempt makes a dead letter")
+		got := claim(t, s, "b", 10, 10)
+		require.Equal(t, ids(events[1:]), ids(got), "the rest of the conversation goes on; its lease was released")
+
+		dead, err = s.FailDelivery(ctx, aicc.DeliveryFailure{Owner: "b", Conversation: conv, IDs: ids(events[1:2]),
+			Error: "never", MaxAttempts: 10, Permanent: true, RetryIn: time.Minute})
+		require.NoError(t, err)
+		require.Equal(t, ids(events[1:2]), dead, "a permanent failure is a dead letter at once")
+		got = claim(t, s, "c", 10, 10)
+		require.Equal(t, ids(events[2:]), ids(got), "with no event to retry, the lease was released")
+		require.NoError(t, s.MarkDelivered(ctx, "c", ids(got), []aicc.ConversationKey{conv}, time.Time{}))
+		require.False(t, pending(), "dead letters are not pending")
+		st, err := s.InboxStats(ctx)
+		require.NoError(t, err)
+		require.Equal(t, aicc.InboxStats{}, st)
+
+		all, _, err := s.ConversationEvents(ctx, "ten_1", saveConversation(t, s, conv), aicc.ListOptions{})
+		require.NoError(t, err)
+		require.Equal(t, 2, all[0].Attempts)
+		require.Equal(t, "boom", all[0].LastError)
+		require.False(t, all[0].DeadAt.IsZero())
+		require.Equal(t, 1, all[1].Attempts)
+		require.False(t, all[1].DeadAt.IsZero())
+		require.True(t, all[2].DeadAt.IsZero())
+		require.Zero(t, all[2].Attempts)
+	})
+}
+
+// saveConversation saves the read model of ten_1's conversation and returns its ID.
+func saveConversation(tb testing.TB, s *db.Store, c aicc.ConversationKey) string {
+	tb.Helper()
+	conv := &aicc.Conversation{TenantID: "ten_1", ChannelID: c.ChannelID, PageID: c.PageID, PSID: c.PSID, UpdatedAt: now}
+	require.NoError(tb, s.SaveConversation(context.Background(), conv))
+	return conv.ID
 }
 
 func TestConversations(t *testing.T) {
@@ -390,10 +524,10 @@ func event(channelID, pageID, psid, mid string, ts int64) aicc.InboxEvent {
 	}
 }
 
-// claim claims events and fails the test on error.
-func claim(tb testing.TB, s *db.Store, owner string, limit int, at time.Time) []aicc.InboxEvent {
+// claim claims conversations for a minute and fails the test on error.
+func claim(tb testing.TB, s *db.Store, owner string, limit, perConversation int) []aicc.InboxEvent {
 	tb.Helper()
-	got, err := s.ClaimEvents(context.Background(), owner, limit, at, at.Add(time.Minute))
+	got, err := s.ClaimConversations(context.Background(), owner, limit, perConversation, time.Minute)
 	require.NoError(tb, err)
 	return got
 }

@@ -346,8 +346,9 @@ type inboxRow struct {
 	Payload       []byte
 	ReceivedAt    time.Time
 	DeliveredAt   time.Time `bun:",nullzero"`
-	LeaseOwner    string    `bun:",nullzero"`
-	LeaseUntil    time.Time `bun:",nullzero"`
+	Attempts      int
+	LastError     string
+	DeadAt        time.Time `bun:",nullzero"`
 }
 
 // newInboxRow returns the row of a new event. Its strings lose their NUL characters, which neither database
@@ -371,6 +372,7 @@ func (r *inboxRow) domain() aicc.InboxEvent {
 		ID: r.ID, TenantID: r.TenantID, ChannelID: r.ChannelID, PageID: r.PageID, PSID: r.PSID,
 		Kind: aicc.EventKind(r.Kind), MID: r.MID, Watermark: r.Watermark, Timestamp: r.TS, DedupKey: r.DedupKey,
 		Text: r.Text, Payload: r.Payload, ReceivedAt: utc(r.ReceivedAt), DeliveredAt: utc(r.DeliveredAt),
+		Attempts: r.Attempts, LastError: r.LastError, DeadAt: utc(r.DeadAt),
 	}
 	if len(e.Payload) == 0 {
 		e.Payload = nil // the drivers disagree on whether an empty BLOB/bytea reads as nil
