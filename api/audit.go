@@ -94,9 +94,9 @@ func (s *Server) answerAudit(c *gin.Context, f aicc.AuditFilter) error {
 // The audit log has two kinds of entries.
 //
 // A change the handler makes with one store call (channel create and update, verify-token replacement, Page
-// add, certificate upload, tenant creation) is made inside Store.Audited: the store call and the entry commit
-// in one transaction, so the entry exists exactly when the change committed, and a refused change (400, 409)
-// leaves none.
+// add, certificate upload, tenant creation, a dead letter's retry) is made inside Store.Audited: the store call
+// and the entry commit in one transaction, so the entry exists exactly when the change committed, and a refused
+// change (400, 404, 409) leaves none.
 //
 // A change a workflow makes (a channel's deletion, a Page's removal) is recorded as its request
 // (channel.delete_requested, page.remove_requested), appended by Audited with a nil change once Temporal has

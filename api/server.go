@@ -152,6 +152,8 @@ func (s *Server) Handler() http.Handler {
 	t.GET("/channels/:channelID/conversations", s.h(s.listConversations))
 	t.GET("/conversations/:conversationID", s.h(s.getConversation))
 	t.GET("/conversations/:conversationID/events", s.h(s.listConversationEvents))
+	t.GET("/dead-letters", s.h(s.listDeadLetters))
+	t.POST("/dead-letters/:eventID/retry", s.h(s.retryDeadLetter))
 	t.GET("/audit", s.h(s.listAudit))
 	t.POST("/exports", s.h(s.createExport))
 	t.GET("/exports", s.h(s.listExports))

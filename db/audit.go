@@ -21,7 +21,8 @@ type auditTx struct {
 
 // Audited runs change and appends e in one transaction. The change's store methods join it through the
 // context (see conn and inTx); a change that joins none is refused, because its writes would have committed
-// on their own, whatever became of the entry. A nil change appends e alone.
+// on their own, whatever became of the entry. The entry is e as the change leaves it, which may fill in what
+// it learns (the channel of the resource it changed). A nil change appends e alone.
 func (s *Store) Audited(ctx context.Context, e *aicc.AuditEntry, change func(ctx context.Context) error) error {
 	created(&e.At)
 	if err := e.Validate(); err != nil {
@@ -30,7 +31,7 @@ func (s *Store) Audited(ctx context.Context, e *aicc.AuditEntry, change func(ctx
 	if _, ok := ctx.Value(auditTxKey{}).(*auditTx); ok {
 		return errors.New("db: audited changes do not nest")
 	}
-	r := newAuditRow(e)
+	var r *auditRow
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if change != nil {
 			at := &auditTx{tx: tx}
@@ -41,6 +42,7 @@ func (s *Store) Audited(ctx context.Context, e *aicc.AuditEntry, change func(ctx
 				return errors.New("db: the audited change made no write in the audit transaction")
 			}
 		}
+		r = newAuditRow(e)
 		_, err := tx.NewInsert().Model(r).ExcludeColumn("id").Returning("id").Exec(ctx)
 		return err
 	})
