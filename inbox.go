@@ -141,8 +141,10 @@ type InboxStore interface {
 	// dead letters. The conversation stays leased for f.RetryIn while one of them is to be tried again, else its
 	// lease is released.
 	FailDelivery(ctx context.Context, f DeliveryFailure) (dead []int64, err error)
-	// HasPendingEvents reports whether the conversation has events still to be delivered.
-	HasPendingEvents(ctx context.Context, tenantID string, c ConversationKey) (bool, error)
+	// HasUnappliedEvents reports whether the conversation has events its workflow has not applied, knowing that it
+	// applied those up to inbox ID appliedUpTo: events still to be delivered, and delivered ones after it. Dead
+	// letters do not count.
+	HasUnappliedEvents(ctx context.Context, tenantID string, c ConversationKey, appliedUpTo int64) (bool, error)
 	InboxStats(ctx context.Context) (InboxStats, error)
 	// DeadLetters lists the tenant's dead letters, the latest first.
 	DeadLetters(ctx context.Context, tenantID string, opt ListOptions) ([]InboxEvent, string, error)

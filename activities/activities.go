@@ -19,6 +19,8 @@ type Activities struct {
 	Channels      aicc.ChannelStore
 	Certificates  aicc.CertificateStore
 	Conversations aicc.ConversationStore
+	// Inbox tells a conversation whether events of it are still to be delivered.
+	Inbox aicc.InboxStore
 	// Audit appends the audit entries of the changes the rotation activities make, in their transaction.
 	Audit aicc.AuditStore
 	// Exports, ExportFiles and ExportMetrics serve the export activities.

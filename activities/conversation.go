@@ -45,6 +45,21 @@ func (a *Activities) SaveConversation(ctx context.Context, c aicc.Conversation) 
 	return domainError(a.Conversations.SaveConversation(ctx, &c))
 }
 
+// UnappliedInboxInput names a conversation and the newest inbox ID its workflow applied.
+type UnappliedInboxInput struct {
+	ConversationKey
+	AppliedUpTo int64
+}
+
+// HasUnappliedInbox reports whether the inbox holds events of the conversation its workflow has not applied:
+// undelivered ones, or delivered ones newer than in.AppliedUpTo, whose signal may still be on its way. Dead
+// letters do not count. It only reads.
+func (a *Activities) HasUnappliedInbox(ctx context.Context, in UnappliedInboxInput) (bool, error) {
+	conv := aicc.ConversationKey{ChannelID: in.ChannelID, PageID: in.PageID, PSID: in.PSID}
+	ok, err := a.Inbox.HasUnappliedEvents(ctx, in.TenantID, conv, in.AppliedUpTo)
+	return ok, domainError(err)
+}
+
 // ConversationSettingsInput names the channel whose conversation settings to read.
 type ConversationSettingsInput struct {
 	TenantID  string

@@ -162,7 +162,7 @@ func TestConversations(t *testing.T) {
 		h := h.on(t)
 		events, _, err := h.store.ConversationEvents(ctx, tn.ID, id, aicc.ListOptions{Limit: 1})
 		require.NoError(t, err)
-		require.NoError(t, h.store.MarkDelivered(ctx, []int64{events[0].ID}, t0.Add(time.Second)))
+		require.NoError(t, h.store.MarkDelivered(ctx, "test", []int64{events[0].ID}, nil, t0.Add(time.Second)))
 		r := h.get("/v1/conversations/"+id+"/events?limit=1", tn.Viewer)
 		requireStatus(t, r, http.StatusOK)
 		var page struct {

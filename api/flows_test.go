@@ -93,7 +93,7 @@ func newFlows(store aicc.Store, keyring *aicc.Keyring, exportFiles *export.Stora
 	logger *slog.Logger) *flows {
 	graph := metatest.NewGraph(appSecret)
 	graphClient := &meta.Client{BaseURL: "https://graph.facebook.test", HTTP: &http.Client{Transport: graphTransport{graph}}}
-	acts := &activities.Activities{Channels: store, Certificates: store, Conversations: store, Audit: store,
+	acts := &activities.Activities{Channels: store, Certificates: store, Conversations: store, Inbox: store, Audit: store,
 		Exports: store, ExportFiles: exportFiles, Keyring: keyring, Graph: graphProvider{graphClient}, Now: now}
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(tlog.NewStructuredLogger(logger))

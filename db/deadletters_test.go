@@ -87,7 +87,7 @@ func TestDeadLetters(t *testing.T) {
 		_, err = s.RetryDeadLetter(ctx, "ten_1", events[1].ID)
 		requireCode(t, err, aicc.ENOTFOUND)
 		requireUndelivered(t, s, 2)
-		pending, err := s.HasPendingEvents(ctx, "ten_1", events[1].Conversation())
+		pending, err := s.HasUnappliedEvents(ctx, "ten_1", events[1].Conversation(), events[4].ID)
 		require.NoError(t, err)
 		require.True(t, pending)
 		require.Equal(t, []int64{events[4].ID, events[3].ID, events[0].ID}, ids(listAll(t, 10, list("ten_1"))))

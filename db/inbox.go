@@ -323,12 +323,13 @@ func (s *Store) FailDelivery(ctx context.Context, f aicc.DeliveryFailure) ([]int
 	return dead, wrap(err, "fail delivery")
 }
 
-// HasPendingEvents reports whether the tenant's conversation has events still to be delivered.
-func (s *Store) HasPendingEvents(ctx context.Context, tenantID string, c aicc.ConversationKey) (bool, error) {
+// HasUnappliedEvents reports whether the tenant's conversation has events, dead letters aside, that are
+// undelivered or newer than appliedUpTo.
+func (s *Store) HasUnappliedEvents(ctx context.Context, tenantID string, c aicc.ConversationKey, appliedUpTo int64) (bool, error) {
 	ok, err := s.db.NewSelect().Model((*inboxRow)(nil)).
 		Where("channel_id = ? AND page_id = ? AND psid = ? AND tenant_id = ?", c.ChannelID, c.PageID, c.PSID, tenantID).
-		Where("delivered_at IS NULL AND dead_at IS NULL").Exists(ctx)
-	return ok, wrap(err, "pending events")
+		Where("dead_at IS NULL AND (delivered_at IS NULL OR id > ?)", appliedUpTo).Exists(ctx)
+	return ok, wrap(err, "unapplied events")
 }
 
 // InboxStats counts the pending events (undelivered, dead letters aside) and finds when the oldest of them was

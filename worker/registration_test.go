@@ -183,10 +183,10 @@ var starters = map[string]func(context.Context, client.Client) error{
 		_, err := workflows.CancelExport(ctx, c, workflows.ExportInput{TenantID: "ten_1", ExportID: "exp_1"})
 		return err
 	},
-	"SignalInbox": func(ctx context.Context, c client.Client) error {
-		return workflows.SignalInbox(ctx, c,
+	"DeliverInboxEvents": func(ctx context.Context, c client.Client) error {
+		return workflows.DeliverInboxEvents(ctx, c,
 			workflows.ConversationInput{TenantID: "ten_1", ChannelID: "ch_1", PageID: "42", PSID: "7"},
-			workflows.InboxEventSignal{InboxID: 1, Kind: aicc.EventMessage, MID: "m_1", Timestamp: 1000, Text: "hello"})
+			[]workflows.InboxEventSignal{{InboxID: 1, Kind: aicc.EventMessage, MID: "m_1", Timestamp: 1000, Text: "hello"}})
 	},
 }
 

@@ -301,11 +301,17 @@ func TestRegister(t *testing.T) {
 }
 
 // conversationStores add what the Conversation workflow's activities read and write to the channel store: a
-// channel whose sessions end after 20 minutes without a customer reply, and the saved conversations.
+// channel whose sessions end after 20 minutes without a customer reply, the saved conversations, and an inbox
+// that holds nothing undelivered.
 type conversationStores struct {
 	*channelStore
 	aicc.ConversationStore
+	aicc.InboxStore
 	saved []aicc.Conversation
+}
+
+func (s *conversationStores) HasUnappliedEvents(context.Context, string, aicc.ConversationKey, int64) (bool, error) {
+	return false, nil
 }
 
 func (s *conversationStores) GetChannel(_ context.Context, tenantID, id string) (*aicc.Channel, error) {
@@ -329,14 +335,14 @@ func TestRegisterConversation(t *testing.T) {
 	var ts testsuite.WorkflowTestSuite
 	acts, store, _ := newActivities(t)
 	stores := &conversationStores{channelStore: store}
-	acts.Channels, acts.Conversations = stores, stores
+	acts.Channels, acts.Conversations, acts.Inbox = stores, stores, stores
 
 	env := ts.NewTestWorkflowEnvironment()
 	worker.Register(env, acts)
 	env.RegisterDelayedCallback(func() {
-		env.SignalWorkflow(workflows.SignalInboxEvent, workflows.InboxEventSignal{
+		env.SignalWorkflow(workflows.SignalInboxEvents, workflows.InboxEventsSignal{Events: []workflows.InboxEventSignal{{
 			InboxID: 1, Kind: aicc.EventMessage, MID: "m_1", Timestamp: env.Now().UnixMilli(), Text: "hello",
-		})
+		}}})
 	}, time.Minute)
 	env.ExecuteWorkflow(workflows.ConversationWorkflowType, workflows.ConversationInput{
 		TenantID: "ten_1", ChannelID: "ch_1", PageID: "42", PSID: "7",

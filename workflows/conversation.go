@@ -13,7 +13,8 @@ import (
 )
 
 // Conversation keeps the state of the conversation between a Page and a customer. The dispatcher starts it, or
-// signals it when it runs, with signal-with-start (SignalInboxEvent), once per inbox event.
+// signals it when it runs, with signal-with-start (SignalInboxEvents), once per claim with every event of the
+// conversation it claimed, in Meta timestamp order.
 //
 //   - Events are applied as they come, and the result is the same as applying them in Meta timestamp order: a
 //     message or postback is a customer message, an echo an agent message; each counts in MessageCount, and
@@ -21,11 +22,15 @@ import (
 //     arrives late is counted but never replaces a newer one). Deliveries, reads, reactions and unknown kinds
 //     change nothing but are remembered as seen. An event whose inbox ID was applied already (the dispatcher
 //     redelivers what it signalled but could not mark delivered) is ignored.
-//   - The read model is written through SaveConversation once per batch of events, not once per event.
+//     Events applied after one with a later timestamp are counted in LateEvents.
+//   - The read model is written through SaveConversation once per batch of signals, not once per event. The
+//     database activities are local activities: a signal costs one workflow task and no activity task.
 //   - When the channel's "session end due to no customer reply" is enabled, an open conversation ends when no
 //     customer message has come for its timeout, counted from when the workflow applied the last one: the end
 //     message is sent when there is one (a failure to send it is logged and the session ends all the same), and
-//     the conversation is recorded as ended. A newer customer message opens it again.
+//     the conversation is recorded as ended. A newer customer message opens it again. The end waits while the
+//     inbox holds events of the conversation this run has not applied (the dispatcher lags, or was down): it
+//     looks again every inboxRecheck, and the customer's reply among them keeps the session going.
 //   - It continues as new when Temporal suggests it or its history reaches ConversationInput.HistoryLimit,
 //     after applying every pending signal, and carries its state over.
 //   - It never ends on its own while a no-customer-reply end is pending. Otherwise (the conversation is ended,
@@ -51,6 +56,16 @@ const (
 	// endMessageAttempts bounds the attempts to send the end message: the Send API has no idempotency key, so
 	// every retry after a timeout risks a second copy, and a session ends all the same without it.
 	endMessageAttempts = 3
+	// inboxRecheck is how long an end held back by undelivered inbox events waits before it looks again.
+	inboxRecheck = 30 * time.Second
+)
+
+// Changes of Conversation that replay must tell apart (workflow.GetVersion).
+const (
+	// localDatabaseActivities runs the database activities as local activities.
+	localDatabaseActivities = "local-database-activities"
+	// inboxAwareEnd holds the no-customer-reply end while the inbox holds the conversation's events.
+	inboxAwareEnd = "inbox-aware-end"
 )
 
 // conversationImpl is the state of one Conversation run.
@@ -59,7 +74,9 @@ type conversationImpl struct {
 	limit    int // history length that makes the run continue as new
 	logger   log.Logger
 	settings activities.ConversationSettings
-	signals  workflow.ReceiveChannel
+	signals  workflow.ReceiveChannel // SignalInboxEvents
+	single   workflow.ReceiveChannel // SignalInboxEvent, of runs started before SignalInboxEvents
+	local    bool                    // database activities run as local activities
 
 	state   ConversationState
 	seen    map[int64]struct{} // state.Seen as a set
@@ -67,6 +84,7 @@ type conversationImpl struct {
 
 	received    int       // signals this run received: each is one event of its history
 	lastEventAt time.Time // workflow time of the last signal, or of the start of the run
+	heldUntil   time.Time // the end waits for undelivered inbox events until then
 
 	timer       workflow.Future // the pending timer, nil when there is none
 	timerAt     time.Time       // when it fires
@@ -87,7 +105,9 @@ func (wf *conversationImpl) setup(ctx workflow.Context, in ConversationInput) er
 	}
 	wf.logger = log.With(workflow.GetLogger(ctx), "TenantID", in.TenantID, "ChannelID", in.ChannelID,
 		"PageID", in.PageID, "ConversationID", aicc.ConversationID(in.ChannelID, in.PageID, in.PSID))
-	wf.signals = workflow.GetSignalChannel(ctx, SignalInboxEvent)
+	wf.signals = workflow.GetSignalChannel(ctx, SignalInboxEvents)
+	wf.single = workflow.GetSignalChannel(ctx, SignalInboxEvent)
+	wf.local = workflow.GetVersion(ctx, localDatabaseActivities, workflow.DefaultVersion, 1) == 1
 	if err := workflow.SetQueryHandler(ctx, QueryConversation, func() (ConversationState, error) {
 		return wf.state, nil
 	}); err != nil {
@@ -95,11 +115,22 @@ func (wf *conversationImpl) setup(ctx workflow.Context, in ConversationInput) er
 	}
 
 	var a *activities.Activities
+	settingsIn := activities.ConversationSettingsInput{TenantID: in.TenantID, ChannelID: in.ChannelID}
+	var loaded workflow.Future
 	if in.State != nil {
 		wf.state = *in.State
 	} else {
-		key := activities.ConversationKey{TenantID: in.TenantID, ChannelID: in.ChannelID, PageID: in.PageID, PSID: in.PSID}
-		if err := workflow.ExecuteActivity(withDatabase(ctx), a.LoadConversation, key).Get(ctx, &wf.state.Conversation); err != nil {
+		loaded = wf.database(ctx, a.LoadConversation, wf.key())
+	}
+	if !wf.local && loaded != nil {
+		// Runs begun before local activities read the conversation, then the settings.
+		if err := loaded.Get(ctx, &wf.state.Conversation); err != nil {
+			return err
+		}
+	}
+	settings := wf.database(ctx, a.LoadConversationSettings, settingsIn)
+	if wf.local && loaded != nil {
+		if err := loaded.Get(ctx, &wf.state.Conversation); err != nil {
 			return err
 		}
 	}
@@ -111,9 +142,7 @@ func (wf *conversationImpl) setup(ctx workflow.Context, in ConversationInput) er
 		wf.seen[id] = struct{}{}
 	}
 
-	settingsIn := activities.ConversationSettingsInput{TenantID: in.TenantID, ChannelID: in.ChannelID}
-	err := workflow.ExecuteActivity(withDatabase(ctx), a.LoadConversationSettings, settingsIn).Get(ctx, &wf.settings)
-	switch {
+	switch err := settings.Get(ctx, &wf.settings); {
 	case applicationErrorType(err) == aicc.ENOTFOUND:
 		// The channel is being deleted; its events are still applied, but no session is ended by a timer.
 		wf.logger.Warn("The conversation's channel does not exist; the no-customer-reply end is off")
@@ -125,13 +154,26 @@ func (wf *conversationImpl) setup(ctx workflow.Context, in ConversationInput) er
 	return nil
 }
 
+// key names the conversation for the activities.
+func (wf *conversationImpl) key() activities.ConversationKey {
+	return activities.ConversationKey{TenantID: wf.in.TenantID, ChannelID: wf.in.ChannelID, PageID: wf.in.PageID, PSID: wf.in.PSID}
+}
+
+// database runs a database activity: a local activity, or on runs begun before those, an activity.
+func (wf *conversationImpl) database(ctx workflow.Context, activity any, args ...any) workflow.Future {
+	if wf.local {
+		return workflow.ExecuteLocalActivity(withLocalDatabase(ctx), activity, args...)
+	}
+	return workflow.ExecuteActivity(withDatabase(ctx), activity, args...)
+}
+
 func (wf *conversationImpl) run(ctx workflow.Context) error {
 	for {
 		wf.drain(ctx)
 		if err := wf.save(ctx); err != nil {
 			return err
 		}
-		if wf.signals.Len() > 0 {
+		if wf.pending() {
 			continue // they came while the read model was written: apply them before deciding anything
 		}
 		if wf.historyFull(ctx) {
@@ -142,6 +184,10 @@ func (wf *conversationImpl) run(ctx workflow.Context) error {
 		end, ending := wf.endDeadline()
 		switch {
 		case ending && !now.Before(end):
+			if wf.inboxHolds(ctx) {
+				wf.heldUntil = now.Add(inboxRecheck)
+				continue
+			}
 			if err := wf.end(ctx); err != nil {
 				return err
 			}
@@ -156,9 +202,14 @@ func (wf *conversationImpl) run(ctx workflow.Context) error {
 
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(wf.signals, func(c workflow.ReceiveChannel, _ bool) {
+			var s InboxEventsSignal
+			c.Receive(ctx, &s)
+			wf.applyAll(ctx, s.Events)
+		})
+		sel.AddReceive(wf.single, func(c workflow.ReceiveChannel, _ bool) {
 			var s InboxEventSignal
 			c.Receive(ctx, &s)
-			wf.apply(ctx, s)
+			wf.applyAll(ctx, []InboxEventSignal{s})
 		})
 		sel.AddFuture(wf.timer, func(workflow.Future) {
 			// Fired, or cancelled with the workflow; either way the loop decides from the time and the state.
@@ -175,23 +226,41 @@ func (wf *conversationImpl) run(ctx workflow.Context) error {
 // drain applies every signal that has arrived.
 func (wf *conversationImpl) drain(ctx workflow.Context) {
 	for {
-		var s InboxEventSignal
-		if !wf.signals.ReceiveAsync(&s) {
+		var batch InboxEventsSignal
+		var one InboxEventSignal
+		switch {
+		case wf.signals.ReceiveAsync(&batch):
+			wf.applyAll(ctx, batch.Events)
+		case wf.single.ReceiveAsync(&one):
+			wf.applyAll(ctx, []InboxEventSignal{one})
+		default:
 			return
 		}
-		wf.apply(ctx, s)
+	}
+}
+
+// pending reports whether signals wait to be applied.
+func (wf *conversationImpl) pending() bool { return wf.signals.Len()+wf.single.Len() > 0 }
+
+// applyAll applies the events of one signal.
+func (wf *conversationImpl) applyAll(ctx workflow.Context, events []InboxEventSignal) {
+	wf.received++
+	wf.lastEventAt = workflow.Now(ctx)
+	for _, e := range events {
+		wf.apply(ctx, e)
 	}
 }
 
 // apply applies one inbox event to the state.
 func (wf *conversationImpl) apply(ctx workflow.Context, s InboxEventSignal) {
-	wf.received++
-	wf.lastEventAt = workflow.Now(ctx)
 	if _, ok := wf.seen[s.InboxID]; ok {
 		wf.logger.Debug("Ignoring an inbox event applied already", "InboxID", s.InboxID)
 		return
 	}
 	wf.remember(s.InboxID)
+	if s.Timestamp > 0 && s.Timestamp < wf.state.LastTimestamp {
+		wf.state.LateEvents++
+	}
 	wf.state.LastTimestamp = max(wf.state.LastTimestamp, s.Timestamp)
 
 	c := &wf.state.Conversation
@@ -260,7 +329,35 @@ func (wf *conversationImpl) endDeadline() (time.Time, bool) {
 		wf.state.Conversation.Status != aicc.ConversationOpen || from.IsZero() {
 		return time.Time{}, false
 	}
-	return from.Add(wf.settings.NoCustomerReplyTimeout), true
+	return later(from.Add(wf.settings.NoCustomerReplyTimeout), wf.heldUntil), true
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// inboxHolds reports whether the inbox holds events of the conversation this run has not applied, which hold
+// its end back: undelivered ones, and those delivered after the newest it applied (their signal may be on its
+// way). When the store cannot tell, the session ends as before.
+func (wf *conversationImpl) inboxHolds(ctx workflow.Context) bool {
+	if workflow.GetVersion(ctx, inboxAwareEnd, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return false
+	}
+	var a *activities.Activities
+	in := activities.UnappliedInboxInput{ConversationKey: wf.key(), AppliedUpTo: slices.Max(append([]int64{0}, wf.state.Seen...))}
+	var unapplied bool
+	if err := wf.database(ctx, a.HasUnappliedInbox, in).Get(ctx, &unapplied); err != nil {
+		wf.logger.Warn("Could not look for undelivered inbox events; the session ends", "Error", err)
+		return false
+	}
+	if unapplied && wf.heldUntil.IsZero() {
+		wf.logger.Info("The session's end waits: the inbox holds events of the conversation not yet applied")
+	}
+	return unapplied
 }
 
 // armTimer makes sure a timer fires at or before at. A pending timer that fires no later is kept, and the loop
@@ -317,7 +414,7 @@ func (wf *conversationImpl) save(ctx workflow.Context) error {
 	}
 	wf.state.Conversation.UpdatedAt = workflow.Now(ctx)
 	var a *activities.Activities
-	err := workflow.ExecuteActivity(withDatabase(ctx), a.SaveConversation, wf.state.Conversation).Get(ctx, nil)
+	err := wf.database(ctx, a.SaveConversation, wf.state.Conversation).Get(ctx, nil)
 	wf.changed = false
 	switch {
 	case temporal.IsCanceledError(err):
@@ -347,7 +444,7 @@ func (wf *conversationImpl) continueAsNew(ctx workflow.Context) error {
 		if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 			return err
 		}
-		if wf.signals.Len() == 0 {
+		if !wf.pending() {
 			break
 		}
 	}

@@ -45,12 +45,25 @@ type ConversationState struct {
 	// the no-customer-reply end counts from it, so that a message that reaches the workflow late (the dispatcher
 	// was down) does not end the session at once. Zero until the workflow has seen a customer message.
 	LastCustomerSeenAt time.Time
+	// LateEvents counts the events applied after one with a later Meta timestamp: the dispatcher delivers each
+	// conversation's events in timestamp order, so only an event that reached the inbox late counts.
+	LateEvents int
 }
 
-// SignalInboxEvent delivers one inbox event to its conversation; the dispatcher sends it with signal-with-start.
+// SignalInboxEvents delivers inbox events to their conversation, in Meta timestamp order; the dispatcher sends
+// it with signal-with-start, once per conversation per claim.
+const SignalInboxEvents = "inbox-events"
+
+// InboxEventsSignal is the payload of SignalInboxEvents.
+type InboxEventsSignal struct {
+	Events []InboxEventSignal
+}
+
+// SignalInboxEvent delivered one inbox event per signal before SignalInboxEvents; runs started then may still
+// receive it, so the workflow still applies it.
 const SignalInboxEvent = "inbox-event"
 
-// InboxEventSignal is the payload of SignalInboxEvent: the inbox event's fields the conversation needs.
+// InboxEventSignal is one inbox event as its conversation gets it: the fields the conversation needs.
 type InboxEventSignal struct {
 	InboxID   int64
 	Kind      aicc.EventKind

@@ -36,6 +36,9 @@ type ConversationSuite struct {
 	settingsCalls int
 	sent          []activities.SendEndMessageInput
 	sendErr       error
+	// inboxPending is what HasUnappliedInbox answers: the inbox holds events the conversation has not applied.
+	inboxPending bool
+	inboxChecks  int
 }
 
 func TestConversation(t *testing.T) { suite.Run(t, new(ConversationSuite)) }
@@ -52,6 +55,7 @@ func (s *ConversationSuite) SetupTest() { s.setupEnv(0) }
 // setupEnv starts a test whose SaveConversation takes saveDelay of virtual time.
 func (s *ConversationSuite) setupEnv(saveDelay time.Duration) {
 	s.stored, s.loads, s.saved, s.sent, s.sendErr, s.settingsErr, s.settingsCalls = nil, 0, nil, nil, nil, nil, 0
+	s.inboxPending, s.inboxChecks = false, 0
 	s.settings = activities.ConversationSettings{}
 	s.env = s.NewTestWorkflowEnvironment()
 	s.env.SetStartTime(t0)
@@ -70,6 +74,22 @@ func (s *ConversationSuite) setupEnv(saveDelay time.Duration) {
 			return s.settings, nil
 		}).Maybe()
 	s.env.OnActivity(a.SendEndMessage, mock.Anything, mock.Anything).Return(s.send).Maybe()
+	s.env.OnActivity(a.HasUnappliedInbox, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.UnappliedInboxInput) (bool, error) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.inboxChecks++
+			return s.inboxPending, nil
+		}).Maybe()
+}
+
+// setInboxPending sets, after d of virtual time, whether the inbox holds undelivered events of the conversation.
+func (s *ConversationSuite) setInboxPending(d time.Duration, pending bool) {
+	s.env.RegisterDelayedCallback(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.inboxPending = pending
+	}, d)
 }
 
 func (s *ConversationSuite) load(_ context.Context, key activities.ConversationKey) (aicc.Conversation, error) {
@@ -107,12 +127,10 @@ func ev(id int64, kind aicc.EventKind, at time.Duration, text string) workflows.
 	return workflows.InboxEventSignal{InboxID: id, Kind: kind, MID: "m_" + text, Timestamp: ts.UnixMilli(), Text: text, At: ts}
 }
 
-// deliver signals the events, in one batch, after d of virtual time.
+// deliver signals the events, in one signal as the dispatcher does, after d of virtual time.
 func (s *ConversationSuite) deliver(d time.Duration, events ...workflows.InboxEventSignal) {
 	s.env.RegisterDelayedCallback(func() {
-		for _, e := range events {
-			s.env.SignalWorkflow(workflows.SignalInboxEvent, e)
-		}
+		s.env.SignalWorkflow(workflows.SignalInboxEvents, workflows.InboxEventsSignal{Events: events})
 	}, d)
 }
 
@@ -212,7 +230,7 @@ func (s *ConversationSuite) TestDuplicateIgnored() {
 
 	s.run(convIn)
 
-	s.Equal([]string{"open@1m0s", "open@1m0s"}, s.statuses(), "nothing saved for the redeliveries")
+	s.Equal([]string{"open@1m0s"}, s.statuses(), "nothing saved for the redeliveries")
 	got := s.last()
 	s.Equal(2, got.MessageCount)
 	s.Equal("hello", got.LastCustomerMessage)
@@ -396,7 +414,7 @@ func (s *ConversationSuite) TestRestoredFromReadModel() {
 func (s *ConversationSuite) TestContinueAsNewCarriesState() {
 	s.noCustomerReply(true, "Bye")
 	in := convIn
-	in.HistoryLimit = 3
+	in.HistoryLimit = 2
 	s.deliver(time.Minute, ev(1, aicc.EventMessage, time.Minute, "one"), ev(2, aicc.EventEcho, time.Minute, "two"))
 	s.deliver(2*time.Minute, ev(3, aicc.EventMessage, 2*time.Minute, "three"), ev(4, aicc.EventMessage, 2*time.Minute+time.Second, "four"))
 
@@ -409,7 +427,7 @@ func (s *ConversationSuite) TestContinueAsNewCarriesState() {
 	var next workflows.ConversationInput
 	s.Require().NoError(converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 	s.Require().NotNil(next.State)
-	s.Equal(3, next.HistoryLimit)
+	s.Equal(2, next.HistoryLimit)
 	s.Equal([]int64{1, 2, 3, 4}, next.State.Seen, "every pending signal is applied before continuing")
 	s.Equal(4, next.State.Conversation.MessageCount)
 	s.Equal("four", next.State.Conversation.LastCustomerMessage)
@@ -420,10 +438,54 @@ func (s *ConversationSuite) TestContinueAsNewCarriesState() {
 	s.SetupTest()
 	s.noCustomerReply(true, "Bye")
 	s.deliver(time.Minute, ev(4, aicc.EventMessage, 2*time.Minute+time.Second, "four"))
-	s.run(next) // two signals at most: under the limit
+	s.run(next) // one signal: under the limit
 	s.Zero(s.loads, "the state comes with the input")
 	s.Equal([]string{"ended@22m0s"}, s.statuses(), "20 minutes after the previous run saw the last customer message")
 	s.Equal(4, s.last().MessageCount)
+}
+
+// The end waits while the inbox holds the conversation's events: the dispatcher was held back past the timeout,
+// and the customer's reply, waiting in the inbox, keeps the session going once it is delivered.
+func (s *ConversationSuite) TestEndWaitsForUndeliveredInbox() {
+	s.noCustomerReply(true, "Bye")
+	s.deliver(time.Minute, ev(1, aicc.EventMessage, time.Minute, "hello"))
+	s.setInboxPending(5*time.Minute, true) // the reply reaches the inbox; the dispatcher is down
+	s.env.RegisterDelayedCallback(func() {
+		s.mu.Lock()
+		s.inboxPending = false
+		s.mu.Unlock()
+		s.env.SignalWorkflow(workflows.SignalInboxEvents, workflows.InboxEventsSignal{Events: []workflows.InboxEventSignal{
+			ev(2, aicc.EventMessage, 5*time.Minute, "still here"),
+		}})
+	}, 30*time.Minute+10*time.Second)
+
+	s.run(convIn)
+
+	s.Equal([]string{"open@1m0s", "open@30m10s", "ended@50m10s"}, s.statuses(),
+		"not ended at 21m: the reply was in the inbox; 20 minutes after it was delivered")
+	s.Equal("still here", s.last().LastCustomerMessage)
+	s.Len(s.sent, 1)
+	s.Greater(s.inboxChecks, 10, "it looked again every 30 seconds while it waited")
+}
+
+// Events applied after a later one are counted; the dispatcher's order makes that only late arrivals.
+func (s *ConversationSuite) TestLateEventsCounted() {
+	s.deliver(time.Minute, ev(1, aicc.EventMessage, 10*time.Second, "a"), ev(2, aicc.EventMessage, 20*time.Second, "b"))
+	s.deliver(2*time.Minute, ev(3, aicc.EventMessage, 15*time.Second, "late"), ev(4, aicc.EventRead, 30*time.Second, ""))
+	s.run(convIn)
+	s.Equal(1, s.query().LateEvents)
+	s.Equal("b", s.last().LastCustomerMessage)
+}
+
+// Runs started before events were batched may still get one event per signal; they are applied alike.
+func (s *ConversationSuite) TestSingleEventSignal() {
+	s.env.RegisterDelayedCallback(func() {
+		s.env.SignalWorkflow(workflows.SignalInboxEvent, ev(1, aicc.EventMessage, time.Minute, "one"))
+	}, time.Minute)
+	s.deliver(2*time.Minute, ev(2, aicc.EventMessage, 2*time.Minute, "two"), ev(1, aicc.EventMessage, time.Minute, "one"))
+	s.run(convIn)
+	s.Equal(2, s.last().MessageCount)
+	s.Equal([]int64{1, 2}, s.query().Seen)
 }
 
 func (s *ConversationSuite) TestInvalidInput() {
@@ -454,7 +516,7 @@ func (s *ConversationSuite) TestChannelGone() {
 func TestStartConversationOptions(t *testing.T) {
 	got := workflows.StartConversationOptions("ten_1", "ch_1")
 
-	assert.Empty(t, got.ID, "SignalInbox passes the conversation's ID")
+	assert.Empty(t, got.ID, "DeliverInboxEvents passes the conversation's ID")
 	assert.Equal(t, workflows.TaskQueue, got.TaskQueue)
 	assert.Equal(t, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE, got.WorkflowIDReusePolicy, "a run that ended is started again")
 	assert.Equal(t, enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING, got.WorkflowIDConflictPolicy, "a running one gets the signal")

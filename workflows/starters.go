@@ -172,11 +172,12 @@ func StartSendTestMessage(ctx context.Context, c client.Client, in TestMessageIn
 	return run, DomainError(err)
 }
 
-// SignalInbox delivers ev to its conversation's workflow, starting the workflow when none runs (it never
-// started, or its run ended).
-func SignalInbox(ctx context.Context, c client.Client, in ConversationInput, ev InboxEventSignal) error {
+// DeliverInboxEvents signals a conversation's events, in Meta timestamp order, to its workflow with
+// signal-with-start: the running workflow gets them, and when there is none a new one is started.
+func DeliverInboxEvents(ctx context.Context, c client.Client, in ConversationInput, events []InboxEventSignal) error {
 	_, err := c.SignalWithStartWorkflow(ctx, ConversationWorkflowID(in.ChannelID, in.PageID, in.PSID),
-		SignalInboxEvent, ev, StartConversationOptions(in.TenantID, in.ChannelID), ConversationWorkflowType, in)
+		SignalInboxEvents, InboxEventsSignal{Events: events}, StartConversationOptions(in.TenantID, in.ChannelID),
+		ConversationWorkflowType, in)
 	return DomainError(err)
 }
 

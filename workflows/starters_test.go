@@ -229,13 +229,14 @@ func TestStartSendTestMessage(t *testing.T) {
 	assert.NotEqual(t, ids[0], ids[1])
 }
 
-func TestSignalInbox(t *testing.T) {
+func TestDeliverInboxEvents(t *testing.T) {
 	c := mocks.NewClient(t)
 	var opts client.StartWorkflowOptions
-	c.On("SignalWithStartWorkflow", mock.Anything, "conversation/"+aicc.ConversationID("ch_1", "42", "7"), workflows.SignalInboxEvent, inboxEv,
+	c.On("SignalWithStartWorkflow", mock.Anything, "conversation/"+aicc.ConversationID("ch_1", "42", "7"), workflows.SignalInboxEvents,
+		workflows.InboxEventsSignal{Events: []workflows.InboxEventSignal{inboxEv}},
 		mock.Anything, workflows.ConversationWorkflowType, inboxIn).Run(options(&opts, 4)).Return(mocks.NewWorkflowRun(t), nil).Once()
 
-	require.NoError(t, workflows.SignalInbox(context.Background(), c, inboxIn, inboxEv))
+	require.NoError(t, workflows.DeliverInboxEvents(context.Background(), c, inboxIn, []workflows.InboxEventSignal{inboxEv}))
 
 	assert.Equal(t, workflows.StartConversationOptions("ten_1", "ch_1"), opts)
 	assertTagged(t, opts)
@@ -339,12 +340,12 @@ func TestStarterErrors(t *testing.T) {
 			call: func(c client.Client) error { _, err := workflows.StartSendTestMessage(ctx, c, testMsgIn); return err },
 		},
 		{
-			name: "SignalInbox",
+			name: "DeliverInboxEvents",
 			fail: func(c *mocks.Client, err error) {
 				c.On("SignalWithStartWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything).
 					Return(nil, err).Once()
 			},
-			call: func(c client.Client) error { return workflows.SignalInbox(ctx, c, inboxIn, inboxEv) },
+			call: func(c client.Client) error { return workflows.DeliverInboxEvents(ctx, c, inboxIn, []workflows.InboxEventSignal{inboxEv}) },
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -64,17 +64,29 @@ func applicationErrorType(err error) string {
 	return ""
 }
 
+// withLocalDatabase sets the options of a database read or write run as a local activity, retried like
+// withDatabase's. Each attempt is bounded well inside a workflow task's timeout.
+func withLocalDatabase(ctx workflow.Context) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 5 * time.Second,
+		RetryPolicy:         databaseRetry,
+	})
+}
+
 // withDatabase sets the options of a database write: the database may be down for a while and the writes are
 // idempotent, so they are retried until it is back. Only a row that no longer exists, or a write the store
 // refuses, ends the retries.
 func withDatabase(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        time.Second,
-			BackoffCoefficient:     2,
-			MaximumInterval:        time.Minute,
-			NonRetryableErrorTypes: []string{aicc.ENOTFOUND, aicc.EINVALID, aicc.ECHANNELDELETING},
-		},
+		RetryPolicy:         databaseRetry,
 	})
+}
+
+// databaseRetry retries a database activity until the database is back, unless the store refused the call.
+var databaseRetry = &temporal.RetryPolicy{
+	InitialInterval:        time.Second,
+	BackoffCoefficient:     2,
+	MaximumInterval:        time.Minute,
+	NonRetryableErrorTypes: []string{aicc.ENOTFOUND, aicc.EINVALID, aicc.ECHANNELDELETING},
 }

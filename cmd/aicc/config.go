@@ -88,6 +88,12 @@ type Config struct {
 	MaxBodyBytes    int64
 	LogLevel        slog.Level
 
+	// The inbox dispatcher of aicc worker and aicc dev: signals at once, lease of a claimed conversation, and
+	// failed deliveries that make an event a dead letter.
+	DispatchConcurrency int
+	DispatchLease       time.Duration
+	DispatchMaxAttempts int
+
 	// The Graph API: where it is, which version is called, whom its TLS certificate must chain to, and how
 	// long one attempt may take.
 	GraphBaseURL      string
@@ -140,6 +146,9 @@ type Config struct {
 //	AICC_EXPORT_BUCKET        where export files are kept: file:///dir or s3://bucket?region=…&endpoint=…
 //	                          (default file:///var/lib/aicc/exports; aicc dev: <data dir>/exports)
 //	AICC_EXPORT_RETENTION     how long export files are kept, a Go duration (default 168h, at least 1m)
+//	AICC_DISPATCH_CONCURRENCY conversations the inbox dispatcher signals at once (default 32)
+//	AICC_DISPATCH_LEASE       how long a claimed conversation is one dispatcher's unless renewed (default 30s)
+//	AICC_DISPATCH_MAX_ATTEMPTS failed deliveries after which an inbox event is a dead letter (default 10)
 //	AICC_MAX_BODY_BYTES       largest accepted request body in bytes (default 1048576)
 //	AICC_LOG_LEVEL            debug, info, warn or error (default info)
 //	AICC_GRAPH_BASE_URL       base URL of Meta's Graph API (default https://graph.facebook.com; aicc dev
@@ -198,6 +207,17 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			bad(name, "must be between %s and %s, got %s", fmtDuration(lo), fmtDuration(hi), d)
 		default:
 			*dst = d
+		}
+	}
+	count := func(name string, lo, hi int, dst *int) {
+		v := env(name)
+		if v == "" {
+			return
+		}
+		if n, err := strconv.Atoi(v); err != nil || n < lo || n > hi {
+			bad(name, "must be a whole number from %d to %d, got %q", lo, hi, v)
+		} else {
+			*dst = n
 		}
 	}
 
@@ -321,13 +341,10 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			c.ExportBucket = v
 		}
 	}
-	if v := env("AICC_DB_MAX_CONNS"); v != "" {
-		if n, err := strconv.Atoi(v); err != nil || n < 2 || n > 10_000 {
-			bad("AICC_DB_MAX_CONNS", "must be a whole number from 2 to 10000, got %q", v)
-		} else {
-			c.DatabaseMaxConns = n
-		}
-	}
+	count("AICC_DB_MAX_CONNS", 2, 10_000, &c.DatabaseMaxConns)
+	duration("AICC_DISPATCH_LEASE", "30s", time.Second, time.Hour, &c.DispatchLease)
+	count("AICC_DISPATCH_CONCURRENCY", 1, 1024, &c.DispatchConcurrency)
+	count("AICC_DISPATCH_MAX_ATTEMPTS", 1, 1000, &c.DispatchMaxAttempts)
 	if v := env("AICC_MAX_BODY_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1024 {

@@ -218,7 +218,7 @@ func dev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer)
 
 	// The dispatcher stops before the worker, after the API: nothing new reaches the inbox by then, and what
 	// it has not delivered stays there for the next start.
-	dispatcher := newDispatcher(store, tc, logger, reg)
+	dispatcher := newDispatcher(cfg, store, tc, logger, reg)
 	dispatchCtx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
 	dispatchDone := make(chan struct{})
 	var dispatchErr error

@@ -185,7 +185,7 @@ func (s *stack) activeSHA1Channel(appSecret string) (string, string) {
 // and idle wait, and returns what stops it and waits for it; the test's end stops it too.
 func (s *stack) startDispatcher(owner string) (stop func()) {
 	s.t.Helper()
-	d := newDispatcher(s.store, s.temporal, s.logger, prometheus.NewRegistry())
+	d := newDispatcher(Config{}, s.store, s.temporal, s.logger, prometheus.NewRegistry())
 	d.Owner, d.Lease, d.Idle = owner, testLease, dispatchIdl
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -43,8 +43,12 @@ type deps struct {
 	closers  []io.Closer
 }
 
-// openDeps opens the dependencies of "aicc api" and "aicc worker"; Close releases them.
-func openDeps(ctx context.Context, cfg Config, logger *slog.Logger) (d *deps, err error) {
+// connectTemporal returns the process's Temporal client: dialTemporal or lazyTemporal.
+type connectTemporal func(ctx context.Context, cfg Config, logger *slog.Logger, metrics client.MetricsHandler) (client.Client, error)
+
+// openDeps opens the dependencies of "aicc api" and "aicc worker", the Temporal client with connect; Close
+// releases them.
+func openDeps(ctx context.Context, cfg Config, logger *slog.Logger, connect connectTemporal) (d *deps, err error) {
 	if err := cfg.requireDatabaseURL(); err != nil {
 		return nil, err
 	}
@@ -71,7 +75,7 @@ func openDeps(ctx context.Context, cfg Config, logger *slog.Logger) (d *deps, er
 	d.closers = append(d.closers, d.exports)
 	handler, closeMetrics := temporalMetrics(d.reg, logger)
 	d.closers = append(d.closers, closeMetrics)
-	if d.temporal, err = dialTemporal(ctx, cfg, logger, handler); err != nil {
+	if d.temporal, err = connect(ctx, cfg, logger, handler); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -87,14 +91,16 @@ func (d *deps) Close() {
 	}
 }
 
-// runAPI is "aicc api": the REST API and Meta's webhooks on cfg.HTTPAddr, against Postgres and Temporal.
+// runAPI is "aicc api": the REST API and Meta's webhooks on cfg.HTTPAddr, against Postgres and Temporal. It
+// starts and takes webhooks without Temporal (see lazyTemporal).
 func runAPI(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	d, err := openDeps(ctx, cfg, logger)
+	d, err := openDeps(ctx, cfg, logger, lazyTemporal)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
 	keyring, store, reg, tc := d.keyring, d.store, d.reg, d.temporal
+	go logTemporalReachable(ctx, tc, cfg, logger)
 
 	srv := &api.Server{
 		Store: store, Keyring: keyring, Temporal: tc, Logger: logger, Metrics: reg,
@@ -110,7 +116,7 @@ func runAPI(ctx context.Context, cfg Config, logger *slog.Logger) error {
 // and /readyz on cfg.WorkerMetricsAddr. It needs the master key: its activities unseal app secrets and Page
 // tokens to call Meta.
 func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	d, err := openDeps(ctx, cfg, logger)
+	d, err := openDeps(ctx, cfg, logger, dialTemporal)
 	if err != nil {
 		return err
 	}
@@ -126,6 +132,7 @@ func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	// Unlike the API, the worker needs Temporal for everything it does.
 	mux.Handle("GET /readyz", ops.ReadyHandler(ops.Dependencies(store.Ping, tc), logger))
 	metricsSrv := &http.Server{
 		Addr: cfg.WorkerMetricsAddr, Handler: mux,
@@ -138,7 +145,7 @@ func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		cancel() // the worker stops when its metrics server cannot run
 	}()
 
-	dispatcher := newDispatcher(store, tc, logger, reg)
+	dispatcher := newDispatcher(cfg, store, tc, logger, reg)
 	dispatchErr := make(chan error, 1)
 	go func() {
 		dispatchErr <- stopped(dispatcher.Run(ctx))
@@ -162,7 +169,7 @@ func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 func newActivities(store aicc.Store, keyring *aicc.Keyring, graph aicc.GraphProvider, exports *export.Storage,
 	reg prometheus.Registerer) *activities.Activities {
 	return &activities.Activities{
-		Channels: store, Certificates: store, Conversations: store, Audit: store, Keyring: keyring, Graph: graph,
+		Channels: store, Certificates: store, Conversations: store, Inbox: store, Audit: store, Keyring: keyring, Graph: graph,
 		Exports: store, ExportFiles: exports, ExportMetrics: activities.NewExportMetrics(reg), Now: time.Now,
 	}
 }
@@ -179,10 +186,11 @@ func openExportFiles(ctx context.Context, url string) (*export.Storage, error) {
 // newDispatcher returns the process's inbox dispatcher, which delivers stored webhook events to their
 // conversation workflows. Its owner name is this host and process, so that a lease names who holds it and a
 // restarted process never mistakes its predecessor's leases for its own; they are claimed again once they run
-// out. Batch size, lease and idle wait are the worker package's defaults.
-func newDispatcher(inbox aicc.InboxStore, tc client.Client, logger *slog.Logger, reg prometheus.Registerer) *worker.Dispatcher {
+// out. What cfg leaves unset is the worker package's default.
+func newDispatcher(cfg Config, inbox aicc.InboxStore, tc client.Client, logger *slog.Logger, reg prometheus.Registerer) *worker.Dispatcher {
 	return &worker.Dispatcher{
-		Inbox: inbox, Temporal: tc, Owner: dispatchOwner(), Now: time.Now,
+		Inbox: inbox, Temporal: tc, Owner: dispatchOwner(),
+		Concurrency: cfg.DispatchConcurrency, Lease: cfg.DispatchLease, MaxAttempts: cfg.DispatchMaxAttempts,
 		Logger: logger.With(slog.String("component", "dispatcher")), Metrics: reg,
 	}
 }
@@ -248,16 +256,56 @@ func temporalMetrics(reg *prometheus.Registry, logger *slog.Logger) (client.Metr
 	return sdktally.NewMetricsHandler(sdktally.NewPrometheusNamingScope(scope)), closer
 }
 
-// dialTemporal connects to the Temporal frontend, retrying for up to two minutes: in a compose stack the API
-// and the worker may start before Temporal is ready.
-func dialTemporal(ctx context.Context, cfg Config, logger *slog.Logger, metrics client.MetricsHandler) (client.Client, error) {
+// temporalClientOptions are the options of the process's Temporal client: address, namespace, logger, metrics,
+// and the connection's security and payload codec (temporalOptions).
+func temporalClientOptions(cfg Config, logger *slog.Logger, metrics client.MetricsHandler) (client.Options, error) {
 	opts := client.Options{
 		HostPort:       cfg.TemporalAddress,
 		Namespace:      cfg.TemporalNamespace,
 		Logger:         sdklog.NewStructuredLogger(logger.With(slog.String("component", "temporal-sdk"))),
 		MetricsHandler: metrics,
 	}
-	if err := cfg.temporalOptions(&opts); err != nil {
+	err := cfg.temporalOptions(&opts)
+	return opts, err
+}
+
+// lazyTemporal returns a Temporal client that connects on its first call, and tries again on each call after
+// one that could not: "aicc api" starts, stores and acknowledges Meta's webhooks and stays ready (/readyz:
+// "degraded") while Temporal is down, and its routes that need Temporal answer 503 UNAVAILABLE until it is back.
+// The inbox it fills is delivered by the worker's dispatcher then.
+func lazyTemporal(_ context.Context, cfg Config, logger *slog.Logger, metrics client.MetricsHandler) (client.Client, error) {
+	opts, err := temporalClientOptions(cfg, logger, metrics)
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.NewLazyClient(opts)
+	if err != nil {
+		return nil, fmt.Errorf("temporal client for %s: %w", cfg.TemporalAddress, err)
+	}
+	return c, nil
+}
+
+// logTemporalReachable logs once, at start, whether tc reaches Temporal: a lazy client says nothing until a
+// route needs it.
+func logTemporalReachable(ctx context.Context, tc client.Client, cfg Config, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
+	switch {
+	case errors.Is(ctx.Err(), context.Canceled): // the process stops
+	case err != nil:
+		logger.Warn("temporal not reachable: webhooks are still stored, routes that need Temporal answer 503 until it is",
+			slog.String("address", cfg.TemporalAddress), slog.String("error", err.Error()))
+	default:
+		logger.Info("temporal reachable", slog.String("address", cfg.TemporalAddress))
+	}
+}
+
+// dialTemporal connects to the Temporal frontend, retrying for up to two minutes: in a compose stack the worker
+// may start before Temporal is ready, and it can do nothing without it.
+func dialTemporal(ctx context.Context, cfg Config, logger *slog.Logger, metrics client.MetricsHandler) (client.Client, error) {
+	opts, err := temporalClientOptions(cfg, logger, metrics)
+	if err != nil {
 		return nil, err
 	}
 	deadline := time.Now().Add(2 * time.Minute)
