@@ -186,8 +186,10 @@ func (s *Server) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
-// readyz says whether the database and Temporal answer. It names what failed, never why: the cause is logged.
+// readyz says whether the database and Temporal answer. Only the database is required: without Temporal the
+// API still stores and acknowledges Meta's webhooks, so it answers 200 "degraded" and stays behind its load
+// balancer. It names what failed, never why: the cause is logged.
 func (s *Server) readyz(c *gin.Context) {
-	status, answer := ops.Ready(c.Request.Context(), ops.Dependencies(s.Store.Ping, s.Temporal), s.log(c))
+	status, answer := ops.Ready(c.Request.Context(), ops.IngestDependencies(s.Store.Ping, s.Temporal), s.log(c))
 	c.JSON(status, answer)
 }
