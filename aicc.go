@@ -51,7 +51,8 @@ type Principal struct {
 // CanWrite reports whether the principal may change its tenant's resources.
 func (p Principal) CanWrite() bool { return p.Role == RoleTenantAdmin }
 
-// APIToken is a bearer token as stored: only the SHA-256 hash of the secret part is kept.
+// APIToken is a bearer token as stored: only the SHA-256 hash of the secret part is kept. A revoked token stays
+// stored, with RevokedAt, for the token list and the audit log; it authenticates nothing, like an expired one.
 type APIToken struct {
 	ID        string
 	TenantID  string // empty for a sysadmin
@@ -59,6 +60,67 @@ type APIToken struct {
 	Name      string
 	Hash      []byte
 	CreatedAt time.Time
+	// ExpiresAt is when the token stops authenticating; zero for a token that does not expire.
+	ExpiresAt time.Time
+	// RevokedAt is when the token was revoked; zero while it is not.
+	RevokedAt time.Time
+	// LastUsedAt is when the token last authenticated a request, to within TokenTouchInterval; zero if never.
+	LastUsedAt time.Time
+}
+
+// TokenTouchInterval is how stale a token's LastUsedAt may get. A request records its token's use only when the
+// recorded one is older than this, so the last-used time costs at most one write per token per interval, not one
+// write per request (most requests only read); a minute is exact enough to tell a token in use from a forgotten one.
+const TokenTouchInterval = time.Minute
+
+// AnyTenant, as the tenant of a token list or revocation, reaches every token, the sysadmins' included: for the
+// sysadmin and the operator's commands. An empty tenant ID reaches the sysadmins' tokens only.
+const AnyTenant = "*"
+
+// TokenStatus says whether a token authenticates requests at a given time.
+type TokenStatus string
+
+// Token statuses.
+const (
+	TokenActive  TokenStatus = "active"
+	TokenExpired TokenStatus = "expired"
+	TokenRevoked TokenStatus = "revoked"
+)
+
+// Status is the token's status at now: revoked wins over expired.
+func (t *APIToken) Status(now time.Time) TokenStatus {
+	switch {
+	case !t.RevokedAt.IsZero():
+		return TokenRevoked
+	case !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt):
+		return TokenExpired
+	}
+	return TokenActive
+}
+
+// NeedsTouch reports whether a request at now should record the token's use: its last recorded use is older
+// than TokenTouchInterval, or there is none.
+func (t *APIToken) NeedsTouch(now time.Time) bool {
+	return t.LastUsedAt.IsZero() || now.Sub(t.LastUsedAt) >= TokenTouchInterval
+}
+
+// Validate checks a new token: a name of 1 to 100 characters, a known role, a tenant for every role but
+// sysadmin and none for it, and an expiry, if any, after its creation.
+func (t *APIToken) Validate() error {
+	fe := FieldErrors{}
+	checkLen(fe, "name", t.Name, 1, 100)
+	switch {
+	case !t.Role.Valid():
+		fe.Add("role", "must be %s, %s or %s", RoleTenantAdmin, RoleTenantViewer, RoleSysadmin)
+	case t.Role == RoleSysadmin && t.TenantID != "":
+		fe.Add("tenantId", "must be absent for a sysadmin token")
+	case t.Role != RoleSysadmin && t.TenantID == "":
+		fe.Add("tenantId", "is required for a %s token", t.Role)
+	}
+	if !t.ExpiresAt.IsZero() && !t.ExpiresAt.After(t.CreatedAt) {
+		fe.Add("expiresAt", "must be in the future")
+	}
+	return fe.Err()
 }
 
 // TokenPrefix starts every API token, so that a leaked one is easy to recognise and scan for.

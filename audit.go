@@ -25,6 +25,7 @@ const (
 	AuditCertificateUpload      AuditAction = "certificate.upload"
 	AuditTenantCreate           AuditAction = "tenant.create"
 	AuditTokenCreate            AuditAction = "token.create"
+	AuditTokenRevoke            AuditAction = "token.revoke"
 	AuditDeadLetterRetry        AuditAction = "dead_letter.retry"
 )
 
@@ -32,7 +33,8 @@ const (
 var AuditActions = []AuditAction{
 	AuditChannelCreate, AuditChannelUpdate, AuditChannelDeleteRequested, AuditVerifyTokenReplace,
 	AuditAppSecretChange, AuditRotationRevokePrevious, AuditPageAdd, AuditPageRemoveRequested,
-	AuditPageTokenSecretChange, AuditCertificateUpload, AuditTenantCreate, AuditTokenCreate, AuditDeadLetterRetry,
+	AuditPageTokenSecretChange, AuditCertificateUpload, AuditTenantCreate, AuditTokenCreate, AuditTokenRevoke,
+	AuditDeadLetterRetry,
 }
 
 // Valid reports whether a is a known action.
@@ -97,6 +99,7 @@ const (
 	DetailAlgorithm              = "algorithm"
 	DetailRole                   = "role"
 	DetailTenantID               = "tenantId"
+	DetailExpiresAt              = "expiresAt" // RFC 3339: when an API token expires
 	DetailCertificateSubject     = "subject"
 	DetailCertificateSHA256      = "sha256"
 	DetailCertificateNotAfter    = "notAfter"
@@ -162,11 +165,11 @@ type AuditStore interface {
 	// Audited runs change and appends e in one transaction, so that the entry exists exactly when the change
 	// committed: when change fails, nothing of it nor the entry is kept. change must make its writes through
 	// the store methods that join the audit transaction, called with the ctx it is given: CreateChannel,
-	// UpdateChannel, SetChannelSecret, AddPage, AddCertificate, CreateTenant, CreateToken and RetryDeadLetter; a
-	// change that joins none is an error. It may call no other store method: on SQLite the audit transaction
-	// holds the one connection, and such a call would wait for it forever. change may complete e with what it
-	// learns (the ChannelID and Details of the resource it changed): the entry appended is e as change leaves
-	// it. A nil change appends e alone, for a request whose change a workflow makes.
+	// UpdateChannel, SetChannelSecret, AddPage, AddCertificate, CreateTenant, CreateToken, RevokeToken and
+	// RetryDeadLetter; a change that joins none is an error. It may call no other store method: on SQLite the
+	// audit transaction holds the one connection, and such a call would wait for it forever. change may complete
+	// e with what it learns (the ChannelID and Details of the resource it changed): the entry appended is e as
+	// change leaves it. A nil change appends e alone, for a request whose change a workflow makes.
 	// e.ID is set once appended; a zero e.At is now.
 	Audited(ctx context.Context, e *AuditEntry, change func(ctx context.Context) error) error
 	// ListAudit lists the entries of f, newest first.

@@ -36,11 +36,24 @@ type TenantStore interface {
 	ListTenants(ctx context.Context, opt ListOptions) ([]*Tenant, string, error)
 }
 
-// TokenStore keeps API tokens, hashed.
+// TokenStore keeps API tokens, hashed. A token call's tenantID scopes it: a tenant's tokens, "" for the
+// sysadmins' tokens, or AnyTenant for every token.
 type TokenStore interface {
 	CreateToken(ctx context.Context, t *APIToken) error
-	// FindToken returns the token with the given SHA-256 hash.
-	FindToken(ctx context.Context, hash []byte) (*APIToken, error)
+	// FindToken returns the token with the given SHA-256 hash if it authenticates at now: an unknown, revoked or
+	// expired token is ENOTFOUND alike. It reads the database on every call (no cache), so that a revocation
+	// holds at once in every process.
+	FindToken(ctx context.Context, hash []byte, now time.Time) (*APIToken, error)
+	// TouchToken records that the token was used at at, unless the recorded use is less than
+	// TokenTouchInterval older; it is a no-op for an unknown token.
+	TouchToken(ctx context.Context, id string, at time.Time) error
+	// ListTokens lists the tokens of tenantID (or AnyTenant), revoked and expired ones included, in creation
+	// order.
+	ListTokens(ctx context.Context, tenantID string, opt ListOptions) ([]*APIToken, string, error)
+	// RevokeToken revokes the token of tenantID (or AnyTenant) with the given ID at at, and returns it with
+	// revoked true; a token revoked already is returned as it is, with revoked false. A token of another tenant
+	// is ENOTFOUND.
+	RevokeToken(ctx context.Context, tenantID, id string, at time.Time) (tok *APIToken, revoked bool, err error)
 }
 
 // DirectoryStore keeps the tenant's OUs, skill queues and service calendars.

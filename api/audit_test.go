@@ -65,7 +65,7 @@ func (h *harness) auditLog(path, token string) []auditEntry {
 // tokenID returns the ID of the API token with the given bearer value.
 func (h *harness) tokenID(bearer string) string {
 	h.t.Helper()
-	tok, err := h.store.FindToken(context.Background(), aicc.HashToken(bearer))
+	tok, err := h.store.FindToken(context.Background(), aicc.HashToken(bearer), h.now())
 	require.NoError(h.t, err)
 	return tok.ID
 }

@@ -117,6 +117,11 @@ func (s *Server) Handler() http.Handler {
 	sys.GET("/system/certificates", s.h(s.listCertificates))
 	sys.GET("/system/audit", s.h(s.listSystemAudit))
 
+	tokens := v1.Group("", s.h(requireTokenAdmin))
+	tokens.POST("/tokens", s.h(s.createToken))
+	tokens.GET("/tokens", s.h(s.listTokens))
+	tokens.DELETE("/tokens/:tokenID", s.h(s.revokeToken))
+
 	t := v1.Group("", s.h(requireTenant))
 	t.POST("/ous", s.h(s.createOU))
 	t.GET("/ous", s.h(s.listOUs))

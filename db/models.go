@@ -36,17 +36,26 @@ type tokenRow struct {
 	Name          string
 	Hash          []byte
 	CreatedAt     time.Time
+	ExpiresAt     time.Time `bun:",nullzero"`
+	RevokedAt     time.Time `bun:",nullzero"`
+	LastUsedAt    time.Time `bun:",nullzero"`
 }
 
 func newTokenRow(t *aicc.APIToken) *tokenRow {
-	return &tokenRow{ID: t.ID, TenantID: t.TenantID, Role: string(t.Role), Name: t.Name, Hash: t.Hash, CreatedAt: t.CreatedAt}
+	return &tokenRow{
+		ID: t.ID, TenantID: t.TenantID, Role: string(t.Role), Name: t.Name, Hash: t.Hash, CreatedAt: t.CreatedAt,
+		ExpiresAt: norm(t.ExpiresAt), RevokedAt: norm(t.RevokedAt), LastUsedAt: norm(t.LastUsedAt),
+	}
 }
 
 func (r *tokenRow) domain() *aicc.APIToken {
 	return &aicc.APIToken{
 		ID: r.ID, TenantID: r.TenantID, Role: aicc.Role(r.Role), Name: r.Name, Hash: r.Hash, CreatedAt: utc(r.CreatedAt),
+		ExpiresAt: utc(r.ExpiresAt), RevokedAt: utc(r.RevokedAt), LastUsedAt: utc(r.LastUsedAt),
 	}
 }
+
+func (r *tokenRow) cursor() cursor { return cursor{r.CreatedAt, r.ID} }
 
 type ouRow struct {
 	bun.BaseModel `bun:"table:ous"`

@@ -48,14 +48,14 @@ func TestTenantsAndTokens(t *testing.T) {
 			require.NoError(t, s.CreateToken(ctx, tok))
 		}
 		for _, tok := range []*aicc.APIToken{sysadmin, admin} {
-			got, err := s.FindToken(ctx, tok.Hash)
+			got, err := s.FindToken(ctx, tok.Hash, now)
 			require.NoError(t, err)
 			require.Equal(t, tok, got)
 		}
-		got2, err := s.FindToken(ctx, aicc.HashToken(secret))
+		got2, err := s.FindToken(ctx, aicc.HashToken(secret), now)
 		require.NoError(t, err)
 		require.Equal(t, want[0].ID, got2.TenantID)
-		_, err = s.FindToken(ctx, aicc.HashToken("aicc_unknown"))
+		_, err = s.FindToken(ctx, aicc.HashToken("aicc_unknown"), now)
 		requireCode(t, err, aicc.ENOTFOUND)
 	})
 }

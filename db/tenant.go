@@ -35,19 +35,3 @@ func (s *Store) ListTenants(ctx context.Context, opt aicc.ListOptions) ([]*aicc.
 	rows, next := cut(l, rows)
 	return mapRows(rows, (*tenantRow).domain), next, nil
 }
-
-// CreateToken stores a new API token (its hash). An empty ID and a zero CreatedAt are filled in.
-func (s *Store) CreateToken(ctx context.Context, t *aicc.APIToken) error {
-	stamp(&t.ID, aicc.PrefixToken, &t.CreatedAt)
-	_, err := s.conn(ctx).NewInsert().Model(newTokenRow(t)).Exec(ctx)
-	return wrap(err, "create token")
-}
-
-// FindToken returns the API token with the given SHA-256 hash.
-func (s *Store) FindToken(ctx context.Context, hash []byte) (*aicc.APIToken, error) {
-	var r tokenRow
-	if err := s.db.NewSelect().Model(&r).Where("hash = ?", hash).Scan(ctx); err != nil {
-		return nil, wrap(found(err, "token"), "find token")
-	}
-	return r.domain(), nil
-}

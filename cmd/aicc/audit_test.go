@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aiccfb/aicc"
 	"github.com/aiccfb/aicc/db"
@@ -41,7 +42,7 @@ func TestCLIAudit(t *testing.T) {
 	if code := run(ctx, []string{"tenants", "create", "--name", "acme"}, &bytes.Buffer{}, &stderr); code == exitOK {
 		t.Fatal("a second tenant with the same name was created")
 	}
-	tok, err := store.FindToken(ctx, aicc.HashToken(secret))
+	tok, err := store.FindToken(ctx, aicc.HashToken(secret), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,7 +71,7 @@ func authorizeSysadmin(tokens aicc.TokenStore) func(r *http.Request) error {
 		if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
 			return errors.New("no bearer token")
 		}
-		t, err := tokens.FindToken(r.Context(), aicc.HashToken(strings.TrimSpace(token)))
+		t, err := tokens.FindToken(r.Context(), aicc.HashToken(strings.TrimSpace(token)), time.Now())
 		switch {
 		case err != nil:
 			return err

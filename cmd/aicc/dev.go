@@ -317,7 +317,7 @@ func ensureDevTokens(ctx context.Context, store *db.Store, path string) (devToke
 		{&t.Sysadmin, "", "dev sysadmin", aicc.RoleSysadmin},
 	} {
 		if *tok.value != "" {
-			_, err := store.FindToken(ctx, aicc.HashToken(*tok.value))
+			_, err := store.FindToken(ctx, aicc.HashToken(*tok.value), now)
 			if err == nil {
 				continue
 			}

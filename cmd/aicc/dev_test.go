@@ -100,7 +100,7 @@ func TestEnsureDevTokensSurvivesRestarts(t *testing.T) {
 		"tenant admin": {first.TenantAdmin, first.TenantID, aicc.RoleTenantAdmin},
 		"sysadmin":     {first.Sysadmin, "", aicc.RoleSysadmin},
 	} {
-		rec, err := store.FindToken(ctx, aicc.HashToken(tok.value))
+		rec, err := store.FindToken(ctx, aicc.HashToken(tok.value), time.Now())
 		if err != nil {
 			t.Fatalf("%s token not in the store: %v", name, err)
 		}

@@ -5,7 +5,9 @@
 //	aicc worker    the Temporal worker and the inbox dispatcher
 //	aicc migrate   migrates the application database
 //	aicc tenants create --name N
-//	aicc tokens create --tenant T --role R [--name N]
+//	aicc tokens create --tenant T --role R [--name N] [--expires-in D]
+//	aicc tokens list [--tenant T]
+//	aicc tokens revoke ID
 //	aicc keys rotate [--batch-size N]
 //	aicc keys status
 //	aicc export [--channel ID]... [--status S] [--name N] [--format F] [-o FILE]
@@ -71,9 +73,15 @@ Commands:
   migrate             migrate the application database to the latest schema
   tenants create --name NAME
                       create a tenant and print its ID
-  tokens create --tenant ID --role ROLE [--name NAME]
+  tokens create --tenant ID --role ROLE [--name NAME] [--expires-in DURATION]
                       create an API token and print it (shown only once); ROLE is tenant-admin,
-                      tenant-viewer, or sysadmin (which takes no --tenant)
+                      tenant-viewer, or sysadmin (which takes no --tenant); DURATION e.g. 720h (default:
+                      no expiry)
+  tokens list [--tenant ID]
+                      list the API tokens (every tenant's and the sysadmins', or one tenant's) with their
+                      status, expiry, last use and revocation; never a token's value
+  tokens revoke ID    revoke the API token with this ID (tok_…): every process refuses it from the next
+                      request on
   keys rotate [--batch-size N]
                       re-seal every stored secret under the current master key (AICC_MASTER_KEY) while
                       AICC_MASTER_KEY_PREVIOUS still opens the old ones; N per transaction (default 500);
@@ -248,67 +256,6 @@ func runTenants(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stdout, t.ID)
 		return nil
 	})
-}
-
-// runTokens runs "aicc tokens create".
-func runTokens(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "create" {
-		return usageError(stderr, "usage: aicc tokens create --tenant ID --role ROLE [--name NAME]")
-	}
-	fs := newFlagSet("tokens create", stderr)
-	tenant := fs.String("tenant", "", "ID of the token's tenant (not for sysadmin)")
-	role := fs.String("role", "", "tenant-admin, tenant-viewer or sysadmin (required)")
-	name := fs.String("name", "cli", "a name for the token, to tell tokens apart")
-	if code, ok := parseFlags(fs, args[1:], stderr); !ok {
-		return code
-	}
-	r := aicc.Role(*role)
-	var problem string
-	switch {
-	case !r.Valid():
-		problem = fmt.Sprintf("--role must be tenant-admin, tenant-viewer or sysadmin, got %q", *role)
-	case r == aicc.RoleSysadmin && *tenant != "":
-		problem = "--role sysadmin takes no --tenant"
-	case r != aicc.RoleSysadmin && *tenant == "":
-		problem = "--tenant is required for --role " + *role
-	case len(*name) > 100:
-		problem = "--name must have at most 100 characters"
-	}
-	if problem != "" {
-		fmt.Fprintf(stderr, "aicc tokens create: %s\n", problem)
-		fs.Usage()
-		return exitUsage
-	}
-	return withStore(ctx, "tokens create", stderr, func(store *db.Store) error {
-		if r != aicc.RoleSysadmin {
-			if _, err := store.GetTenant(ctx, *tenant); err != nil {
-				if aicc.ErrorCode(err) == aicc.ENOTFOUND {
-					return fmt.Errorf("tenant %q does not exist (create it with: aicc tenants create --name NAME)", *tenant)
-				}
-				return err
-			}
-		}
-		secret, tok := aicc.NewAPIToken(*tenant, r, *name, time.Now().UTC())
-		if err := store.Audited(ctx, tokenAudit(tok, "aicc tokens create"), func(ctx context.Context) error {
-			return store.CreateToken(ctx, tok)
-		}); err != nil {
-			return err
-		}
-		fmt.Fprintln(stdout, secret)
-		return nil
-	})
-}
-
-// tokenAudit is the audit entry of an API token created by an operator's command: a system entry with the
-// token's ID, tenant, role and name, never its value.
-func tokenAudit(tok *aicc.APIToken, command string) *aicc.AuditEntry {
-	return &aicc.AuditEntry{
-		Actor: aicc.CLIActor(command), Action: aicc.AuditTokenCreate,
-		Target: aicc.AuditTarget{Type: aicc.TargetToken, ID: tok.ID},
-		Details: map[string]string{
-			aicc.DetailTenantID: tok.TenantID, aicc.DetailRole: string(tok.Role), aicc.DetailName: tok.Name,
-		},
-	}
 }
 
 // runHealthcheck is "aicc healthcheck URL".

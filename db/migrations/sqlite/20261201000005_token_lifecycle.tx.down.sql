@@ -1,0 +1,4 @@
+DROP INDEX api_tokens_tenant_created_idx;
+ALTER TABLE api_tokens DROP COLUMN last_used_at;
+ALTER TABLE api_tokens DROP COLUMN revoked_at;
+ALTER TABLE api_tokens DROP COLUMN expires_at;
