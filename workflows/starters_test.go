@@ -186,8 +186,9 @@ func TestStartPageWorkflows(t *testing.T) {
 		typ, id string
 		start   func(context.Context, client.Client, workflows.PageInput) (client.WorkflowRun, error)
 	}{
-		{workflows.ConnectPageWorkflowType, "page-connect/" + aicc.PageRef("42"), workflows.StartConnectPage},
-		{workflows.DisconnectPageWorkflowType, "page-disconnect/" + aicc.PageRef("42"), workflows.StartDisconnectPage},
+		// Named by channel too: the same Page ID may be another channel's, whose connections are its own.
+		{workflows.ConnectPageWorkflowType, "page-connect/" + page42.ChannelID + "/" + aicc.PageRef("42"), workflows.StartConnectPage},
+		{workflows.DisconnectPageWorkflowType, "page-disconnect/" + page42.ChannelID + "/" + aicc.PageRef("42"), workflows.StartDisconnectPage},
 	} {
 		t.Run(tc.typ, func(t *testing.T) {
 			c := mocks.NewClient(t)
@@ -345,7 +346,9 @@ func TestStarterErrors(t *testing.T) {
 				c.On("SignalWithStartWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything).
 					Return(nil, err).Once()
 			},
-			call: func(c client.Client) error { return workflows.DeliverInboxEvents(ctx, c, inboxIn, []workflows.InboxEventSignal{inboxEv}) },
+			call: func(c client.Client) error {
+				return workflows.DeliverInboxEvents(ctx, c, inboxIn, []workflows.InboxEventSignal{inboxEv})
+			},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
