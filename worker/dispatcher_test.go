@@ -1,146 +1,364 @@
 package worker_test
 
+// The Dispatcher's tests run it against the real store (SQLite always, Postgres too when AICC_TEST_POSTGRES_URL
+// is set) and a fake Temporal client that records, per conversation workflow, the signals it got and answers
+// each as the test says. Nothing asserts how long anything took: leases are short so that retries and takeovers
+// happen within a second or two, and every wait is a generous deadline.
+
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/mocks"
 
 	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/db"
+	"github.com/aiccfb/aicc/db/dbtest"
 	"github.com/aiccfb/aicc/worker"
 	"github.com/aiccfb/aicc/workflows"
 )
 
-// inbox is a fake aicc.InboxStore: each claim returns the next scripted batch (or error), then nothing.
-type inbox struct {
-	aicc.InboxStore
-	mu      sync.Mutex
-	batches [][]aicc.InboxEvent
-	errs    []error // returned by the claims before the batches
-	claims  []claim
-	marked  []int64
-	markErr error
-	// empty counts the claims that found nothing since a batch was last claimed or added.
-	empty int
-}
+// Timings of the tests.
+const (
+	// testLease is short so that a failed conversation is tried again, or a stalled one taken over, within a
+	// second (the retry backoff is min(1s<<attempts, lease)).
+	testLease = time.Second
+	// testIdle makes a dispatcher with nothing to do claim again almost at once.
+	testIdle = 5 * time.Millisecond
+	// waitFor is the deadline of every wait: far beyond what the waits take (a few seconds at most), so that a
+	// slow machine never fails a test.
+	waitFor = 30 * time.Second
+	tick    = 10 * time.Millisecond
+)
 
-type claim struct {
-	owner           string
-	limit           int
-	now, leaseUntil time.Time
-}
+// The channel and Page of the tests' conversations.
+const (
+	testChannel = "ch_1"
+	testPage    = "102030405060"
+)
 
-func (s *inbox) ClaimEvents(_ context.Context, owner string, limit int, now, leaseUntil time.Time) ([]aicc.InboxEvent, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.claims = append(s.claims, claim{owner, limit, now, leaseUntil})
-	if len(s.errs) > 0 {
-		err := s.errs[0]
-		s.errs = s.errs[1:]
-		return nil, err
-	}
-	if len(s.batches) == 0 {
-		s.empty++
-		return nil, nil
-	}
-	s.empty = 0
-	b := s.batches[0]
-	s.batches = s.batches[1:]
-	return b, nil
-}
-
-func (s *inbox) MarkDelivered(_ context.Context, ids []int64, _ time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.markErr != nil {
-		return s.markErr
-	}
-	s.marked = append(s.marked, ids...)
-	return nil
-}
-
-// add queues a batch for the next claim.
-func (s *inbox) add(events ...aicc.InboxEvent) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.batches = append(s.batches, events)
-	s.empty = 0
-}
-
-func (s *inbox) markedIDs() []int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]int64(nil), s.marked...)
-}
-
-var dispatchNow = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-
-func event(id int64, psid string, kind aicc.EventKind, ts int64) aicc.InboxEvent {
+// customerMessage returns a customer's message to testPage at Meta timestamp ts, in the tenant's conversation
+// with psid; its dedup key is unique per customer and timestamp.
+func customerMessage(tenant, psid string, ts int64) aicc.InboxEvent {
 	return aicc.InboxEvent{
-		ID: id, TenantID: "ten_1", ChannelID: "ch_1", PageID: "102030405060", PSID: psid, Kind: kind,
-		MID: "m_" + psid, Timestamp: ts, Text: "hello " + psid, DedupKey: "k", ReceivedAt: dispatchNow,
+		TenantID: tenant, ChannelID: testChannel, PageID: testPage, PSID: psid, Kind: aicc.EventMessage,
+		MID: fmt.Sprintf("m_%s_%d", psid, ts), Timestamp: ts, DedupKey: fmt.Sprintf("%s/%d", psid, ts),
+		Text: fmt.Sprintf("hello %d", ts), Payload: []byte(`{}`),
 	}
 }
 
-// signalArgs are the arguments the dispatcher must signal e with (through workflows.SignalInbox).
-func signalArgs(e aicc.InboxEvent) []any {
-	return []any{
-		mock.Anything,
-		workflows.ConversationWorkflowID(e.ChannelID, e.PageID, e.PSID),
-		workflows.SignalInboxEvent,
-		workflows.InboxEventSignal{InboxID: e.ID, Kind: e.Kind, MID: e.MID, Timestamp: e.Timestamp, Text: e.Text, At: e.ReceivedAt},
-		workflows.StartConversationOptions(e.TenantID, e.ChannelID),
-		workflows.ConversationWorkflowType,
-		workflows.ConversationInput{TenantID: e.TenantID, ChannelID: e.ChannelID, PageID: e.PageID, PSID: e.PSID},
+// customerMessages returns the customer's messages at the given timestamps, in that order.
+func customerMessages(tenant, psid string, timestamps ...int64) []aicc.InboxEvent {
+	out := make([]aicc.InboxEvent, len(timestamps))
+	for i, ts := range timestamps {
+		out[i] = customerMessage(tenant, psid, ts)
 	}
+	return out
 }
 
-// dispatcher is a Dispatcher under test with its fakes, its clock and its log.
-type dispatcher struct {
-	*worker.Dispatcher
-	inbox *inbox
-	tc    *mocks.Client
-	reg   *prometheus.Registry
-	logs  *lockedWriter
-
-	mu  sync.Mutex
-	now time.Time
+// workflowID is the ID of the workflow of the conversation with psid on testPage.
+func workflowID(psid string) string {
+	return workflows.ConversationWorkflowID(testChannel, testPage, psid)
 }
 
-func newDispatcher(t *testing.T) *dispatcher {
+// storeEvents stores the events in one batch, in the order given, and sets their inbox IDs.
+func storeEvents(t *testing.T, s aicc.InboxStore, events []aicc.InboxEvent) {
 	t.Helper()
-	d := &dispatcher{inbox: &inbox{}, tc: mocks.NewClient(t), reg: prometheus.NewRegistry(), logs: &lockedWriter{w: new(bytes.Buffer)}, now: dispatchNow}
-	d.Dispatcher = &worker.Dispatcher{
-		Inbox: d.inbox, Temporal: d.tc, Owner: "test-owner", Batch: 10, Lease: time.Minute, Idle: time.Millisecond,
-		Now: d.clock, Logger: slog.New(slog.NewTextHandler(d.logs, nil)), Metrics: d.reg,
+	dup, err := s.StoreEvents(context.Background(), events)
+	require.NoError(t, err)
+	require.Zero(t, dup)
+}
+
+// byTimestamp returns the events sorted as the dispatcher must deliver them: by Meta timestamp, then inbox ID.
+func byTimestamp(events []aicc.InboxEvent) []aicc.InboxEvent {
+	out := slices.Clone(events)
+	slices.SortFunc(out, func(a, b aicc.InboxEvent) int {
+		return cmp.Or(cmp.Compare(a.Timestamp, b.Timestamp), cmp.Compare(a.ID, b.ID))
+	})
+	return out
+}
+
+// inboxIDs returns the events' inbox IDs.
+func inboxIDs(events []aicc.InboxEvent) []int64 {
+	out := make([]int64, len(events))
+	for i, e := range events {
+		out[i] = e.ID
 	}
+	return out
+}
+
+// fakeTemporal is a Temporal client that only takes conversation signals: it records, by workflow ID, every
+// signal-with-start of SignalInboxEvents it gets, and answers each with what reply returns (success when reply
+// is nil). Any other call panics on the nil client.Client. Two signals of one workflow running at once are a
+// problem, as is a call that is not a conversation's signal; the test fails on them when it ends.
+type fakeTemporal struct {
+	client.Client
+
+	mu       sync.Mutex
+	reply    func(ctx context.Context, s *signal) error
+	calls    map[string][]*signal // by workflow ID, in the order they started
+	running  map[string]int       // signals running, by workflow ID
+	problems []string
+}
+
+// signal is one signal-with-start the fake got.
+type signal struct {
+	By         string // the dispatcher that sent it, when it came through fakeTemporal.as
+	WorkflowID string
+	Input      workflows.ConversationInput
+	Events     []workflows.InboxEventSignal
+	Done       bool  // the fake answered
+	Err        error // what it answered
+}
+
+// ids returns the inbox IDs the signal carried, in order.
+func (s *signal) ids() []int64 {
+	out := make([]int64, len(s.Events))
+	for i, e := range s.Events {
+		out[i] = e.InboxID
+	}
+	return out
+}
+
+// carries reports whether the signal carried the event.
+func (s *signal) carries(id int64) bool { return slices.Contains(s.ids(), id) }
+
+// newFakeTemporal returns a fake that accepts every signal. Its problems fail the test when the test ends,
+// after the dispatchers started later were stopped.
+func newFakeTemporal(t *testing.T) *fakeTemporal {
+	f := &fakeTemporal{calls: map[string][]*signal{}, running: map[string]int{}}
+	t.Cleanup(func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if n := len(f.problems); n > 0 {
+			t.Errorf("the fake Temporal saw %d problems, first %q", n, f.problems[:min(n, 5)])
+		}
+	})
+	return f
+}
+
+// setReply makes reply answer the signals from now on.
+func (f *fakeTemporal) setReply(reply func(ctx context.Context, s *signal) error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reply = reply
+}
+
+// as returns a client of the fake whose signals are recorded as sent by the named dispatcher.
+func (f *fakeTemporal) as(name string) client.Client {
+	return &namedClient{fakeTemporal: f, name: name}
+}
+
+// namedClient is the fake as one dispatcher's client.
+type namedClient struct {
+	*fakeTemporal
+	name string
+}
+
+func (c *namedClient) SignalWithStartWorkflow(ctx context.Context, workflowID, signalName string, signalArg any,
+	opts client.StartWorkflowOptions, workflow any, args ...any) (client.WorkflowRun, error) {
+	return nil, c.signal(ctx, c.name, workflowID, signalName, signalArg, opts, workflow, args)
+}
+
+func (f *fakeTemporal) SignalWithStartWorkflow(ctx context.Context, workflowID, signalName string, signalArg any,
+	opts client.StartWorkflowOptions, workflow any, args ...any) (client.WorkflowRun, error) {
+	return nil, f.signal(ctx, "", workflowID, signalName, signalArg, opts, workflow, args)
+}
+
+// signal records one signal-with-start and answers it.
+func (f *fakeTemporal) signal(ctx context.Context, by, workflowID, signalName string, signalArg any,
+	opts client.StartWorkflowOptions, workflow any, args []any) error {
+	payload, isPayload := signalArg.(workflows.InboxEventsSignal)
+	var in workflows.ConversationInput
+	if len(args) == 1 {
+		in, _ = args[0].(workflows.ConversationInput)
+	}
+	s := &signal{By: by, WorkflowID: workflowID, Input: in, Events: payload.Events}
+
+	f.mu.Lock()
+	switch {
+	case signalName != workflows.SignalInboxEvents || !isPayload || workflow != workflows.ConversationWorkflowType:
+		f.problems = append(f.problems,
+			fmt.Sprintf("unexpected signal %q (%T) of workflow %v", signalName, signalArg, workflow))
+	case workflowID != workflows.ConversationWorkflowID(in.ChannelID, in.PageID, in.PSID) || in.TenantID == "":
+		f.problems = append(f.problems, fmt.Sprintf("workflow %s started with input %+v", workflowID, in))
+	case !reflect.DeepEqual(opts, workflows.StartConversationOptions(in.TenantID, in.ChannelID)):
+		f.problems = append(f.problems, fmt.Sprintf("workflow %s started with options %+v", workflowID, opts))
+	case len(payload.Events) == 0:
+		f.problems = append(f.problems, fmt.Sprintf("workflow %s signalled no event", workflowID))
+	}
+	f.calls[workflowID] = append(f.calls[workflowID], s)
+	f.running[workflowID]++
+	if n := f.running[workflowID]; n > 1 {
+		f.problems = append(f.problems, fmt.Sprintf("%d signals of %s at once (the latest by %q, events %v)",
+			n, workflowID, by, s.ids()))
+	}
+	reply := f.reply
+	f.mu.Unlock()
+
+	var err error
+	if reply != nil {
+		err = reply(ctx, s)
+	}
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.running[workflowID]--
+	s.Done, s.Err = true, err
+	return err
+}
+
+// signals returns copies of the signals the workflow got so far, in the order they started.
+func (f *fakeTemporal) signals(workflowID string) []signal {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]signal, len(f.calls[workflowID]))
+	for i, s := range f.calls[workflowID] {
+		out[i] = *s
+	}
+	return out
+}
+
+// delivered returns the inbox IDs of the workflow's signals that succeeded, in the order they were sent.
+func (f *fakeTemporal) delivered(workflowID string) []int64 {
+	var out []int64
+	for _, s := range f.signals(workflowID) {
+		if s.Done && s.Err == nil {
+			out = append(out, s.ids()...)
+		}
+	}
+	return out
+}
+
+// total returns how many signals the fake got.
+func (f *fakeTemporal) total() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, calls := range f.calls {
+		n += len(calls)
+	}
+	return n
+}
+
+// inFlight reports whether a signal of the workflow is running.
+func (f *fakeTemporal) inFlight(workflowID string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.running[workflowID] > 0
+}
+
+// failCarrying is a reply that fails with err every signal carrying the event, and takes the others.
+func failCarrying(id int64, err error) func(context.Context, *signal) error {
+	return func(_ context.Context, s *signal) error {
+		if s.carries(id) {
+			return err
+		}
+		return nil
+	}
+}
+
+// flakyInbox is a store that fails on demand: the next failClaims claims, and the next failMarks marks of
+// delivered events. It counts the claims and records the conversations each returned.
+type flakyInbox struct {
+	aicc.InboxStore
+
+	mu         sync.Mutex
+	failClaims int
+	failMarks  int
+	claims     int
+	claimed    map[aicc.ConversationKey]int // claims that returned the conversation
+}
+
+func (s *flakyInbox) ClaimConversations(ctx context.Context, owner string, limit, perConversation int,
+	lease time.Duration) ([]aicc.InboxEvent, error) {
+	s.mu.Lock()
+	s.claims++
+	if s.failClaims > 0 {
+		s.failClaims--
+		s.mu.Unlock()
+		return nil, errors.New("the database is down")
+	}
+	s.mu.Unlock()
+	events, err := s.InboxStore.ClaimConversations(ctx, owner, limit, perConversation, lease)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.claimed == nil {
+		s.claimed = map[aicc.ConversationKey]int{}
+	}
+	seen := map[aicc.ConversationKey]bool{}
+	for _, e := range events {
+		if c := e.Conversation(); !seen[c] {
+			seen[c] = true
+			s.claimed[c]++
+		}
+	}
+	return events, err
+}
+
+func (s *flakyInbox) MarkDelivered(ctx context.Context, owner string, ids []int64, release []aicc.ConversationKey,
+	at time.Time) error {
+	s.mu.Lock()
+	if len(ids) > 0 && s.failMarks > 0 {
+		s.failMarks--
+		s.mu.Unlock()
+		return errors.New("the database is down")
+	}
+	s.mu.Unlock()
+	return s.InboxStore.MarkDelivered(ctx, owner, ids, release, at)
+}
+
+// counts returns how many claims were made and how many of them returned the conversation.
+func (s *flakyInbox) counts(c aicc.ConversationKey) (claims, claimed int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.claims, s.claimed[c]
+}
+
+// testDispatcher is a Dispatcher under test, with its metrics and its log.
+type testDispatcher struct {
+	*worker.Dispatcher
+	reg  *prometheus.Registry
+	logs *lockedWriter
+}
+
+// newDispatcher returns a dispatcher named owner on the inbox and Temporal client, with the tests' lease and
+// idle wait, three attempts before a dead letter, and metrics and a log of its own. Its log is shown when the
+// test fails.
+func newDispatcher(t *testing.T, inbox aicc.InboxStore, tc client.Client, owner string) *testDispatcher {
+	t.Helper()
+	d := &testDispatcher{reg: prometheus.NewRegistry(), logs: &lockedWriter{w: new(bytes.Buffer)}}
+	d.Dispatcher = &worker.Dispatcher{
+		Inbox: inbox, Temporal: tc, Owner: owner, Lease: testLease, Idle: testIdle, MaxAttempts: 3,
+		Logger: slog.New(slog.NewTextHandler(d.logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Metrics: d.reg,
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log of dispatcher %s:\n%s", owner, d.logs)
+		}
+	})
 	return d
 }
 
-func (d *dispatcher) clock() time.Time {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.now
-}
-
-func (d *dispatcher) advance(by time.Duration) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.now = d.now.Add(by)
-}
-
-// start runs the dispatcher until the test stops it; stop cancels it and requires that Run returned nil.
-func (d *dispatcher) start(t *testing.T) (stop func()) {
+// start runs the dispatcher until stop, or the end of the test; stop cancels it and requires that Run return
+// nil, and soon.
+func (d *testDispatcher) start(t *testing.T) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -149,44 +367,532 @@ func (d *dispatcher) start(t *testing.T) (stop func()) {
 		cancel()
 		select {
 		case err := <-done:
-			assert.NoError(t, err)
-		case <-time.After(5 * time.Second):
-			t.Error("Run did not return after its context was cancelled")
+			assert.NoError(t, err, "Run")
+		case <-time.After(waitFor):
+			t.Errorf("Run of %s did not return after its context was cancelled", d.Owner)
 		}
 	})
 	t.Cleanup(stop)
 	return stop
 }
 
-// waitIdle waits until every scripted batch has been claimed and a claim after them found nothing: Run claims
-// again only once the batch before is dispatched and marked.
-func (d *dispatcher) waitIdle(t *testing.T) {
-	t.Helper()
-	require.Eventually(t, func() bool {
-		d.inbox.mu.Lock()
-		defer d.inbox.mu.Unlock()
-		return len(d.inbox.batches) == 0 && len(d.inbox.errs) == 0 && d.inbox.empty > 0
-	}, 5*time.Second, time.Millisecond)
-}
-
-// count returns aicc_dispatched_events_total{result}.
-func (d *dispatcher) count(t *testing.T, result string) float64 {
+// counter returns the value of the dispatcher's counter name with the given label pairs; 0 when it has none.
+func (d *testDispatcher) counter(t *testing.T, name string, labels ...string) float64 {
 	t.Helper()
 	mfs, err := d.reg.Gather()
 	require.NoError(t, err)
 	for _, mf := range mfs {
-		if mf.GetName() != "aicc_dispatched_events_total" {
+		if mf.GetName() != name {
 			continue
 		}
+	metrics:
 		for _, m := range mf.GetMetric() {
+			got := map[string]string{}
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "result" && l.GetValue() == result {
-					return m.GetCounter().GetValue()
+				got[l.GetName()] = l.GetValue()
+			}
+			for i := 0; i+1 < len(labels); i += 2 {
+				if got[labels[i]] != labels[i+1] {
+					continue metrics
 				}
 			}
+			return m.GetCounter().GetValue()
 		}
 	}
 	return 0
+}
+
+// dispatched returns aicc_dispatched_events_total{result}.
+func (d *testDispatcher) dispatched(t *testing.T, result string) float64 {
+	t.Helper()
+	return d.counter(t, "aicc_dispatched_events_total", "result", result)
+}
+
+// deadLetters returns aicc_dead_letters_total.
+func (d *testDispatcher) deadLetters(t *testing.T) float64 {
+	t.Helper()
+	return d.counter(t, "aicc_dead_letters_total")
+}
+
+// undelivered returns how many events of the inbox are pending: neither delivered nor dead letters.
+func undelivered(t *testing.T, s aicc.InboxStore) int {
+	t.Helper()
+	st, err := s.InboxStats(context.Background())
+	require.NoError(t, err)
+	return st.Undelivered
+}
+
+// waitDelivered waits until no event of the inbox is pending.
+func waitDelivered(t *testing.T, s aicc.InboxStore) {
+	t.Helper()
+	require.Eventually(t, func() bool { return undelivered(t, s) == 0 }, waitFor, tick, "every event delivered or dead")
+}
+
+// storedEvents returns the events of the tenant's conversation with psid as the store has them, by timestamp;
+// it saves the conversation's read model first, which the listing needs.
+func storedEvents(t *testing.T, s *db.Store, tenant, psid string) []aicc.InboxEvent {
+	t.Helper()
+	ctx := context.Background()
+	c := &aicc.Conversation{TenantID: tenant, ChannelID: testChannel, PageID: testPage, PSID: psid}
+	require.NoError(t, s.SaveConversation(ctx, c))
+	events, _, err := s.ConversationEvents(ctx, tenant, c.ID, aicc.ListOptions{Limit: aicc.MaxListLimit})
+	require.NoError(t, err)
+	return events
+}
+
+// Each conversation's claimed events reach its workflow in one signal, in Meta timestamp order whatever order
+// they arrived in, with what the workflow needs of them; they are then marked delivered and counted.
+func TestDispatcherSignalsEachConversationOnce(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		psids := []string{"111", "222", "333"}
+		var events []aicc.InboxEvent
+		for _, ts := range []int64{1005, 1003, 1009, 1001, 1007} { // the conversations interleaved, out of order
+			for _, psid := range psids {
+				events = append(events, customerMessage("ten_1", psid, ts))
+			}
+		}
+		events = append(events, customerMessage("ten_1", "111", 1003)) // same timestamp: by inbox ID
+		events[len(events)-1].DedupKey, events[len(events)-1].Kind = "111/1003b", aicc.EventEcho
+		storeEvents(t, s, events)
+
+		tc := newFakeTemporal(t)
+		d := newDispatcher(t, s, tc, "A")
+		d.start(t)
+		waitDelivered(t, s)
+
+		for _, psid := range psids {
+			var want []workflows.InboxEventSignal
+			for _, e := range byTimestamp(events) {
+				if e.PSID == psid {
+					want = append(want, workflows.InboxEventSignal{
+						InboxID: e.ID, Kind: e.Kind, MID: e.MID, Timestamp: e.Timestamp, Text: e.Text, At: e.ReceivedAt,
+					})
+				}
+			}
+			got := tc.signals(workflowID(psid))
+			require.Len(t, got, 1, "signals of %s", psid)
+			assert.Equal(t, want, got[0].Events, psid)
+			assert.Equal(t, workflows.ConversationInput{TenantID: "ten_1", ChannelID: testChannel, PageID: testPage, PSID: psid},
+				got[0].Input)
+			for _, e := range storedEvents(t, s, "ten_1", psid) {
+				assert.False(t, e.DeliveredAt.IsZero(), "event %d delivered", e.ID)
+				assert.Zero(t, e.Attempts, "event %d", e.ID)
+			}
+		}
+		assert.Equal(t, float64(len(events)), d.dispatched(t, "delivered"))
+		assert.Zero(t, d.dispatched(t, "failed"))
+		assert.Zero(t, d.deadLetters(t))
+	})
+}
+
+// Two dispatchers deliver an inbox that grows while they run: every event is signalled, each conversation's
+// events reach its workflow in timestamp order, and one dispatcher at a time signals a conversation.
+func TestDispatcherKeepsOrderAcrossDispatchers(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		const (
+			convs   = 50
+			waves   = 5
+			perWave = 4 // events per conversation per wave: 20 each in all
+		)
+		tc := newFakeTemporal(t)
+		tc.setReply(func(context.Context, *signal) error {
+			time.Sleep(time.Duration(rand.IntN(2000)) * time.Microsecond) // signals finish out of order
+			return nil
+		})
+		var stops []func()
+		for _, owner := range []string{"A", "B"} {
+			d := newDispatcher(t, s, tc.as(owner), owner)
+			// Few events per claim and few conversations at once: each conversation takes several claims, which
+			// the two dispatchers compete for.
+			d.PerSignal, d.Concurrency = 3, 4
+			stops = append(stops, d.start(t))
+		}
+
+		// Each wave comes later in Meta's time than the waves before, and is stored shuffled in one batch. (An
+		// event stored after a later event of its conversation was delivered would be applied late: the order
+		// holds among the events in the inbox together.)
+		want := map[string][]int64{} // inbox IDs by workflow ID
+		tenant := func(c int) string { return fmt.Sprintf("ten_%d", c%3) }
+		for w := range waves {
+			var wave []aicc.InboxEvent
+			for c := range convs {
+				for k := range perWave {
+					e := customerMessage(tenant(c), fmt.Sprintf("%d", 1000+c), int64(10_000*(w+1)+10*k+rand.IntN(5)))
+					e.DedupKey = fmt.Sprintf("%d/%d/%d", c, w, k)
+					wave = append(wave, e)
+				}
+			}
+			rand.Shuffle(len(wave), func(i, j int) { wave[i], wave[j] = wave[j], wave[i] })
+			storeEvents(t, s, wave)
+			for _, e := range wave {
+				want[workflowID(e.PSID)] = append(want[workflowID(e.PSID)], e.ID)
+			}
+			time.Sleep(50 * time.Millisecond) // let the dispatchers deliver part of it before the next wave
+		}
+		waitDelivered(t, s)
+		for _, stop := range stops {
+			stop() // no signal after this
+		}
+
+		signalled, redelivered, shared := map[string]int{}, 0, 0
+		for id, ids := range want {
+			calls := tc.signals(id)
+			var (
+				applied []workflows.InboxEventSignal // what the workflow applies: each inbox ID once
+				seen    = map[int64]bool{}
+				by      = map[string]bool{}
+			)
+			for _, c := range calls {
+				require.True(t, c.Done)
+				require.NoError(t, c.Err)
+				signalled[c.By]++
+				by[c.By] = true
+				for _, e := range c.Events {
+					if seen[e.InboxID] {
+						redelivered++
+						continue
+					}
+					seen[e.InboxID] = true
+					applied = append(applied, e)
+				}
+			}
+			if len(by) > 1 {
+				shared++
+			}
+			assert.True(t, slices.IsSortedFunc(applied, func(a, b workflows.InboxEventSignal) int {
+				return cmp.Or(cmp.Compare(a.Timestamp, b.Timestamp), cmp.Compare(a.InboxID, b.InboxID))
+			}), "events of %s out of order: %v", id, sortKeys(applied))
+			got := slices.Sorted(func(yield func(int64) bool) {
+				for id := range seen {
+					if !yield(id) {
+						return
+					}
+				}
+			})
+			assert.Equal(t, slices.Sorted(slices.Values(ids)), got, "events of %s signalled", id)
+		}
+		t.Logf("signals by dispatcher: %v; redelivered events: %d; conversations signalled by both: %d",
+			signalled, redelivered, shared)
+		assert.Positive(t, signalled["A"], "dispatcher A signalled")
+		assert.Positive(t, signalled["B"], "dispatcher B signalled")
+		assert.Positive(t, shared, "conversations changed hands")
+	})
+}
+
+// A poison event, whose every signal fails, is isolated: its conversation's events are tried again one per
+// signal, the event becomes a dead letter after MaxAttempts, and the events before and after it are delivered.
+func TestDispatcherDeadLettersAPoisonEvent(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		poisoned := customerMessages("ten_1", "111", 1001, 1002, 1003, 1004, 1005)
+		storeEvents(t, s, poisoned)
+		storeEvents(t, s, customerMessages("ten_1", "222", 1001, 1002))
+		p := func(i int) int64 { return poisoned[i].ID }
+		poison := p(2)
+
+		tc := newFakeTemporal(t)
+		tc.setReply(failCarrying(poison, errors.New("poison pill")))
+		d := newDispatcher(t, s, tc, "A")
+		d.start(t)
+		waitDelivered(t, s)
+
+		// The first failure carried the whole claim; after it, one event per signal.
+		var got [][]int64
+		var failed []bool
+		for _, c := range tc.signals(workflowID("111")) {
+			got = append(got, c.ids())
+			failed = append(failed, c.Err != nil)
+		}
+		assert.Equal(t, [][]int64{{p(0), p(1), p(2), p(3), p(4)}, {p(0)}, {p(1)}, {p(2)}, {p(2)}, {p(3)}, {p(4)}}, got)
+		assert.Equal(t, []bool{true, false, false, true, true, false, false}, failed)
+		assert.Equal(t, []int64{p(0), p(1), p(3), p(4)}, tc.delivered(workflowID("111")))
+		assert.Len(t, tc.signals(workflowID("222")), 1, "the other conversation is delivered at once")
+
+		for _, e := range storedEvents(t, s, "ten_1", "111") {
+			if e.ID == poison {
+				assert.False(t, e.DeadAt.IsZero(), "the poison event is a dead letter")
+				assert.True(t, e.DeliveredAt.IsZero(), "the poison event is not delivered")
+				assert.Equal(t, 3, e.Attempts)
+				assert.Equal(t, "poison pill", e.LastError)
+				continue
+			}
+			assert.False(t, e.DeliveredAt.IsZero(), "event %d delivered", e.ID)
+			assert.True(t, e.DeadAt.IsZero(), "event %d not dead", e.ID)
+		}
+		dead, _, err := s.DeadLetters(context.Background(), "ten_1", aicc.ListOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, []int64{poison}, inboxIDs(dead))
+		assert.Equal(t, 1.0, d.deadLetters(t))
+		assert.Equal(t, 7.0, d.dispatched(t, "failed"), "5 in the first signal, then the poison event twice")
+		assert.Equal(t, 6.0, d.dispatched(t, "delivered"))
+		assert.Contains(t, d.logs.String(), "poison pill")
+	})
+}
+
+// An event Temporal refuses as an invalid argument when it is signalled alone, or whose customer ID is too long
+// to name a workflow, becomes a dead letter at once, long before MaxAttempts.
+func TestDispatcherDeadLettersWhatCanNeverBeDelivered(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		alone := customerMessages("ten_1", "111", 1001)
+		pair := customerMessages("ten_1", "222", 1001, 1002) // its second event is invalid
+		long := customerMessages("ten_1", strings.Repeat("9", 256), 1001)
+		storeEvents(t, s, alone)
+		storeEvents(t, s, pair)
+		storeEvents(t, s, long)
+		invalid := map[int64]bool{alone[0].ID: true, pair[1].ID: true}
+
+		tc := newFakeTemporal(t)
+		tc.setReply(func(_ context.Context, sg *signal) error {
+			for _, id := range sg.ids() {
+				if invalid[id] {
+					return serviceerror.NewInvalidArgument("payload refused")
+				}
+			}
+			return nil
+		})
+		d := newDispatcher(t, s, tc, "A")
+		d.MaxAttempts = 10
+		d.start(t)
+		waitDelivered(t, s)
+
+		ctx := context.Background()
+		dead, _, err := s.DeadLetters(ctx, "ten_1", aicc.ListOptions{})
+		require.NoError(t, err)
+		require.Equal(t, []int64{long[0].ID, pair[1].ID, alone[0].ID}, inboxIDs(dead), "the latest first")
+		assert.Equal(t, 1, dead[0].Attempts, "the long PSID")
+		assert.Contains(t, dead[0].LastError, "longer than 255 bytes")
+		assert.Equal(t, 2, dead[1].Attempts, "refused with its conversation's other event, then alone")
+		assert.Equal(t, 1, dead[2].Attempts, "refused alone")
+		assert.Contains(t, dead[2].LastError, "payload refused")
+
+		assert.Len(t, tc.signals(workflowID("111")), 1)
+		assert.Equal(t, []int64{pair[0].ID}, tc.delivered(workflowID("222")))
+		assert.Empty(t, tc.signals(workflowID(long[0].PSID)), "no signal for a PSID too long")
+		assert.Equal(t, 3.0, d.deadLetters(t))
+	})
+}
+
+// While Temporal is unavailable no attempt is counted: the events wait, and once Temporal is back they are
+// delivered in one signal, as if nothing had happened.
+func TestDispatcherWaitsForTemporal(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		events := customerMessages("ten_1", "111", 1001, 1002, 1003)
+		storeEvents(t, s, events)
+		var down atomic.Bool
+		down.Store(true)
+		tc := newFakeTemporal(t)
+		tc.setReply(func(context.Context, *signal) error {
+			if down.Load() {
+				return serviceerror.NewUnavailable("connection refused")
+			}
+			return nil
+		})
+		d := newDispatcher(t, s, tc, "A")
+		d.MaxAttempts = 1 // one counted attempt would make dead letters
+		d.start(t)
+
+		// Down for more than MaxAttempts tries (claims pause for a second after the first).
+		require.Eventually(t, func() bool { return len(tc.signals(workflowID("111"))) > d.MaxAttempts }, waitFor, tick)
+		for _, e := range storedEvents(t, s, "ten_1", "111") {
+			assert.Zero(t, e.Attempts, "event %d while Temporal is down", e.ID)
+			assert.True(t, e.DeliveredAt.IsZero(), "event %d delivered while Temporal is down", e.ID)
+		}
+		down.Store(false)
+		waitDelivered(t, s)
+
+		calls := tc.signals(workflowID("111"))
+		for _, c := range calls {
+			assert.Equal(t, inboxIDs(events), c.ids(), "every try carries the whole conversation")
+		}
+		assert.NoError(t, calls[len(calls)-1].Err)
+		for _, e := range storedEvents(t, s, "ten_1", "111") {
+			assert.Zero(t, e.Attempts, "event %d", e.ID)
+			assert.Empty(t, e.LastError, "event %d", e.ID)
+			assert.False(t, e.DeliveredAt.IsZero(), "event %d delivered", e.ID)
+		}
+		dead, _, err := s.DeadLetters(context.Background(), "ten_1", aicc.ListOptions{})
+		require.NoError(t, err)
+		assert.Empty(t, dead)
+		assert.Zero(t, d.deadLetters(t))
+		assert.Equal(t, 3.0, d.dispatched(t, "delivered"))
+		assert.Equal(t, float64(3*(len(calls)-1)), d.dispatched(t, "failed"))
+	})
+}
+
+// Events signalled but not marked delivered (the mark failed, or the process crashed) are signalled again once
+// their lease is over, and then marked: delivered at least once.
+func TestDispatcherSignalsAgainWhatItCouldNotMark(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		events := customerMessages("ten_1", "111", 1001, 1002, 1003)
+		storeEvents(t, s, events)
+		inbox := &flakyInbox{InboxStore: s, failMarks: 1}
+		tc := newFakeTemporal(t)
+		d := newDispatcher(t, inbox, tc, "A")
+		stop := d.start(t)
+		waitDelivered(t, s)
+		stop()
+
+		calls := tc.signals(workflowID("111"))
+		require.Len(t, calls, 2)
+		for _, c := range calls {
+			assert.Equal(t, inboxIDs(events), c.ids())
+		}
+		for _, e := range storedEvents(t, s, "ten_1", "111") {
+			assert.Zero(t, e.Attempts, "a failed mark is no failed delivery")
+		}
+		assert.Equal(t, 3.0, d.dispatched(t, "failed"))
+		assert.Equal(t, 3.0, d.dispatched(t, "delivered"))
+		assert.Contains(t, d.logs.String(), "Could not mark")
+	})
+}
+
+// A signal that takes longer than the lease keeps its conversation: the lease is renewed meanwhile, so another
+// dispatcher never claims it.
+func TestDispatcherRenewsLeases(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		const lease = 900 * time.Millisecond
+		events := customerMessages("ten_1", "111", 1001)
+		storeEvents(t, s, events)
+		release := make(chan struct{})
+		tc := newFakeTemporal(t)
+		tc.setReply(func(ctx context.Context, _ *signal) error {
+			select {
+			case <-release:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		a := newDispatcher(t, s, tc.as("A"), "A")
+		a.Lease = lease
+		a.start(t)
+		require.Eventually(t, func() bool { return tc.inFlight(workflowID("111")) }, waitFor, tick)
+
+		inbox := &flakyInbox{InboxStore: s}
+		b := newDispatcher(t, inbox, tc.as("B"), "B")
+		b.Lease = lease
+		b.start(t)
+		time.Sleep(2 * lease) // well past the lease A took, while B claims all along
+		claims, claimed := inbox.counts(events[0].Conversation())
+		assert.Greater(t, claims, 1, "B claimed meanwhile")
+		assert.Zero(t, claimed, "B claimed the conversation A was signalling")
+		close(release)
+		waitDelivered(t, s)
+
+		calls := tc.signals(workflowID("111"))
+		require.Len(t, calls, 1)
+		assert.Equal(t, "A", calls[0].By)
+	})
+}
+
+// sortKeys returns the events' sort keys, "ID@timestamp", for a failure message.
+func sortKeys(events []workflows.InboxEventSignal) []string {
+	out := make([]string, len(events))
+	for i, e := range events {
+		out[i] = fmt.Sprintf("%d@%d", e.InboxID, e.Timestamp)
+	}
+	return out
+}
+
+// Events without a conversation (no customer) are marked delivered without a signal.
+func TestDispatcherSkipsEventsWithoutConversation(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		orphans := customerMessages("ten_1", "", 1001, 1002)
+		storeEvents(t, s, append(orphans, customerMessage("ten_1", "111", 1003)))
+		tc := newFakeTemporal(t)
+		d := newDispatcher(t, s, tc, "A")
+		d.start(t)
+		waitDelivered(t, s)
+
+		assert.Equal(t, 1, tc.total(), "only the customer's message is signalled")
+		assert.Len(t, tc.signals(workflowID("111")), 1)
+		assert.Equal(t, 2.0, d.dispatched(t, "skipped"))
+		assert.Equal(t, 1.0, d.dispatched(t, "delivered"))
+	})
+}
+
+// A dispatcher that stops returns nil, and releases the conversations it claimed but did not signal, so that
+// another dispatcher delivers them long before their lease would have ended.
+func TestDispatcherStopReleasesClaims(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		storeEvents(t, s, customerMessages("ten_1", "111", 1001, 1002))
+		storeEvents(t, s, customerMessages("ten_1", "222", 1001, 1002))
+		tc := newFakeTemporal(t)
+		tc.setReply(func(ctx context.Context, sg *signal) error {
+			if sg.By == "A" { // A's signals hang until it stops
+				<-ctx.Done()
+				return ctx.Err()
+			}
+			return nil
+		})
+		a := newDispatcher(t, s, tc.as("A"), "A")
+		a.Lease, a.Concurrency = time.Minute, 1 // both conversations claimed, one signal at a time
+		stopA := a.start(t)
+		require.Eventually(t, func() bool { return tc.total() == 1 }, waitFor, tick, "A signals")
+		stopA()
+		assert.Equal(t, 2*2, undelivered(t, s))
+
+		// B restarts on A's metrics registry, as a restarted process would.
+		b := newDispatcher(t, s, tc.as("B"), "B")
+		b.Lease, b.reg, b.Metrics = time.Minute, a.reg, a.reg
+		b.start(t)
+		require.Eventually(t, func() bool { return undelivered(t, s) == 0 }, testLease*20, tick,
+			"delivered well within the minute of A's leases")
+		for _, psid := range []string{"111", "222"} {
+			calls := tc.signals(workflowID(psid))
+			last := calls[len(calls)-1]
+			assert.Equal(t, "B", last.By)
+			assert.Len(t, last.Events, 2)
+		}
+		assert.Equal(t, 4.0, b.dispatched(t, "delivered"))
+	})
+}
+
+// A signal that succeeds while the dispatcher stops is marked delivered before Run returns, not signalled
+// again.
+func TestDispatcherStopMarksWhatWasSignalled(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		storeEvents(t, s, customerMessages("ten_1", "111", 1001, 1002))
+		tc := newFakeTemporal(t)
+		tc.setReply(func(ctx context.Context, _ *signal) error {
+			<-ctx.Done() // Temporal took the signal just as the dispatcher stopped
+			return nil
+		})
+		d := newDispatcher(t, s, tc, "A")
+		stop := d.start(t)
+		require.Eventually(t, func() bool { return tc.total() == 1 }, waitFor, tick)
+		stop()
+		assert.Zero(t, undelivered(t, s))
+		assert.Equal(t, 2.0, d.dispatched(t, "delivered"))
+	})
+}
+
+// A claim that fails is retried after a backoff.
+func TestDispatcherRetriesClaims(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		storeEvents(t, s, customerMessages("ten_1", "111", 1001))
+		inbox := &flakyInbox{InboxStore: s, failClaims: 2}
+		tc := newFakeTemporal(t)
+		d := newDispatcher(t, inbox, tc, "A")
+		d.start(t)
+		waitDelivered(t, s)
+
+		assert.Len(t, tc.signals(workflowID("111")), 1)
+		assert.Contains(t, d.logs.String(), "the database is down")
+	})
+}
+
+// Run needs an inbox and a Temporal client.
+func TestDispatcherRequiresInboxAndTemporal(t *testing.T) {
+	s := dbtest.SQLite(t)
+	for name, d := range map[string]*worker.Dispatcher{
+		"neither":     {},
+		"no Temporal": {Inbox: s},
+		"no inbox":    {Temporal: newFakeTemporal(t)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			assert.Error(t, d.Run(context.Background()))
+		})
+	}
 }
 
 // lockedWriter serializes the writes of concurrent log calls.
@@ -194,8 +900,6 @@ type lockedWriter struct {
 	mu sync.Mutex
 	w  *bytes.Buffer
 }
-
-func (d *dispatcher) log() string { return d.logs.String() }
 
 // String returns what was written.
 func (w *lockedWriter) String() string {
@@ -208,170 +912,4 @@ func (w *lockedWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.w.Write(p)
-}
-
-func TestDispatcherSignalsAndMarks(t *testing.T) {
-	d := newDispatcher(t)
-	a1, b1 := event(1, "111", aicc.EventMessage, 1000), event(2, "222", aicc.EventEcho, 1001)
-	d.tc.On("SignalWithStartWorkflow", signalArgs(a1)...).Return(nil, nil).Once()
-	d.tc.On("SignalWithStartWorkflow", signalArgs(b1)...).Return(nil, nil).Once()
-	d.inbox.add(a1, b1)
-
-	d.start(t)
-	d.waitIdle(t)
-
-	assert.ElementsMatch(t, []int64{1, 2}, d.inbox.markedIDs())
-	d.inbox.mu.Lock()
-	first := d.inbox.claims[0]
-	d.inbox.mu.Unlock()
-	assert.Equal(t, "test-owner", first.owner)
-	assert.Equal(t, 10, first.limit)
-	assert.Equal(t, dispatchNow, first.now)
-	assert.Equal(t, dispatchNow.Add(time.Minute), first.leaseUntil)
-	assert.Equal(t, 2.0, d.count(t, "delivered"))
-	assert.Equal(t, 0.0, d.count(t, "failed"))
-}
-
-// A failed signal leaves its event, and the later events of its conversation, undelivered until the lease is
-// over; other conversations are delivered meanwhile.
-func TestDispatcherFailedSignalIsNotMarked(t *testing.T) {
-	d := newDispatcher(t)
-	a1, a2, b1 := event(1, "111", aicc.EventMessage, 1000), event(2, "111", aicc.EventMessage, 1001), event(3, "222", aicc.EventMessage, 1002)
-	a3 := event(4, "111", aicc.EventRead, 1003)
-	d.tc.On("SignalWithStartWorkflow", signalArgs(a1)...).Return(nil, errors.New("temporal is unavailable")).Once()
-	d.tc.On("SignalWithStartWorkflow", signalArgs(b1)...).Return(nil, nil).Once()
-	d.inbox.add(a1, a2, b1)
-	d.inbox.add(a3) // claimed while a1's lease runs: held back
-
-	stop := d.start(t)
-	d.waitIdle(t)
-
-	assert.Equal(t, []int64{3}, d.inbox.markedIDs())
-	assert.Equal(t, 1.0, d.count(t, "delivered"))
-	assert.Equal(t, 1.0, d.count(t, "failed"))
-	assert.Equal(t, 2.0, d.count(t, "deferred"))
-	assert.Contains(t, d.log(), "temporal is unavailable")
-	d.tc.AssertNotCalled(t, "SignalWithStartWorkflow", signalArgs(a2)...)
-	d.tc.AssertNotCalled(t, "SignalWithStartWorkflow", signalArgs(a3)...)
-
-	// The lease is over: the store gives the events back, in order, and they are delivered.
-	d.advance(time.Minute)
-	for _, e := range []aicc.InboxEvent{a1, a2, a3} {
-		d.tc.On("SignalWithStartWorkflow", signalArgs(e)...).Return(nil, nil).Once()
-	}
-	d.inbox.add(a1, a2, a3)
-	d.waitIdle(t)
-	stop()
-	assert.ElementsMatch(t, []int64{3, 1, 2, 4}, d.inbox.markedIDs())
-}
-
-// The events of one conversation are signalled one after the other in the claimed order, while conversations
-// are signalled concurrently.
-func TestDispatcherKeepsOrderPerConversation(t *testing.T) {
-	d := newDispatcher(t)
-	var batch []aicc.InboxEvent
-	psids := []string{"111", "222", "333", "444"}
-	for i := range 40 {
-		batch = append(batch, event(int64(i+1), psids[i%len(psids)], aicc.EventMessage, int64(1000+i)))
-	}
-	var (
-		mu       sync.Mutex
-		order    = map[string][]int64{}
-		inFlight = map[string]int{}
-		parallel int
-		busy     int
-	)
-	d.tc.On("SignalWithStartWorkflow", mock.Anything, mock.Anything, workflows.SignalInboxEvent, mock.Anything,
-		mock.Anything, workflows.ConversationWorkflowType, mock.Anything).Return(
-		func(_ context.Context, id, _ string, arg any, _ client.StartWorkflowOptions, _ any, _ ...any) (client.WorkflowRun, error) {
-			s := arg.(workflows.InboxEventSignal)
-			mu.Lock()
-			inFlight[id]++
-			busy++
-			parallel = max(parallel, busy)
-			assert.Equal(t, 1, inFlight[id], "one signal at a time per conversation")
-			mu.Unlock()
-			time.Sleep(time.Duration(s.InboxID%3) * time.Millisecond)
-			mu.Lock()
-			order[id] = append(order[id], s.InboxID)
-			inFlight[id]--
-			busy--
-			mu.Unlock()
-			return nil, nil
-		})
-	d.inbox.add(batch...)
-
-	d.start(t)
-	d.waitIdle(t)
-
-	require.Len(t, order, len(psids))
-	for i, psid := range psids {
-		var want []int64
-		for id := int64(i + 1); id <= 40; id += int64(len(psids)) {
-			want = append(want, id)
-		}
-		assert.Equal(t, want, order[workflows.ConversationWorkflowID("ch_1", "102030405060", psid)], psid)
-	}
-	assert.Greater(t, parallel, 1, "conversations are signalled concurrently")
-	assert.Len(t, d.inbox.markedIDs(), 40)
-}
-
-// A claim that fails is retried after a backoff; an event without a conversation is marked without a signal.
-func TestDispatcherClaimErrorAndSkippedEvent(t *testing.T) {
-	d := newDispatcher(t)
-	d.inbox.errs = []error{errors.New("database is down"), errors.New("database is down")}
-	orphan := event(1, "", aicc.EventUnknown, 1000)
-	a1 := event(2, "111", aicc.EventMessage, 1001)
-	d.tc.On("SignalWithStartWorkflow", signalArgs(a1)...).Return(nil, nil).Once()
-	d.inbox.add(orphan, a1)
-
-	d.start(t)
-	d.waitIdle(t)
-
-	assert.ElementsMatch(t, []int64{1, 2}, d.inbox.markedIDs())
-	assert.Equal(t, 1.0, d.count(t, "skipped"))
-	assert.Equal(t, 1.0, d.count(t, "delivered"))
-	assert.Contains(t, d.log(), "database is down")
-}
-
-// A mark that fails leaves the signalled events to be delivered again after their lease.
-func TestDispatcherMarkFails(t *testing.T) {
-	d := newDispatcher(t)
-	d.inbox.markErr = errors.New("database is down")
-	a1 := event(1, "111", aicc.EventMessage, 1000)
-	d.tc.On("SignalWithStartWorkflow", signalArgs(a1)...).Return(nil, nil).Once()
-	d.inbox.add(a1)
-
-	d.start(t)
-	d.waitIdle(t)
-
-	assert.Empty(t, d.inbox.markedIDs())
-	assert.Equal(t, 1.0, d.count(t, "failed"))
-	assert.Equal(t, 0.0, d.count(t, "delivered"))
-}
-
-// Run returns nil once its context is done, idle or backing off, and a restarted dispatcher reuses the metrics
-// registered by the one before.
-func TestDispatcherStops(t *testing.T) {
-	d := newDispatcher(t)
-	d.Idle = time.Hour
-	stop := d.start(t)
-	require.Eventually(t, func() bool {
-		d.inbox.mu.Lock()
-		defer d.inbox.mu.Unlock()
-		return len(d.inbox.claims) > 0
-	}, 5*time.Second, time.Millisecond)
-	stop() // during the hour-long idle wait
-
-	d.inbox.errs = []error{errors.New("database is down")}
-	stop = d.start(t) // same registry
-	require.Eventually(t, func() bool {
-		d.inbox.mu.Lock()
-		defer d.inbox.mu.Unlock()
-		return len(d.inbox.errs) == 0
-	}, 5*time.Second, time.Millisecond)
-	stop()
-
-	err := (&worker.Dispatcher{}).Run(context.Background())
-	assert.Error(t, err, "Inbox and Temporal are required")
 }
