@@ -210,6 +210,10 @@ type runner struct {
 	logger      *slog.Logger
 	metrics     *dispatchMetrics
 
+	// leaseMu orders lease renewals and failure records: a renewal must not extend the lease a failure just
+	// set to its backoff.
+	leaseMu sync.Mutex
+
 	mu       sync.Mutex
 	inflight map[aicc.ConversationKey]struct{} // claimed and not yet settled
 	freed    chan struct{}                     // a conversation was settled (capacity 1)
@@ -441,24 +445,27 @@ func (r *runner) settle(batch []*delivery) {
 			}
 		}
 	}
+	r.leaseMu.Lock()
 	unavailable := false
 	for _, dl := range batch {
 		if dl.failed != nil {
 			unavailable = r.fail(ctx, dl) || unavailable
 		}
 	}
-
 	r.mu.Lock()
 	for _, dl := range batch {
 		delete(r.inflight, dl.conv)
 	}
-	if unavailable {
+	switch now := time.Now(); {
+	case unavailable && now.After(r.pause):
+		// Once per pause: the failures of one outage settle in several batches.
 		r.backoff = min(max(2*r.backoff, time.Second), maxClaimBackoff)
-		r.pause = time.Now().Add(r.backoff)
-	} else if len(delivered) > 0 {
+		r.pause = now.Add(r.backoff)
+	case !unavailable && len(delivered) > 0:
 		r.backoff = 0
 	}
 	r.mu.Unlock()
+	r.leaseMu.Unlock()
 	select {
 	case r.freed <- struct{}{}:
 	default:
@@ -511,18 +518,25 @@ func (r *runner) extendLeases(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		r.mu.Lock()
-		convs := make([]aicc.ConversationKey, 0, len(r.inflight))
-		for c := range r.inflight {
-			convs = append(convs, c)
-		}
-		r.mu.Unlock()
-		if held, err := r.Inbox.ExtendLeases(ctx, r.owner, convs, r.lease); err != nil {
-			r.logger.Warn("Could not renew the leases of conversations in flight", "Error", err, "Conversations", len(convs))
-		} else if held < len(convs) {
-			// Settled meanwhile, or taken over after a stall: the workflows ignore what they applied already.
-			r.logger.Debug("Some leases were no longer held", "Held", held, "Conversations", len(convs))
-		}
+		r.renewLeases(ctx)
+	}
+}
+
+// renewLeases extends the leases of the conversations in flight.
+func (r *runner) renewLeases(ctx context.Context) {
+	r.leaseMu.Lock()
+	defer r.leaseMu.Unlock()
+	r.mu.Lock()
+	convs := make([]aicc.ConversationKey, 0, len(r.inflight))
+	for c := range r.inflight {
+		convs = append(convs, c)
+	}
+	r.mu.Unlock()
+	if held, err := r.Inbox.ExtendLeases(ctx, r.owner, convs, r.lease); err != nil {
+		r.logger.Warn("Could not renew the leases of conversations in flight", "Error", err, "Conversations", len(convs))
+	} else if held < len(convs) {
+		// Released meanwhile, or taken over after a stall: the workflows ignore what they applied already.
+		r.logger.Debug("Some leases were no longer held", "Held", held, "Conversations", len(convs))
 	}
 }
 
