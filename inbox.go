@@ -104,6 +104,9 @@ type Conversation struct {
 	StartedAt             time.Time
 	EndedAt               time.Time
 	UpdatedAt             time.Time
+	// AppliedInboxIDs are the inbox IDs the conversation's workflow applied lately (ConversationState.Seen when
+	// it saved): a run that restarts from the read model after a lost workflow task must not apply them again.
+	AppliedInboxIDs []int64
 }
 
 // ConversationStatus is whether a conversation is going on.
@@ -121,7 +124,8 @@ type InboxStats struct {
 	Oldest      time.Time // ReceivedAt of the oldest pending event; zero when there is none
 }
 
-// InboxStore keeps webhook events until they are delivered. Events are never deleted by delivery.
+// InboxStore keeps webhook events until they are delivered. Events are never deleted by delivery; PurgeInbox
+// deletes them once they are old (the InboxRetention workflow).
 type InboxStore interface {
 	// StoreEvents inserts events in one transaction and returns how many were duplicates: an event whose
 	// (PageID, DedupKey) is stored already is skipped. Either every new event is stored or none is.
@@ -153,6 +157,9 @@ type InboxStore interface {
 	RetryDeadLetter(ctx context.Context, tenantID string, id int64) (*InboxEvent, error)
 	// ConversationEvents lists a conversation's events by Meta timestamp then ID.
 	ConversationEvents(ctx context.Context, tenantID, conversationID string, opt ListOptions) ([]InboxEvent, string, error)
+	// PurgeInbox deletes up to limit events delivered before deliveredBefore or made dead letters before
+	// deadBefore (a zero time: none of that kind), and returns how many. It never deletes a pending event.
+	PurgeInbox(ctx context.Context, deliveredBefore, deadBefore time.Time, limit int) (deleted int, err error)
 }
 
 // ConversationStore keeps the conversations read model.

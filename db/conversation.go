@@ -33,7 +33,7 @@ func (s *Store) SaveConversation(ctx context.Context, c *aicc.Conversation) erro
 		Set("last_agent_message = EXCLUDED.last_agent_message").
 		Set("last_agent_message_at = EXCLUDED.last_agent_message_at").
 		Set("started_at = EXCLUDED.started_at").Set("ended_at = EXCLUDED.ended_at").
-		Set("updated_at = EXCLUDED.updated_at").
+		Set("updated_at = EXCLUDED.updated_at").Set("applied_inbox_ids = EXCLUDED.applied_inbox_ids").
 		Where("?TableAlias.tenant_id = EXCLUDED.tenant_id").
 		Returning("NULL"). // the row is what was sent: nothing to read back
 		Exec(ctx)

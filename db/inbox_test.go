@@ -346,7 +346,7 @@ func TestConversations(t *testing.T) {
 			c := &aicc.Conversation{
 				TenantID: a.ID, ChannelID: chA.ID, PageID: "p1", PSID: fmt.Sprintf("u%d", i),
 				MessageCount: i, LastCustomerMessage: "hello", LastCustomerMessageAt: now,
-				StartedAt: now, UpdatedAt: now.Add(at * time.Minute),
+				StartedAt: now, UpdatedAt: now.Add(at * time.Minute), AppliedInboxIDs: []int64{int64(i) + 7, 3},
 			}
 			require.NoError(t, s.SaveConversation(ctx, c))
 			require.Equal(t, aicc.ConversationID(chA.ID, "p1", c.PSID), c.ID)

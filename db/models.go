@@ -157,6 +157,7 @@ type channelRow struct {
 	RotationPagesMissing  int
 	RotationRemindedAt    time.Time `bun:",nullzero"`
 	RotationUpdatedAt     time.Time `bun:",nullzero"`
+	AppClaimedAt          time.Time `bun:",nullzero"`
 	CreatedAt             time.Time
 	UpdatedAt             time.Time
 	// TokenHealth is read only, by selectChannels: the worst token health of the channel's Pages.
@@ -173,7 +174,7 @@ func newChannelRow(ch *aicc.Channel) *channelRow {
 		RotationStatus: string(rot.Status), RotationStartedAt: norm(rot.StartedAt),
 		RotationPreviousUntil: norm(rot.PreviousUntil), RotationPagesMissing: rot.PagesMissing,
 		RotationRemindedAt: norm(rot.RemindedAt), RotationUpdatedAt: norm(rot.UpdatedAt),
-		CreatedAt: norm(ch.CreatedAt), UpdatedAt: norm(ch.UpdatedAt),
+		AppClaimedAt: norm(ch.AppClaimedAt), CreatedAt: norm(ch.CreatedAt), UpdatedAt: norm(ch.UpdatedAt),
 	}
 }
 
@@ -191,8 +192,8 @@ func (r *channelRow) domain(secrets []*secretRow) *aicc.Channel {
 			PreviousUntil: utc(r.RotationPreviousUntil), PagesMissing: r.RotationPagesMissing,
 			RemindedAt: utc(r.RotationRemindedAt), UpdatedAt: utc(r.RotationUpdatedAt),
 		},
-		TokenHealth: aicc.TokenHealth(r.TokenHealth),
-		CreatedAt:   utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
+		TokenHealth:  aicc.TokenHealth(r.TokenHealth),
+		AppClaimedAt: utc(r.AppClaimedAt), CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
 	}
 	for _, s := range secrets {
 		switch aicc.SecretKind(s.Kind) {
@@ -233,7 +234,7 @@ func (r *secretRow) sealed() aicc.SealedSecret {
 type pageRow struct {
 	bun.BaseModel     `bun:"table:pages"`
 	PageID            string `bun:",pk"`
-	ChannelID         string
+	ChannelID         string `bun:",pk"`
 	TenantID          string
 	Name              string
 	TokenKeyID        string
@@ -246,6 +247,7 @@ type pageRow struct {
 	TokenHealth       string
 	TokenHealthReason string
 	StateUpdatedAt    time.Time `bun:",nullzero"`
+	ClaimedAt         time.Time `bun:",nullzero"`
 	CreatedAt         time.Time
 }
 
@@ -257,7 +259,7 @@ func newPageRow(p *aicc.Page, token aicc.SealedSecret) *pageRow {
 		TokenUpdatedAt: norm(token.UpdatedAt),
 		Status:         string(st.Status), StatusReason: st.Reason,
 		TokenHealth: string(st.TokenHealth), TokenHealthReason: st.TokenHealthReason, StateUpdatedAt: norm(st.UpdatedAt),
-		CreatedAt: p.CreatedAt,
+		ClaimedAt: norm(p.ClaimedAt), CreatedAt: p.CreatedAt,
 	}
 }
 
@@ -276,7 +278,7 @@ func (r *pageRow) domain() *aicc.Page {
 			TokenHealth: aicc.TokenHealth(r.TokenHealth), TokenHealthReason: r.TokenHealthReason,
 			UpdatedAt: utc(r.StateUpdatedAt),
 		},
-		CreatedAt: utc(r.CreatedAt),
+		ClaimedAt: utc(r.ClaimedAt), CreatedAt: utc(r.CreatedAt),
 	}
 }
 
@@ -407,15 +409,20 @@ type conversationRow struct {
 	StartedAt             time.Time
 	EndedAt               time.Time `bun:",nullzero"`
 	UpdatedAt             time.Time
+	AppliedInboxIDs       []int64 `bun:"applied_inbox_ids,type:text"` // JSON
 }
 
 func newConversationRow(c *aicc.Conversation) *conversationRow {
+	applied := c.AppliedInboxIDs
+	if applied == nil {
+		applied = []int64{} // JSON [], not null
+	}
 	return &conversationRow{
 		ID: c.ID, TenantID: c.TenantID, ChannelID: c.ChannelID, PageID: c.PageID, PSID: c.PSID,
 		Status: string(c.Status), MessageCount: c.MessageCount,
 		LastCustomerMessage: noNUL(c.LastCustomerMessage), LastCustomerMessageAt: norm(c.LastCustomerMessageAt),
 		LastAgentMessage: noNUL(c.LastAgentMessage), LastAgentMessageAt: norm(c.LastAgentMessageAt),
-		StartedAt: norm(c.StartedAt), EndedAt: norm(c.EndedAt), UpdatedAt: norm(c.UpdatedAt),
+		StartedAt: norm(c.StartedAt), EndedAt: norm(c.EndedAt), UpdatedAt: norm(c.UpdatedAt), AppliedInboxIDs: applied,
 	}
 }
 
@@ -426,6 +433,7 @@ func (r *conversationRow) domain() *aicc.Conversation {
 		LastCustomerMessage: r.LastCustomerMessage, LastCustomerMessageAt: utc(r.LastCustomerMessageAt),
 		LastAgentMessage: r.LastAgentMessage, LastAgentMessageAt: utc(r.LastAgentMessageAt),
 		StartedAt: utc(r.StartedAt), EndedAt: utc(r.EndedAt), UpdatedAt: utc(r.UpdatedAt),
+		AppliedInboxIDs: r.AppliedInboxIDs,
 	}
 }
 

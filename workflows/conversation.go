@@ -133,6 +133,9 @@ func (wf *conversationImpl) setup(ctx workflow.Context, in ConversationInput) er
 		if err := loaded.Get(ctx, &wf.state.Conversation); err != nil {
 			return err
 		}
+		// The events the read model says were applied: a workflow task that saved it may have been lost.
+		c := &wf.state.Conversation
+		wf.state.Seen, c.AppliedInboxIDs = c.AppliedInboxIDs[max(len(c.AppliedInboxIDs)-seenLimit, 0):], nil
 	}
 	if wf.state.Conversation.Status == "" {
 		wf.state.Conversation.Status = aicc.ConversationOpen
@@ -255,6 +258,12 @@ func (wf *conversationImpl) applyAll(ctx workflow.Context, events []InboxEventSi
 func (wf *conversationImpl) apply(ctx workflow.Context, s InboxEventSignal) {
 	if _, ok := wf.seen[s.InboxID]; ok {
 		wf.logger.Debug("Ignoring an inbox event applied already", "InboxID", s.InboxID)
+		// Applied by a lost workflow task whose save this run restarted from, or redelivered: the customer's
+		// latest message still starts this run's no-reply timer.
+		if wf.local && wf.state.LastCustomerSeenAt.IsZero() && (s.Kind == aicc.EventMessage || s.Kind == aicc.EventPostback) &&
+			!eventTime(ctx, s).Before(wf.state.Conversation.LastCustomerMessageAt) {
+			wf.state.LastCustomerSeenAt = workflow.Now(ctx)
+		}
 		return
 	}
 	wf.remember(s.InboxID)
@@ -414,7 +423,9 @@ func (wf *conversationImpl) save(ctx workflow.Context) error {
 	}
 	wf.state.Conversation.UpdatedAt = workflow.Now(ctx)
 	var a *activities.Activities
-	err := wf.database(ctx, a.SaveConversation, wf.state.Conversation).Get(ctx, nil)
+	c := wf.state.Conversation
+	c.AppliedInboxIDs = wf.state.Seen
+	err := wf.database(ctx, a.SaveConversation, c).Get(ctx, nil)
 	wf.changed = false
 	switch {
 	case temporal.IsCanceledError(err):

@@ -196,7 +196,9 @@ func (s *ConversationSuite) TestEventsApplied() {
 		StartedAt:             t0.Add(50 * time.Second),
 		UpdatedAt:             t0.Add(2 * time.Minute),
 	}
-	s.Equal(want, s.last())
+	saved := want
+	saved.AppliedInboxIDs = []int64{1, 2, 3, 4, 5, 6, 7}
+	s.Equal(saved, s.last(), "saved with the inbox IDs applied")
 
 	st := s.query()
 	s.Equal([]int64{1, 2, 3, 4, 5, 6, 7}, st.Seen)
@@ -269,6 +271,8 @@ func (s *ConversationSuite) TestOutOfOrderSameAsInOrder() {
 			got, state := s.finalState(batches...)
 			want := inOrder
 			want.UpdatedAt = got.UpdatedAt // when the last batch came
+			s.ElementsMatch(want.AppliedInboxIDs, got.AppliedInboxIDs)
+			want.AppliedInboxIDs = got.AppliedInboxIDs // in the order they came
 			s.Equal(want, got)
 			s.Equal(inOrderState.LastTimestamp, state.LastTimestamp)
 			s.ElementsMatch(inOrderState.Seen, state.Seen)
@@ -432,7 +436,9 @@ func (s *ConversationSuite) TestContinueAsNewCarriesState() {
 	s.Equal(4, next.State.Conversation.MessageCount)
 	s.Equal("four", next.State.Conversation.LastCustomerMessage)
 	s.Equal(t0.Add(2*time.Minute), next.State.LastCustomerSeenAt)
-	s.Equal(next.State.Conversation, s.last(), "saved before continuing")
+	saved := next.State.Conversation
+	saved.AppliedInboxIDs = next.State.Seen
+	s.Equal(saved, s.last(), "saved before continuing")
 
 	// The next run: a redelivered event is still ignored, and the timer still counts from the last message.
 	s.SetupTest()
@@ -486,6 +492,42 @@ func (s *ConversationSuite) TestSingleEventSignal() {
 	s.run(convIn)
 	s.Equal(2, s.last().MessageCount)
 	s.Equal([]int64{1, 2}, s.query().Seen)
+}
+
+// A worker killed during the first workflow task of a run may have saved the read model already (the save is a
+// local activity); the task's retry restarts from that read model and must not apply its events twice.
+func (s *ConversationSuite) TestRestartAfterLostWorkflowTask() {
+	s.noCustomerReply(true, "")
+	s.stored = &aicc.Conversation{
+		ID: convID, TenantID: "ten_1", ChannelID: "ch_1", PageID: convIn.PageID, PSID: convIn.PSID,
+		Status: aicc.ConversationOpen, MessageCount: 2, LastCustomerMessage: "two", LastCustomerMessageAt: t0.Add(2 * time.Second),
+		StartedAt: t0.Add(time.Second), UpdatedAt: t0, AppliedInboxIDs: []int64{1, 2},
+	}
+	s.deliver(0, ev(1, aicc.EventMessage, time.Second, "one"), ev(2, aicc.EventMessage, 2*time.Second, "two"))
+	s.deliver(time.Minute, ev(3, aicc.EventMessage, time.Minute, "three"))
+
+	s.run(convIn)
+
+	s.Equal([]string{"open@1m0s", "ended@21m0s"}, s.statuses(),
+		"nothing to save for the events applied already; the timer runs from the first signal")
+	s.Equal(3, s.last().MessageCount)
+	s.Equal([]int64{1, 2, 3}, s.last().AppliedInboxIDs)
+}
+
+// The no-reply timer of a run restored after a lost task starts with the signal that carried its last message.
+func (s *ConversationSuite) TestRestoredRunTimesFromRedelivery() {
+	s.noCustomerReply(true, "")
+	s.stored = &aicc.Conversation{
+		ID: convID, TenantID: "ten_1", ChannelID: "ch_1", PageID: convIn.PageID, PSID: convIn.PSID,
+		Status: aicc.ConversationOpen, MessageCount: 1, LastCustomerMessage: "one", LastCustomerMessageAt: t0,
+		StartedAt: t0, UpdatedAt: t0, AppliedInboxIDs: []int64{1},
+	}
+	s.deliver(time.Minute, ev(1, aicc.EventMessage, 0, "one"))
+
+	s.run(convIn)
+
+	s.Equal([]string{"ended@21m0s"}, s.statuses())
+	s.Equal(1, s.last().MessageCount)
 }
 
 func (s *ConversationSuite) TestInvalidInput() {

@@ -1,0 +1,1 @@
+ALTER TABLE conversations DROP COLUMN applied_inbox_ids;
