@@ -22,7 +22,10 @@ type Channel struct {
 
 	AppSecret   SecretInfo
 	VerifyToken SecretInfo
-	Onboarding  Onboarding
+	// AppClaimedAt is when the channel claimed its Meta app, after Meta confirmed that the App Secret is the
+	// app's; zero until then. Only a claimed app is unique: an unproven channel blocks no one.
+	AppClaimedAt time.Time
+	Onboarding   Onboarding
 	// TokenHealth is the worst token health of the channel's Pages, "" when it has none; set by the store.
 	TokenHealth TokenHealth
 	// Rotation is the state of the channel's latest secret rotation, written by its workflow.
@@ -418,7 +421,10 @@ func parseClock(s string) (int, bool) {
 	return minutes, minutes <= 24*60
 }
 
-// Page is a Facebook Page connected to a channel. A Page belongs to at most one channel in the system.
+// Page is a Facebook Page added to a channel. A Page belongs to at most one channel in the system, the one
+// that claimed it: a channel claims a Page only once Meta has confirmed that its token is that Page's
+// (ClaimedAt). Until then it claims nothing, and other channels may hold the same Page ID, unproven too; so a
+// Page is always named by its tenant, channel and Page ID together.
 type Page struct {
 	PageID    string // Meta's numeric Page ID
 	ChannelID string
@@ -426,6 +432,7 @@ type Page struct {
 	Name      string
 	Token     SecretInfo // the Page access token ("Token Secret"), write-only
 	State     PageState
+	ClaimedAt time.Time // when the channel claimed the Page, after Meta confirmed its token; zero until then
 	CreatedAt time.Time
 }
 
@@ -438,6 +445,9 @@ const (
 	PageSubscribed         PageStatus = "subscribed"          // the app is subscribed, and Meta said so when read back
 	PageSubscriptionFailed PageStatus = "subscription_failed" // the token works, the subscription did not; see Reason
 	PageTokenInvalid       PageStatus = "token_invalid"       // Meta refused the token; only in results, never stored
+	// PageAlreadyConnected: Meta confirmed the token, but another channel has claimed the Page; only in
+	// results, never stored.
+	PageAlreadyConnected PageStatus = "already_connected"
 )
 
 // PageState is a Page's connection status and the health of its token, as last recorded.

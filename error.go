@@ -21,8 +21,8 @@ const (
 	EUNAVAILABLE = "UNAVAILABLE"
 
 	ECHANNELNAMETAKEN   = "CHANNEL_NAME_TAKEN"     // another channel of the tenant has this name
-	EAPPCONNECTED       = "APP_ALREADY_CONNECTED"  // the Meta app is connected to another channel
-	EPAGECONNECTED      = "PAGE_ALREADY_CONNECTED" // the Page is connected to a channel already
+	EAPPCONNECTED       = "APP_ALREADY_CONNECTED"  // another channel proved the Meta app's secret and claimed it
+	EPAGECONNECTED      = "PAGE_ALREADY_CONNECTED" // another channel proved the Page's token and claimed it
 	ENOTVERIFIED        = "NOT_VERIFIED"           // Meta has not verified the callback URL yet
 	EONBOARDINGSTARTED  = "ONBOARDING_ALREADY_STARTED"
 	EONBOARDINGFINISHED = "ONBOARDING_FINISHED" // the onboarding is over (active, cancelled, expired or failed)
@@ -41,6 +41,13 @@ const (
 	ECERTEXPIRED = "FACEBOOK_CERTIFICATE_EXPIRED"
 )
 
+// The messages of EAPPCONNECTED and EPAGECONNECTED. They say that the app or Page is connected to another
+// channel and nothing more: not which channel, not whether it is of the caller's tenant.
+const (
+	MsgAppConnected  = "The Meta app is already connected to another channel."
+	MsgPageConnected = "The Page is already connected to another channel."
+)
+
 // codes is every code above and every EMETA code of graph.go.
 var codes = []string{
 	EINVALID, ENOTFOUND, ECONFLICT, EFORBIDDEN, EUNAUTH, EINTERNAL, ETOOLARGE, EUNAVAILABLE,
@@ -48,7 +55,7 @@ var codes = []string{
 	ENOSUBSCRIBEDPAGE, ECHANNELDELETING, EPAGECONNECTING, EPAGEDISCONNECTING, ENOPREVIOUSSECRET, EEXPORTTOOLARGE, EEXPORTNOTREADY,
 	EEXPORTEXPIRED, ECERTMISSING, ECERTEXPIRED,
 	EMETATOKENINVALID, EMETAPERMISSION, EMETARATELIMITED, EMETAINVALIDPARAM, EMETAUSERUNAVAILABLE,
-	EMETAUNAVAILABLE, EMETAERROR,
+	EMETAUNAVAILABLE, EMETAERROR, EMETAAPPINVALID,
 }
 
 // Codes returns every error code of the domain, for adapters that map codes (HTTP statuses) or must tell a

@@ -8,11 +8,16 @@ import (
 	"unicode/utf8"
 )
 
-// Graph is the part of Meta's Graph API the service calls, always on behalf of one Page. The meta package
-// implements it over HTTP and meta/metatest fakes Meta behind it. Every method returns a *GraphError (which
-// unwraps to an *Error with one of the EMETA codes) when Meta refuses the call or cannot be reached, and an
-// EINVALID *Error when the input is wrong before any call is made.
+// Graph is the part of Meta's Graph API the service calls: on behalf of one Page, or, to prove that an app
+// secret is the app's, as the app. The meta package implements it over HTTP and meta/metatest fakes Meta
+// behind it. Every method returns a *GraphError (which unwraps to an *Error with one of the EMETA codes) when
+// Meta refuses the call or cannot be reached, and an EINVALID *Error when the input is wrong before any call is
+// made.
 type Graph interface {
+	// CheckApp proves that call.AppSecret is the secret of the Meta app call.AppID: Meta issues an app access
+	// token (POST /oauth/access_token with grant_type=client_credentials) only for a matching pair. A pair Meta
+	// refuses is EMETAAPPINVALID. The token is not kept.
+	CheckApp(ctx context.Context, call AppCall) error
 	// CheckPageToken reads the Page the token belongs to (GET /me?fields=id,name with the Page token), proving
 	// the token works and is call.PageID's: a token of another Page is refused with EMETATOKENINVALID.
 	CheckPageToken(ctx context.Context, call PageCall) (PageInfo, error)
@@ -45,6 +50,19 @@ func (c PageCall) String() string { return "PageCall{PageID:" + c.PageID + "}" }
 
 // GoString hides the secrets from %#v too.
 func (c PageCall) GoString() string { return c.String() }
+
+// AppCall is a Meta app and the secret that should be its own. The secret is unsealed by the caller for the
+// call and lives in memory only; it never appears in errors or logs.
+type AppCall struct {
+	AppID     string
+	AppSecret string
+}
+
+// String hides the secret, so that an AppCall printed by mistake leaks nothing.
+func (c AppCall) String() string { return "AppCall{AppID:" + c.AppID + "}" }
+
+// GoString hides the secret from %#v too.
+func (c AppCall) GoString() string { return c.String() }
 
 // PageInfo is what Graph says about a Page.
 type PageInfo struct {
@@ -135,6 +153,10 @@ const (
 	EMETAUNAVAILABLE = "META_UNAVAILABLE"
 	// EMETAERROR: any other Graph error.
 	EMETAERROR = "META_ERROR"
+	// EMETAAPPINVALID: Meta refused to issue an app access token for the app ID and app secret (code 1 "Error
+	// validating client secret", 101 "Invalid application ID", or any other refusal of that call): the secret is
+	// not the app's, or there is no such app. The administrator must correct the app ID or the App Secret.
+	EMETAAPPINVALID = "META_APP_CREDENTIALS_INVALID"
 )
 
 // GraphError is the detail of a failed Graph call. It unwraps to an *Error with its Code and Message (so
@@ -223,23 +245,25 @@ type GraphProvider interface {
 	Graph(ctx context.Context) (Graph, error)
 }
 
-// TrackTokenHealth returns g recording, after every call, the health of the Page token the call used (see
-// NextTokenHealth). Recording is best effort: a failure to record never fails the call.
-func TrackTokenHealth(g Graph, s PageHealthStore, now func() time.Time) Graph {
-	return &healthTracker{g: g, s: s, now: now}
+// TrackTokenHealth returns g recording, after every call on a Page, the health of the Page token the call used
+// (see NextTokenHealth), on that Page of the tenant's channel: the same Page ID may be on the Pages of other
+// channels, not yet proven theirs. Recording is best effort: a failure to record never fails the call.
+func TrackTokenHealth(g Graph, s PageHealthStore, tenantID, channelID string, now func() time.Time) Graph {
+	return &healthTracker{g: g, s: s, tenantID: tenantID, channelID: channelID, now: now}
 }
 
 type healthTracker struct {
-	g   Graph
-	s   PageHealthStore
-	now func() time.Time
+	g                   Graph
+	s                   PageHealthStore
+	tenantID, channelID string
+	now                 func() time.Time
 }
 
 func (t *healthTracker) record(ctx context.Context, pageID string, err error) {
 	if ErrorCode(err) == EINVALID {
 		return // refused before any call: says nothing about the token
 	}
-	current, gerr := t.s.PageTokenHealth(ctx, pageID)
+	current, gerr := t.s.PageTokenHealth(ctx, t.tenantID, t.channelID, pageID)
 	if gerr != nil {
 		return
 	}
@@ -248,8 +272,13 @@ func (t *healthTracker) record(ctx context.Context, pageID string, err error) {
 		reason = ErrorCode(err)
 	}
 	if next != current || next != TokenHealthy {
-		_ = t.s.SetPageTokenHealth(ctx, pageID, next, reason, t.now())
+		_ = t.s.SetPageTokenHealth(ctx, t.tenantID, t.channelID, pageID, next, reason, t.now())
 	}
+}
+
+// CheckApp uses no Page token: there is no health to record.
+func (t *healthTracker) CheckApp(ctx context.Context, call AppCall) error {
+	return t.g.CheckApp(ctx, call)
 }
 
 func (t *healthTracker) CheckPageToken(ctx context.Context, call PageCall) (PageInfo, error) {

@@ -96,22 +96,30 @@ type ChannelStore interface {
 	SetOnboarding(ctx context.Context, channelID string, o Onboarding) error
 	// MarkChannelDeleting records that the channel's deletion runs; it is idempotent.
 	MarkChannelDeleting(ctx context.Context, channelID string, at time.Time) error
+	// ClaimApp makes the tenant's channel the one channel of its Meta app, once Meta confirmed its app
+	// secret; EAPPCONNECTED when another channel claimed the app. Claiming twice changes nothing.
+	ClaimApp(ctx context.Context, tenantID, channelID string, at time.Time) error
 	ChannelSecret(ctx context.Context, channelID string, kind SecretKind) (SealedSecret, error)
 
 	// SetChannelSecret replaces one secret of the channel.
 	SetChannelSecret(ctx context.Context, channelID string, kind SecretKind, s SealedSecret) error
 
-	// AddPage connects a Page to a channel of the page's tenant, with p.State as its first state.
+	// AddPage adds a Page to a channel of the page's tenant, with p.State as its first state, unclaimed.
+	// Every method on a Page names it by tenant, channel and Page ID: a Page ID alone may be on several
+	// channels' Pages until one of them claims it.
 	AddPage(ctx context.Context, p *Page, token SealedSecret) error
 	GetPage(ctx context.Context, tenantID, channelID, pageID string) (*Page, error)
 	ListPages(ctx context.Context, tenantID, channelID string, opt ListOptions) ([]*Page, string, error)
 	RemovePage(ctx context.Context, tenantID, channelID, pageID string) error
+	// ClaimPage makes the channel the one channel of the Page, once Meta confirmed that the Page's token is
+	// its own; EPAGECONNECTED when another channel claimed the Page. Claiming twice changes nothing.
+	ClaimPage(ctx context.Context, tenantID, channelID, pageID string, at time.Time) error
 	// PageToken returns the Page's sealed access token.
-	PageToken(ctx context.Context, pageID string) (SealedSecret, error)
+	PageToken(ctx context.Context, tenantID, channelID, pageID string) (SealedSecret, error)
 	// PagesInStatus returns up to limit Pages of every tenant that have been in status since before before.
 	PagesInStatus(ctx context.Context, status PageStatus, before time.Time, limit int) ([]*Page, error)
 	// SetPageStatus records the Page's connection status; the token health is left as it is.
-	SetPageStatus(ctx context.Context, pageID string, status PageStatus, reason string, at time.Time) error
+	SetPageStatus(ctx context.Context, tenantID, channelID, pageID string, status PageStatus, reason string, at time.Time) error
 	// CountPages counts the channel's Pages in the given status.
 	CountPages(ctx context.Context, channelID string, status PageStatus) (int, error)
 	// CountPagesByTokenHealth counts every Page of the system by token health, for metrics.
@@ -120,11 +128,11 @@ type ChannelStore interface {
 	RotationStore
 }
 
-// PageHealthStore keeps the health of Page tokens.
+// PageHealthStore keeps the health of Page tokens, of a Page of a tenant's channel.
 type PageHealthStore interface {
-	PageTokenHealth(ctx context.Context, pageID string) (TokenHealth, error)
+	PageTokenHealth(ctx context.Context, tenantID, channelID, pageID string) (TokenHealth, error)
 	// SetPageTokenHealth records the token health; reason is the error code that changed it, "" when healthy.
-	SetPageTokenHealth(ctx context.Context, pageID string, h TokenHealth, reason string, at time.Time) error
+	SetPageTokenHealth(ctx context.Context, tenantID, channelID, pageID string, h TokenHealth, reason string, at time.Time) error
 }
 
 // CertificateStore keeps the system's Facebook authentication certificates.

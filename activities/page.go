@@ -127,17 +127,28 @@ func (a *Activities) UnsubscribeApp(ctx context.Context, in PageInput) error {
 	return metaError(ctx, "UnsubscribeApp", call, g.UnsubscribeApp(ctx, call))
 }
 
-// SetPageStatusInput is the connection status to record for a Page.
+// SetPageStatusInput is the connection status to record for a Page of a tenant's channel.
 type SetPageStatusInput struct {
-	PageID string
-	Status aicc.PageStatus
-	Reason string // the error code behind subscription_failed, "" otherwise
+	TenantID  string
+	ChannelID string
+	PageID    string
+	Status    aicc.PageStatus
+	Reason    string // the error code behind subscription_failed, "" otherwise
 }
 
 // SetPageStatus records the Page's connection status; the token health is left as it is. The write is an
 // idempotent overwrite; a Page that no longer exists is an ApplicationError typed NOT_FOUND.
 func (a *Activities) SetPageStatus(ctx context.Context, in SetPageStatusInput) error {
-	return domainError(a.Channels.SetPageStatus(ctx, in.PageID, in.Status, in.Reason, a.Now()))
+	return domainError(a.Channels.SetPageStatus(ctx, in.TenantID, in.ChannelID, in.PageID, in.Status, in.Reason, a.Now()))
+}
+
+// ClaimPage makes the channel the one channel of the Page; ConnectPage calls it once CheckPageToken has shown
+// that the Page's token is that Page's, and never before: a Page ID is public, and a claim on the ID alone
+// would let anyone lock its owner out. Another channel's claim is an ApplicationError typed
+// PAGE_ALREADY_CONNECTED whose message says only that; a Page that is gone is NOT_FOUND, a channel being
+// deleted CHANNEL_DELETING. Claiming twice changes nothing.
+func (a *Activities) ClaimPage(ctx context.Context, in PageInput) error {
+	return domainError(a.Channels.ClaimPage(ctx, in.TenantID, in.ChannelID, in.PageID, a.Now()))
 }
 
 // RemovePage deletes the Page with its token. A Page that is already gone is a success, so it is idempotent.
@@ -168,7 +179,7 @@ func (a *Activities) pageGraph(ctx context.Context, in PageInput) (aicc.Graph, a
 	if in.PageID == "" || in.ChannelID == "" {
 		return nil, call, aicc.Errorf(aicc.EINVALID, "A Page and its channel are required.")
 	}
-	sealed, err := a.Channels.PageToken(ctx, in.PageID)
+	sealed, err := a.Channels.PageToken(ctx, in.TenantID, in.ChannelID, in.PageID)
 	if err != nil {
 		return nil, call, err
 	}
@@ -186,7 +197,7 @@ func (a *Activities) pageGraph(ctx context.Context, in PageInput) (aicc.Graph, a
 	if err != nil {
 		return nil, call, err
 	}
-	return aicc.TrackTokenHealth(g, a.Channels, a.Now), call, nil
+	return aicc.TrackTokenHealth(g, a.Channels, in.TenantID, in.ChannelID, a.Now), call, nil
 }
 
 // metaError turns the error of a Graph activity into what the workflow sees (see the contract above), logs

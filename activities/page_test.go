@@ -43,8 +43,19 @@ type pageStore struct {
 	secrets  map[string]aicc.SealedSecret // by channel ID: the app secret
 	tokens   map[string]aicc.SealedSecret // by Page ID
 	states   map[string]aicc.PageState    // by Page ID
+	claimed  map[string]string            // by Page ID: the channel that claimed it
+	apps     map[string]string            // by app ID: the channel that claimed it
 	removed  []string
 	err      error // returned by every method when set
+}
+
+// page returns ENOTFOUND unless the Page is of the tenant's channel: the activities name a Page by all three.
+func (s *pageStore) page(tenantID, channelID, pageID string) error {
+	ch := s.channels[channelID]
+	if _, ok := s.states[pageID]; !ok || ch == nil || ch.TenantID != tenantID || channelID != "ch_1" {
+		return notFound("Page")
+	}
+	return nil
 }
 
 func newPageStore(t *testing.T, k *aicc.Keyring) *pageStore {
@@ -54,6 +65,8 @@ func newPageStore(t *testing.T, k *aicc.Keyring) *pageStore {
 		secrets:  map[string]aicc.SealedSecret{"ch_1": k.Seal(appSecret, aicc.ChannelSecretOwner("ch_1", aicc.SecretAppSecret), testNow)},
 		tokens:   map[string]aicc.SealedSecret{pageID: k.Seal(pageToken, aicc.PageTokenOwner(pageID), testNow)},
 		states:   map[string]aicc.PageState{pageID: {Status: aicc.PageConnecting}},
+		claimed:  map[string]string{},
+		apps:     map[string]string{},
 	}
 }
 
@@ -72,6 +85,47 @@ func (s *pageStore) FindChannel(_ context.Context, id string) (*aicc.Channel, er
 	return ch, nil
 }
 
+func (s *pageStore) GetChannel(ctx context.Context, tenantID, id string) (*aicc.Channel, error) {
+	ch, err := s.FindChannel(ctx, id)
+	if err == nil && ch.TenantID != tenantID {
+		return nil, notFound("channel")
+	}
+	return ch, err
+}
+
+func (s *pageStore) ClaimApp(_ context.Context, tenantID, channelID string, _ time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	ch := s.channels[channelID]
+	switch {
+	case ch == nil || ch.TenantID != tenantID:
+		return notFound("channel")
+	case s.apps[ch.AppID] != "" && s.apps[ch.AppID] != channelID:
+		return &aicc.Error{Code: aicc.EAPPCONNECTED, Message: aicc.MsgAppConnected}
+	}
+	s.apps[ch.AppID] = channelID
+	return nil
+}
+
+func (s *pageStore) ClaimPage(_ context.Context, tenantID, channelID, pageID string, _ time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	if err := s.page(tenantID, channelID, pageID); err != nil {
+		return err
+	}
+	if c := s.claimed[pageID]; c != "" && c != channelID {
+		return &aicc.Error{Code: aicc.EPAGECONNECTED, Message: aicc.MsgPageConnected}
+	}
+	s.claimed[pageID] = channelID
+	return nil
+}
+
 func (s *pageStore) ChannelSecret(_ context.Context, channelID string, kind aicc.SecretKind) (aicc.SealedSecret, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -85,11 +139,14 @@ func (s *pageStore) ChannelSecret(_ context.Context, channelID string, kind aicc
 	return sec, nil
 }
 
-func (s *pageStore) PageToken(_ context.Context, pageID string) (aicc.SealedSecret, error) {
+func (s *pageStore) PageToken(_ context.Context, tenantID, channelID, pageID string) (aicc.SealedSecret, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
 		return aicc.SealedSecret{}, s.err
+	}
+	if ch := s.channels[channelID]; ch == nil || ch.TenantID != tenantID {
+		return aicc.SealedSecret{}, notFound("Page")
 	}
 	tok, ok := s.tokens[pageID]
 	if !ok {
@@ -98,16 +155,16 @@ func (s *pageStore) PageToken(_ context.Context, pageID string) (aicc.SealedSecr
 	return tok, nil
 }
 
-func (s *pageStore) SetPageStatus(_ context.Context, pageID string, status aicc.PageStatus, reason string, at time.Time) error {
+func (s *pageStore) SetPageStatus(_ context.Context, tenantID, channelID, pageID string, status aicc.PageStatus, reason string, at time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
 		return s.err
 	}
-	st, ok := s.states[pageID]
-	if !ok {
-		return notFound("Page")
+	if err := s.page(tenantID, channelID, pageID); err != nil {
+		return err
 	}
+	st := s.states[pageID]
 	st.Status, st.Reason, st.UpdatedAt = status, reason, at
 	s.states[pageID] = st
 	return nil
@@ -143,23 +200,22 @@ func (s *pageStore) CountPages(_ context.Context, channelID string, status aicc.
 	return n, nil
 }
 
-func (s *pageStore) PageTokenHealth(_ context.Context, pageID string) (aicc.TokenHealth, error) {
+func (s *pageStore) PageTokenHealth(_ context.Context, tenantID, channelID, pageID string) (aicc.TokenHealth, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, ok := s.states[pageID]
-	if !ok {
-		return "", notFound("Page")
+	if err := s.page(tenantID, channelID, pageID); err != nil {
+		return "", err
 	}
-	return st.TokenHealth, nil
+	return s.states[pageID].TokenHealth, nil
 }
 
-func (s *pageStore) SetPageTokenHealth(_ context.Context, pageID string, h aicc.TokenHealth, reason string, at time.Time) error {
+func (s *pageStore) SetPageTokenHealth(_ context.Context, tenantID, channelID, pageID string, h aicc.TokenHealth, reason string, at time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, ok := s.states[pageID]
-	if !ok {
-		return notFound("Page")
+	if err := s.page(tenantID, channelID, pageID); err != nil {
+		return err
 	}
+	st := s.states[pageID]
 	st.TokenHealth, st.TokenHealthReason, st.UpdatedAt = h, reason, at
 	s.states[pageID] = st
 	return nil
@@ -173,12 +229,13 @@ func (s *pageStore) state(pageID string) aicc.PageState {
 
 // graph is a fake aicc.Graph: it records every call and answers with the configured apps and errors.
 type graph struct {
-	mu    sync.Mutex
-	calls []string
-	seen  []aicc.PageCall
-	apps  []aicc.SubscribedApp
-	errs  map[string]error  // by method name
-	after map[string]func() // by method name: what happens meanwhile, as Meta answers
+	mu       sync.Mutex
+	calls    []string
+	seen     []aicc.PageCall
+	appCalls []aicc.AppCall // the app calls seen
+	apps     []aicc.SubscribedApp
+	errs     map[string]error  // by method name
+	after    map[string]func() // by method name: what happens meanwhile, as Meta answers
 }
 
 func (g *graph) called(method string, call aicc.PageCall) error {
@@ -190,6 +247,15 @@ func (g *graph) called(method string, call aicc.PageCall) error {
 	if after != nil {
 		after()
 	}
+	return err
+}
+
+func (g *graph) CheckApp(_ context.Context, call aicc.AppCall) error {
+	g.mu.Lock()
+	g.calls = append(g.calls, "CheckApp")
+	g.appCalls = append(g.appCalls, call)
+	err := g.errs["CheckApp"]
+	g.mu.Unlock()
 	return err
 }
 
@@ -462,7 +528,9 @@ func TestPageSecretErrors(t *testing.T) {
 
 func TestSetPageStatus(t *testing.T) {
 	f := newPageFixture(t)
-	in := activities.SetPageStatusInput{PageID: pageID, Status: aicc.PageSubscriptionFailed, Reason: aicc.EMETAERROR}
+	in := activities.SetPageStatusInput{
+		TenantID: "ten_1", ChannelID: "ch_1", PageID: pageID, Status: aicc.PageSubscriptionFailed, Reason: aicc.EMETAERROR,
+	}
 	for range 2 { // idempotent
 		_, err := f.env.ExecuteActivity(f.acts.SetPageStatus, in)
 		require.NoError(t, err)
@@ -472,10 +540,18 @@ func TestSetPageStatus(t *testing.T) {
 	assert.Equal(t, aicc.EMETAERROR, st.Reason)
 	assert.True(t, testNow.Equal(st.UpdatedAt))
 
-	_, err := f.env.ExecuteActivity(f.acts.SetPageStatus, activities.SetPageStatusInput{PageID: "999", Status: aicc.PageSubscribed})
-	var appErr *temporal.ApplicationError
-	require.ErrorAs(t, err, &appErr)
-	assert.Equal(t, aicc.ENOTFOUND, appErr.Type(), "typed with the code, so the call site can stop retrying")
+	for _, in := range []activities.SetPageStatusInput{
+		{TenantID: "ten_1", ChannelID: "ch_1", PageID: "999"},
+		{TenantID: "ten_2", ChannelID: "ch_1", PageID: pageID}, // the Page named with another tenant
+		{PageID: pageID}, // an input from before Pages were named by tenant and channel
+	} {
+		in.Status = aicc.PageSubscribed
+		_, err := f.env.ExecuteActivity(f.acts.SetPageStatus, in)
+		var appErr *temporal.ApplicationError
+		require.ErrorAs(t, err, &appErr)
+		assert.Equal(t, aicc.ENOTFOUND, appErr.Type(), "typed with the code, so the call site can stop retrying")
+	}
+	assert.Equal(t, aicc.PageSubscriptionFailed, f.store.state(pageID).Status)
 }
 
 func TestRemovePage(t *testing.T) {

@@ -151,7 +151,7 @@ func (a *Activities) ChangePageToken(ctx context.Context, in ChangePageTokenInpu
 	if err != nil {
 		return metaError(ctx, op, call, err)
 	}
-	if _, err := aicc.TrackTokenHealth(g, a.Channels, a.Now).CheckPageToken(ctx, call); err != nil {
+	if _, err := aicc.TrackTokenHealth(g, a.Channels, in.TenantID, in.ChannelID, a.Now).CheckPageToken(ctx, call); err != nil {
 		if refused(err) {
 			// A refused version is never put in use; keeping it would only keep a secret.
 			if derr := a.Channels.DeleteSecretVersion(ctx, in.ChannelID, in.VersionID); derr != nil {

@@ -26,6 +26,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 
 	body := channelBody(tn, "fb_canary")
 	body["appSecret"] = appSecret
+	h.flows.graph.AddApp(body["appId"].(string), appSecret) // Meta knows the app with this secret: it is proven
 	c := h.createChannel(tn, body)
 	id := c.Channel.ID
 

@@ -48,6 +48,7 @@ var statuses = map[string]int{
 	aicc.EMETAPERMISSION:      http.StatusUnprocessableEntity,
 	aicc.EMETAINVALIDPARAM:    http.StatusUnprocessableEntity,
 	aicc.EMETAUSERUNAVAILABLE: http.StatusUnprocessableEntity,
+	aicc.EMETAAPPINVALID:      http.StatusUnprocessableEntity,
 	// Meta is limiting or failing: the same request may succeed later.
 	aicc.EMETARATELIMITED: http.StatusTooManyRequests,
 	aicc.EMETAUNAVAILABLE: http.StatusBadGateway,

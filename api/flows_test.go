@@ -23,6 +23,7 @@ import (
 	"go.temporal.io/sdk/mocks"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/aiccfb/aicc"
 	"github.com/aiccfb/aicc/activities"
@@ -36,12 +37,16 @@ import (
 // store: the handlers reach them only through the typed starters, by registered type name and message name.
 //   - Onboarding, Update-with-Start with Update "started": a running onboarding (the channel awaiting
 //     verification or verified) refuses the start; otherwise its first step checks the certificates in the
-//     store and records awaiting_verification, or failed with FACEBOOK_CERTIFICATE_MISSING or _EXPIRED.
+//     store and records failed with FACEBOOK_CERTIFICATE_MISSING or _EXPIRED, or runs the real ProveApp and
+//     ClaimApp activities against the fake Meta (which takes any secret of an app it was not told of) and
+//     records failed with their code, or awaiting_verification.
 //   - ChannelDelete, Update-with-Start with Update "await-deleting": records the channel deleting (Gone when it
 //     does not exist). The rest of the deletion is not played; a test that needs the channel gone deletes it
 //     through the store.
 //   - ConnectPage: records the Page connecting as it starts, and its outcome when its run is waited for:
-//     subscribed, unless setConnect says otherwise.
+//     subscribed, claiming the Page as Meta's confirmation of its token would (already_connected, the Page
+//     removed, when another channel claimed it), unless setConnect says otherwise; setConnect(f.realConnect)
+//     runs the real workflow with the real activities against the fake Meta.
 //   - DisconnectPage: removes the Page when its run is waited for, unless setDisconnect says otherwise.
 //   - SendTestMessage: Meta accepts the message, unless setTestMessage says otherwise.
 //   - SecretRotation, one run per channel: Update-with-Start with "set-app-secret" or "set-page-token",
@@ -60,8 +65,9 @@ import (
 //
 // failNext makes the next call of a client method fail as Temporal would answer it.
 type flows struct {
-	store aicc.Store
-	now   func() time.Time
+	store  aicc.Store
+	now    func() time.Time
+	logger *slog.Logger
 	// graph is the fake Meta of the rotation's Graph calls. It knows no Page until a test adds one with its
 	// token, and checks appsecret_proof under appSecret until a test resets it (ResetAppSecret).
 	graph *metatest.Graph
@@ -92,6 +98,7 @@ type flows struct {
 func newFlows(store aicc.Store, keyring *aicc.Keyring, exportFiles *export.Storage, now func() time.Time,
 	logger *slog.Logger) *flows {
 	graph := metatest.NewGraph(appSecret)
+	graph.AcceptUnknownApps = true // the tests' apps are their own; TestAppClaims adds the one it claims
 	graphClient := &meta.Client{BaseURL: "https://graph.facebook.test", HTTP: &http.Client{Transport: graphTransport{graph}}}
 	acts := &activities.Activities{Channels: store, Certificates: store, Conversations: store, Inbox: store, Audit: store,
 		Exports: store, ExportFiles: exportFiles, Keyring: keyring, Graph: graphProvider{graphClient}, Now: now}
@@ -99,7 +106,7 @@ func newFlows(store aicc.Store, keyring *aicc.Keyring, exportFiles *export.Stora
 	suite.SetLogger(tlog.NewStructuredLogger(logger))
 	env := suite.NewTestActivityEnvironment()
 	env.RegisterActivity(acts)
-	return &flows{store: store, now: now, graph: graph, acts: acts, env: env, rotations: map[string]*rotationRun{},
+	return &flows{store: store, now: now, logger: logger, graph: graph, acts: acts, env: env, rotations: map[string]*rotationRun{},
 		exportFiles: exportFiles, exports: map[string]*exportRun{}, failures: map[string][]error{}}
 }
 
@@ -192,7 +199,7 @@ func (f *flows) execute(_ context.Context, opts client.StartWorkflowOptions, wor
 			connect = f.outcome(workflows.ConnectPageResult{Status: aicc.PageSubscribed})
 		}
 		// Its first step, whether or not anyone waits for it.
-		recorded := f.store.SetPageStatus(ctx, in.PageID, aicc.PageConnecting, "", f.now())
+		recorded := f.store.SetPageStatus(ctx, in.TenantID, in.ChannelID, in.PageID, aicc.PageConnecting, "", f.now())
 		get = func(waitCtx context.Context, v any) error {
 			if recorded != nil {
 				return activities.NonRetryable(recorded)
@@ -243,18 +250,47 @@ func (f *flows) execute(_ context.Context, opts client.StartWorkflowOptions, wor
 }
 
 // outcome is a ConnectPage that ends in res, recording it as the workflow does: the status on the Page, or
-// the Page removed when Meta refused its token.
+// the Page removed when Meta refused its token. A subscribed Page is claimed first, as the workflow claims it
+// once Meta confirmed its token: a Page another channel claimed is removed, and the result is
+// already_connected.
 func (f *flows) outcome(res workflows.ConnectPageResult) func(context.Context, workflows.PageInput) (workflows.ConnectPageResult, error) {
 	return func(_ context.Context, in workflows.PageInput) (workflows.ConnectPageResult, error) {
 		ctx := context.Background()
 		var err error
-		if res.Status == aicc.PageTokenInvalid {
+		if res.Status == aicc.PageSubscribed {
+			err = f.store.ClaimPage(ctx, in.TenantID, in.ChannelID, in.PageID, f.now())
+			if aicc.ErrorCode(err) == aicc.EPAGECONNECTED {
+				res = workflows.ConnectPageResult{Status: aicc.PageAlreadyConnected, Reason: aicc.EPAGECONNECTED, Message: aicc.MsgPageConnected}
+				err = nil
+			}
+			if err != nil {
+				return workflows.ConnectPageResult{}, activities.NonRetryable(err)
+			}
+		}
+		switch res.Status {
+		case aicc.PageTokenInvalid, aicc.PageAlreadyConnected:
 			err = f.store.RemovePage(ctx, in.TenantID, in.ChannelID, in.PageID)
-		} else {
-			err = f.store.SetPageStatus(ctx, in.PageID, res.Status, res.Reason, f.now())
+		default:
+			err = f.store.SetPageStatus(ctx, in.TenantID, in.ChannelID, in.PageID, res.Status, res.Reason, f.now())
 		}
 		return res, activities.NonRetryable(err)
 	}
+}
+
+// realConnect is a ConnectPage that runs the workflow itself, with the real activities over the store and
+// the fake Meta (f.graph), in a test environment of its own: its retries take no time.
+func (f *flows) realConnect(_ context.Context, in workflows.PageInput) (workflows.ConnectPageResult, error) {
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(tlog.NewStructuredLogger(f.logger))
+	env := suite.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(workflows.ConnectPage, workflow.RegisterOptions{Name: workflows.ConnectPageWorkflowType})
+	env.RegisterActivity(f.acts)
+	env.ExecuteWorkflow(workflows.ConnectPageWorkflowType, in)
+	if err := env.GetWorkflowError(); err != nil {
+		return workflows.ConnectPageResult{}, err
+	}
+	var res workflows.ConnectPageResult
+	return res, env.GetWorkflowResult(&res)
 }
 
 // slowConnect is a ConnectPage that outlasts any wait: Get returns when its context ends, as the client does.
@@ -336,6 +372,8 @@ func (f *flows) startOnboarding(in workflows.OnboardingInput) (workflows.Onboard
 	o := aicc.Onboarding{Status: aicc.StatusAwaitingVerification, Step: workflows.StepAwaitVerification, UpdatedAt: now}
 	if cerr := aicc.CheckCertificates(certs, now); cerr != nil {
 		o = aicc.Onboarding{Status: aicc.StatusFailed, Step: workflows.StepDone, ErrorCode: aicc.ErrorCode(cerr), UpdatedAt: now}
+	} else if code := f.proveApp(in); code != "" {
+		o = aicc.Onboarding{Status: aicc.StatusFailed, Step: workflows.StepDone, ErrorCode: code, UpdatedAt: now}
 	}
 	if err := f.store.SetOnboarding(ctx, in.ChannelID, o); err != nil {
 		return workflows.OnboardingState{}, err
@@ -349,6 +387,27 @@ func (f *flows) startOnboarding(in workflows.OnboardingInput) (workflows.Onboard
 		st.ExpiresAt = now.Add(ttl)
 	}
 	return st, nil
+}
+
+// proveApp plays the onboarding's proof and claim of the app, with the real activities in an environment of
+// their own, once each (a retryable failure is taken as the one after the last attempt); it returns the code
+// the onboarding fails with, "" when the app is claimed.
+func (f *flows) proveApp(in workflows.OnboardingInput) string {
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(tlog.NewStructuredLogger(f.logger))
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(f.acts)
+	ch := activities.ChannelInput{TenantID: in.TenantID, ChannelID: in.ChannelID}
+	for _, step := range []any{f.acts.ProveApp, f.acts.ClaimApp} {
+		if _, err := env.ExecuteActivity(step, ch); err != nil {
+			var appErr *temporal.ApplicationError
+			if errors.As(err, &appErr) && aicc.IsCode(appErr.Type()) {
+				return appErr.Type()
+			}
+			return aicc.EMETAUNAVAILABLE
+		}
+	}
+	return ""
 }
 
 // markDeleting plays a deletion's start up to its first record.

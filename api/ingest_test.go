@@ -312,8 +312,8 @@ func TestWebhookPageStatusDoesNotMatter(t *testing.T) {
 	tn := h.newTenant("A")
 	ch := h.webhookChannel(tn, "fb_main", aicc.AlgorithmSHA256, "101", "102")
 	ctx := context.Background()
-	require.NoError(t, h.store.SetPageStatus(ctx, "101", aicc.PageSubscriptionFailed, aicc.EMETAUNAVAILABLE, h.now()))
-	require.NoError(t, h.store.SetPageTokenHealth(ctx, "102", aicc.TokenReauthRequired, aicc.EMETATOKENINVALID, h.now()))
+	require.NoError(t, h.store.SetPageStatus(ctx, tn.ID, ch, "101", aicc.PageSubscriptionFailed, aicc.EMETAUNAVAILABLE, h.now()))
+	require.NoError(t, h.store.SetPageTokenHealth(ctx, tn.ID, ch, "102", aicc.TokenReauthRequired, aicc.EMETATOKENINVALID, h.now()))
 	r, _ := h.sendWebhook(ch, metatest.NewPayload(
 		metatest.NewEntry("101", metatest.Text("101", "9001", "m_1", "hi", ts0)),
 		metatest.NewEntry("102", metatest.Text("102", "9001", "m_2", "hi", ts0)),

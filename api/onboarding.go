@@ -26,8 +26,9 @@ func (s *Server) startOnboardingWorkflow(c *gin.Context, ch *aicc.Channel) (work
 }
 
 // startOnboarding starts the onboarding again, after it expired, failed (for example for want of a Facebook
-// authentication certificate, which the sysadmin has since uploaded) or was cancelled, or when it never
-// started. The answer is the state the workflow recorded; a certificate still missing is its error code.
+// authentication certificate, which the sysadmin has since uploaded, or because Meta refused the App Secret,
+// which the administrator has since changed) or was cancelled, or when it never started. The answer is the
+// state the workflow recorded; a first step that fails again is its error code.
 func (s *Server) startOnboarding(c *gin.Context) error {
 	ch, err := s.channelForChange(c)
 	if err != nil {
@@ -41,18 +42,31 @@ func (s *Server) startOnboarding(c *gin.Context) error {
 		return err
 	}
 	if st.Status == aicc.StatusFailed && st.ErrorCode != "" {
-		return aicc.Errorf(st.ErrorCode, "The onboarding cannot start: %s.", certificateProblem(st.ErrorCode))
+		return onboardingFailure(st.ErrorCode)
 	}
 	s.log(c).Info("onboarding started", slog.String("channel_id", ch.ID))
 	return s.answerChannel(c, http.StatusAccepted, ch.ID)
 }
 
-// certificateProblem explains the failure codes of an onboarding's first step.
-func certificateProblem(code string) string {
-	if code == aicc.ECERTEXPIRED {
-		return "every uploaded Facebook authentication certificate has expired; a sysadmin must upload a valid one"
+// onboardingFailure is the error of an onboarding whose first steps failed with code: the prerequisite (a
+// certificate), or the proof and claim of the app. Its message depends on the code alone, so that a conflict
+// with another channel's claim reads the same whoever that channel is.
+func onboardingFailure(code string) error {
+	switch code {
+	case aicc.ECERTMISSING:
+		return aicc.Errorf(code, "The onboarding cannot start: no Facebook authentication certificate is uploaded; "+
+			"a sysadmin must upload one.")
+	case aicc.ECERTEXPIRED:
+		return aicc.Errorf(code, "The onboarding cannot start: every uploaded Facebook authentication certificate "+
+			"has expired; a sysadmin must upload a valid one.")
+	case aicc.EAPPCONNECTED:
+		return &aicc.Error{Code: code, Message: aicc.MsgAppConnected, Fields: map[string]string{"appId": "is already connected to another channel"}}
+	case aicc.EMETAAPPINVALID:
+		return &aicc.Error{Code: code, Message: "Meta refused the app ID and App Secret: the secret is not this app's, " +
+			"or there is no such app. Change the App Secret (PUT …/app-secret) or create the channel again.",
+			Fields: map[string]string{"appSecret": "is not the secret of the app"}}
 	}
-	return "no Facebook authentication certificate is uploaded; a sysadmin must upload one"
+	return aicc.Errorf(code, "The onboarding cannot start: Meta could not confirm the App Secret (%s); try again later.", code)
 }
 
 // getOnboarding answers the live state from the workflow, or the recorded one when the workflow is gone.

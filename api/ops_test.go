@@ -271,7 +271,7 @@ func TestStoreMetrics(t *testing.T) {
 	ch := h.createChannel(tn, channelBody(tn, "fb_main")).Channel.ID
 	requireStatus(t, h.post("/v1/channels/"+ch+"/pages", tn.Admin, map[string]any{"pageId": "61", "tokenSecret": "t"}),
 		http.StatusCreated)
-	require.NoError(t, h.store.SetPageTokenHealth(context.Background(), "61", aicc.TokenDegraded, aicc.EMETARATELIMITED, h.now()))
+	require.NoError(t, h.store.SetPageTokenHealth(context.Background(), tn.ID, ch, "61", aicc.TokenDegraded, aicc.EMETARATELIMITED, h.now()))
 	requireStatus(t, h.post("/v1/channels/"+ch+"/pages", tn.Admin, map[string]any{"pageId": "62", "tokenSecret": "t"}),
 		http.StatusCreated)
 

@@ -40,12 +40,15 @@ func toPageJSON(p *aicc.Page) pageJSON {
 	}
 }
 
-// addPage connects a Page to the channel. Its access token is sealed at once and never shown again. The Page
-// is stored as connecting, and the ConnectPage workflow checks the token with Meta, subscribes the app and
-// reads the subscription back; the answer waits for it, within WorkflowWait:
+// addPage adds a Page to the channel. Its access token is sealed at once and never shown again. The Page is
+// stored as connecting and claims nothing yet: the ConnectPage workflow checks with Meta that the token is this
+// Page's, only then claims the Page for the channel, subscribes the app and reads the subscription back; the
+// answer waits for it, within WorkflowWait:
 //   - subscribed or subscription_failed: 201 with the Page as the workflow recorded it;
 //   - token_invalid: 422 META_TOKEN_INVALID or META_PERMISSION_DENIED on tokenSecret, and the workflow has
 //     removed the Page;
+//   - already_connected: 409 PAGE_ALREADY_CONNECTED, in the same words whichever channel claimed the Page, and
+//     the workflow has removed the Page;
 //   - still running, or Temporal unavailable: 202 with the Page connecting (the worker's resumer starts the
 //     connection of a Page left connecting).
 func (s *Server) addPage(c *gin.Context) error {
@@ -154,6 +157,10 @@ func (s *Server) connect(c *gin.Context, p *aicc.Page, okStatus int) error {
 	case res.Status == aicc.PageTokenInvalid:
 		s.log(c).Info("page token refused", slog.String("page_id", p.PageID), slog.String("reason", res.Reason))
 		return tokenRefused(res.Reason, res.Message)
+	case res.Status == aicc.PageAlreadyConnected:
+		s.log(c).Info("page claimed by another channel", slog.String("page_id", p.PageID))
+		return &aicc.Error{Code: aicc.EPAGECONNECTED, Message: aicc.MsgPageConnected,
+			Fields: map[string]string{"pageId": "is already connected to another channel"}}
 	}
 	got, err := s.Store.GetPage(c.Request.Context(), p.TenantID, p.ChannelID, p.PageID)
 	if err != nil {

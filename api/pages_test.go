@@ -81,7 +81,7 @@ func TestAddPage(t *testing.T) {
 		assert.False(t, p.StateUpdatedAt.IsZero())
 
 		// The workflow was started by its registered name with IDs only, one per Page.
-		h.temporal.AssertCalled(t, "ExecuteWorkflow", mock.Anything, startedWith(workflows.ConnectPageWorkflowID("1001")),
+		h.temporal.AssertCalled(t, "ExecuteWorkflow", mock.Anything, startedWith(workflows.ConnectPageWorkflowID(ch, "1001")),
 			workflows.ConnectPageWorkflowType, workflows.PageInput{TenantID: tn.ID, ChannelID: ch, PageID: "1001"})
 
 		r = h.get(pagesPath(ch)+"/1001", tn.Viewer)
@@ -203,7 +203,7 @@ func TestReconnectPage(t *testing.T) {
 	path := pagesPath(ch) + "/2001/connect"
 	subscriptionFailed := func(t *testing.T) {
 		t.Helper()
-		require.NoError(t, h.store.SetPageStatus(context.Background(), "2001", aicc.PageSubscriptionFailed, aicc.EMETAUNAVAILABLE, h.now()))
+		require.NoError(t, h.store.SetPageStatus(context.Background(), tn.ID, ch, "2001", aicc.PageSubscriptionFailed, aicc.EMETAUNAVAILABLE, h.now()))
 	}
 
 	t.Run("slow", func(t *testing.T) {
@@ -249,7 +249,7 @@ func TestReconnectPage(t *testing.T) {
 		p := decodePage(t, r)
 		assert.Equal(t, "subscribed", p.Status)
 		assert.Empty(t, p.StatusReason)
-		h.temporal.AssertCalled(t, "ExecuteWorkflow", mock.Anything, startedWith(workflows.ConnectPageWorkflowID("2001")),
+		h.temporal.AssertCalled(t, "ExecuteWorkflow", mock.Anything, startedWith(workflows.ConnectPageWorkflowID(ch, "2001")),
 			workflows.ConnectPageWorkflowType, workflows.PageInput{TenantID: tn.ID, ChannelID: ch, PageID: "2001"})
 
 		e := requireError(t, h.post(path, tn.Admin, nil), http.StatusConflict, aicc.ECONFLICT)
@@ -283,7 +283,7 @@ func TestRemovePage(t *testing.T) {
 	add("3001")
 	requireStatus(t, h.delete(pagesPath(ch)+"/3001", tn.Admin), http.StatusNoContent)
 	assert.False(t, h.pageExists(tn, ch, "3001"))
-	h.temporal.AssertCalled(t, "ExecuteWorkflow", mock.Anything, startedWith(workflows.DisconnectPageWorkflowID("3001")),
+	h.temporal.AssertCalled(t, "ExecuteWorkflow", mock.Anything, startedWith(workflows.DisconnectPageWorkflowID(ch, "3001")),
 		workflows.DisconnectPageWorkflowType, workflows.PageInput{TenantID: tn.ID, ChannelID: ch, PageID: "3001"})
 	requireError(t, h.delete(pagesPath(ch)+"/3001", tn.Admin), http.StatusNotFound, aicc.ENOTFOUND)
 

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/db"
 	"github.com/aiccfb/aicc/meta/metatest"
 	"github.com/aiccfb/aicc/workflows"
 )
@@ -84,10 +85,13 @@ func (h *harness) getPage(tn tenant, channelID, pageID string) page {
 	return decodePage(h.t, r)
 }
 
-// pageToken returns the Page's token as stored.
+// pageToken returns the token of the one Page with the ID, as stored.
 func (h *harness) pageToken(pageID string) string {
 	h.t.Helper()
-	sealed, err := h.store.PageToken(context.Background(), pageID)
+	var key struct{ TenantID, ChannelID string }
+	require.NoError(h.t, h.store.(*db.Store).DB().NewSelect().Table("pages").Column("tenant_id", "channel_id").
+		Where("page_id = ?", pageID).Scan(context.Background(), &key))
+	sealed, err := h.store.PageToken(context.Background(), key.TenantID, key.ChannelID, pageID)
 	require.NoError(h.t, err)
 	token, err := h.keyring.Open(sealed, aicc.PageTokenOwner(pageID))
 	require.NoError(h.t, err)

@@ -192,6 +192,22 @@ func (s *Store) MarkChannelDeleting(ctx context.Context, channelID string, at ti
 	return wrap(err, "mark channel deleting")
 }
 
+// ClaimApp makes the tenant's channel the one channel of its Meta app, at at (now when zero): call it once
+// Meta has confirmed that the channel's App Secret is the app's. Another channel's claim on the app ID is
+// EAPPCONNECTED, in the same words whatever its tenant (the unique index channels_app_claim_key decides, so
+// two channels claiming at once cannot both win). A channel that claimed already keeps its claim; a channel
+// being deleted is ECHANNELDELETING.
+func (s *Store) ClaimApp(ctx context.Context, tenantID, channelID string, at time.Time) error {
+	return wrap(s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if err := changeableChannel(ctx, tx, tenantID, channelID); err != nil {
+			return err
+		}
+		_, err := tx.NewUpdate().Model((*channelRow)(nil)).Set("app_claimed_at = ?", stateTime(at)).
+			Where("id = ? AND tenant_id = ? AND app_claimed_at IS NULL", channelID, tenantID).Exec(ctx)
+		return err
+	}), "claim app")
+}
+
 // ChannelsInStatus returns up to limit channels of every tenant that have been in status since before before,
 // the longest waiting first, for the worker's resumer.
 func (s *Store) ChannelsInStatus(ctx context.Context, status aicc.ChannelStatus, before time.Time, limit int) ([]*aicc.Channel, error) {
@@ -231,9 +247,11 @@ func (s *Store) SetChannelSecret(ctx context.Context, channelID string, kind aic
 	}), "set channel secret")
 }
 
-// AddPage connects a Page to a channel of the page's tenant, with its sealed access token and p.State as its
-// first state (ECHANNELDELETING while the channel is being deleted): an empty status is connecting, an empty token health healthy, and a zero State.UpdatedAt is
-// CreatedAt. A zero CreatedAt is filled in, and p is updated to what a read returns.
+// AddPage adds a Page to a channel of the page's tenant, with its sealed access token and p.State as its first
+// state (ECHANNELDELETING while the channel is being deleted): an empty status is connecting, an empty token
+// health healthy, and a zero State.UpdatedAt is CreatedAt. A zero CreatedAt is filled in, and p is updated to
+// what a read returns. The Page is not claimed (p.ClaimedAt is ignored): other channels may have the same
+// Page ID, and a Page of this channel with that ID already is EPAGECONNECTED.
 func (s *Store) AddPage(ctx context.Context, p *aicc.Page, token aicc.SealedSecret) error {
 	created(&p.CreatedAt)
 	if p.State.Status == "" {
@@ -245,6 +263,7 @@ func (s *Store) AddPage(ctx context.Context, p *aicc.Page, token aicc.SealedSecr
 	if p.State.UpdatedAt.IsZero() {
 		p.State.UpdatedAt = p.CreatedAt
 	}
+	p.ClaimedAt = time.Time{}
 	r := newPageRow(p, token)
 	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		if err := changeableChannel(ctx, tx, p.TenantID, p.ChannelID); err != nil {

@@ -56,9 +56,13 @@ func TestMarkChannelDeleting(t *testing.T) {
 				p := &aicc.Page{PageID: pageID + "1", ChannelID: c.ID, TenantID: c.TenantID, CreatedAt: later}
 				return s.AddPage(ctx, p, keyring.Seal("token", aicc.PageTokenOwner(p.PageID), later))
 			}},
-			{"SetPageStatus", func(_ *aicc.Channel, pageID string) error {
-				return s.SetPageStatus(ctx, pageID, aicc.PageSubscribed, "", later)
+			{"SetPageStatus", func(c *aicc.Channel, pageID string) error {
+				return s.SetPageStatus(ctx, c.TenantID, c.ID, pageID, aicc.PageSubscribed, "", later)
 			}},
+			{"ClaimPage", func(c *aicc.Channel, pageID string) error {
+				return s.ClaimPage(ctx, c.TenantID, c.ID, pageID, later)
+			}},
+			{"ClaimApp", func(c *aicc.Channel, _ string) error { return s.ClaimApp(ctx, c.TenantID, c.ID, later) }},
 		}
 		for _, c := range changes {
 			requireCode(t, c.change(ch, page.PageID), aicc.ECHANNELDELETING)
@@ -188,7 +192,7 @@ func TestPagesInStatus(t *testing.T) {
 		require.NoError(t, s.MarkChannelDeleting(ctx, gone.ID, base))
 		// A Page that moves into a status counts from the move.
 		moved := page(chB, "109", aicc.PageSubscribed, base)
-		require.NoError(t, s.SetPageStatus(ctx, moved.PageID, aicc.PageConnecting, "", base.Add(time.Second)))
+		require.NoError(t, s.SetPageStatus(ctx, b.ID, chB.ID, moved.PageID, aicc.PageConnecting, "", base.Add(time.Second)))
 		moved, err := s.GetPage(ctx, b.ID, chB.ID, moved.PageID)
 		require.NoError(t, err)
 

@@ -31,10 +31,13 @@ var uniques = []unique{
 		aicc.ECONFLICT, "A service calendar with this name exists.", "name", "is taken"},
 	{"channels_tenant_name_key", "channels.tenant_id, channels.name",
 		aicc.ECHANNELNAMETAKEN, "Another channel of this tenant has this name.", "name", "is taken"},
-	{"channels_app_id_key", "channels.app_id",
-		aicc.EAPPCONNECTED, "The Meta app is connected to another channel.", "appId", "is connected to another channel"},
-	{"pages_pkey", "pages.page_id",
-		aicc.EPAGECONNECTED, "The Page is connected to a channel already.", "pageId", "is connected to a channel already"},
+	// The claims: the same words whoever holds the claim, of this tenant or another.
+	{"channels_app_claim_key", "channels.app_id",
+		aicc.EAPPCONNECTED, aicc.MsgAppConnected, "appId", "is already connected to another channel"},
+	{"pages_claim_key", "pages.page_id",
+		aicc.EPAGECONNECTED, aicc.MsgPageConnected, "pageId", "is already connected to another channel"},
+	{"pages_pkey", "pages.channel_id, pages.page_id",
+		aicc.EPAGECONNECTED, "The Page is added to this channel already.", "pageId", "is added to this channel already"},
 	{"system_certificates_sha256_key", "system_certificates.sha256",
 		aicc.ECONFLICT, "This certificate is uploaded already.", "pem", "is uploaded already"},
 }

@@ -119,7 +119,7 @@ func TestResealSecrets(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, "app-secret-"+ch.ID, value)
 			require.Equal(t, got.AppSecret.Fingerprint, onlyB.Fingerprint(value), "B's keyring fingerprints as A's did")
-			sealed, err = s.PageToken(ctx, fmt.Sprintf("%d", 100+i))
+			sealed, err = s.PageToken(ctx, tenant.ID, ch.ID, fmt.Sprintf("%d", 100+i))
 			require.NoError(t, err)
 			value, err = onlyB.Open(sealed, aicc.PageTokenOwner(fmt.Sprintf("%d", 100+i)))
 			require.NoError(t, err)

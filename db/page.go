@@ -20,35 +20,58 @@ func (s *Store) GetPage(ctx context.Context, tenantID, channelID, pageID string)
 	return r.domain(), nil
 }
 
-// PageToken returns the Page's sealed access token, whatever its channel and tenant.
-func (s *Store) PageToken(ctx context.Context, pageID string) (aicc.SealedSecret, error) {
+// PageToken returns the sealed access token of the Page of the tenant's channel.
+func (s *Store) PageToken(ctx context.Context, tenantID, channelID, pageID string) (aicc.SealedSecret, error) {
 	r := new(pageRow)
 	err := s.db.NewSelect().Model(r).
 		Column("token_key_id", "token_ciphertext", "token_fingerprint", "token_updated_at").
-		Where("page_id = ?", pageID).Scan(ctx)
+		Where("page_id = ? AND channel_id = ? AND tenant_id = ?", pageID, channelID, tenantID).Scan(ctx)
 	if err != nil {
 		return aicc.SealedSecret{}, wrap(found(err, "page"), "get page token")
 	}
 	return r.sealed(), nil
 }
 
-// SetPageStatus records the Page's connection status and its reason, at at (now when zero); the token health
-// is left as it is. A Page of a channel being deleted is ECHANNELDELETING: no connection may begin or end on it.
-func (s *Store) SetPageStatus(ctx context.Context, pageID string, status aicc.PageStatus, reason string, at time.Time) error {
+// SetPageStatus records the connection status of the Page of the tenant's channel and its reason, at at (now
+// when zero); the token health is left as it is. A Page of a channel being deleted is ECHANNELDELETING: no
+// connection may begin or end on it.
+func (s *Store) SetPageStatus(ctx context.Context, tenantID, channelID, pageID string, status aicc.PageStatus, reason string, at time.Time) error {
 	return wrap(s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		var channelID string
-		err := tx.NewSelect().Model((*pageRow)(nil)).Column("channel_id").Where("page_id = ?", pageID).Scan(ctx, &channelID)
-		if err != nil {
-			return found(err, "page")
-		}
-		if err := changeableChannel(ctx, tx, "", channelID); err != nil {
+		if err := changeableChannel(ctx, tx, tenantID, channelID); err != nil {
 			return err
 		}
-		_, err = tx.NewUpdate().Model((*pageRow)(nil)).
+		res, err := tx.NewUpdate().Model((*pageRow)(nil)).
 			Set("status = ?", string(status)).Set("status_reason = ?", reason).Set("state_updated_at = ?", stateTime(at)).
-			Where("page_id = ?", pageID).Exec(ctx)
-		return err
+			Where("page_id = ? AND channel_id = ? AND tenant_id = ?", pageID, channelID, tenantID).Exec(ctx)
+		return affected(res, err, "page")
 	}), "set page status")
+}
+
+// ClaimPage makes the tenant's channel the one channel of the Page, at at (now when zero): call it once Meta
+// has confirmed that the Page's token is that Page's. Another channel's claim on the Page ID is
+// EPAGECONNECTED, in the same words whatever its tenant (the unique index pages_claim_key decides, so two
+// channels claiming at once cannot both win). A Page claimed already keeps its claim; a Page that is gone is
+// ENOTFOUND, and one of a channel being deleted ECHANNELDELETING.
+func (s *Store) ClaimPage(ctx context.Context, tenantID, channelID, pageID string, at time.Time) error {
+	return wrap(s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if err := changeableChannel(ctx, tx, tenantID, channelID); err != nil {
+			return err
+		}
+		where := "page_id = ? AND channel_id = ? AND tenant_id = ?"
+		res, err := tx.NewUpdate().Model((*pageRow)(nil)).Set("claimed_at = ?", stateTime(at)).
+			Where(where+" AND claimed_at IS NULL", pageID, channelID, tenantID).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		ok, err := tx.NewSelect().Model((*pageRow)(nil)).Where(where, pageID, channelID, tenantID).Exists(ctx)
+		if err == nil && !ok {
+			err = notFound("page")
+		}
+		return err
+	}), "claim page")
 }
 
 // PagesInStatus returns up to limit Pages of every tenant that have been in status since before before, the
@@ -65,22 +88,23 @@ func (s *Store) PagesInStatus(ctx context.Context, status aicc.PageStatus, befor
 	return mapRows(rows, (*pageRow).domain), nil
 }
 
-// PageTokenHealth returns the health of the Page's token.
-func (s *Store) PageTokenHealth(ctx context.Context, pageID string) (aicc.TokenHealth, error) {
+// PageTokenHealth returns the health of the token of the Page of the tenant's channel.
+func (s *Store) PageTokenHealth(ctx context.Context, tenantID, channelID, pageID string) (aicc.TokenHealth, error) {
 	var h string
-	err := s.db.NewSelect().Model((*pageRow)(nil)).Column("token_health").Where("page_id = ?", pageID).Scan(ctx, &h)
+	err := s.db.NewSelect().Model((*pageRow)(nil)).Column("token_health").
+		Where("page_id = ? AND channel_id = ? AND tenant_id = ?", pageID, channelID, tenantID).Scan(ctx, &h)
 	if err != nil {
 		return "", wrap(found(err, "page"), "get page token health")
 	}
 	return aicc.TokenHealth(h), nil
 }
 
-// SetPageTokenHealth records the health of the Page's token and its reason, at at (now when zero); the
-// connection status is left as it is.
-func (s *Store) SetPageTokenHealth(ctx context.Context, pageID string, h aicc.TokenHealth, reason string, at time.Time) error {
+// SetPageTokenHealth records the health of the token of the Page of the tenant's channel and its reason, at at
+// (now when zero); the connection status is left as it is.
+func (s *Store) SetPageTokenHealth(ctx context.Context, tenantID, channelID, pageID string, h aicc.TokenHealth, reason string, at time.Time) error {
 	res, err := s.db.NewUpdate().Model((*pageRow)(nil)).
 		Set("token_health = ?", string(h)).Set("token_health_reason = ?", reason).Set("state_updated_at = ?", stateTime(at)).
-		Where("page_id = ?", pageID).Exec(ctx)
+		Where("page_id = ? AND channel_id = ? AND tenant_id = ?", pageID, channelID, tenantID).Exec(ctx)
 	return wrap(affected(res, err, "page"), "set page token health")
 }
 

@@ -204,7 +204,7 @@ func (s *Store) ChangePageToken(ctx context.Context, c aicc.PageTokenChange) err
 			Set("token_version_id = ?", c.VersionID).
 			Set("token_health = ?", string(aicc.TokenHealthy)).Set("token_health_reason = ''").
 			Set("state_updated_at = ?", at).
-			Where("page_id = ?", c.PageID).Exec(ctx)
+			Where("page_id = ? AND channel_id = ?", c.PageID, c.ChannelID).Exec(ctx)
 		if err != nil {
 			return err
 		}

@@ -171,13 +171,13 @@ func TestChangePageToken(t *testing.T) {
 		ch := newChannel(t, s, a.ID, "Sales", "1001")
 		other := newChannel(t, s, a.ID, "Support", "1002")
 		page := addPageWith(t, s, ch, "100", aicc.PageState{Status: aicc.PageSubscribed, Reason: "why", UpdatedAt: now})
-		require.NoError(t, s.SetPageTokenHealth(ctx, "100", aicc.TokenReauthRequired, aicc.EMETATOKENINVALID, now))
+		require.NoError(t, s.SetPageTokenHealth(ctx, a.ID, ch.ID, "100", aicc.TokenReauthRequired, aicc.EMETATOKENINVALID, now))
 		addPage(t, s, other, "200")
 		t1 := now.Add(time.Hour)
 
 		v := addVersion(t, s, ch, "100", "token-new", t1)
 		require.NoError(t, s.ChangePageToken(ctx, pageTokenChange(ch.ID, "100", v.ID, "token-new", t1)))
-		require.Equal(t, "token-new", openPageToken(t, s, "100"))
+		require.Equal(t, "token-new", openPageToken(t, s, ch, "100"))
 		got, err := s.GetPage(ctx, a.ID, ch.ID, "100")
 		require.NoError(t, err)
 		want := *page
@@ -193,7 +193,7 @@ func TestChangePageToken(t *testing.T) {
 			"a retry")
 		require.NoError(t, s.ChangePageToken(ctx, aicc.PageTokenChange{ChannelID: ch.ID, PageID: "100", VersionID: v.ID}),
 			"a retry that has the IDs only")
-		require.Equal(t, "token-new", openPageToken(t, s, "100"))
+		require.Equal(t, "token-new", openPageToken(t, s, ch, "100"))
 		got, err = s.GetPage(ctx, a.ID, ch.ID, "100")
 		require.NoError(t, err)
 		require.Equal(t, &want, got, "the retry changes nothing")
@@ -212,14 +212,14 @@ func TestChangePageToken(t *testing.T) {
 		} {
 			requireCode(t, s.ChangePageToken(ctx, c), aicc.ENOTFOUND)
 		}
-		require.Equal(t, "token-new", openPageToken(t, s, "100"))
-		require.Equal(t, "token-200", openPageToken(t, s, "200"), "untouched")
+		require.Equal(t, "token-new", openPageToken(t, s, ch, "100"))
+		require.Equal(t, "token-200", openPageToken(t, s, other, "200"), "untouched")
 		// The IDs alone tell a retry whether the change was made.
 		requireCode(t, s.ChangePageToken(ctx, aicc.PageTokenChange{ChannelID: ch.ID, PageID: "100", VersionID: "sv_gone"}), aicc.ENOTFOUND)
 
 		require.NoError(t, s.MarkChannelDeleting(ctx, ch.ID, t1))
 		requireCode(t, s.ChangePageToken(ctx, pageTokenChange(ch.ID, "100", v2.ID, "token-2", t1)), aicc.ECHANNELDELETING)
-		require.Equal(t, "token-new", openPageToken(t, s, "100"))
+		require.Equal(t, "token-new", openPageToken(t, s, ch, "100"))
 	})
 }
 
@@ -412,7 +412,7 @@ func TestAuditedRotation(t *testing.T) {
 		require.Equal(t, "secret-1", openChannelSecret(t, s, ch.ID, aicc.SecretAppSecret))
 		value, _ := openPrevious(t, s, ch.ID)
 		require.Equal(t, "app-secret-"+ch.ID, value)
-		require.Equal(t, "token-100", openPageToken(t, s, "100"))
+		require.Equal(t, "token-100", openPageToken(t, s, ch, "100"))
 		for _, id := range []string{v2.ID, tv.ID} {
 			_, err = s.SecretVersion(ctx, ch.ID, id)
 			require.NoError(t, err, "the version is still waiting")
@@ -444,7 +444,7 @@ func TestAuditedRotation(t *testing.T) {
 			require.NoError(t, s.Audited(ctx, auditEntry(a.ID, ch.ID, c.action, target), c.change), "%s", c.action)
 		}
 		require.Equal(t, "secret-2", openChannelSecret(t, s, ch.ID, aicc.SecretAppSecret))
-		require.Equal(t, "token-2", openPageToken(t, s, "100"))
+		require.Equal(t, "token-2", openPageToken(t, s, ch, "100"))
 		_, _, err = s.PreviousAppSecret(ctx, ch.ID)
 		requireCode(t, err, aicc.ENOTFOUND)
 		require.Equal(t, []aicc.AuditAction{
@@ -588,9 +588,9 @@ func openPrevious(tb testing.TB, s *db.Store, channelID string) (string, time.Ti
 	return value, until
 }
 
-func openPageToken(tb testing.TB, s *db.Store, pageID string) string {
+func openPageToken(tb testing.TB, s *db.Store, ch *aicc.Channel, pageID string) string {
 	tb.Helper()
-	sealed, err := s.PageToken(context.Background(), pageID)
+	sealed, err := s.PageToken(context.Background(), ch.TenantID, ch.ID, pageID)
 	require.NoError(tb, err)
 	value, err := keyring.Open(sealed, aicc.PageTokenOwner(pageID))
 	require.NoError(tb, err)

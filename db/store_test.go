@@ -176,8 +176,9 @@ func TestChannelCreateAndSecrets(t *testing.T) {
 		requireCode(t, err, aicc.ENOTFOUND)
 
 		requireField(t, errOf(createChannel(s, a.ID, "Sales_EU", "2002")), aicc.ECHANNELNAMETAKEN, "name")
-		requireField(t, errOf(createChannel(s, b.ID, "Other", "1001")), aicc.EAPPCONNECTED, "appId")
+		require.NoError(t, errOf(createChannel(s, b.ID, "Other", "1001")), "an app ID is not claimed by a channel (TestClaimApp)")
 		require.NoError(t, errOf(createChannel(s, b.ID, "Sales_EU", "2002")), "names are unique per tenant")
+		require.Zero(t, got.AppClaimedAt, "a new channel claims nothing")
 
 		// A channel whose verify token is not generated yet.
 		noToken := &aicc.Channel{TenantID: a.ID, Name: "NoToken", AppID: "3003", Algorithm: aicc.AlgorithmSHA1}
@@ -311,9 +312,14 @@ func TestPagesAndDelete(t *testing.T) {
 		_, _, err := s.ListPages(ctx, b.ID, ch.ID, aicc.ListOptions{})
 		requireCode(t, err, aicc.ENOTFOUND)
 
-		for _, target := range []*aicc.Channel{ch, ch2, chB} {
-			requireField(t, s.AddPage(ctx, &aicc.Page{PageID: "100", ChannelID: target.ID, TenantID: target.TenantID},
-				keyring.Seal("t", "o", now)), aicc.EPAGECONNECTED, "pageId")
+		requireField(t, s.AddPage(ctx, &aicc.Page{PageID: "100", ChannelID: ch.ID, TenantID: a.ID},
+			keyring.Seal("t", "o", now)), aicc.EPAGECONNECTED, "pageId")
+		// A Page ID is not claimed by being added (TestClaimPage): other channels may have it too, and their
+		// Pages are theirs.
+		for _, target := range []*aicc.Channel{ch2, chB} {
+			p := addPage(t, s, target, "100")
+			require.Zero(t, p.ClaimedAt)
+			require.NoError(t, s.RemovePage(ctx, target.TenantID, target.ID, "100"))
 		}
 		requireCode(t, s.AddPage(ctx, &aicc.Page{PageID: "999", ChannelID: ch.ID, TenantID: b.ID},
 			keyring.Seal("t", "o", now)), aicc.ENOTFOUND)
@@ -378,32 +384,34 @@ func TestPageState(t *testing.T) {
 			requireCode(t, err, aicc.ENOTFOUND)
 		}
 
-		sealed, err := s.PageToken(ctx, "300")
+		sealed, err := s.PageToken(ctx, a.ID, ch2.ID, "300")
 		require.NoError(t, err)
 		require.Equal(t, other.Token, sealed.Info())
 		token, err := keyring.Open(sealed, aicc.PageTokenOwner("300"))
 		require.NoError(t, err)
 		require.Equal(t, "token-300", token)
-		_, err = s.PageToken(ctx, "999")
-		requireCode(t, err, aicc.ENOTFOUND)
+		for _, key := range [][3]string{{a.ID, ch.ID, "999"}, {a.ID, ch.ID, "300"}, {b.ID, ch2.ID, "300"}} {
+			_, err = s.PageToken(ctx, key[0], key[1], key[2])
+			requireCode(t, err, aicc.ENOTFOUND)
+		}
 
 		// The status setter leaves the token health alone, and the health setter the status.
-		require.NoError(t, s.SetPageStatus(ctx, "200", aicc.PageSubscriptionFailed, aicc.EMETAPERMISSION, now.Add(time.Hour)))
+		require.NoError(t, s.SetPageStatus(ctx, a.ID, ch.ID, "200", aicc.PageSubscriptionFailed, aicc.EMETAPERMISSION, now.Add(time.Hour)))
 		want := *subscribed
 		want.State.Status, want.State.Reason, want.State.UpdatedAt = aicc.PageSubscriptionFailed, aicc.EMETAPERMISSION, us.Add(time.Hour)
 		got, err := s.GetPage(ctx, a.ID, ch.ID, "200")
 		require.NoError(t, err)
 		require.Equal(t, &want, got)
 
-		require.NoError(t, s.SetPageTokenHealth(ctx, "200", aicc.TokenReauthRequired, aicc.EMETATOKENINVALID, now.Add(2*time.Hour)))
+		require.NoError(t, s.SetPageTokenHealth(ctx, a.ID, ch.ID, "200", aicc.TokenReauthRequired, aicc.EMETATOKENINVALID, now.Add(2*time.Hour)))
 		want.State.TokenHealth, want.State.TokenHealthReason, want.State.UpdatedAt = aicc.TokenReauthRequired, aicc.EMETATOKENINVALID, us.Add(2*time.Hour)
 		got, err = s.GetPage(ctx, a.ID, ch.ID, "200")
 		require.NoError(t, err)
 		require.Equal(t, &want, got)
-		h, err := s.PageTokenHealth(ctx, "200")
+		h, err := s.PageTokenHealth(ctx, a.ID, ch.ID, "200")
 		require.NoError(t, err)
 		require.Equal(t, aicc.TokenReauthRequired, h)
-		h, err = s.PageTokenHealth(ctx, "100")
+		h, err = s.PageTokenHealth(ctx, a.ID, ch.ID, "100")
 		require.NoError(t, err)
 		require.Equal(t, aicc.TokenHealthy, h)
 
@@ -413,15 +421,19 @@ func TestPageState(t *testing.T) {
 
 		// A zero time records now.
 		before := time.Now().Add(-time.Second)
-		require.NoError(t, s.SetPageTokenHealth(ctx, "100", aicc.TokenHealthy, "", time.Time{}))
+		require.NoError(t, s.SetPageTokenHealth(ctx, a.ID, ch.ID, "100", aicc.TokenHealthy, "", time.Time{}))
 		got, err = s.GetPage(ctx, a.ID, ch.ID, "100")
 		require.NoError(t, err)
 		require.WithinRange(t, got.State.UpdatedAt, before, time.Now().Add(time.Second))
 
-		requireCode(t, s.SetPageStatus(ctx, "999", aicc.PageSubscribed, "", now), aicc.ENOTFOUND)
-		requireCode(t, s.SetPageTokenHealth(ctx, "999", aicc.TokenDegraded, aicc.EMETAUNAVAILABLE, now), aicc.ENOTFOUND)
-		_, err = s.PageTokenHealth(ctx, "999")
-		requireCode(t, err, aicc.ENOTFOUND)
+		// Every Page method names the Page by tenant, channel and Page ID: another channel's Page, or a Page of
+		// the channel named with another tenant, is not found.
+		for _, key := range [][3]string{{a.ID, ch.ID, "999"}, {a.ID, ch.ID, "300"}, {b.ID, ch2.ID, "300"}, {b.ID, ch.ID, "100"}} {
+			requireCode(t, s.SetPageStatus(ctx, key[0], key[1], key[2], aicc.PageSubscribed, "", now), aicc.ENOTFOUND)
+			requireCode(t, s.SetPageTokenHealth(ctx, key[0], key[1], key[2], aicc.TokenDegraded, aicc.EMETAUNAVAILABLE, now), aicc.ENOTFOUND)
+			_, err = s.PageTokenHealth(ctx, key[0], key[1], key[2])
+			requireCode(t, err, aicc.ENOTFOUND)
+		}
 
 		for _, tc := range []struct {
 			channelID string
@@ -527,9 +539,9 @@ func TestChannelTokenHealth(t *testing.T) {
 		check()
 
 		// The health follows the Pages: a recovered token, a Page gone, the last Page gone.
-		require.NoError(t, s.SetPageTokenHealth(ctx, "302", aicc.TokenHealthy, "", now))
+		require.NoError(t, s.SetPageTokenHealth(ctx, a.ID, reauth.ID, "302", aicc.TokenHealthy, "", now))
 		want[reauth.ID] = aicc.TokenDegraded
-		require.NoError(t, s.SetPageTokenHealth(ctx, "101", aicc.TokenReauthRequired, aicc.EMETATOKENINVALID, now))
+		require.NoError(t, s.SetPageTokenHealth(ctx, a.ID, healthy.ID, "101", aicc.TokenReauthRequired, aicc.EMETATOKENINVALID, now))
 		want[healthy.ID] = aicc.TokenReauthRequired
 		require.NoError(t, s.RemovePage(ctx, a.ID, degraded.ID, "201"))
 		want[degraded.ID] = aicc.TokenHealthy

@@ -78,6 +78,39 @@ func AppSecretProof(appSecret, accessToken string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
+// CheckApp implements aicc.Graph: POST /oauth/access_token with the app ID and secret in the form body and
+// grant_type=client_credentials. Meta answers an app access token only when the secret is the app's; the token
+// is read to tell an answer from an empty one, and dropped. Any refusal that is not Meta being unavailable or
+// rate limiting (code 1 "Error validating client secret", 101 "Invalid application ID", …) is
+// EMETAAPPINVALID.
+func (c *Client) CheckApp(ctx context.Context, call aicc.AppCall) error {
+	fe := aicc.FieldErrors{}
+	if call.AppID == "" || strings.Trim(call.AppID, "0123456789") != "" {
+		fe.Add("appId", "must be the numeric ID of the Meta app")
+	}
+	if call.AppSecret == "" {
+		fe.Add("appSecret", "is required")
+	}
+	if err := fe.Err(); err != nil {
+		return err
+	}
+	form := url.Values{
+		"client_id": {call.AppID}, "client_secret": {call.AppSecret}, "grant_type": {"client_credentials"},
+	}
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	err := c.call(ctx, http.MethodPost, "oauth/access_token", form, "", scrubberOf(call.AppSecret), &out)
+	if ge, ok := errors.AsType[*aicc.GraphError](err); ok && !ge.Retryable && ge.HTTPStatus/100 == 4 {
+		ge.Code, ge.Message = aicc.EMETAAPPINVALID, messages[aicc.EMETAAPPINVALID]
+		return ge
+	}
+	if err == nil && out.AccessToken == "" {
+		err = &aicc.GraphError{Code: aicc.EMETAERROR, Message: "Meta answered without an app access token.", HTTPStatus: http.StatusOK}
+	}
+	return err
+}
+
 // CheckPageToken implements aicc.Graph.
 func (c *Client) CheckPageToken(ctx context.Context, call aicc.PageCall) (aicc.PageInfo, error) {
 	var out struct{ ID, Name string }
@@ -153,23 +186,32 @@ func (c *Client) success(ctx context.Context, call aicc.PageCall, method string,
 	return nil
 }
 
-// do makes one Graph call with its retries and decodes a 2xx answer into out. The token and the proof travel
-// in the query of a GET or DELETE and in the form body of a POST, as Graph expects.
+// do makes one Graph call as the Page of call, with its retries, and decodes a 2xx answer into out.
 func (c *Client) do(ctx context.Context, call aicc.PageCall, method, path string, params url.Values, out any) error {
 	if err := checkCall(call); err != nil {
 		return err
 	}
-	q := url.Values{}
+	form := url.Values{}
 	for k, v := range params {
-		q[k] = v
+		form[k] = v
 	}
-	q.Set("access_token", call.AccessToken)
-	q.Set("appsecret_proof", AppSecretProof(call.AppSecret, call.AccessToken))
-	scrub := scrubber(call)
+	form.Set("appsecret_proof", AppSecretProof(call.AppSecret, call.AccessToken))
+	return c.call(ctx, method, path, form, call.AccessToken, scrubber(call), out)
+}
 
+// call makes one Graph call with its retries and decodes a 2xx answer into out. Nothing secret ever travels in
+// the URL, which proxies, load balancers and Meta's own edge may log: the access token goes in the
+// Authorization header (Bearer), and every parameter, appsecret_proof and client_secret included, in a form
+// body. A GET is sent as a POST that names its method in the body (method=get), Graph's method override, which
+// Meta's own JavaScript SDK uses for a GET too long for a URL; a DELETE carries its body as it is.
+func (c *Client) call(ctx context.Context, method, path string, form url.Values, token string, scrub func(string) string, out any) error {
+	if method == http.MethodGet {
+		form.Set("method", "get")
+		method = http.MethodPost
+	}
 	endpoint := strings.TrimRight(orDefault(c.BaseURL, DefaultBaseURL), "/") + "/" + orDefault(c.Version, DefaultVersion) + "/" + path
 	for attempt := 0; ; attempt++ {
-		status, body, err := c.roundTrip(ctx, method, endpoint, q)
+		status, body, err := c.roundTrip(ctx, method, endpoint, form, token)
 		if err != nil {
 			return transportError(err, scrub)
 		}
@@ -197,21 +239,16 @@ func (c *Client) do(ctx context.Context, call aicc.PageCall, method, path string
 	}
 }
 
-func (c *Client) roundTrip(ctx context.Context, method, endpoint string, q url.Values) (int, []byte, error) {
-	var body io.Reader
-	if method == http.MethodPost {
-		body = strings.NewReader(q.Encode())
-	} else {
-		endpoint += "?" + q.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, method, endpoint, body)
+func (c *Client) roundTrip(ctx context.Context, method, endpoint string, form url.Values, token string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
 		return 0, nil, err
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	hc := c.HTTP
 	if hc == nil {
 		hc = defaultHTTP
@@ -278,6 +315,8 @@ var messages = map[string]string{
 	aicc.EMETAUSERUNAVAILABLE: "The person cannot receive messages from the Page right now.",
 	aicc.EMETAUNAVAILABLE:     "Meta is unavailable; retry later.",
 	aicc.EMETAERROR:           "Meta refused the call.",
+	aicc.EMETAAPPINVALID: "Meta refused the app ID and App Secret: the secret is not this app's, or there is " +
+		"no such app. Correct the app ID or the App Secret.",
 }
 
 // classify turns a non-2xx answer into a GraphError by HTTP status, error.code and error_subcode; the message
@@ -313,7 +352,7 @@ func classify(status int, body []byte, scrub func(string) string) *aicc.GraphErr
 }
 
 // transportError classifies a call that got no answer. The *url.Error around it is dropped because its text
-// holds the request URL, and with it the token of a GET.
+// holds the request URL; it holds no secret any more, but a URL is not an operator's business either.
 func transportError(err error, scrub func(string) string) *aicc.GraphError {
 	if ue, ok := errors.AsType[*url.Error](err); ok {
 		err = ue.Err
@@ -349,8 +388,12 @@ func (e scrubbedError) Unwrap() error { return e.err }
 
 // scrubber returns a function that replaces the call's token, app secret and proof by "[redacted]".
 func scrubber(call aicc.PageCall) func(string) string {
-	secrets := []string{call.AccessToken, call.AppSecret, AppSecretProof(call.AppSecret, call.AccessToken)}
-	for _, s := range secrets[:2] {
+	return scrubberOf(call.AccessToken, call.AppSecret, AppSecretProof(call.AppSecret, call.AccessToken))
+}
+
+// scrubberOf returns a function that replaces each of secrets, and its query escape, by "[redacted]".
+func scrubberOf(secrets ...string) func(string) string {
+	for _, s := range secrets {
 		secrets = append(secrets, url.QueryEscape(s))
 	}
 	return func(s string) string {

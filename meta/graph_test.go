@@ -118,23 +118,70 @@ func TestClientCalls(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, apps)
 
-	// The token travels in the body of a POST, so it stays out of proxies' access logs; Graph wants it in the
-	// query of a GET or DELETE.
+	// Nothing secret is in a URL, which proxies and Meta's edge may log: the token travels in the Authorization
+	// header, the proof in the body; a GET is a POST that says method=get, Graph's method override.
 	for _, u := range rec.urls {
-		assert.Equal(t, !strings.HasPrefix(u, "POST "), strings.Contains(u, "access_token="), u)
-		assert.Equal(t, !strings.HasPrefix(u, "POST "), strings.Contains(u, "appsecret_proof="+meta.AppSecretProof(canarySecret, canaryToken)), u)
+		assert.False(t, strings.Contains(u, "?"), "no query at all: %s", u)
+		requireNoSecret(t, u)
+		assert.NotContains(t, u, meta.AppSecretProof(canarySecret, canaryToken))
 	}
 
 	var got []string
 	for _, r := range srv.Requests() {
 		assert.Equal(t, http.StatusOK, r.Status, r.Path)
-		got = append(got, r.Method+" "+r.Path)
+		assert.Empty(t, r.URLParams, r.Path)
+		assert.True(t, r.Bearer, "the token in the Authorization header: %s", r.Path)
+		got = append(got, r.HTTPMethod+" as "+r.Method+" "+r.Path)
 	}
 	base := "/" + meta.DefaultVersion + "/" + pageID
 	assert.Equal(t, []string{
-		"GET /" + meta.DefaultVersion + "/me", "POST " + base + "/subscribed_apps", "GET " + base + "/subscribed_apps",
-		"POST " + base + "/messages", "DELETE " + base + "/subscribed_apps", "GET " + base + "/subscribed_apps",
+		"POST as GET /" + meta.DefaultVersion + "/me", "POST as POST " + base + "/subscribed_apps",
+		"POST as GET " + base + "/subscribed_apps", "POST as POST " + base + "/messages",
+		"DELETE as DELETE " + base + "/subscribed_apps", "POST as GET " + base + "/subscribed_apps",
 	}, got)
+}
+
+func TestCheckApp(t *testing.T) {
+	srv := metatest.NewGraphServer(t, canarySecret)
+	srv.AddApp("2000000000000002", "other-app-secret-0123")
+	rec := &recorder{}
+	c := newClient(t, srv.URL, &http.Client{Transport: rec, Timeout: 2 * time.Second})
+	ctx := t.Context()
+
+	require.NoError(t, c.CheckApp(ctx, aicc.AppCall{AppID: metatest.DefaultAppID, AppSecret: canarySecret}))
+	require.NoError(t, c.CheckApp(ctx, aicc.AppCall{AppID: "2000000000000002", AppSecret: "other-app-secret-0123"}))
+
+	// Another app's ID with a secret that is not its own, and an app Meta does not know: refused alike.
+	for _, call := range []aicc.AppCall{
+		{AppID: "2000000000000002", AppSecret: canarySecret},
+		{AppID: "3000000000000003", AppSecret: canarySecret},
+	} {
+		err := c.CheckApp(ctx, call)
+		ge := requireGraphError(t, err, aicc.EMETAAPPINVALID, false)
+		assert.Equal(t, http.StatusBadRequest, ge.HTTPStatus)
+		assert.Contains(t, []int{1, 101}, ge.GraphCode)
+		requireNoSecret(t, fmt.Sprint(call), fmt.Sprintf("%#v", call))
+	}
+
+	// Meta unavailable is retried, and stays unavailable: it says nothing about the secret.
+	srv.FailNext(3, metatest.FailServerError)
+	requireGraphError(t, c.CheckApp(ctx, aicc.AppCall{AppID: metatest.DefaultAppID, AppSecret: canarySecret}), aicc.EMETAUNAVAILABLE, true)
+
+	// Checked before any call.
+	n := len(srv.Requests())
+	for _, call := range []aicc.AppCall{{AppID: "../me", AppSecret: canarySecret}, {AppID: metatest.DefaultAppID}} {
+		assert.Equal(t, aicc.EINVALID, aicc.ErrorCode(c.CheckApp(ctx, call)))
+	}
+	assert.Len(t, srv.Requests(), n)
+
+	// The secret is in the body of a POST, never in a URL.
+	for _, u := range rec.urls {
+		assert.Equal(t, "POST "+srv.URL+"/"+meta.DefaultVersion+"/oauth/access_token", u)
+	}
+	for _, r := range srv.Requests() {
+		assert.Empty(t, r.URLParams)
+		assert.False(t, r.Bearer)
+	}
 }
 
 func TestClientErrors(t *testing.T) {
@@ -245,7 +292,7 @@ func TestClientTimeouts(t *testing.T) {
 
 func TestClientTransportErrorHidesToken(t *testing.T) {
 	srv, c, call := setup(t)
-	srv.Server.Close() // the GET's URL, token included, would be in a *url.Error's text
+	srv.Server.Close() // a *url.Error's text holds the URL: nothing secret, but dropped all the same
 	_, err := c.CheckPageToken(t.Context(), call)
 	ge := requireGraphError(t, err, aicc.EMETAUNAVAILABLE, true)
 	assert.Zero(t, ge.HTTPStatus)

@@ -157,7 +157,7 @@ func expectConnect(t *testing.T, tc *mocks.Client, pageID string, err error) {
 		run = mocks.NewWorkflowRun(t)
 	}
 	tc.On("ExecuteWorkflow", mock.Anything, mock.MatchedBy(func(o client.StartWorkflowOptions) bool {
-		return o.ID == workflows.ConnectPageWorkflowID(pageID)
+		return o.ID == workflows.ConnectPageWorkflowID("ch_1", pageID)
 	}), workflows.ConnectPageWorkflowType, workflows.PageInput{TenantID: "ten_1", ChannelID: "ch_1", PageID: pageID}).
 		Return(run, err).Once()
 }

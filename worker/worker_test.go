@@ -159,18 +159,24 @@ func (s *channelStore) FindChannel(_ context.Context, id string) (*aicc.Channel,
 	return &aicc.Channel{ID: id, AppID: "777"}, nil
 }
 
+func (s *channelStore) GetChannel(ctx context.Context, _, id string) (*aicc.Channel, error) {
+	return s.FindChannel(ctx, id)
+}
+
+func (s *channelStore) ClaimApp(context.Context, string, string, time.Time) error { return nil }
+
 func (s *channelStore) ChannelSecret(_ context.Context, channelID string, kind aicc.SecretKind) (aicc.SealedSecret, error) {
 	return s.keyring.Seal("app-secret", aicc.ChannelSecretOwner(channelID, kind), time.Now()), nil
 }
 
-func (s *channelStore) PageToken(_ context.Context, pageID string) (aicc.SealedSecret, error) {
+func (s *channelStore) PageToken(_ context.Context, _, _, pageID string) (aicc.SealedSecret, error) {
 	if s.page == nil {
 		return aicc.SealedSecret{}, aicc.Errorf(aicc.ENOTFOUND, "The Page does not exist.")
 	}
 	return s.keyring.Seal("page-token", aicc.PageTokenOwner(pageID), time.Now()), nil
 }
 
-func (s *channelStore) SetPageStatus(_ context.Context, _ string, status aicc.PageStatus, reason string, _ time.Time) error {
+func (s *channelStore) SetPageStatus(_ context.Context, _, _, _ string, status aicc.PageStatus, reason string, _ time.Time) error {
 	if s.page == nil {
 		return aicc.Errorf(aicc.ENOTFOUND, "The Page does not exist.")
 	}
@@ -186,14 +192,21 @@ func (s *channelStore) RemovePage(context.Context, string, string, string) error
 	return nil
 }
 
-func (s *channelStore) PageTokenHealth(context.Context, string) (aicc.TokenHealth, error) {
+func (s *channelStore) ClaimPage(context.Context, string, string, string, time.Time) error {
+	if s.page == nil {
+		return aicc.Errorf(aicc.ENOTFOUND, "The Page does not exist.")
+	}
+	return nil
+}
+
+func (s *channelStore) PageTokenHealth(context.Context, string, string, string) (aicc.TokenHealth, error) {
 	if s.page == nil {
 		return "", aicc.Errorf(aicc.ENOTFOUND, "The Page does not exist.")
 	}
 	return s.page.TokenHealth, nil
 }
 
-func (s *channelStore) SetPageTokenHealth(_ context.Context, _ string, h aicc.TokenHealth, reason string, _ time.Time) error {
+func (s *channelStore) SetPageTokenHealth(_ context.Context, _, _, _ string, h aicc.TokenHealth, reason string, _ time.Time) error {
 	if s.page != nil {
 		s.page.TokenHealth, s.page.TokenHealthReason = h, reason
 	}
@@ -215,6 +228,11 @@ type graph struct {
 }
 
 func (g *graph) Graph(context.Context) (aicc.Graph, error) { return g, nil }
+
+func (g *graph) CheckApp(context.Context, aicc.AppCall) error {
+	g.calls = append(g.calls, "app")
+	return nil
+}
 
 func (g *graph) CheckPageToken(_ context.Context, call aicc.PageCall) (aicc.PageInfo, error) {
 	g.calls = append(g.calls, "check")
@@ -290,6 +308,7 @@ func TestRegister(t *testing.T) {
 	require.NoError(t, env.GetWorkflowResult(&res))
 	assert.Equal(t, aicc.StatusActive, res.Status)
 	assert.Equal(t, aicc.StatusActive, store.last.Status)
+	assert.Contains(t, g.calls, "app", "the App Secret is proven with Meta")
 
 	env = ts.NewTestWorkflowEnvironment()
 	worker.Register(env, acts)

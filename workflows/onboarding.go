@@ -14,7 +14,11 @@ import (
 
 // Onboarding walks a channel from awaiting_verification to active. It first checks the prerequisite, a valid
 // Facebook authentication certificate: without one the channel is failed with FACEBOOK_CERTIFICATE_MISSING or
-// FACEBOOK_CERTIFICATE_EXPIRED, and the API starts a new run once a sysadmin has uploaded one. It then waits
+// FACEBOOK_CERTIFICATE_EXPIRED, and the API starts a new run once a sysadmin has uploaded one. It then proves
+// with Meta that the channel's App Secret is its app's (ProveApp) and only then claims the app for the channel
+// (ClaimApp): a secret Meta refuses fails the channel with META_APP_CREDENTIALS_INVALID, another channel's
+// claim with APP_ALREADY_CONNECTED, and Meta unavailable through every attempt with its code; nothing is
+// claimed then, and a new run (POST …/onboarding) tries again. It then waits
 // durably for Meta's verification request (signal SignalMetaVerified) until the verification TTL ends, then for
 // the administrator's confirmation (Update UpdateConfirm, which needs at least one subscribed Page), and may be
 // cancelled (Update UpdateCancel) at any point before it is active. Every transition is written to the database
@@ -109,6 +113,20 @@ func (wf *onboardingImpl) run(ctx workflow.Context) (OnboardingResult, error) {
 		}
 		return wf.fail(ctx, err)
 	}
+	if workflow.GetVersion(ctx, versionProveApp, workflow.DefaultVersion, 1) == 1 {
+		if err := wf.proveApp(ctx); err != nil {
+			if temporal.IsCanceledError(err) {
+				return wf.fail(ctx, err)
+			}
+			wf.errorCode = applicationErrorType(err)
+			if !aicc.IsCode(wf.errorCode) {
+				// A call that timed out through every attempt.
+				wf.errorCode = aicc.EMETAUNAVAILABLE
+			}
+			wf.logger.Warn("The app is not proven and claimed", "ErrorCode", wf.errorCode)
+			return wf.finish(ctx, aicc.StatusFailed)
+		}
+	}
 	if wf.cancelled {
 		return wf.finish(ctx, aicc.StatusCancelled)
 	}
@@ -159,6 +177,24 @@ func (wf *onboardingImpl) checkCertificate(ctx workflow.Context) error {
 	})
 	var a *activities.Activities
 	return workflow.ExecuteActivity(ctx, a.CheckCertificate).Get(ctx, nil)
+}
+
+// versionProveApp is the change that made the onboarding prove the App Secret with Meta and claim the app
+// before it waits for Meta's verification; executions started before it skip both.
+const versionProveApp = "prove-app"
+
+// proveApp runs ProveApp, with the retries of a Meta call an administrator waits for, and then ClaimApp. Its
+// error's type is the code the channel fails with.
+func (wf *onboardingImpl) proveApp(ctx workflow.Context) error {
+	var a *activities.Activities
+	in := activities.ChannelInput{TenantID: wf.in.TenantID, ChannelID: wf.in.ChannelID}
+	meta := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second, RetryPolicy: metaRetry(10*time.Second, metaCallAttempts),
+	})
+	if err := workflow.ExecuteActivity(meta, a.ProveApp, in).Get(ctx, nil); err != nil {
+		return err
+	}
+	return workflow.ExecuteActivity(withClaim(ctx), a.ClaimApp, in).Get(ctx, nil)
 }
 
 // finish records a final status and returns it as the result.

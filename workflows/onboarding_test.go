@@ -25,9 +25,12 @@ type OnboardingSuite struct {
 
 	mu         sync.Mutex
 	recorded   []activities.RecordOnboardingInput
-	certErr    error // CheckCertificate's answer
-	subscribed int   // CountSubscribedPages's answer
-	counted    int   // calls of CountSubscribedPages
+	certErr    error    // CheckCertificate's answer
+	subscribed int      // CountSubscribedPages's answer
+	counted    int      // calls of CountSubscribedPages
+	proveErrs  []error  // ProveApp's next answers; nil when exhausted
+	claimErrs  []error  // ClaimApp's next answers
+	appCalls   []string // ProveApp and ClaimApp, in the order they ran
 }
 
 func TestOnboarding(t *testing.T) { suite.Run(t, new(OnboardingSuite)) }
@@ -44,9 +47,30 @@ func (s *OnboardingSuite) SetupTest() {
 // newEnv starts a test with one subscribed Page; CheckCertificate and RecordOnboarding are left to the test.
 func (s *OnboardingSuite) newEnv() {
 	s.recorded, s.certErr, s.subscribed, s.counted = nil, nil, 1, 0
+	s.proveErrs, s.claimErrs, s.appCalls = nil, nil, nil
 	s.env = s.NewTestWorkflowEnvironment()
 	s.env.RegisterWorkflowWithOptions(workflows.Onboarding, workflow.RegisterOptions{Name: workflows.OnboardingWorkflowType})
 	s.env.OnActivity(a.CountSubscribedPages, mock.Anything, mock.Anything).Return(s.countSubscribed).Maybe()
+	s.env.OnActivity(a.ProveApp, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ChannelInput) error {
+		return s.appCall("ProveApp", in, &s.proveErrs)
+	}).Maybe()
+	s.env.OnActivity(a.ClaimApp, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ChannelInput) error {
+		return s.appCall("ClaimApp", in, &s.claimErrs)
+	}).Maybe()
+}
+
+// appCall records ProveApp or ClaimApp and returns the next of errs.
+func (s *OnboardingSuite) appCall(name string, in activities.ChannelInput, errs *[]error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Equal(activities.ChannelInput{TenantID: "ten_1", ChannelID: "ch_1"}, in)
+	s.appCalls = append(s.appCalls, name)
+	if len(*errs) == 0 {
+		return nil
+	}
+	err := (*errs)[0]
+	*errs = (*errs)[1:]
+	return err
 }
 
 // mockCertificate makes CheckCertificate answer certErr, nil (a valid certificate) unless a test sets it.
@@ -549,4 +573,82 @@ func (s *OnboardingSuite) TestStartedLaterAnswersTheCurrentState() {
 	s.True(out.done)
 	s.NoError(out.err)
 	s.Equal(aicc.StatusVerified, out.state.Status)
+}
+
+// The app is proven with Meta, then claimed, before the channel awaits verification.
+func (s *OnboardingSuite) TestProvesThenClaimsTheApp() {
+	s.at(time.Hour, func() {
+		s.Equal([]string{"ProveApp", "ClaimApp"}, s.appCalls)
+		s.Equal([]aicc.ChannelStatus{aicc.StatusAwaitingVerification}, s.statuses())
+		s.update(workflows.UpdateCancel, "c", workflows.CancelRequest{})
+	})
+	s.env.ExecuteWorkflow(workflows.OnboardingWorkflowType, input(0))
+	s.Equal(aicc.StatusCancelled, s.result().Status)
+}
+
+// A secret Meta refuses, or an app another channel claimed, fails the channel with its code, at once and
+// without a claim; a transient failure of Meta is retried first, and fails it when it outlasts the attempts.
+func (s *OnboardingSuite) TestAppNotProvenOrClaimed() {
+	refused := temporal.NewNonRetryableApplicationError("Meta refused the app ID and App Secret.", aicc.EMETAAPPINVALID, nil)
+	conflict := temporal.NewApplicationError(aicc.MsgAppConnected, aicc.EAPPCONNECTED)
+	outage := make([]error, 10)
+	for i := range outage {
+		outage[i] = temporal.NewApplicationError("Meta is unavailable.", aicc.EMETAUNAVAILABLE)
+	}
+	for _, tc := range []struct {
+		name  string
+		prove []error
+		claim []error
+		code  string
+		calls []string
+	}{
+		{"secret refused", []error{refused}, nil, aicc.EMETAAPPINVALID, []string{"ProveApp"}},
+		{"claimed by another channel", nil, []error{conflict}, aicc.EAPPCONNECTED, []string{"ProveApp", "ClaimApp"}},
+		{"meta down", outage, nil, aicc.EMETAUNAVAILABLE, []string{"ProveApp", "ProveApp", "ProveApp", "ProveApp", "ProveApp"}},
+	} {
+		s.Run(tc.name, func() {
+			s.SetupTest()
+			s.proveErrs, s.claimErrs = tc.prove, tc.claim
+
+			s.env.ExecuteWorkflow(workflows.OnboardingWorkflowType, input(0))
+
+			res := s.result()
+			s.Equal(workflows.OnboardingResult{Status: aicc.StatusFailed, ErrorCode: tc.code}, res)
+			s.Equal(tc.calls, s.appCalls)
+			s.Equal([]aicc.ChannelStatus{aicc.StatusFailed}, s.statuses(), "never awaiting verification")
+			s.Equal(tc.code, s.last().ErrorCode)
+		})
+	}
+}
+
+// Meta unavailable for a while is waited out within the attempts, and the onboarding goes on.
+func (s *OnboardingSuite) TestProveAppRetriesTransientErrors() {
+	s.proveErrs = []error{
+		temporal.NewApplicationError("Meta is unavailable.", aicc.EMETAUNAVAILABLE),
+		temporal.NewApplicationError("Meta rate-limits.", aicc.EMETARATELIMITED),
+	}
+	s.claimErrs = []error{errors.New("database is down")}
+	s.at(time.Hour, func() { s.update(workflows.UpdateCancel, "c", workflows.CancelRequest{}) })
+	s.env.ExecuteWorkflow(workflows.OnboardingWorkflowType, input(0))
+	s.result()
+	s.Equal([]string{"ProveApp", "ProveApp", "ProveApp", "ClaimApp", "ClaimApp"}, s.appCalls)
+	s.Equal([]aicc.ChannelStatus{aicc.StatusAwaitingVerification, aicc.StatusCancelled}, s.statuses())
+}
+
+// An execution started before the onboarding proved apps (no prove-app marker in its history) goes on without
+// proving or claiming, as it did when it started.
+func (s *OnboardingSuite) TestStartedBeforeProvingApps() {
+	s.env.OnGetVersion("prove-app", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	s.at(time.Hour, func() { s.update(workflows.UpdateCancel, "c", workflows.CancelRequest{}) })
+	s.env.ExecuteWorkflow(workflows.OnboardingWorkflowType, input(0))
+	s.result()
+	s.Empty(s.appCalls)
+}
+
+// A missing certificate fails the onboarding before Meta is asked anything.
+func (s *OnboardingSuite) TestNoCertificateNoProof() {
+	s.certErr = temporal.NewNonRetryableApplicationError("No certificate.", aicc.ECERTMISSING, nil)
+	s.env.ExecuteWorkflow(workflows.OnboardingWorkflowType, input(0))
+	s.Equal(aicc.ECERTMISSING, s.result().ErrorCode)
+	s.Empty(s.appCalls)
 }

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"errors"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -13,11 +14,15 @@ import (
 )
 
 // ConnectPage connects a Page the API has stored to Meta: it records the Page as connecting (a reconnection
-// starts from subscription_failed), checks the Page token with Graph, subscribes the channel's app to the Page's webhooks and reads the subscription back, and records the
-// outcome on the Page. A token Meta refuses (META_TOKEN_INVALID, META_PERMISSION_DENIED) is not kept: the Page
-// is removed and the result is token_invalid. Any other failure keeps the Page as subscription_failed with the
-// error code as its reason. These are results, not workflow failures; the workflow fails only when the Page is
-// gone (NOT_FOUND), the input is invalid, or it is cancelled.
+// starts from subscription_failed), checks the Page token with Graph (it must be this Page's), claims the Page
+// for the channel, subscribes the channel's app to the Page's webhooks and reads the subscription back, and
+// records the outcome on the Page. The claim comes only after Meta's confirmation: until then the Page claims
+// nothing, so a Page ID typed by someone without its token locks no one out. A token Meta refuses
+// (META_TOKEN_INVALID, META_PERMISSION_DENIED, or a token of another Page) is not kept: the Page is removed and
+// the result is token_invalid. A Page another channel claimed first is removed too, and the result is
+// already_connected. Any other failure keeps the Page as subscription_failed with the error code as its reason
+// (unclaimed, when the token could not be checked). These are results, not workflow failures; the workflow
+// fails only when the Page is gone (NOT_FOUND), the input is invalid, or it is cancelled.
 func ConnectPage(ctx workflow.Context, in PageInput) (ConnectPageResult, error) {
 	wf := new(pageImpl)
 	if err := wf.setup(ctx, in); err != nil {
@@ -85,6 +90,11 @@ func (wf *pageImpl) connect(ctx workflow.Context) (ConnectPageResult, error) {
 		}
 		return wf.subscriptionFailed(ctx, code, msg)
 	}
+	if workflow.GetVersion(ctx, versionClaimPage, workflow.DefaultVersion, 1) == 1 {
+		if res, err := wf.claim(ctx); err != nil || res.Status != "" {
+			return res, err
+		}
+	}
 	for _, step := range []any{a.SubscribeApp, a.VerifySubscription} {
 		if err := wf.callMeta(ctx, step); err != nil {
 			code, msg, err := wf.outcome(err)
@@ -99,6 +109,39 @@ func (wf *pageImpl) connect(ctx workflow.Context) (ConnectPageResult, error) {
 	}
 	wf.logger.Info("The app is subscribed to the Page")
 	return ConnectPageResult{Status: aicc.PageSubscribed}, nil
+}
+
+// versionClaimPage is the change that made ConnectPage claim the Page once Meta confirmed its token, before
+// subscribing; executions started before it skip the claim.
+const versionClaimPage = "claim-page"
+
+// claim claims the Page for the channel. When another channel claimed it first, the Page is removed and the
+// result is already_connected, with the words of aicc.MsgPageConnected whoever that channel is; a zero result
+// means the Page is claimed.
+func (wf *pageImpl) claim(ctx workflow.Context) (ConnectPageResult, error) {
+	var a *activities.Activities
+	err := workflow.ExecuteActivity(withClaim(ctx), a.ClaimPage, wf.in).Get(ctx, nil)
+	switch applicationErrorType(err) {
+	case "":
+		return ConnectPageResult{}, err
+	case aicc.EPAGECONNECTED:
+		if err := wf.removePage(ctx); err != nil {
+			return ConnectPageResult{}, err
+		}
+		wf.logger.Info("Another channel has claimed the Page; the Page is removed")
+		return ConnectPageResult{Status: aicc.PageAlreadyConnected, Reason: aicc.EPAGECONNECTED, Message: aicc.MsgPageConnected}, nil
+	case aicc.ENOTFOUND:
+		return ConnectPageResult{}, refuse(aicc.ENOTFOUND, "The Page is no longer connected to the channel.")
+	}
+	return ConnectPageResult{}, err
+}
+
+// withClaim runs a claim: a database write retried like withDatabase's until the database answers, except
+// that another channel's claim is an answer.
+func withClaim(ctx workflow.Context) workflow.Context {
+	retry := *databaseRetry
+	retry.NonRetryableErrorTypes = append(slices.Clone(retry.NonRetryableErrorTypes), aicc.EAPPCONNECTED, aicc.EPAGECONNECTED)
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Second, RetryPolicy: &retry})
 }
 
 // subscriptionFailed records the Page as subscription_failed with code as its reason and returns that result.
@@ -181,7 +224,8 @@ func metaRetry(maxInterval time.Duration, attempts int32) *temporal.RetryPolicy 
 // metaRefusals are the errors of a Graph activity that no retry can change.
 var metaRefusals = []string{
 	aicc.EMETATOKENINVALID, aicc.EMETAPERMISSION, aicc.EMETAINVALIDPARAM, aicc.EMETAUSERUNAVAILABLE,
-	aicc.EMETAERROR, aicc.ENOTFOUND, aicc.EINVALID, aicc.EINTERNAL, aicc.ECERTMISSING, aicc.ECERTEXPIRED,
+	aicc.EMETAERROR, aicc.EMETAAPPINVALID, aicc.ENOTFOUND, aicc.EINVALID, aicc.EINTERNAL, aicc.ECERTMISSING,
+	aicc.ECERTEXPIRED,
 }
 
 // callMeta runs a Graph activity on the Page with the retry policy of wf.
@@ -193,7 +237,9 @@ func (wf *pageImpl) callMeta(ctx workflow.Context, activity any) error {
 // setStatus records the Page's connection status.
 func (wf *pageImpl) setStatus(ctx workflow.Context, status aicc.PageStatus, reason string) error {
 	var a *activities.Activities
-	in := activities.SetPageStatusInput{PageID: wf.in.PageID, Status: status, Reason: reason}
+	in := activities.SetPageStatusInput{
+		TenantID: wf.in.TenantID, ChannelID: wf.in.ChannelID, PageID: wf.in.PageID, Status: status, Reason: reason,
+	}
 	err := workflow.ExecuteActivity(withDatabase(ctx), a.SetPageStatus, in).Get(ctx, nil)
 	if applicationErrorType(err) == aicc.ENOTFOUND {
 		return refuse(aicc.ENOTFOUND, "The Page is no longer connected to the channel.")

@@ -43,14 +43,15 @@ func (s *PageSuite) SetupTest() {
 		}).Maybe()
 	for name, fn := range map[string]any{
 		"SubscribeApp": a.SubscribeApp, "VerifySubscription": a.VerifySubscription,
-		"UnsubscribeApp": a.UnsubscribeApp, "RemovePage": a.RemovePage,
+		"UnsubscribeApp": a.UnsubscribeApp, "RemovePage": a.RemovePage, "ClaimPage": a.ClaimPage,
 	} {
 		s.env.OnActivity(fn, mock.Anything, mock.Anything).Return(
 			func(_ context.Context, in activities.PageInput) error { return s.call(name, in) }).Maybe()
 	}
 	s.env.OnActivity(a.SetPageStatus, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.SetPageStatusInput) error {
-			s.Equal(pageIn.PageID, in.PageID)
+			s.Equal(pageIn, activities.PageInput{TenantID: in.TenantID, ChannelID: in.ChannelID, PageID: in.PageID},
+				"the Page is named by tenant, channel and Page ID")
 			return s.call("SetPageStatus:"+string(in.Status)+":"+in.Reason, pageIn)
 		}).Maybe()
 }
@@ -96,7 +97,7 @@ func (s *PageSuite) TestConnectHappyPath() {
 	res := s.connect()
 
 	s.Equal(workflows.ConnectPageResult{Status: aicc.PageSubscribed}, res)
-	s.Equal([]string{connecting, "CheckPageToken", "SubscribeApp", "VerifySubscription", "SetPageStatus:subscribed:"}, s.calls)
+	s.Equal([]string{connecting, "CheckPageToken", "ClaimPage", "SubscribeApp", "VerifySubscription", "SetPageStatus:subscribed:"}, s.calls)
 }
 
 // A token Meta refuses is not kept: the Page is removed, nothing is subscribed, and the result says why.
@@ -132,9 +133,9 @@ func (s *PageSuite) TestConnectSubscriptionFails() {
 		step, code string
 		want       []string
 	}{
-		{"SubscribeApp", aicc.EMETAPERMISSION, []string{connecting, "CheckPageToken", "SubscribeApp"}},
-		{"SubscribeApp", aicc.EMETAINVALIDPARAM, []string{connecting, "CheckPageToken", "SubscribeApp"}},
-		{"VerifySubscription", aicc.EMETAERROR, []string{connecting, "CheckPageToken", "SubscribeApp", "VerifySubscription"}},
+		{"SubscribeApp", aicc.EMETAPERMISSION, []string{connecting, "CheckPageToken", "ClaimPage", "SubscribeApp"}},
+		{"SubscribeApp", aicc.EMETAINVALIDPARAM, []string{connecting, "CheckPageToken", "ClaimPage", "SubscribeApp"}},
+		{"VerifySubscription", aicc.EMETAERROR, []string{connecting, "CheckPageToken", "ClaimPage", "SubscribeApp", "VerifySubscription"}},
 	} {
 		s.Run(tc.step+"/"+tc.code, func() {
 			s.SetupTest()
@@ -155,7 +156,7 @@ func (s *PageSuite) TestConnectRetriesTransientErrors() {
 	res := s.connect()
 
 	s.Equal(aicc.PageSubscribed, res.Status)
-	s.Equal([]string{connecting, "CheckPageToken", "SubscribeApp", "SubscribeApp", "SubscribeApp", "VerifySubscription", "SetPageStatus:subscribed:"}, s.calls)
+	s.Equal([]string{connecting, "CheckPageToken", "ClaimPage", "SubscribeApp", "SubscribeApp", "SubscribeApp", "VerifySubscription", "SetPageStatus:subscribed:"}, s.calls)
 }
 
 // An outage that outlasts the attempts is an answer too, so that the administrator is not left waiting.
@@ -170,7 +171,7 @@ func (s *PageSuite) TestConnectGivesUpOnLongOutage() {
 
 	s.Equal(aicc.PageSubscriptionFailed, res.Status)
 	s.Equal(aicc.EMETAUNAVAILABLE, res.Reason)
-	s.Len(s.calls, 1+1+5+1, "connecting, the token check, 5 attempts, the status")
+	s.Len(s.calls, 1+1+1+5+1, "connecting, the token check, the claim, 5 attempts, the status")
 }
 
 // A database outage is waited out: the status write is retried until it succeeds.
@@ -181,7 +182,7 @@ func (s *PageSuite) TestConnectRetriesStatusWrite() {
 	res := s.connect()
 
 	s.Equal(aicc.PageSubscribed, res.Status)
-	s.Len(s.calls, 1+3+8, "connecting, the three Meta calls, 7 failed writes and the one that succeeds")
+	s.Len(s.calls, 1+4+8, "connecting, the three Meta calls and the claim, 7 failed writes and the one that succeeds")
 }
 
 // A Page removed while it was being connected ends the workflow with NOT_FOUND.
@@ -203,7 +204,7 @@ func (s *PageSuite) TestConnectRecordsConnectingFirst() {
 	res := s.connect()
 
 	s.Equal(aicc.PageSubscribed, res.Status)
-	s.Equal([]string{connecting, connecting, connecting, "CheckPageToken", "SubscribeApp", "VerifySubscription", "SetPageStatus:subscribed:"},
+	s.Equal([]string{connecting, connecting, connecting, "CheckPageToken", "ClaimPage", "SubscribeApp", "VerifySubscription", "SetPageStatus:subscribed:"},
 		s.calls, "the connecting write is retried until the database answers, and Meta is asked only after it")
 }
 
@@ -238,7 +239,81 @@ func (s *PageSuite) TestConnectStartedBeforeRecordingConnecting() {
 	res := s.connect()
 
 	s.Equal(workflows.ConnectPageResult{Status: aicc.PageSubscribed}, res)
-	s.Equal([]string{"CheckPageToken", "SubscribeApp", "VerifySubscription", "SetPageStatus:subscribed:"}, s.calls)
+	s.Equal([]string{"CheckPageToken", "ClaimPage", "SubscribeApp", "VerifySubscription", "SetPageStatus:subscribed:"}, s.calls)
+}
+
+// The Page is claimed only once Meta confirmed the token is this Page's; another channel's claim, made first,
+// removes this channel's Page, and the result says so in the words of any such conflict.
+func (s *PageSuite) TestConnectPageClaimedElsewhere() {
+	s.fail("ClaimPage", temporal.NewApplicationError(aicc.MsgPageConnected, aicc.EPAGECONNECTED))
+
+	res := s.connect()
+
+	s.Equal(workflows.ConnectPageResult{
+		Status: aicc.PageAlreadyConnected, Reason: aicc.EPAGECONNECTED, Message: aicc.MsgPageConnected,
+	}, res)
+	s.Equal([]string{connecting, "CheckPageToken", "ClaimPage", "RemovePage"}, s.calls, "not retried, nothing subscribed")
+}
+
+// A token of another Page, or one Meta refuses, never reaches the claim; nor does a token Meta could not check
+// (a 5xx through every attempt): that Page is kept as subscription_failed, claiming nothing, so that it can be
+// reconnected once Meta answers.
+func (s *PageSuite) TestConnectClaimsOnlyAProvenPage() {
+	for _, code := range []string{aicc.EMETATOKENINVALID, aicc.EMETAUNAVAILABLE} {
+		s.Run(code, func() {
+			s.SetupTest()
+			outage := make([]error, 10)
+			for i := range outage {
+				outage[i] = metaErr(code)
+			}
+			s.fail("CheckPageToken", outage...)
+
+			res := s.connect()
+
+			s.NotContains(s.calls, "ClaimPage")
+			s.NotContains(s.calls, "SubscribeApp")
+			if code == aicc.EMETAUNAVAILABLE {
+				s.Equal(aicc.PageSubscriptionFailed, res.Status)
+				s.Equal("SetPageStatus:subscription_failed:"+aicc.EMETAUNAVAILABLE, s.calls[len(s.calls)-1])
+			} else {
+				s.Equal(aicc.PageTokenInvalid, res.Status)
+			}
+		})
+	}
+}
+
+// A claim waits out a database outage, and the connection goes on.
+func (s *PageSuite) TestConnectRetriesTheClaim() {
+	down := errors.New("database is down")
+	s.fail("ClaimPage", down, down)
+
+	res := s.connect()
+
+	s.Equal(aicc.PageSubscribed, res.Status)
+	s.Equal([]string{connecting, "CheckPageToken", "ClaimPage", "ClaimPage", "ClaimPage", "SubscribeApp", "VerifySubscription",
+		"SetPageStatus:subscribed:"}, s.calls)
+}
+
+// A Page removed between the token check and the claim ends the workflow with NOT_FOUND.
+func (s *PageSuite) TestConnectPageGoneBeforeClaim() {
+	s.fail("ClaimPage", temporal.NewApplicationError("The Page does not exist.", aicc.ENOTFOUND))
+
+	s.env.ExecuteWorkflow(workflows.ConnectPageWorkflowType, pageIn)
+
+	s.Require().True(s.env.IsWorkflowCompleted())
+	s.Equal(aicc.ENOTFOUND, aicc.ErrorCode(workflows.DomainError(s.env.GetWorkflowError())))
+	s.Equal([]string{connecting, "CheckPageToken", "ClaimPage"}, s.calls)
+}
+
+// An execution started before ConnectPage claimed Pages (its history has no claim-page marker) goes on
+// without the claim, as it did when it started.
+func (s *PageSuite) TestConnectStartedBeforeClaiming() {
+	s.env.OnGetVersion("claim-page", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+
+	res := s.connect()
+
+	s.Equal(workflows.ConnectPageResult{Status: aicc.PageSubscribed}, res)
+	s.Equal([]string{connecting, "CheckPageToken", "SubscribeApp", "VerifySubscription", "SetPageStatus:subscribed:"}, s.calls)
 }
 
 func (s *PageSuite) TestInvalidInput() {

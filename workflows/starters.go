@@ -68,7 +68,7 @@ func NotifyMetaVerified(ctx context.Context, c client.Client, channelID string, 
 // StartConnectPage starts ConnectPage for in.PageID. A connection of the Page that is still running is
 // EPAGECONNECTING; a finished one may be started again.
 func StartConnectPage(ctx context.Context, c client.Client, in PageInput) (client.WorkflowRun, error) {
-	run, err := c.ExecuteWorkflow(ctx, exclusiveStart(ConnectPageWorkflowID(in.PageID), in.TenantID, in.ChannelID),
+	run, err := c.ExecuteWorkflow(ctx, exclusiveStart(ConnectPageWorkflowID(in.ChannelID, in.PageID), in.TenantID, in.ChannelID),
 		ConnectPageWorkflowType, in)
 	return run, connectPageErrors.domain(err)
 }
@@ -76,7 +76,7 @@ func StartConnectPage(ctx context.Context, c client.Client, in PageInput) (clien
 // StartDisconnectPage starts DisconnectPage for in.PageID. A disconnection of the Page that is still running is
 // EPAGEDISCONNECTING; a finished one may be started again.
 func StartDisconnectPage(ctx context.Context, c client.Client, in PageInput) (client.WorkflowRun, error) {
-	run, err := c.ExecuteWorkflow(ctx, exclusiveStart(DisconnectPageWorkflowID(in.PageID), in.TenantID, in.ChannelID),
+	run, err := c.ExecuteWorkflow(ctx, exclusiveStart(DisconnectPageWorkflowID(in.ChannelID, in.PageID), in.TenantID, in.ChannelID),
 		DisconnectPageWorkflowType, in)
 	return run, disconnectPageErrors.domain(err)
 }

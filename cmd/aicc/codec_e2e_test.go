@@ -45,7 +45,7 @@ func TestPayloadsEncryptedEndToEnd(t *testing.T) {
 		return strings.Contains(s.history(ctx, wid).String(), text)
 	})
 	// Not even the workflow IDs, which Temporal shows in clear, name the Page or the customer.
-	for _, wid := range []string{wid, workflows.ConnectPageWorkflowID(fakePageID), workflows.OnboardingWorkflowID(id)} {
+	for _, wid := range []string{wid, workflows.ConnectPageWorkflowID(id, fakePageID), workflows.OnboardingWorkflowID(id)} {
 		raw := s.rawHistory(ctx, wid).String()
 		for what, clear := range map[string]string{"customer text": text, "Page ID": fakePageID, "customer ID": fakePSID} {
 			if strings.Contains(raw, clear) {

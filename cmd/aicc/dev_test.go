@@ -488,9 +488,11 @@ func TestPageChannel(t *testing.T) {
 	ctx := context.Background()
 	owners := &fakePageOwners{
 		tenants:  []string{"ten_a", "ten_b", "ten_c"},
-		channels: map[string][]string{"ten_a": {"ch_1"}, "ten_c": {"ch_2", "ch_3", "ch_4"}},
+		channels: map[string][]string{"ten_a": {"ch_1"}, "ten_b": {"ch_5"}, "ten_c": {"ch_2", "ch_3", "ch_4"}},
 		pages:    map[string]string{"ten_a/ch_1": "111", "ten_c/ch_4": "444"},
-		size:     2,
+		// Another tenant's channel holds the Page ID too, unproven: it is not the Page's channel.
+		unclaimed: map[string]string{"ten_b/ch_5": "444"},
+		size:      2,
 	}
 	for page, want := range map[string]string{"111": "ch_1", "444": "ch_4"} {
 		if got, err := pageChannel(ctx, owners, page); err != nil || got != want {
@@ -510,9 +512,11 @@ func TestPageChannel(t *testing.T) {
 type fakePageOwners struct {
 	tenants  []string
 	channels map[string][]string // by tenant
-	pages    map[string]string   // the Page ID by "tenant/channel"
-	size     int
-	fail     error // GetPage's error for every Page that is not found
+	pages    map[string]string   // the Page ID by "tenant/channel", claimed
+	// unclaimed holds Page IDs added to a channel but not claimed, by "tenant/channel".
+	unclaimed map[string]string
+	size      int
+	fail      error // GetPage's error for every Page that is not found
 }
 
 func (o *fakePageOwners) ListTenants(_ context.Context, opt aicc.ListOptions) ([]*aicc.Tenant, string, error) {
@@ -535,6 +539,9 @@ func (o *fakePageOwners) ListChannels(_ context.Context, tenantID string, f aicc
 
 func (o *fakePageOwners) GetPage(_ context.Context, tenantID, channelID, pageID string) (*aicc.Page, error) {
 	if o.pages[tenantID+"/"+channelID] == pageID {
+		return &aicc.Page{PageID: pageID, ChannelID: channelID, TenantID: tenantID, ClaimedAt: time.Now()}, nil
+	}
+	if o.unclaimed[tenantID+"/"+channelID] == pageID {
 		return &aicc.Page{PageID: pageID, ChannelID: channelID, TenantID: tenantID}, nil
 	}
 	if o.fail != nil {

@@ -102,6 +102,7 @@ func newStack(t *testing.T) (*stack, string) {
 	appSecret, pageToken := canary(t, "-app-secret"), canary(t, "-page-token")
 	fake := metatest.NewTLSGraphServer(t, appSecret)
 	fake.AddPage(fakePageID, "Fake Page", pageToken)
+	fake.AcceptUnknownApps = true // the tests' other apps are their own; the fake's own app checks its secret
 
 	ts := temporaltest.NewServer(temporaltest.WithT(t),
 		// The last WithDynamicConfigClient wins, so devDynamicConfig repeats temporaltest's own key.
@@ -429,7 +430,7 @@ func TestOnboardingEndToEnd(t *testing.T) {
 	if items, _ := listed["items"].([]any); len(items) != 1 || items[0].(map[string]any)["status"] != string(aicc.PageSubscribed) {
 		t.Errorf("pages = %v, want the one subscribed Page", listed)
 	}
-	s.recordHistory(ctx, workflows.ConnectPageWorkflowID(fakePageID), "connect-page-subscribed")
+	s.recordHistory(ctx, workflows.ConnectPageWorkflowID(id, fakePageID), "connect-page-subscribed")
 
 	active := s.mustCall(http.StatusOK, http.MethodPost, "/v1/channels/"+id+"/onboarding/confirm", nil)
 	if active["status"] != string(aicc.StatusActive) {
@@ -481,7 +482,7 @@ func TestOnboardingEndToEnd(t *testing.T) {
 		t.Errorf("pages after removing the Page = %v, want none", listed)
 	}
 	s.wantError(http.StatusNotFound, aicc.ENOTFOUND, http.MethodDelete, "/v1/channels/"+id+"/pages/"+fakePageID, nil)
-	s.recordHistory(ctx, workflows.DisconnectPageWorkflowID(fakePageID), "disconnect-page")
+	s.recordHistory(ctx, workflows.DisconnectPageWorkflowID(id, fakePageID), "disconnect-page")
 
 	// A second channel (another app): confirm before Meta verified is a conflict, so is a second start;
 	// cancel ends it.
@@ -506,8 +507,8 @@ func TestOnboardingEndToEnd(t *testing.T) {
 		"app secret": s.appSecret, "app secret 2": appSecret2, "page token": pageToken,
 		"verify token": verifyToken, "verify token 2": verifyToken2,
 	}, map[string]string{
-		wfID: id, workflows.OnboardingWorkflowID(id2): id2, workflows.ConnectPageWorkflowID(fakePageID): fakePageID,
-		workflows.DisconnectPageWorkflowID(fakePageID): fakePageID, testMessageID: fakePSID,
+		wfID: id, workflows.OnboardingWorkflowID(id2): id2, workflows.ConnectPageWorkflowID(id, fakePageID): fakePageID,
+		workflows.DisconnectPageWorkflowID(id, fakePageID): fakePageID, testMessageID: fakePSID,
 	})
 	t.Logf("walk done in %s", time.Since(start).Round(time.Millisecond))
 }
@@ -540,9 +541,9 @@ func TestAddPageWithExpiredTokenEndToEnd(t *testing.T) {
 		}
 	}
 	s.wantError(http.StatusConflict, aicc.ENOSUBSCRIBEDPAGE, http.MethodPost, "/v1/channels/"+id+"/onboarding/confirm", nil)
-	s.recordHistory(ctx, workflows.ConnectPageWorkflowID(fakePageID), "connect-page-token-refused")
+	s.recordHistory(ctx, workflows.ConnectPageWorkflowID(id, fakePageID), "connect-page-token-refused")
 	s.checkNoSecrets(ctx, map[string]string{"app secret": s.appSecret, "page token": pageToken},
-		map[string]string{workflows.ConnectPageWorkflowID(fakePageID): fakePageID})
+		map[string]string{workflows.ConnectPageWorkflowID(id, fakePageID): fakePageID})
 }
 
 // TestOnboardingWithoutCertificateEndToEnd: without an uploaded certificate onboarding fails at its first

@@ -209,9 +209,10 @@ func (f *fakeMeta) sendEcho(ctx context.Context, t echoTarget, pageID string, bo
 	return nil
 }
 
-// pageChannel returns the ID of the channel the Page is connected to, whatever its tenant (a Page belongs to
-// at most one channel in the whole system); ENOTFOUND when there is none. The store looks Pages up by channel
-// only, so this goes through every tenant's channels: a handful in aicc dev.
+// pageChannel returns the ID of the channel that claimed the Page, whatever its tenant (a Page belongs to at
+// most one channel in the whole system, the one that proved its token; others may hold its ID unproven);
+// ENOTFOUND when there is none. The store looks Pages up by tenant and channel only, so this goes through
+// every tenant's channels: a handful in aicc dev.
 func pageChannel(ctx context.Context, store pageOwners, pageID string) (string, error) {
 	topt := aicc.ListOptions{Limit: aicc.MaxListLimit}
 	for {
@@ -227,11 +228,11 @@ func pageChannel(ctx context.Context, store pageOwners, pageID string) (string, 
 					return "", err
 				}
 				for _, ch := range channels {
-					_, err := store.GetPage(ctx, tn.ID, ch.ID, pageID)
-					if err == nil {
+					p, err := store.GetPage(ctx, tn.ID, ch.ID, pageID)
+					if err == nil && !p.ClaimedAt.IsZero() {
 						return ch.ID, nil
 					}
-					if aicc.ErrorCode(err) != aicc.ENOTFOUND {
+					if err != nil && aicc.ErrorCode(err) != aicc.ENOTFOUND {
 						return "", err
 					}
 				}

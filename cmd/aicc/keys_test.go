@@ -76,7 +76,7 @@ func TestKeysRotateKilledMidwayAndResumed(t *testing.T) {
 		sealed := krA.Seal(token, aicc.PageTokenOwner(id), time.Now())
 		p := &aicc.Page{PageID: id, ChannelID: chIDs[i%channels], TenantID: tenant.ID, Name: "Page " + id}
 		require.NoError(t, store.AddPage(ctx, p, sealed))
-		secrets = append(secrets, secret{aicc.SecretPageToken, id, token, sealed.Fingerprint})
+		secrets = append(secrets, secret{aicc.SecretPageToken, tenant.ID + "/" + p.ChannelID + "/" + id, token, sealed.Fingerprint})
 	}
 	// Rotations under way: a previous app secret still accepted, and a new value waiting for its workflow.
 	const inRotation = 100
@@ -275,9 +275,10 @@ func requireSecret(tb testing.TB, store *db.Store, kr *aicc.Keyring, kind aicc.S
 	var owner string
 	var err error
 	switch kind {
-	case aicc.SecretPageToken:
-		sealed, err = store.PageToken(ctx, id)
-		owner = aicc.PageTokenOwner(id)
+	case aicc.SecretPageToken: // id is tenant ID/channel ID/Page ID
+		key := strings.SplitN(id, "/", 3)
+		sealed, err = store.PageToken(ctx, key[0], key[1], key[2])
+		owner = aicc.PageTokenOwner(key[2])
 	case aicc.SecretPreviousAppSecret:
 		sealed, _, err = store.PreviousAppSecret(ctx, id)
 		owner = aicc.ChannelSecretOwner(id, kind)

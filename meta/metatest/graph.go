@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"net/http/httptest"
@@ -49,8 +50,14 @@ const (
 
 // Request is one request the fake Graph received. The token is not kept.
 type Request struct {
-	Method string
-	Path   string // without the query
+	Method string // as Graph carries it out: a POST with method=get in its body is a GET
+	// HTTPMethod is the method on the wire.
+	HTTPMethod string
+	Path       string // without the query
+	// URLParams are the names of the parameters in the URL's query, sorted: nothing secret belongs there.
+	URLParams []string
+	// Bearer reports whether the access token came in the Authorization header.
+	Bearer bool
 	PageID string
 	Status int
 }
@@ -67,18 +74,28 @@ type SentMessage struct {
 }
 
 // Graph is the fake Graph API, an http.Handler. It serves /{version}/{page-id}, .../subscribed_apps and
-// .../messages as Meta does, with "Require App Secret" on unless RequireProof is cleared. Use NewGraph; the
-// exported fields may be changed before the first request.
+// .../messages as Meta does, with "Require App Secret" on unless RequireProof is cleared, and
+// /{version}/oauth/access_token for the app credentials grant. The access token may come as the access_token
+// parameter or in an "Authorization: Bearer" header, and a parameter in the URL's query or in a form or JSON
+// body; a POST whose body says method=get (or delete) is carried out as that method, as Graph does. Use
+// NewGraph; the exported fields may be changed before the first request.
 type Graph struct {
+	// AppID and AppSecret are the app every Page token was issued to: appsecret_proof is checked against
+	// AppSecret. Other apps, known to the credentials grant only, are added with AddApp.
 	AppID, AppName, AppSecret string
-	RequireProof              bool
-	SlowDelay                 time.Duration
+	// AcceptUnknownApps makes the credentials grant take any secret for an app that is neither AppID nor added
+	// with AddApp, for tests that make up apps by the dozen; by default such an app is refused as Meta refuses
+	// an app it does not know (code 101).
+	AcceptUnknownApps bool
+	RequireProof      bool
+	SlowDelay         time.Duration
 	// OnSent, when set, is called with every message the Send API accepts, after the answer is decided and
 	// outside the Graph's lock (so it may call the Graph), before the answer is written: to echo it as Meta
 	// does, it should hand the message over rather than block.
 	OnSent func(SentMessage)
 
 	mu       sync.Mutex
+	apps     map[string]string // app ID → secret of the apps AddApp added
 	pages    map[string]*page
 	failures []Failure
 	sent     []SentMessage
@@ -95,8 +112,16 @@ type page struct {
 func NewGraph(appSecret string) *Graph {
 	return &Graph{
 		AppID: DefaultAppID, AppName: DefaultAppName, AppSecret: appSecret, RequireProof: true,
-		SlowDelay: DefaultSlowDelay, pages: map[string]*page{},
+		SlowDelay: DefaultSlowDelay, pages: map[string]*page{}, apps: map[string]string{},
 	}
+}
+
+// AddApp adds another Meta app with its secret, known to the credentials grant (POST /oauth/access_token)
+// only: a second tenant's app, say.
+func (g *Graph) AddApp(id, secret string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.apps[id] = secret
 }
 
 // AddPage adds a Page whose access token is token, or replaces its token (a rotation), which also makes it
@@ -230,8 +255,12 @@ func (g *Graph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (g *Graph) serve(r *http.Request) (status int, body any) {
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	req := Request{Method: r.Method, Path: r.URL.Path}
-	if len(parts) > 1 {
+	req := Request{Method: r.Method, HTTPMethod: r.Method, Path: r.URL.Path}
+	for k := range r.URL.Query() {
+		req.URLParams = append(req.URLParams, k)
+	}
+	slices.Sort(req.URLParams)
+	if len(parts) > 1 && parts[1] != "oauth" {
 		req.PageID = parts[1]
 	}
 	var accepted *SentMessage // a message the Send API accepted, for OnSent
@@ -248,6 +277,11 @@ func (g *Graph) serve(r *http.Request) (status int, body any) {
 
 	// The body is read first: only then does the server notice a client that gave up on a slow answer.
 	params, ge := formParams(r)
+	method := r.Method
+	if override := strings.ToUpper(params.Get("method")); method == http.MethodPost && override != "" {
+		method = override
+		req.Method = method
+	}
 	if f, ok := g.popFailure(); ok {
 		if f != FailSlow {
 			ge := failures[f]
@@ -264,10 +298,19 @@ func (g *Graph) serve(r *http.Request) (status int, body any) {
 	if ge != nil {
 		return answer(ge)
 	}
+	if len(parts) == 3 && parts[1] == "oauth" && parts[2] == "access_token" {
+		if method != http.MethodGet && method != http.MethodPost {
+			return answer(methodErr(400, 100, 0, "Unsupported "+strings.ToLower(method)+" request."))
+		}
+		return g.appToken(params)
+	}
 
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	token := params.Get("access_token")
+	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && bearer != "" {
+		token, req.Bearer = bearer, true
+	}
 	if token == "" {
 		return answer(oauthErr(400, 104, 0, "An access token is required to request this resource."))
 	}
@@ -300,11 +343,11 @@ func (g *Graph) serve(r *http.Request) (status int, body any) {
 	if !ok {
 		return answer(methodErr(400, 100, 33, fmt.Sprintf("Unsupported %s request. Object with ID '%s' does not "+
 			"exist, cannot be loaded due to missing permissions, or does not support this operation. Please read "+
-			"the Graph API documentation at https://developers.facebook.com/docs/graph-api", strings.ToLower(r.Method), id)))
+			"the Graph API documentation at https://developers.facebook.com/docs/graph-api", strings.ToLower(method), id)))
 	}
 	if len(parts) == 2 {
-		if r.Method != http.MethodGet {
-			return answer(methodErr(400, 100, 0, "Unsupported "+strings.ToLower(r.Method)+" request."))
+		if method != http.MethodGet {
+			return answer(methodErr(400, 100, 0, "Unsupported "+strings.ToLower(method)+" request."))
 		}
 		return g.getPage(p, params)
 	}
@@ -312,9 +355,9 @@ func (g *Graph) serve(r *http.Request) (status int, body any) {
 		return answer(oauthErr(403, 210, 0, "(#210) A page access token is required to request this resource."))
 	}
 	switch edge := parts[2]; {
-	case edge == "subscribed_apps" && r.Method == http.MethodPost:
+	case edge == "subscribed_apps" && method == http.MethodPost:
 		return g.subscribe(p, params)
-	case edge == "subscribed_apps" && r.Method == http.MethodGet:
+	case edge == "subscribed_apps" && method == http.MethodGet:
 		apps := []any{}
 		if p.fields != nil {
 			apps = append(apps, map[string]any{
@@ -323,17 +366,17 @@ func (g *Graph) serve(r *http.Request) (status int, body any) {
 			})
 		}
 		return 200, map[string]any{"data": apps}
-	case edge == "subscribed_apps" && r.Method == http.MethodDelete:
+	case edge == "subscribed_apps" && method == http.MethodDelete:
 		p.fields = nil
 		return 200, map[string]bool{"success": true}
-	case edge == "messages" && r.Method == http.MethodPost:
+	case edge == "messages" && method == http.MethodPost:
 		if status, body = g.send(p, params); status == http.StatusOK {
 			m := g.sent[len(g.sent)-1]
 			accepted = &m
 		}
 		return status, body
 	case edge == "subscribed_apps" || edge == "messages":
-		return answer(methodErr(400, 100, 0, "Unsupported "+strings.ToLower(r.Method)+" request."))
+		return answer(methodErr(400, 100, 0, "Unsupported "+strings.ToLower(method)+" request."))
 	}
 	return answer(oauthErr(400, 2500, 0, "Unknown path components: /"+parts[2]))
 }
@@ -349,14 +392,17 @@ func (g *Graph) popFailure() (Failure, bool) {
 	return f, true
 }
 
-// formParams merges the query with a form or JSON body, both of which Graph accepts.
+// formParams merges the query with a form or JSON body, both of which Graph accepts, whatever the method: a
+// DELETE may carry a body too.
 func formParams(r *http.Request) (url.Values, *graphError) {
-	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/json" {
+	q := r.URL.Query()
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch ct {
+	case "application/json":
 		var body map[string]json.RawMessage
 		if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20)).Decode(&body); err != nil {
 			return nil, paramErr("Invalid JSON body")
 		}
-		q := r.URL.Query()
 		for k, v := range body {
 			var s string
 			if json.Unmarshal(v, &s) != nil {
@@ -364,13 +410,46 @@ func formParams(r *http.Request) (url.Values, *graphError) {
 			}
 			q.Set(k, s)
 		}
-		return q, nil
+	case "application/x-www-form-urlencoded":
+		b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, 1<<20))
+		if err != nil {
+			return nil, paramErr("Invalid request body")
+		}
+		form, err := url.ParseQuery(string(b))
+		if err != nil {
+			return nil, paramErr("Invalid request body")
+		}
+		for k, v := range form {
+			q[k] = v // the body wins, as Graph's does
+		}
 	}
-	r.Body = http.MaxBytesReader(nil, r.Body, 1<<20)
-	if err := r.ParseForm(); err != nil {
-		return nil, paramErr("Invalid request body")
+	return q, nil
+}
+
+// appToken answers the app credentials grant: an app access token for a client_id and its client_secret, and
+// Meta's refusals otherwise.
+func (g *Graph) appToken(params url.Values) (int, any) {
+	fail := func(ge *graphError) (int, any) { return ge.status, ge }
+	if gt := params.Get("grant_type"); gt != "client_credentials" {
+		return fail(paramErr("Invalid grant_type: '%s'. Supported types: client_credentials, fb_exchange_token", gt))
 	}
-	return r.Form, nil
+	id := params.Get("client_id")
+	g.mu.Lock()
+	secret, ok := g.apps[id]
+	if id == g.AppID {
+		secret, ok = g.AppSecret, true
+	}
+	g.mu.Unlock()
+	if !ok && g.AcceptUnknownApps && id != "" {
+		secret, ok = params.Get("client_secret"), true
+	}
+	switch {
+	case !ok:
+		return fail(oauthErr(400, 101, 0, "Error validating application. Invalid application ID."))
+	case params.Get("client_secret") != secret:
+		return fail(oauthErr(400, 1, 0, "Error validating client secret."))
+	}
+	return 200, map[string]string{"access_token": params.Get("client_id") + "|" + randomString(27), "token_type": "bearer"}
 }
 
 func (g *Graph) getPage(p *page, params url.Values) (int, any) {
