@@ -110,6 +110,21 @@ func (c *recordingClient) SignalWithStartWorkflow(_ context.Context, id, signal 
 	return nil, nil
 }
 
+func (c *recordingClient) ScheduleClient() client.ScheduleClient { return recordingSchedules{c: c} }
+
+// recordingSchedules records the workflow a schedule starts as started by its action's workflow ID.
+type recordingSchedules struct {
+	client.ScheduleClient
+	c *recordingClient
+}
+
+func (s recordingSchedules) Create(_ context.Context, opts client.ScheduleOptions) (client.ScheduleHandle, error) {
+	a, ok := opts.Action.(*client.ScheduleWorkflowAction)
+	require.True(s.c.t, ok, "schedule %s starts no workflow", opts.ID)
+	s.c.start(a.ID, a.Workflow, a.Args)
+	return nil, nil
+}
+
 // recordingRegistry is a worker.WorkflowRegistry that records the names workflows are registered under.
 type recordingRegistry map[string]any
 
@@ -181,6 +196,12 @@ var starters = map[string]func(context.Context, client.Client) error{
 	},
 	"CancelExport": func(ctx context.Context, c client.Client) error {
 		_, err := workflows.CancelExport(ctx, c, workflows.ExportInput{TenantID: "ten_1", ExportID: "exp_1"})
+		return err
+	},
+	"EnsureInboxRetentionSchedule": func(ctx context.Context, c client.Client) error {
+		_, err := workflows.EnsureInboxRetentionSchedule(ctx, c, workflows.InboxRetentionSchedule{
+			Input: workflows.InboxRetentionInput{DeliveredAge: 30 * 24 * time.Hour, DeadAge: 90 * 24 * time.Hour},
+		})
 		return err
 	},
 	"DeliverInboxEvents": func(ctx context.Context, c client.Client) error {

@@ -56,6 +56,7 @@ func RegisterWorkflows(r WorkflowRegistry) {
 		workflows.ConversationWorkflowType:    workflows.Conversation,
 		workflows.SecretRotationWorkflowType:  workflows.SecretRotation,
 		workflows.ExportWorkflowType:          workflows.Export,
+		workflows.InboxRetentionWorkflowType:  workflows.InboxRetention,
 	} {
 		r.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
 	}

@@ -3,6 +3,8 @@ package workflows
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -185,6 +187,91 @@ func DeliverInboxEvents(ctx context.Context, c client.Client, in ConversationInp
 // running workflow gets the signal, and when there is none a new one is started.
 func StartConversationOptions(tenantID, channelID string) client.StartWorkflowOptions {
 	return startOptions("", tenantID, channelID, enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING)
+}
+
+// InboxRetentionSchedule is what the schedule InboxRetentionScheduleID starts, and how often.
+type InboxRetentionSchedule struct {
+	Every time.Duration // 0 means DefaultInboxRetentionEvery
+	Input InboxRetentionInput
+}
+
+// What EnsureInboxRetentionSchedule did.
+const (
+	ScheduleCreated   = "created"
+	ScheduleUpdated   = "updated"
+	ScheduleUnchanged = "unchanged"
+)
+
+// EnsureInboxRetentionSchedule creates the Temporal Schedule InboxRetentionScheduleID, which starts
+// InboxRetention with s.Input every s.Every and skips a start while the previous purge still runs; when the
+// schedule exists with another interval or input, it updates it to these, keeping its paused state and note (an
+// operator's, from the Web UI). Every worker process calls it when it starts, so the last one to start with
+// other settings wins. It returns ScheduleCreated, ScheduleUpdated or ScheduleUnchanged.
+//
+// The input a schedule carries is encrypted by the payload codec, and Describe returns it undecoded; its
+// summary (a line the Web UI shows) is decoded, and it spells out the whole input, so it is what is compared.
+func EnsureInboxRetentionSchedule(ctx context.Context, c client.Client, s InboxRetentionSchedule) (string, error) {
+	if s.Every == 0 {
+		s.Every = DefaultInboxRetentionEvery
+	}
+	if s.Input.Batch == 0 {
+		s.Input.Batch = DefaultInboxPurgeBatch
+	}
+	spec := client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: s.Every}}}
+	action := &client.ScheduleWorkflowAction{
+		ID: InboxRetentionScheduleID, Workflow: InboxRetentionWorkflowType, Args: []any{s.Input}, TaskQueue: TaskQueue,
+		StaticSummary: s.Input.summary(),
+	}
+	// A run missed while Temporal was down is made up for only within one interval: one purge catches up.
+	policy := client.SchedulePolicies{Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, CatchupWindow: s.Every}
+	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
+		ID: InboxRetentionScheduleID, Spec: spec, Action: action, Overlap: policy.Overlap, CatchupWindow: policy.CatchupWindow,
+	})
+	_, exists := errors.AsType[*serviceerror.AlreadyExists](err)
+	switch {
+	case err == nil:
+		return ScheduleCreated, nil
+	case !exists && !errors.Is(err, temporal.ErrScheduleAlreadyRunning):
+		return "", fmt.Errorf("create schedule %s: %w", InboxRetentionScheduleID, err)
+	}
+	outcome := ScheduleUnchanged
+	err = c.ScheduleClient().GetHandle(ctx, InboxRetentionScheduleID).Update(ctx, client.ScheduleUpdateOptions{
+		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+			current := in.Description.Schedule
+			if sameSchedule(current, spec, action, policy) {
+				return nil, temporal.ErrSkipScheduleUpdate
+			}
+			current.Spec, current.Action = &spec, action
+			if current.Policy == nil {
+				current.Policy = &client.SchedulePolicies{}
+			}
+			current.Policy.Overlap, current.Policy.CatchupWindow = policy.Overlap, policy.CatchupWindow
+			outcome = ScheduleUpdated
+			return &client.ScheduleUpdate{Schedule: &current}, nil
+		},
+	})
+	if err != nil {
+		return "", fmt.Errorf("update schedule %s: %w", InboxRetentionScheduleID, err)
+	}
+	return outcome, nil
+}
+
+// sameSchedule reports whether the schedule as described has the spec, the action (compared by workflow ID,
+// type, task queue and summary) and the overlap and catch-up policies given.
+func sameSchedule(current client.Schedule, spec client.ScheduleSpec, action *client.ScheduleWorkflowAction,
+	policy client.SchedulePolicies) bool {
+	a, ok := current.Action.(*client.ScheduleWorkflowAction)
+	if !ok || a.ID != action.ID || a.Workflow != action.Workflow || a.TaskQueue != action.TaskQueue ||
+		a.StaticSummary != action.StaticSummary {
+		return false
+	}
+	sp := current.Spec
+	if sp == nil || len(sp.Calendars) > 0 || len(sp.CronExpressions) > 0 || len(sp.Skip) > 0 ||
+		!slices.Equal(sp.Intervals, spec.Intervals) {
+		return false
+	}
+	p := current.Policy
+	return p != nil && p.Overlap == policy.Overlap && p.CatchupWindow == policy.CatchupWindow
 }
 
 // exclusiveStart are the options of a workflow that runs once at a time per ID: a start while one runs fails,

@@ -30,6 +30,10 @@ const (
 	DefaultPublicURL         = "http://localhost:8080"
 	DefaultVerificationTTL   = 7 * 24 * time.Hour
 	DefaultRotationReminder  = 24 * time.Hour
+	// DefaultInboxRetention is how long delivered inbox events are kept: a month of conversations to read back.
+	// DefaultDeadLetterRetention is longer: a dead letter waits for someone to look at it and retry it.
+	DefaultInboxRetention      = 30 * 24 * time.Hour
+	DefaultDeadLetterRetention = 90 * 24 * time.Hour
 	// DefaultExportBucket is where aicc api and aicc worker keep export files unless AICC_EXPORT_BUCKET says
 	// otherwise: a directory both reach (a shared volume), or an S3 bucket. aicc dev uses its data directory.
 	DefaultExportBucket = "file:///var/lib/aicc/exports"
@@ -93,6 +97,10 @@ type Config struct {
 	DispatchConcurrency int
 	DispatchLease       time.Duration
 	DispatchMaxAttempts int
+	// InboxRetention and DeadLetterRetention are how old delivered inbox events and dead letters get before the
+	// inbox-retention schedule, which aicc worker and aicc dev keep up to date, deletes them.
+	InboxRetention      time.Duration
+	DeadLetterRetention time.Duration
 
 	// The Graph API: where it is, which version is called, whom its TLS certificate must chain to, and how
 	// long one attempt may take.
@@ -149,6 +157,10 @@ type Config struct {
 //	AICC_DISPATCH_CONCURRENCY conversations the inbox dispatcher signals at once (default 32)
 //	AICC_DISPATCH_LEASE       how long a claimed conversation is one dispatcher's unless renewed (default 30s)
 //	AICC_DISPATCH_MAX_ATTEMPTS failed deliveries after which an inbox event is a dead letter (default 10)
+//	AICC_INBOX_RETENTION      how long delivered inbox events are kept before the hourly inbox-retention
+//	                          schedule deletes them, a Go duration (default 720h, at least 1h); pending events
+//	                          are never deleted
+//	AICC_DEAD_LETTER_RETENTION how long dead letters are kept, likewise (default 2160h, at least 1h)
 //	AICC_MAX_BODY_BYTES       largest accepted request body in bytes (default 1048576)
 //	AICC_LOG_LEVEL            debug, info, warn or error (default info)
 //	AICC_GRAPH_BASE_URL       base URL of Meta's Graph API (default https://graph.facebook.com; aicc dev
@@ -185,6 +197,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		GraphVersion:      DefaultGraphVersion,
 		GraphTimeout:      DefaultGraphTimeout,
 	}
+	c.InboxRetention, c.DeadLetterRetention = DefaultInboxRetention, DefaultDeadLetterRetention
 	env := func(name string) string { return strings.TrimSpace(getenv(name)) }
 	var errs []error
 	bad := func(name, format string, args ...any) {
@@ -345,6 +358,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	duration("AICC_DISPATCH_LEASE", "30s", time.Second, time.Hour, &c.DispatchLease)
 	count("AICC_DISPATCH_CONCURRENCY", 1, 1024, &c.DispatchConcurrency)
 	count("AICC_DISPATCH_MAX_ATTEMPTS", 1, 1000, &c.DispatchMaxAttempts)
+	duration("AICC_INBOX_RETENTION", "720h", time.Hour, 0, &c.InboxRetention)
+	duration("AICC_DEAD_LETTER_RETENTION", "2160h", time.Hour, 0, &c.DeadLetterRetention)
 	if v := env("AICC_MAX_BODY_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1024 {

@@ -187,6 +187,7 @@ func dev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer)
 	if err := worker.RegisterSearchAttributes(ctx, tc, cfg.TemporalNamespace); err != nil {
 		return err
 	}
+	ensureInboxRetention(ctx, cfg, tc, logger)
 
 	// The UI starts after the frontend is healthy: its gRPC connection is dialled once, at start. It decodes
 	// payloads through the codec served beside the API under this run's capability path (devCodecHandler).

@@ -126,6 +126,7 @@ func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		// Compose's admin-tools job registers them too; a worker without the permission still works.
 		logger.Warn("could not register search attributes", slog.String("error", err.Error()))
 	}
+	ensureInboxRetention(ctx, cfg, tc, logger)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
