@@ -148,11 +148,12 @@ func toServiceCalendarJSON(sc *aicc.ServiceCalendar) serviceCalendarJSON {
 
 func (s *Server) createServiceCalendar(c *gin.Context) error {
 	var req struct {
-		Name                 string         `json:"name"`
-		TimeZone             string         `json:"timeZone"`
-		WeeklyNonWorkingDays []time.Weekday `json:"weeklyNonWorkingDays"`
-		RestDates            []string       `json:"restDates"`
-		MakeUpWorkDates      []string       `json:"makeUpWorkDates"`
+		Name     string `json:"name"`
+		TimeZone string `json:"timeZone"`
+		// The lists are decoded only within their limits: a longer one is refused whole by Validate.
+		WeeklyNonWorkingDays aicc.WeekdayList `json:"weeklyNonWorkingDays"`
+		RestDates            aicc.DateList    `json:"restDates"`
+		MakeUpWorkDates      aicc.DateList    `json:"makeUpWorkDates"`
 	}
 	if err := decodeJSON(c, &req); err != nil {
 		return err

@@ -99,13 +99,29 @@ var worstTokenHealth = fmt.Sprintf(`COALESCE((SELECT p.token_health FROM pages A
 // filterChannels keeps the channels of q in status and whose name contains name, ignoring case; an empty
 // status or name keeps every one. The channel list and the exports filter through it alike.
 func filterChannels(q *bun.SelectQuery, status aicc.ChannelStatus, name string) *bun.SelectQuery {
+	if status == "" && name == "" {
+		return q
+	}
+	cond, args := channelFilter(status, name)
+	return q.Where(cond, args...)
+}
+
+// channelFilter is filterChannels' condition as one SQL expression and its arguments, for a query that needs
+// it as a value rather than as a WHERE ("1 = 1" with neither filter).
+func channelFilter(status aicc.ChannelStatus, name string) (string, []any) {
+	var conds []string
+	var args []any
 	if status != "" {
-		q = q.Where("status = ?", string(status))
+		conds, args = append(conds, "status = ?"), append(args, string(status))
 	}
 	if name != "" {
-		q = q.Where("lower(name) LIKE ? ESCAPE '!'", "%"+likeEscaper.Replace(strings.ToLower(name))+"%")
+		conds = append(conds, "lower(name) LIKE ? ESCAPE '!'")
+		args = append(args, "%"+likeEscaper.Replace(strings.ToLower(name))+"%")
 	}
-	return q
+	if len(conds) == 0 {
+		return "1 = 1", nil
+	}
+	return strings.Join(conds, " AND "), args
 }
 
 // likeEscaper escapes the LIKE wildcards of a search term, with '!' as the escape character (a backslash

@@ -10,43 +10,40 @@ import (
 	"github.com/uptrace/bun"
 )
 
-// matchChunk is how many selected channel IDs one query of MatchExportChannels checks.
-const matchChunk = 1000
+// matchChunk is how many selected channel IDs one query of MatchExportChannels checks: a whole selection the
+// API accepts, so that its IDs are looked up in one query.
+const matchChunk = aicc.MaxExportSelection
 
 // MatchExportChannels counts the tenant's channels sel matches. Without sel.ChannelIDs, those are the channels
 // that sel.Status and sel.Name keep, as they filter ListChannels; with them, those of the IDs that are the
 // tenant's channels and pass the same filters. unknown lists, sorted and once each, the IDs that are not the
 // tenant's channels; a channel that exists but fails a filter is not unknown, only not counted. Channels being
-// deleted match nothing, and their IDs are unknown: they are going away. The IDs are checked 1,000 to a query.
+// deleted match nothing, and their IDs are unknown: they are going away. The IDs are checked 10,000 to a query,
+// which tells for each one found whether it passes the filters: every ID is looked up once.
 func (s *Store) MatchExportChannels(ctx context.Context, tenantID string, sel aicc.ExportSelection) (int, []string, error) {
 	if len(sel.ChannelIDs) == 0 {
 		n, err := exportMatch(s.db.NewSelect().Model((*channelRow)(nil)), tenantID, sel).Count(ctx)
 		return int(n), nil, wrap(err, "match export channels")
 	}
-	filtered := sel.Status != "" || sel.Name != ""
+	filter, args := channelFilter(sel.Status, sel.Name)
 	var unknown []string
 	n := 0
 	for chunk := range slices.Chunk(uniqueIDs(sel.ChannelIDs), matchChunk) {
-		var known []string
+		var known []struct {
+			ID      string `bun:"id"`
+			Matched int    `bun:"matched"`
+		}
 		err := s.db.NewSelect().Model((*channelRow)(nil)).Column("id").
+			ColumnExpr("CASE WHEN "+filter+" THEN 1 ELSE 0 END AS matched", args...).
 			Where("tenant_id = ? AND status <> ? AND id IN (?)", tenantID, string(aicc.StatusDeleting), bun.List(chunk)).
 			Scan(ctx, &known)
 		if err != nil {
 			return 0, nil, wrap(err, "match export channels")
 		}
-		matched := len(known)
-		if filtered && matched > 0 {
-			q := exportMatch(s.db.NewSelect().Model((*channelRow)(nil)), tenantID, sel).Where("id IN (?)", bun.List(known))
-			m, err := q.Count(ctx)
-			if err != nil {
-				return 0, nil, wrap(err, "match export channels")
-			}
-			matched = int(m)
-		}
-		n += matched
 		isKnown := make(map[string]bool, len(known))
-		for _, id := range known {
-			isKnown[id] = true
+		for _, k := range known {
+			isKnown[k.ID] = true
+			n += k.Matched
 		}
 		for _, id := range chunk {
 			if !isKnown[id] {

@@ -382,3 +382,47 @@ func exportIDs(es []*aicc.Export) []string {
 	}
 	return ids
 }
+
+// queryCounter counts the SELECTs a store runs.
+type queryCounter struct{ selects int }
+
+func (q *queryCounter) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context {
+	return ctx
+}
+
+func (q *queryCounter) AfterQuery(_ context.Context, e *bun.QueryEvent) {
+	if strings.HasPrefix(strings.TrimSpace(e.Query), "SELECT") {
+		q.selects++
+	}
+}
+
+// TestMatchExportChannelsLooksUpEachIDOnce: a selection of IDs with filters is one query, which tells whether
+// each channel found passes them, rather than a query per 1,000 IDs and a second one over the same IDs.
+func TestMatchExportChannelsLooksUpEachIDOnce(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		ctx := context.Background()
+		a := newTenant(t, s, "a", now)
+		ids := seedChannels(t, s, a.ID, 2500, "a")
+		counter := &queryCounter{}
+		s.DB().AddQueryHook(counter)
+		sel := aicc.ExportSelection{ChannelIDs: slices.Concat(ids, []string{"ch_missing"}), Status: aicc.StatusAwaitingVerification, Name: "SEED 1"}
+		n, unknown, err := s.MatchExportChannels(ctx, a.ID, sel)
+		require.NoError(t, err)
+		require.Equal(t, 900, n, "Seed 1000 to Seed 1999 but every tenth, which is active")
+		require.Equal(t, []string{"ch_missing"}, unknown)
+		require.Equal(t, 1, counter.selects)
+
+		// The store checks more than a selection the API accepts in as many queries as it takes.
+		missing := make([]string, aicc.MaxExportSelection)
+		for i := range missing {
+			missing[i] = fmt.Sprintf("ch_none%05d", i)
+		}
+		sel.ChannelIDs = slices.Concat(ids, missing)
+		counter.selects = 0
+		n, unknown, err = s.MatchExportChannels(ctx, a.ID, sel)
+		require.NoError(t, err)
+		require.Equal(t, 900, n)
+		require.Equal(t, missing, unknown)
+		require.Equal(t, 2, counter.selects)
+	})
+}
