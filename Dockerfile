@@ -18,6 +18,8 @@ RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/aicc /usr/local/bin/aicc
 USER nonroot:nonroot
-EXPOSE 8080 9090
+# aicc api: 8080 the public listener (Meta's webhooks), 8081 the admin one (set AICC_HTTP_ADDR=:8081 in a
+# container: its default is the loopback interface); aicc worker: 9090.
+EXPOSE 8080 8081 9090
 ENTRYPOINT ["/usr/local/bin/aicc"]
 CMD ["api"]

@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"encoding/hex"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -31,7 +33,7 @@ type webhookChannel struct {
 	id        string
 	tenantID  string
 	found     bool // false: no channel has this ID (cached too, so a deleted channel's retries stay cheap)
-	disabled  bool
+	disabled  bool // a channel not found or disabled is a decoyChannel
 	algorithm aicc.SignatureAlgorithm
 	secrets   []string // the current app secret, which signatures should match; none when unset
 	// previous is the app secret a rotation replaced, which a signature may match until previousUntil.
@@ -41,15 +43,21 @@ type webhookChannel struct {
 	loadedAt      time.Time
 }
 
-// refusal is why a POST for this channel is refused before its signature is checked, "" if it is not.
-func (w *webhookChannel) refusal() string {
-	switch {
-	case !w.found:
-		return rejectUnknownChannel
-	case w.disabled:
-		return rejectDisabledChannel
-	}
-	return ""
+// refusal is why a POST for this channel is refused before its signature is checked, "" if it is not: it
+// never is. A channel that does not exist or is disabled is a decoyChannel, whose POSTs fail the signature
+// check as a wrong signature does, so that no metric tells such a channel from one that exists.
+func (w *webhookChannel) refusal() string { return "" }
+
+// decoySecret is the app secret a POST for a channel that does not exist, or is disabled, is checked against:
+// random for each process, so no signature matches it. Such a POST is then refused, and counted in the
+// metrics, exactly as a POST with a wrong signature for an existing SHA-256 channel: a prober learns nothing
+// from /metrics about which channel IDs exist. The log says it, at debug level.
+var decoySecret = hex.EncodeToString(aicc.RandomBytes(32))
+
+// decoyChannel is what the webhook POST knows of a channel ID that no channel it may take events for has: a
+// SHA-256 channel with decoySecret and no Page.
+func decoyChannel(id string) *webhookChannel {
+	return &webhookChannel{id: id, algorithm: aicc.AlgorithmSHA256, secrets: []string{decoySecret}}
 }
 
 // previousSecret returns the previous app secret while it is accepted at now, nil when none is.
@@ -180,22 +188,23 @@ func (c *channelCache) insert(id string, e *cacheEntry, now time.Time) {
 }
 
 // loadWebhookChannel reads what the webhook POST needs of a channel: the channel, its unsealed app secrets
-// (the current one, and the previous one during a rotation's overlap window) and its Pages. A channel that does not exist is a webhookChannel that is not found, not an error; any other
-// failure is an error, which the handler answers 503 so that Meta retries.
+// (the current one, and the previous one during a rotation's overlap window) and its Pages. A channel that does
+// not exist, or is disabled, is a decoyChannel, not an error; any other failure is an error, which the handler
+// answers 503 so that Meta retries.
 func (s *Server) loadWebhookChannel(ctx context.Context, id string) (*webhookChannel, error) {
 	ch, err := s.Store.FindChannel(ctx, id)
 	switch {
 	case aicc.ErrorCode(err) == aicc.ENOTFOUND:
-		return &webhookChannel{id: id}, nil
+		return s.decoy(id, "webhook for a channel that does not exist"), nil
 	case err != nil:
 		return nil, err
+	case ch.Onboarding.Status == aicc.StatusDisabled:
+		w := s.decoy(id, "webhook for a disabled channel")
+		w.found, w.disabled = true, true
+		return w, nil
 	}
 	w := &webhookChannel{
-		id: ch.ID, tenantID: ch.TenantID, found: true, algorithm: ch.Algorithm,
-		disabled: ch.Onboarding.Status == aicc.StatusDisabled, pages: map[string]struct{}{},
-	}
-	if w.disabled {
-		return w, nil
+		id: ch.ID, tenantID: ch.TenantID, found: true, algorithm: ch.Algorithm, pages: map[string]struct{}{},
 	}
 	owner := aicc.ChannelSecretOwner(ch.ID, aicc.SecretAppSecret)
 	sealed, err := s.Store.ChannelSecret(ctx, ch.ID, aicc.SecretAppSecret)
@@ -227,9 +236,16 @@ func (s *Server) loadWebhookChannel(ctx context.Context, id string) (*webhookCha
 	})
 	switch {
 	case aicc.ErrorCode(err) == aicc.ENOTFOUND: // deleted meanwhile
-		return &webhookChannel{id: id}, nil
+		return s.decoy(id, "webhook for a channel that does not exist"), nil
 	case err != nil:
 		return nil, err
 	}
 	return w, nil
+}
+
+// decoy is decoyChannel(id), and a debug log line that says why: the only place that tells an unknown channel
+// from a wrong signature.
+func (s *Server) decoy(id, why string) *webhookChannel {
+	s.Logger.Debug(why, slog.String("channel_id", id))
+	return decoyChannel(id)
 }

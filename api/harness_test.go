@@ -52,9 +52,12 @@ type harness struct {
 	keyring  *aicc.Keyring
 	temporal *mocks.Client
 	server   *api.Server
-	handler  http.Handler
+	handler  http.Handler // sends each request to public or admin, as the two listeners of a process do
 	logs     *syncBuffer
 	clock    *time.Time // what Server.Now returns; set *clock to move time
+
+	// public and admin are the handlers of the server's two listeners.
+	public, admin http.Handler
 
 	doc    *openapi3.T
 	router routers.Router
@@ -135,7 +138,8 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	for _, o := range opts {
 		o(h)
 	}
-	h.handler = h.server.Handler()
+	h.public, h.admin = h.server.PublicHandler(), h.server.AdminHandler()
+	h.handler = listeners{public: h.public, admin: h.admin}
 	h.doc, h.router = loadSpec(t)
 	if !h.noCertificate {
 		h.storeCertificate(h.now().Add(-time.Hour), h.now().Add(365*24*time.Hour))
@@ -143,6 +147,17 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	h.expectWorkflows()
 	t.Cleanup(func() { h.flows.requireNoFailureLeft(t) })
 	return h
+}
+
+// listeners sends the webhook routes' requests to public and every other request to admin.
+type listeners struct{ public, admin http.Handler }
+
+func (l listeners) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/webhooks/") {
+		l.public.ServeHTTP(w, r)
+		return
+	}
+	l.admin.ServeHTTP(w, r)
 }
 
 // harnessStore is a fresh migrated store: on Postgres when AICC_TEST_POSTGRES_URL names a database, else on

@@ -161,15 +161,17 @@ func (brokenStore) ListChannels(context.Context, string, aicc.ChannelFilter) ([]
 	return nil, "", errors.New(`pq: relation "secret_table" does not exist`)
 }
 
-// TestSpecCoversEveryRoute checks that every gin route is in api/openapi.yaml and every operation there is
-// a gin route.
+// TestSpecCoversEveryRoute checks that every gin route of the two listeners is in api/openapi.yaml and every
+// operation there is a route of one of them.
 func TestSpecCoversEveryRoute(t *testing.T) {
 	h := newHarness(t)
-	engine, ok := h.handler.(*gin.Engine)
+	public, ok := h.public.(*gin.Engine)
+	require.True(t, ok)
+	admin, ok := h.admin.(*gin.Engine)
 	require.True(t, ok)
 	param := regexp.MustCompile(`:([A-Za-z]+)`)
 	routes := map[string]bool{}
-	for _, r := range engine.Routes() {
+	for _, r := range append(public.Routes(), admin.Routes()...) {
 		path := param.ReplaceAllString(r.Path, "{$1}")
 		routes[r.Method+" "+path] = true
 		item := h.doc.Paths.Value(path)
@@ -196,7 +198,7 @@ func TestServe(t *testing.T) {
 	h := newHarness(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- api.Serve(ctx, "127.0.0.1:0", h.handler, h.server.Logger) }()
+	go func() { done <- api.Serve(ctx, "admin", "127.0.0.1:0", h.admin, h.server.Logger) }()
 	time.Sleep(50 * time.Millisecond)
 	cancel()
 	select {
@@ -206,7 +208,7 @@ func TestServe(t *testing.T) {
 		t.Fatal("Serve did not return after its context was done")
 	}
 
-	assert.Error(t, api.Serve(context.Background(), "127.0.0.1:-1", h.handler, h.server.Logger))
+	assert.Error(t, api.Serve(context.Background(), "admin", "127.0.0.1:-1", h.admin, h.server.Logger))
 }
 
 func TestPanicsAreInternalErrors(t *testing.T) {
@@ -243,12 +245,7 @@ func TestStoreMetrics(t *testing.T) {
 	h := newHarness(t, withoutCertificate())
 	tn := h.newTenant("A")
 	sys := h.token("", aicc.RoleSysadmin)
-	scrape := func() string {
-		t.Helper()
-		r := h.get("/metrics", "")
-		requireStatus(t, r, http.StatusOK)
-		return string(r.Body)
-	}
+	scrape := h.scrape
 
 	m := scrape()
 	for _, health := range []string{"healthy", "degraded", "reauth_required"} {
@@ -304,9 +301,12 @@ func (unreachableStore) InboxStats(context.Context) (aicc.InboxStats, error) {
 	return aicc.InboxStats{}, errors.New("dial tcp 10.0.0.7:5432: no route to host")
 }
 
+// A database that has never answered the gauges' queries: their series are left out, the rest still answers,
+// the failures are counted and logged, and the refresh time stays 0.
 func TestStoreMetricsWhenDatabaseIsDown(t *testing.T) {
 	h := newHarness(t, withServer(func(s *api.Server) { s.Store = unreachableStore{s.Store} }))
 	requireStatus(t, h.get("/healthz", ""), http.StatusOK)
+	require.Error(t, api.RefreshGauges(context.Background(), h.server))
 	r := h.get("/metrics", "")
 	requireStatus(t, r, http.StatusOK)
 	m := string(r.Body)
@@ -316,6 +316,10 @@ func TestStoreMetricsWhenDatabaseIsDown(t *testing.T) {
 	assert.False(t, ok)
 	_, ok = metricValue(t, m, "aicc_inbox_undelivered")
 	assert.False(t, ok)
+	_, ok = metricValue(t, m, "aicc_secret_rotations_reminded")
+	assert.True(t, ok, "a query that answers is served")
+	assert.Equal(t, float64(1), h.metric(m, "aicc_metrics_refresh_errors_total"))
+	assert.Zero(t, h.metric(m, "aicc_metrics_refreshed_timestamp_seconds"), "no refresh has answered in full")
 	assert.Contains(t, h.logs.String(), "connection refused")
 	assert.Contains(t, h.logs.String(), "i/o timeout")
 	assert.Contains(t, h.logs.String(), "no route to host")

@@ -655,7 +655,7 @@ func TestRotationWhenTemporalFails(t *testing.T) {
 	assert.NotNil(t, h.rotation(tn, id).PreviousUntil, "not revoked")
 }
 
-// TestRotationMetrics checks the rotation gauges, read from the store at scrape time.
+// TestRotationMetrics checks the rotation gauges, read from the store by each refresh.
 func TestRotationMetrics(t *testing.T) {
 	h := newHarness(t)
 	tn := h.newTenant("A")

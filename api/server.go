@@ -15,6 +15,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -35,7 +36,9 @@ const DefaultMaxBodyBytes = 1 << 20
 // timeout.
 const DefaultWorkflowWait = 20 * time.Second
 
-// Server holds the API's dependencies. Build the HTTP handler with Handler and serve it with Serve.
+// Server holds the API's dependencies. It serves two listeners: PublicHandler, the only one the internet
+// reaches, carries Meta's webhooks; AdminHandler carries everything else (/v1, /metrics, /openapi.yaml, the API
+// docs, /readyz). Serve each with Serve, and run RunGauges beside them.
 type Server struct {
 	Store    aicc.Store
 	Keyring  *aicc.Keyring
@@ -47,7 +50,8 @@ type Server struct {
 	Logger *slog.Logger
 	// Metrics is the registry the API registers its collectors on and serves at /metrics; nil means a new one.
 	Metrics *prometheus.Registry
-	// PublicURL is where Meta reaches this API, e.g. "https://aicc.example.com"; callback URLs start with it.
+	// PublicURL is where Meta reaches the public listener, e.g. "https://aicc.example.com"; callback URLs start
+	// with it.
 	PublicURL string
 	// VerificationTTL is how long onboarding waits for Meta's verification; zero means
 	// workflows.DefaultVerificationTTL.
@@ -65,29 +69,72 @@ type Server struct {
 	ExportRetention time.Duration
 	// MaxBodyBytes bounds request bodies; zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// GaugeInterval is how often RunGauges reads the gauges of /metrics from the database; zero means
+	// DefaultGaugeInterval.
+	GaugeInterval time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 
+	setupOnce       sync.Once
 	metrics         *metrics
+	gauges          *gauges
 	webhookChannels *channelCache
 }
 
-// Handler builds the gin engine with its middleware and every route.
+// setup fills in the defaults and registers the collectors, once, whichever of the handlers and RunGauges comes
+// first.
+func (s *Server) setup() {
+	s.setupOnce.Do(func() {
+		if s.Logger == nil {
+			s.Logger = slog.New(slog.DiscardHandler)
+		}
+		if s.Metrics == nil {
+			s.Metrics = prometheus.NewRegistry()
+		}
+		s.metrics = newMetrics(s.Metrics)
+		s.gauges = newGauges(s, s.Metrics)
+		s.webhookChannels = newChannelCache(s.loadWebhookChannel, s.now)
+	})
+}
+
+// PublicHandler is the handler of the public listener, the one Meta reaches over the internet: Meta's webhook
+// routes and /healthz, nothing else. Every other path is a 404 in the error shape, exactly as a path that is no
+// route at all.
+func (s *Server) PublicHandler() http.Handler {
+	r := s.engine()
+	r.GET("/healthz", s.healthz)
+	s.webhookRoutes(r)
+	return r
+}
+
+// AdminHandler is the handler of the admin listener, for the admin console, operators and Prometheus: /v1,
+// /metrics, /openapi.yaml, the API docs, /readyz and /healthz. It is not for the internet: keep it on a
+// private interface or behind an authenticating proxy.
+func (s *Server) AdminHandler() http.Handler {
+	r := s.engine()
+	r.GET("/healthz", s.healthz)
+	s.adminRoutes(r)
+	return r
+}
+
+// Handler serves the routes of both listeners on one handler, for tests and the load harness (cmd/aicc-load).
+// The processes serve PublicHandler and AdminHandler on listeners of their own.
 func (s *Server) Handler() http.Handler {
-	if s.Logger == nil {
-		s.Logger = slog.New(slog.DiscardHandler)
-	}
-	if s.Metrics == nil {
-		s.Metrics = prometheus.NewRegistry()
-	}
-	s.metrics = newMetrics(s.Metrics)
-	ops.MustRegister(s.Metrics, &storeCollector{s: s})
-	s.webhookChannels = newChannelCache(s.loadWebhookChannel, s.now)
+	r := s.engine()
+	r.GET("/healthz", s.healthz)
+	s.webhookRoutes(r)
+	s.adminRoutes(r)
+	return r
+}
+
+// engine is a gin engine with the middleware every listener shares and the error shape for unknown routes and
+// methods.
+func (s *Server) engine() *gin.Engine {
+	s.setup()
 	maxBody := s.MaxBodyBytes
 	if maxBody <= 0 {
 		maxBody = DefaultMaxBodyBytes
 	}
-
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.Use(s.requestID, s.requestLog, s.httpMetrics, s.recovery, s.bodyLimit(maxBody))
@@ -95,8 +142,17 @@ func (s *Server) Handler() http.Handler {
 	r.NoMethod(s.h(func(*gin.Context) error {
 		return aicc.Errorf(codeMethodNotAllowed, "The route does not allow this method.")
 	}))
+	return r
+}
 
-	r.GET("/healthz", s.healthz)
+// webhookRoutes are Meta's: the public listener's routes.
+func (s *Server) webhookRoutes(r *gin.Engine) {
+	r.GET("/webhooks/facebook/:channelID", s.h(s.verifyWebhook))
+	r.POST("/webhooks/facebook/:channelID", s.h(s.receiveWebhook))
+}
+
+// adminRoutes are the admin listener's routes, /healthz aside.
+func (s *Server) adminRoutes(r *gin.Engine) {
 	r.GET("/readyz", s.readyz)
 	r.GET("/metrics", s.serveMetrics())
 	r.GET("/openapi.yaml", serveOpenAPI)
@@ -104,8 +160,6 @@ func (s *Server) Handler() http.Handler {
 	r.GET("/docs", serveDoc("docs.html", "text/html; charset=utf-8"))
 	r.GET("/docs/redoc.standalone.js", serveDoc("redoc.standalone.js", "text/javascript; charset=utf-8"))
 	r.GET("/docs/redoc.LICENSE", serveDoc("redoc.LICENSE", "text/plain; charset=utf-8"))
-	r.GET("/webhooks/facebook/:channelID", s.h(s.verifyWebhook))
-	r.POST("/webhooks/facebook/:channelID", s.h(s.receiveWebhook))
 
 	v1 := r.Group("/v1", s.h(s.authenticate))
 
@@ -166,7 +220,6 @@ func (s *Server) Handler() http.Handler {
 	t.POST("/exports/:exportID/cancel", s.h(s.cancelExport))
 	t.GET("/exports/:exportID/download", s.h(s.downloadExport))
 	t.GET("/exports/:exportID/files/:name", s.h(s.downloadExportFile))
-	return r
 }
 
 // h adapts a handler that returns an error, so that every handler ends in the one error writer.
@@ -208,8 +261,8 @@ func (s *Server) callbackURL(channelID string) string {
 }
 
 // Serve serves h on addr until ctx is done, then shuts down gracefully, giving in-flight requests up to ten
-// seconds. It returns nil after a clean shutdown.
-func Serve(ctx context.Context, addr string, h http.Handler, logger *slog.Logger) error {
+// seconds. It returns nil after a clean shutdown. name ("public", "admin") starts its log lines and errors.
+func Serve(ctx context.Context, name, addr string, h http.Handler, logger *slog.Logger) error {
 	srv := &http.Server{
 		Addr:              addr,
 		Handler:           h,
@@ -220,7 +273,7 @@ func Serve(ctx context.Context, addr string, h http.Handler, logger *slog.Logger
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	return ops.Serve(ctx, "api", srv, nil, 10*time.Second, logger)
+	return ops.Serve(ctx, name, srv, nil, 10*time.Second, logger)
 }
 
 // decodeJSON decodes the request body into v strictly: unknown fields, wrong types and trailing data are

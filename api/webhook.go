@@ -11,13 +11,14 @@ import (
 	"github.com/aiccfb/aicc/workflows"
 )
 
-// Results of a webhook verification, the label values of aicc_webhook_verifications_total.
+// Results of a webhook verification, the label values of aicc_webhook_verifications_total. A channel that
+// does not exist is wrong_mode or wrong_token, as a channel that does would be: no label tells whether a
+// channel ID exists.
 const (
-	verifyOK             = "verified"
-	verifyUnknownChannel = "unknown_channel"
-	verifyWrongMode      = "wrong_mode"
-	verifyWrongToken     = "wrong_token"
-	verifyError          = "error"
+	verifyOK         = "verified"
+	verifyWrongMode  = "wrong_mode"
+	verifyWrongToken = "wrong_token"
+	verifyError      = "error"
 )
 
 // verifyWebhook answers Meta's verification request: with hub.mode "subscribe" and the channel's verify
@@ -47,12 +48,13 @@ func (s *Server) checkVerification(c *gin.Context) (string, error) {
 	ctx, id := c.Request.Context(), c.Param("channelID")
 	ch, err := s.Store.FindChannel(ctx, id)
 	switch {
-	case aicc.ErrorCode(err) == aicc.ENOTFOUND:
-		return verifyUnknownChannel, nil
-	case err != nil:
+	case err != nil && aicc.ErrorCode(err) != aicc.ENOTFOUND:
 		return verifyError, err
 	case c.Query("hub.mode") != "subscribe":
 		return verifyWrongMode, nil
+	case err != nil:
+		s.log(c).Debug("webhook verification for a channel that does not exist", slog.String("channel_id", id))
+		return verifyWrongToken, nil
 	}
 	sealed, err := s.Store.ChannelSecret(ctx, ch.ID, aicc.SecretVerifyToken)
 	if err != nil {

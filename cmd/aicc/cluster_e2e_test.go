@@ -107,9 +107,12 @@ func TestClusterKillWorkerMidBurst(t *testing.T) {
 
 	// The first API creates the fingerprint key; the other processes start once it has.
 	logs := t.TempDir()
-	api1 := startClusterProcess(t, logs, "api-1", "api", clusterEnv(env, map[string]string{"AICC_HTTP_ADDR": clusterFreeAddr(t)}))
+	apiEnv := func() []string {
+		return clusterEnv(env, map[string]string{"AICC_PUBLIC_ADDR": clusterFreeAddr(t), "AICC_HTTP_ADDR": clusterFreeAddr(t)})
+	}
+	api1 := startClusterProcess(t, logs, "api-1", "api", apiEnv())
 	waitClusterReady(t, api1)
-	api2 := startClusterProcess(t, logs, "api-2", "api", clusterEnv(env, map[string]string{"AICC_HTTP_ADDR": clusterFreeAddr(t)}))
+	api2 := startClusterProcess(t, logs, "api-2", "api", apiEnv())
 	worker1 := startClusterProcess(t, logs, "worker-1", "worker", clusterEnv(env, map[string]string{"AICC_WORKER_METRICS_ADDR": clusterFreeAddr(t)}))
 	worker2 := startClusterProcess(t, logs, "worker-2", "worker", clusterEnv(env, map[string]string{"AICC_WORKER_METRICS_ADDR": clusterFreeAddr(t)}))
 	for _, p := range []*clusterProcess{api2, worker1, worker2} {
@@ -123,7 +126,7 @@ func TestClusterKillWorkerMidBurst(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = store.Close() })
 	store.SetMaxOpenConns(4)
-	s := clusterStack(t, store, api1.url, appSecret)
+	s := clusterStack(t, store, api1.url, api1.public, appSecret)
 	s.meta = fake
 	s.uploadCertificate()
 	// The no-reply timeout must exceed the skill queue's longest wait, 60 s by default.
@@ -138,7 +141,7 @@ func TestClusterKillWorkerMidBurst(t *testing.T) {
 	t.Logf("channel %s active at %s", channelID, time.Since(began).Round(time.Millisecond))
 
 	burstStart := time.Now()
-	b := sendClusterBurst(t, channelID, appSecret, []string{api1.url, api2.url}, func() {
+	b := sendClusterBurst(t, channelID, appSecret, []string{api1.public, api2.public}, func() {
 		worker1.kill(t)
 	})
 	t.Logf("burst: %d of %d events acknowledged in %s (worker-1 killed after %d)", b.acked.Load(),
@@ -229,10 +232,12 @@ func clusterFreeAddr(t *testing.T) string {
 type clusterProcess struct {
 	name string
 	cmd  *exec.Cmd
-	url  string // http:// base URL of its API (api) or its /metrics, /healthz and /readyz (worker)
+	url  string // http:// base URL of its admin listener (api) or its /metrics, /healthz and /readyz (worker)
 	log  string // the file of its output
 	done chan struct{}
 	err  error // its exit, once done is closed
+
+	public string // http:// base URL of an api's public listener, Meta's webhooks
 }
 
 // startClusterProcess starts "aicc <command>" (the test binary run as aicc, see aiccCommand) with env; the test's
@@ -243,6 +248,9 @@ func startClusterProcess(t *testing.T, dir, name, command string, env []string) 
 	for _, kv := range env {
 		if addr, ok := strings.CutPrefix(kv, "AICC_HTTP_ADDR="); ok && command == "api" {
 			p.url = "http://" + addr
+		}
+		if addr, ok := strings.CutPrefix(kv, "AICC_PUBLIC_ADDR="); ok && command == "api" {
+			p.public = "http://" + addr
 		}
 		if addr, ok := strings.CutPrefix(kv, "AICC_WORKER_METRICS_ADDR="); ok && command == "worker" {
 			p.url = "http://" + addr
@@ -331,7 +339,7 @@ func clusterLogTail(file string, n int) string {
 
 // clusterStack is the part of the end-to-end tests' stack that their API helpers use (createChannel,
 // activeChannel, …), on the first API process, with a tenant admin and a sysadmin created in the store.
-func clusterStack(t *testing.T, store *db.Store, apiURL, appSecret string) *stack {
+func clusterStack(t *testing.T, store *db.Store, apiURL, webhooksURL, appSecret string) *stack {
 	t.Helper()
 	ctx := context.Background()
 	now := time.Now().UTC()
@@ -347,7 +355,7 @@ func clusterStack(t *testing.T, store *db.Store, apiURL, appSecret string) *stac
 	if err := store.CreateToken(ctx, sysRec); err != nil {
 		t.Fatalf("CreateToken: %v", err)
 	}
-	return &stack{t: t, store: store, url: apiURL, token: token, sysToken: sysToken, tenantID: tenant.ID, appSecret: appSecret}
+	return &stack{t: t, store: store, url: apiURL, webhooks: webhooksURL, token: token, sysToken: sysToken, tenantID: tenant.ID, appSecret: appSecret}
 }
 
 // clusterBurst is what the burst sent and what was acknowledged.

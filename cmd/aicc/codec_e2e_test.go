@@ -32,7 +32,7 @@ func TestPayloadsEncryptedEndToEnd(t *testing.T) {
 	id, _ := s.activeChannel("fb_codec", pageToken)
 	s.startDispatcher("e2e-codec")
 	text := "my card number is " + strings.TrimPrefix(canary(t, "customer-text"), "CANARY-")
-	sender := &metatest.WebhookSender{URL: s.url + "/webhooks/facebook/" + id, AppSecret: s.appSecret, Algorithm: aicc.AlgorithmSHA256}
+	sender := &metatest.WebhookSender{URL: s.callback(id), AppSecret: s.appSecret, Algorithm: aicc.AlgorithmSHA256}
 	s.post(sender, expectations{}, id, metatest.NewEntry(fakePageID,
 		metatest.Text(fakePageID, fakePSID, "m_codec_1", text, time.Now().UnixMilli())))
 

@@ -26,8 +26,8 @@ type composeService struct {
 	} `yaml:"depends_on"`
 }
 
-// publicPorts are the container ports that may be published on every interface: the API, which Meta's
-// webhooks must reach.
+// publicPorts are the container ports that may be published on every interface: the API's public listener,
+// which Meta's webhooks must reach (its admin listener, 8081, is an admin surface).
 var publicPorts = map[string][]string{"api": {"8080"}}
 
 // composeProblems returns what is wrong with a compose file for aicc:
@@ -125,7 +125,8 @@ func TestComposeChecksCatchMistakes(t *testing.T) {
 			"migrate: AICC_MASTER_KEY_FILE names /keys/master.key"},
 		"one-shot not awaited": {"      keygen:\n        condition: service_completed_successfully\n\n  api:",
 			"      keygen:\n        condition: service_started\n\n  api:", "migrate: starts before the one-shot keygen"},
-		"UI on every interface": {`"127.0.0.1:8233:8080"`, `"8233:8080"`, "temporal-ui: port 8233:8080 is published"},
+		"UI on every interface":        {`"127.0.0.1:8233:8080"`, `"8233:8080"`, "temporal-ui: port 8233:8080 is published"},
+		"admin API on every interface": {`"127.0.0.1:8081:8081"`, `"8081:8081"`, "api: port 8081:8081 is published"},
 	}
 	for name, m := range mutations {
 		t.Run(name, func(t *testing.T) {

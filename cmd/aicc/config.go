@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/api"
 	"github.com/aiccfb/aicc/db"
 	"github.com/aiccfb/aicc/meta"
 )
@@ -24,8 +26,17 @@ const (
 	DefaultTemporalAddress   = "127.0.0.1:7233"
 	DefaultTemporalNamespace = "default"
 	DefaultCodecAddr         = "127.0.0.1:8089"
-	DefaultHTTPAddr          = ":8080"
-	DefaultDevHTTPAddr       = "127.0.0.1:8080"
+	// DefaultPublicAddr is aicc api's public listener, Meta's webhooks and /healthz only: on every interface,
+	// as Meta (or the load balancer in front) must reach it.
+	DefaultPublicAddr = ":8080"
+	// DefaultHTTPAddr is aicc api's admin listener (/v1, /metrics, /openapi.yaml, the docs, /readyz): on the
+	// loopback interface, so that the admin API and the unauthenticated /metrics are never on the internet
+	// unless someone says so. Where the admin console or Prometheus runs elsewhere (a container, a cluster),
+	// set AICC_HTTP_ADDR to ":8081" and publish the port privately, as docker-compose.yml does.
+	DefaultHTTPAddr = "127.0.0.1:8081"
+	// aicc dev's: the callback URLs of the walk-through are on 8080, the API it curls on 8081.
+	DefaultDevPublicAddr     = "127.0.0.1:8080"
+	DefaultDevHTTPAddr       = "127.0.0.1:8081"
 	DefaultWorkerMetricsAddr = ":9090"
 	DefaultPublicURL         = "http://localhost:8080"
 	DefaultVerificationTTL   = 7 * 24 * time.Hour
@@ -72,10 +83,15 @@ type Config struct {
 	// CodecAddr and CodecCORSOrigin configure "aicc codec-server".
 	CodecAddr, CodecCORSOrigin string
 
-	HTTPAddr          string // where aicc api (and aicc dev) serve the REST API, webhooks and /metrics
+	// PublicAddr is where aicc api (and aicc dev) serve Meta's webhooks and /healthz, the only listener for the
+	// internet; HTTPAddr is where they serve everything else: /v1, /metrics, /openapi.yaml, the docs, /readyz.
+	PublicAddr        string
+	HTTPAddr          string
 	WorkerMetricsAddr string // where aicc worker serves /metrics and /healthz
-	// PublicURL is how Meta reaches the API from the internet: callback URLs are built on it.
+	// PublicURL is how Meta reaches the public listener from the internet: callback URLs are built on it.
 	PublicURL string
+	// MetricsInterval is how often aicc api (and aicc dev) read the gauges of /metrics from the database.
+	MetricsInterval time.Duration
 
 	// MasterKey seals new secrets; PreviousMasterKeys only open values sealed before a rotation. MasterKey is
 	// nil when neither AICC_MASTER_KEY nor AICC_MASTER_KEY_FILE is set (aicc dev then makes its own).
@@ -116,8 +132,9 @@ type Config struct {
 	FakeMeta     bool // --fake-meta only: call an in-process fake Meta instead of the Graph API
 
 	// Whether the variable was set, so that aicc dev can pick its own defaults for the others.
-	httpAddrSet  bool
-	publicURLSet bool
+	publicAddrSet bool
+	httpAddrSet   bool
+	publicURLSet  bool
 }
 
 // ConfigFromEnv reads the configuration from the environment through getenv, starting from the defaults.
@@ -136,8 +153,13 @@ type Config struct {
 //	AICC_TEMPORAL_API_KEY / AICC_TEMPORAL_API_KEY_FILE  an API key (Temporal Cloud), sent over TLS
 //	AICC_CODEC_ADDR           where "aicc codec-server" listens (default 127.0.0.1:8089)
 //	AICC_CODEC_CORS_ORIGIN    the Temporal Web UI's origin, allowed to call the codec server from a browser
-//	AICC_HTTP_ADDR            listen address of the API (default ":8080"; "127.0.0.1:8080" for aicc dev)
+//	AICC_PUBLIC_ADDR          listen address of the public listener, Meta's webhooks and /healthz only
+//	                          (default ":8080"; "127.0.0.1:8080" for aicc dev)
+//	AICC_HTTP_ADDR            listen address of the admin listener: /v1, /metrics, /openapi.yaml, the docs,
+//	                          /readyz, /healthz (default "127.0.0.1:8081", for aicc dev too)
 //	AICC_WORKER_METRICS_ADDR  listen address of the worker's /metrics and /healthz (default ":9090")
+//	AICC_METRICS_INTERVAL     how often the API reads the gauges of its /metrics from the database, a Go
+//	                          duration (default 15s, 1s to 1h)
 //	AICC_PUBLIC_URL           public base URL of the API, for Meta callback URLs (default
 //	                          http://localhost:8080; aicc dev derives it from its HTTP address)
 //	AICC_MASTER_KEY           base64 of the 32-byte master key that seals secrets
@@ -182,9 +204,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		TemporalNamespace: DefaultTemporalNamespace,
 		CodecAddr:         DefaultCodecAddr,
 		DatabaseMaxConns:  db.DefaultMaxOpenConns,
+		PublicAddr:        DefaultPublicAddr,
 		HTTPAddr:          DefaultHTTPAddr,
 		WorkerMetricsAddr: DefaultWorkerMetricsAddr,
 		PublicURL:         DefaultPublicURL,
+		MetricsInterval:   api.DefaultGaugeInterval,
 		VerificationTTL:   DefaultVerificationTTL,
 		RotationReminder:  DefaultRotationReminder,
 		ExportRetention:   aicc.DefaultExportRetention,
@@ -245,8 +269,16 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if v := env("AICC_TEMPORAL_NAMESPACE"); v != "" {
 		c.TemporalNamespace = v
 	}
+	if v := env("AICC_PUBLIC_ADDR"); v != "" {
+		c.PublicAddr, c.publicAddrSet = v, true
+	}
 	if v := env("AICC_HTTP_ADDR"); v != "" {
 		c.HTTPAddr, c.httpAddrSet = v, true
+	}
+	if c.publicAddrSet || c.httpAddrSet {
+		if err := checkListenAddrs(c.PublicAddr, c.HTTPAddr); err != nil {
+			bad("AICC_HTTP_ADDR", "%v", err)
+		}
 	}
 	if v := env("AICC_WORKER_METRICS_ADDR"); v != "" {
 		c.WorkerMetricsAddr = v
@@ -344,6 +376,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	c.CodecCORSOrigin = strings.TrimSuffix(env("AICC_CODEC_CORS_ORIGIN"), "/")
 
+	duration("AICC_METRICS_INTERVAL", "15s", time.Second, time.Hour, &c.MetricsInterval)
 	duration("AICC_VERIFICATION_TTL", "168h", time.Minute, 0, &c.VerificationTTL)
 	duration("AICC_ROTATION_REMINDER", "24h", time.Minute, 0, &c.RotationReminder)
 	duration("AICC_EXPORT_RETENTION", "168h", time.Minute, 0, &c.ExportRetention)
@@ -504,6 +537,22 @@ func parseBaseURL(s, example string) (string, error) {
 		return "", fmt.Errorf("must not carry credentials, a query or a fragment, got %q", u.Redacted())
 	}
 	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// checkListenAddrs refuses one address for both listeners: the admin one would then share the public one's
+// port, which is what an AICC_HTTP_ADDR kept from the time of one listener does (":8080").
+func checkListenAddrs(public, admin string) error {
+	ph, pp, perr := net.SplitHostPort(public)
+	ah, ap, aerr := net.SplitHostPort(admin)
+	every := func(host string) bool { return host == "" || host == "0.0.0.0" || host == "::" }
+	same := public == admin
+	if perr == nil && aerr == nil {
+		same = pp == ap && pp != "0" && (ph == ah || every(ph) || every(ah)) // port 0: any free port
+	}
+	if same {
+		return fmt.Errorf("the admin listener (%s) needs another address than the public one, AICC_PUBLIC_ADDR (%s)", admin, public)
+	}
+	return nil
 }
 
 func parsePort(s string) (int, error) {

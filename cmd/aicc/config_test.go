@@ -41,9 +41,11 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 		{"DatabaseURL", got.DatabaseURL, ""},
 		{"TemporalAddress", got.TemporalAddress, "127.0.0.1:7233"},
 		{"TemporalNamespace", got.TemporalNamespace, "default"},
-		{"HTTPAddr", got.HTTPAddr, ":8080"},
+		{"PublicAddr", got.PublicAddr, ":8080"},
+		{"HTTPAddr", got.HTTPAddr, "127.0.0.1:8081"}, // the admin listener: never on the internet by default
 		{"WorkerMetricsAddr", got.WorkerMetricsAddr, ":9090"},
 		{"PublicURL", got.PublicURL, "http://localhost:8080"},
+		{"MetricsInterval", got.MetricsInterval, 15 * time.Second},
 		{"VerificationTTL", got.VerificationTTL, 168 * time.Hour},
 		{"RotationReminder", got.RotationReminder, 24 * time.Hour},
 		{"MaxBodyBytes", got.MaxBodyBytes, int64(1 << 20)},
@@ -76,7 +78,9 @@ func TestConfigFromEnvValues(t *testing.T) {
 		"AICC_DATABASE_URL":        "postgres://aicc:pw@db:5432/aicc?sslmode=disable",
 		"AICC_TEMPORAL_ADDRESS":    "temporal:7233",
 		"AICC_TEMPORAL_NAMESPACE":  "aicc",
+		"AICC_PUBLIC_ADDR":         ":8443",
 		"AICC_HTTP_ADDR":           "0.0.0.0:8081",
+		"AICC_METRICS_INTERVAL":    "1m",
 		"AICC_WORKER_METRICS_ADDR": ":9191",
 		"AICC_PUBLIC_URL":          "https://aicc.example.com/",
 		"AICC_MASTER_KEY":          base64.StdEncoding.EncodeToString(key),
@@ -125,8 +129,12 @@ func TestConfigFromEnvValues(t *testing.T) {
 		got.ExportRetention != 72*time.Hour {
 		t.Errorf("ExportBucket, ExportRetention = %q, %v", got.ExportBucket, got.ExportRetention)
 	}
-	if !got.httpAddrSet || !got.publicURLSet {
-		t.Errorf("httpAddrSet, publicURLSet = %v, %v, want true, true", got.httpAddrSet, got.publicURLSet)
+	if got.PublicAddr != ":8443" || got.HTTPAddr != "0.0.0.0:8081" || got.MetricsInterval != time.Minute {
+		t.Errorf("PublicAddr, HTTPAddr, MetricsInterval = %q, %q, %v", got.PublicAddr, got.HTTPAddr, got.MetricsInterval)
+	}
+	if !got.publicAddrSet || !got.httpAddrSet || !got.publicURLSet {
+		t.Errorf("publicAddrSet, httpAddrSet, publicURLSet = %v, %v, %v, want true, true, true",
+			got.publicAddrSet, got.httpAddrSet, got.publicURLSet)
 	}
 	kr, err := got.Keyring()
 	if err != nil {
@@ -177,6 +185,11 @@ func TestConfigFromEnvBadValues(t *testing.T) {
 		{"export bucket path", "AICC_EXPORT_BUCKET", "/var/lib/aicc/exports"},
 		{"export retention", "AICC_EXPORT_RETENTION", "7d"},
 		{"export retention too short", "AICC_EXPORT_RETENTION", "30s"},
+		{"metrics interval", "AICC_METRICS_INTERVAL", "15"},
+		{"metrics interval too short", "AICC_METRICS_INTERVAL", "100ms"},
+		// The one listener of old: the admin API would share Meta's port.
+		{"admin on the public port", "AICC_HTTP_ADDR", ":8080"},
+		{"admin on the public port's interface", "AICC_HTTP_ADDR", "127.0.0.1:8080"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -194,6 +207,18 @@ func TestConfigFromEnvBadValues(t *testing.T) {
 			}
 		})
 	}
+	t.Run("two listeners, one port", func(t *testing.T) {
+		for _, addrs := range [][2]string{{":9000", ":9000"}, {"127.0.0.1:9000", "0.0.0.0:9000"}, {"[::]:9000", "127.0.0.1:9000"}} {
+			if _, err := ConfigFromEnv(env(map[string]string{"AICC_PUBLIC_ADDR": addrs[0], "AICC_HTTP_ADDR": addrs[1]})); err == nil {
+				t.Errorf("public %s, admin %s: no error", addrs[0], addrs[1])
+			}
+		}
+		for _, addrs := range [][2]string{{":9000", "127.0.0.1:9001"}, {"10.0.0.1:9000", "10.0.0.2:9000"}, {"127.0.0.1:0", "127.0.0.1:0"}} {
+			if _, err := ConfigFromEnv(env(map[string]string{"AICC_PUBLIC_ADDR": addrs[0], "AICC_HTTP_ADDR": addrs[1]})); err != nil {
+				t.Errorf("public %s, admin %s: %v", addrs[0], addrs[1], err)
+			}
+		}
+	})
 	t.Run("both key variables", func(t *testing.T) {
 		_, err := ConfigFromEnv(env(map[string]string{
 			"AICC_MASTER_KEY":      base64.StdEncoding.EncodeToString(make([]byte, 32)),

@@ -49,12 +49,16 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "aicc dev: configuration: %v\n", err)
 		return exitError
 	}
+	if !cfg.publicAddrSet {
+		cfg.PublicAddr = DefaultDevPublicAddr
+	}
 	if !cfg.httpAddrSet {
 		cfg.HTTPAddr = DefaultDevHTTPAddr
 	}
 	fs := newFlagSet("dev", stderr)
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "data directory (AICC_DATA_DIR)")
-	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "API listen address (AICC_HTTP_ADDR)")
+	fs.StringVar(&cfg.PublicAddr, "public-addr", cfg.PublicAddr, "public listen address, Meta's webhooks (AICC_PUBLIC_ADDR)")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "admin listen address, the API, docs and metrics (AICC_HTTP_ADDR)")
 	fs.IntVar(&cfg.UIPort, "ui-port", cfg.UIPort, "Temporal Web UI port on 127.0.0.1 (AICC_UI_PORT)")
 	fs.IntVar(&cfg.TemporalPort, "temporal-port", cfg.TemporalPort, "Temporal frontend port on 127.0.0.1 (AICC_TEMPORAL_PORT)")
 	fs.BoolVar(&cfg.FakeMeta, "fake-meta", false, "call a fake Meta served in-process on 127.0.0.1 instead of the Graph API")
@@ -75,8 +79,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// dev runs everything until ctx is done, then stops it in reverse order: API, dispatcher, worker, UI,
-// Temporal.
+// dev runs everything until ctx is done, then stops it in reverse order: API (both listeners), dispatcher,
+// worker, UI, Temporal.
 func dev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer) error {
 	dir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
@@ -89,11 +93,21 @@ func dev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer)
 	if err != nil {
 		return fmt.Errorf("--http-addr: %w", err)
 	}
+	webhooksURL, err := localURL(cfg.PublicAddr)
+	if err != nil {
+		return fmt.Errorf("--public-addr: %w", err)
+	}
 	if !cfg.publicURLSet {
-		cfg.PublicURL = apiURL
+		cfg.PublicURL = webhooksURL
+	}
+	if err := checkListenAddrs(cfg.PublicAddr, cfg.HTTPAddr); err != nil {
+		return fmt.Errorf("--http-addr: %w", err)
+	}
+	if err := checkPortFree(cfg.PublicAddr); err != nil {
+		return fmt.Errorf("api public listener: %w (use --public-addr to pick another address)", err)
 	}
 	if err := checkPortFree(cfg.HTTPAddr); err != nil {
-		return fmt.Errorf("api: %w (use --http-addr to pick another address)", err)
+		return fmt.Errorf("api admin listener: %w (use --http-addr to pick another address)", err)
 	}
 	uiAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.UIPort))
 	// The UI server exits the process when it cannot listen, so find out first.
@@ -190,7 +204,8 @@ func dev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer)
 	ensureInboxRetention(ctx, cfg, tc, logger)
 
 	// The UI starts after the frontend is healthy: its gRPC connection is dialled once, at start. It decodes
-	// payloads through the codec served beside the API under this run's capability path (devCodecHandler).
+	// payloads through the codec served beside the admin API under this run's capability path
+	// (devCodecHandler).
 	codecPath := "/codec/" + hex.EncodeToString(aicc.RandomBytes(16))
 	ui := uiserver.NewServer(uiopts.WithConfigProvider(&uiconfig.Config{
 		Host: "127.0.0.1", Port: cfg.UIPort, TemporalGRPCAddress: tmp.HostPort,
@@ -233,21 +248,22 @@ func dev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer)
 		Store: store, Keyring: keyring, Temporal: tc, Logger: logger, Metrics: reg,
 		Webhooks: meta.Codec{}, PublicURL: cfg.PublicURL, VerificationTTL: cfg.VerificationTTL,
 		RotationReminder: cfg.RotationReminder, ExportFiles: exports, ExportRetention: cfg.ExportRetention,
-		MaxBodyBytes: cfg.MaxBodyBytes,
+		MaxBodyBytes: cfg.MaxBodyBytes, GaugeInterval: cfg.MetricsInterval,
 	}
 	// The API gets its own context, so that it stops first, when dev says so, not on the signal itself.
 	apiCtx, stopAPI := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopAPI()
 	apiErr := make(chan error, 1)
-	handler := devCodecHandler(srv.Handler(), pc, codecPath, "http://"+uiAddr)
-	go func() { apiErr <- api.Serve(apiCtx, cfg.HTTPAddr, handler, logger) }()
+	admin := devCodecHandler(srv.AdminHandler(), pc, codecPath, "http://"+uiAddr)
+	go func() { apiErr <- serveAPI(apiCtx, srv, cfg.PublicAddr, cfg.HTTPAddr, admin, logger) }()
 
 	uiURL := "http://" + uiAddr
-	if err := waitHTTP(ctx, apiErr, apiURL+"/healthz", uiURL+"/"); err != nil {
+	if err := waitHTTP(ctx, apiErr, apiURL+"/healthz", webhooksURL+"/healthz", uiURL+"/"); err != nil {
 		return err
 	}
 	printBanner(stdout, devBanner{
-		APIURL: apiURL, PublicURL: cfg.PublicURL, UIURL: uiURL + "/namespaces/" + cfg.TemporalNamespace + "/workflows",
+		APIURL: apiURL, WebhooksURL: webhooksURL, PublicURL: cfg.PublicURL,
+		UIURL:    uiURL + "/namespaces/" + cfg.TemporalNamespace + "/workflows",
 		Temporal: tmp.HostPort, Namespace: cfg.TemporalNamespace, DataDir: dir, Database: database, Tokens: tokens,
 		Graph: graph.BaseURL + "/" + graph.Version, Trust: cfg.graphTrust(), FakeMeta: fake != nil,
 		Certificate: certificateState(ctx, store),
@@ -419,7 +435,10 @@ func waitHTTP(ctx context.Context, apiErr <-chan error, targets ...string) error
 
 // devBanner is what aicc dev prints once everything runs.
 type devBanner struct {
-	APIURL, PublicURL, UIURL, Temporal, Namespace, DataDir string
+	// APIURL is the admin listener's base URL, WebhooksURL the public listener's, PublicURL the callback URLs'
+	// base (WebhooksURL unless AICC_PUBLIC_URL says otherwise).
+	APIURL, WebhooksURL, PublicURL      string
+	UIURL, Temporal, Namespace, DataDir string
 	// Database says where the application's data are: SQLite in the data directory, or AICC_DATABASE_URL.
 	Database string
 	Tokens   devTokens
@@ -435,15 +454,17 @@ func printBanner(w io.Writer, b devBanner) {
 	fmt.Fprintf(w, `
 aicc dev is running.
 
-  API            %[1]s
+  API            %[1]s (the admin listener: keep it private)
   API docs       %[1]s/docs
   OpenAPI        %[1]s/openapi.yaml
   Metrics        %[1]s/metrics
   Health         %[1]s/healthz  %[1]s/readyz
+  Webhooks       %[12]s (the public listener: Meta's webhooks and /healthz only)
   Temporal UI    %[3]s
   Temporal       %[4]s (namespace %[5]s)
   Database       %[11]s
-  Callback URLs  start with %[2]s (set AICC_PUBLIC_URL to a public HTTPS URL for Meta)
+  Callback URLs  start with %[2]s (set AICC_PUBLIC_URL to a public HTTPS URL that reaches the
+                 public listener, for Meta)
 
   Tenant "dev"   %[6]s
   Tenant admin   %[7]s
@@ -455,7 +476,7 @@ aicc dev is running.
   Data in %[9]s (kept across restarts; delete it to start afresh). Ctrl+C stops.
 
 `, b.APIURL, b.PublicURL, b.UIURL, b.Temporal, b.Namespace,
-		b.Tokens.TenantID, b.Tokens.TenantAdmin, b.Tokens.Sysadmin, b.DataDir, metaBanner(b), b.Database)
+		b.Tokens.TenantID, b.Tokens.TenantAdmin, b.Tokens.Sysadmin, b.DataDir, metaBanner(b), b.Database, b.WebhooksURL)
 }
 
 // certificateState is nil when a valid Facebook authentication certificate is uploaded, else the error the
@@ -489,7 +510,7 @@ func metaBanner(b devBanner) string {
 `, aicc.ErrorCode(b.Certificate), b.Tokens.Sysadmin, b.APIURL)
 }
 
-// devCodecHandler serves the payload codec at codecPath beside the API, for aicc dev's own Web UI (origin),
+// devCodecHandler serves the payload codec at codecPath beside the admin API, for aicc dev's own Web UI (origin),
 // which has no sign-in to pass a token with: the path, random for each run and handed only to that UI, is the
 // credential, and like the UI it is reachable on the loopback interface only. Everything else goes to api.
 // "aicc codec-server" is the authenticated codec for real deployments.

@@ -264,7 +264,8 @@ func TestFakeMetaServesTheFakePage(t *testing.T) {
 
 func TestPrintBannerMeta(t *testing.T) {
 	base := devBanner{
-		APIURL: "http://127.0.0.1:8080", Graph: "https://graph.facebook.com/v25.0", Trust: GraphTrustSystemAndUploaded,
+		APIURL: "http://127.0.0.1:8081", WebhooksURL: "http://127.0.0.1:8080", PublicURL: "http://127.0.0.1:8080",
+		Graph: "https://graph.facebook.com/v25.0", Trust: GraphTrustSystemAndUploaded,
 		Tokens: devTokens{TenantID: "ten_1", TenantAdmin: "aicc_admin", Sysadmin: "aicc_sys"},
 	}
 	tests := []struct {
@@ -275,7 +276,10 @@ func TestPrintBannerMeta(t *testing.T) {
 		{"certificate missing", func(b *devBanner) {
 			b.Certificate = aicc.CheckCertificates(nil, time.Now())
 		}, []string{"Meta Graph API https://graph.facebook.com/v25.0", aicc.ECERTMISSING, "Bearer aicc_sys",
-			"http://127.0.0.1:8080/v1/system/certificates", "--fake-meta"}},
+			"http://127.0.0.1:8081/v1/system/certificates", "--fake-meta"}},
+		{"both listeners", func(*devBanner) {}, []string{"API            http://127.0.0.1:8081 (the admin listener",
+			"Metrics        http://127.0.0.1:8081/metrics", "Webhooks       http://127.0.0.1:8080 (the public listener",
+			"Callback URLs  start with http://127.0.0.1:8080"}},
 		{"certificate uploaded", func(*devBanner) {}, []string{"certificate is uploaded"}},
 		{"fake meta", func(b *devBanner) {
 			b.FakeMeta, b.Graph = true, "https://127.0.0.1:4443/v25.0"
@@ -302,7 +306,7 @@ func TestPrintBannerMeta(t *testing.T) {
 func TestDevUsesDatabaseURL(t *testing.T) {
 	pgURL := dbtest.PostgresURL(t)
 	dir := t.TempDir()
-	ports := make([]string, 3)
+	ports := make([]string, 4)
 	for i := range ports {
 		port, err := freePort("127.0.0.1")
 		if err != nil {
@@ -312,7 +316,7 @@ func TestDevUsesDatabaseURL(t *testing.T) {
 	}
 	cfg, err := ConfigFromEnv(env(map[string]string{
 		"AICC_DATABASE_URL": pgURL, "AICC_DATA_DIR": dir, "AICC_HTTP_ADDR": "127.0.0.1:" + ports[0],
-		"AICC_UI_PORT": ports[1], "AICC_TEMPORAL_PORT": ports[2],
+		"AICC_UI_PORT": ports[1], "AICC_TEMPORAL_PORT": ports[2], "AICC_PUBLIC_ADDR": "127.0.0.1:" + ports[3],
 	}))
 	if err != nil {
 		t.Fatal(err)

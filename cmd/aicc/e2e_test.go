@@ -59,7 +59,8 @@ type stack struct {
 	exports    *export.Storage // export files, in a temporary directory
 	keyring    *aicc.Keyring
 	logger     *slog.Logger
-	url        string // the API's base URL
+	url        string // the admin listener's base URL: /v1, /metrics
+	webhooks   string // the public listener's base URL: Meta's webhooks
 	token      string // a tenant-admin bearer token
 	sysToken   string // a sysadmin bearer token
 	tenantID   string
@@ -147,9 +148,16 @@ func newStack(t *testing.T) (*stack, string) {
 	srv := &api.Server{
 		Store: store, Keyring: keyring, Temporal: tc, Logger: logger, Metrics: reg,
 		Webhooks: meta.Codec{}, PublicURL: publicURL, VerificationTTL: time.Hour, ExportFiles: exports,
+		GaugeInterval: 50 * time.Millisecond, // the gauges of /metrics follow the tests closely
 	}
-	hs := httptest.NewServer(srv.Handler())
+	gaugesCtx, stopGauges := context.WithCancel(ctx)
+	gaugesDone := make(chan struct{})
+	go func() { defer close(gaugesDone); srv.RunGauges(gaugesCtx) }()
+	t.Cleanup(func() { stopGauges(); <-gaugesDone })
+	hs := httptest.NewServer(srv.AdminHandler())
 	t.Cleanup(hs.Close)
+	public := httptest.NewServer(srv.PublicHandler())
+	t.Cleanup(public.Close)
 
 	now := time.Now().UTC()
 	tenant := &aicc.Tenant{ID: aicc.NewID(aicc.PrefixTenant), Name: "e2e", CreatedAt: now}
@@ -165,7 +173,7 @@ func newStack(t *testing.T) (*stack, string) {
 		t.Fatalf("CreateToken: %v", err)
 	}
 	return &stack{
-		t: t, temporal: tc, worker: w, activities: acts, store: store, exports: exports, codec: pc, keyring: keyring, logger: logger, url: hs.URL, token: token,
+		t: t, temporal: tc, worker: w, activities: acts, store: store, exports: exports, codec: pc, keyring: keyring, logger: logger, url: hs.URL, webhooks: public.URL, token: token,
 		sysToken: sysToken, tenantID: tenant.ID, logs: logs, meta: fake, appSecret: appSecret,
 	}, pageToken
 }
@@ -233,11 +241,16 @@ func (s *stack) wantError(wantStatus int, wantCode, method, path string, body an
 	}
 }
 
+// callback is the channel's callback URL on the stack's public listener.
+func (s *stack) callback(channelID string) string {
+	return s.webhooks + "/webhooks/facebook/" + channelID
+}
+
 // verify sends Meta's verification request for a channel and returns the status and body.
 func (s *stack) verify(channelID, token, challenge string) (int, string) {
 	s.t.Helper()
 	q := url.Values{"hub.mode": {"subscribe"}, "hub.verify_token": {token}, "hub.challenge": {challenge}}
-	resp, err := http.Get(s.url + "/webhooks/facebook/" + channelID + "?" + q.Encode())
+	resp, err := http.Get(s.callback(channelID) + "?" + q.Encode())
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -46,7 +46,7 @@ func TestWebhookIngestEndToEnd(t *testing.T) {
 	s.uploadCertificate()
 	id, verifyToken := s.activeChannel("fb_ingest", pageToken)
 	sender := &metatest.WebhookSender{
-		URL: s.url + "/webhooks/facebook/" + id, AppSecret: s.appSecret, Algorithm: aicc.AlgorithmSHA256,
+		URL: s.callback(id), AppSecret: s.appSecret, Algorithm: aicc.AlgorithmSHA256,
 	}
 	want := expectations{}
 	ts := time.Now().Add(-time.Hour).UnixMilli() // Meta's clock: every event an hour ago, a few ms apart
@@ -102,7 +102,7 @@ func TestWebhookIngestEndToEnd(t *testing.T) {
 	sha1Secret := canary(t, "app-secret-sha1")
 	id1, verifyToken1 := s.activeSHA1Channel(sha1Secret)
 	sha1Sender := &metatest.WebhookSender{
-		URL: s.url + "/webhooks/facebook/" + id1, AppSecret: sha1Secret, Algorithm: aicc.AlgorithmSHA1,
+		URL: s.callback(id1), AppSecret: sha1Secret, Algorithm: aicc.AlgorithmSHA1,
 	}
 	item := metatest.Text(sha1PageID, psidD, "m_d1", "d: hello over sha1", at(50))
 	if _, status, err := sha1Sender.SendPayload(ctx, metatest.NewPayload(metatest.NewEntry(sha1PageID, item)),

@@ -62,12 +62,16 @@ Commands:
                       Web UI, worker, dispatcher and API on SQLite files in a data directory (no Docker, no
                       internet)
                         --data-dir DIR   data directory (default ./.aicc, or AICC_DATA_DIR)
-                        --http-addr ADDR API listen address (default 127.0.0.1:8080, or AICC_HTTP_ADDR)
+                        --public-addr ADDR  public listener, Meta's webhooks (default 127.0.0.1:8080, or
+                                         AICC_PUBLIC_ADDR)
+                        --http-addr ADDR admin listener, the API, its docs and metrics (default
+                                         127.0.0.1:8081, or AICC_HTTP_ADDR)
                         --ui-port PORT   Temporal Web UI port (default 8233, or AICC_UI_PORT)
                         --temporal-port PORT  Temporal frontend port (default 7233, or AICC_TEMPORAL_PORT)
                         --fake-meta      serve a fake Meta (Graph API, one fake Page) in-process on
                                          127.0.0.1 over TLS and call it instead of graph.facebook.com
-  api                 serve the REST API and Meta's webhooks
+  api                 serve Meta's webhooks on AICC_PUBLIC_ADDR (default :8080), and the REST API, its docs,
+                      /metrics and /readyz on AICC_HTTP_ADDR (default 127.0.0.1:8081)
   worker              run the Temporal worker and the dispatcher that delivers webhook events from the
                       inbox to conversation workflows, with /metrics and /healthz on AICC_WORKER_METRICS_ADDR
   migrate             migrate the application database to the latest schema
@@ -90,7 +94,7 @@ Commands:
                       current key, 3 while some are sealed under another
   export [--channel ID]... [--status S] [--name N] [--format csv|xlsx|jsonl] [-o FILE] [--poll 1s]
                       export the tenant's channels through the REST API at AICC_URL (default
-                      http://127.0.0.1:8080) with the tenant-admin token in AICC_TOKEN: prints the export ID,
+                      http://127.0.0.1:8081) with the tenant-admin token in AICC_TOKEN: prints the export ID,
                       shows the progress, downloads the zip (default export-<id>.zip) and prints its path;
                       no --channel exports every channel the filters match. Ctrl-C cancels the export,
                       deleting what it wrote, and exits 130

@@ -11,9 +11,10 @@ package main
 //     fence is an HTML comment that begins "<!-- not run" and says why (`go run`, the real Meta's
 //     certificate). Blocks in other languages (the banner) are never run.
 //   - The blocks find aicc dev through AICC and DATA_DIR, set in the first block with defaults
-//     (`AICC=${AICC:-http://127.0.0.1:8080} DATA_DIR=${DATA_DIR:-/tmp/aicc-fakemeta}`): the test sets both in
-//     the environment, so it rewrites nothing. The defaults must be aicc dev's address and the data directory
-//     of the `go run` line.
+//     (`AICC=${AICC:-http://127.0.0.1:8081} DATA_DIR=${DATA_DIR:-/tmp/aicc-fakemeta}`): the test sets both in
+//     the environment, so it rewrites nothing. The defaults must be the address of aicc dev's admin listener
+//     and the data directory of the `go run` line. The webhooks go to the callback URLs the API answers, on
+//     the public listener.
 //   - A promise is a comment "# => VALUE", either at the end of the last line of a command or alone on the
 //     line after it: what the commands since the previous promise printed must contain VALUE. Whitespace is
 //     ignored on both sides (so jq's compact and indented JSON both match), and "…" in VALUE stands for
@@ -201,7 +202,7 @@ func (w *walkthrough) check() []string {
 		}
 	}
 	if want := "http://" + DefaultDevHTTPAddr; w.AICC != want {
-		problems = append(problems, fmt.Sprintf("the first block sets AICC=${AICC:-%s}, want ${AICC:-%s} (aicc dev's address)", w.AICC, want))
+		problems = append(problems, fmt.Sprintf("the first block sets AICC=${AICC:-%s}, want ${AICC:-%s} (aicc dev's admin address)", w.AICC, want))
 	}
 	if w.DataDir == "" || !strings.Contains(w.GoRun, "--data-dir "+w.DataDir) {
 		problems = append(problems, fmt.Sprintf("DATA_DIR defaults to %q, but aicc dev starts with %q", w.DataDir, w.GoRun))
@@ -301,7 +302,7 @@ func TestREADMEWalkthrough(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), readmeTimeout)
 	defer cancel()
 	dataDir := t.TempDir()
-	ports := make([]string, 3) // API, Web UI, Temporal
+	ports := make([]string, 4) // admin API, Web UI, Temporal, public listener
 	for i := range ports {
 		port, err := freePort("127.0.0.1")
 		if err != nil {
@@ -311,7 +312,7 @@ func TestREADMEWalkthrough(t *testing.T) {
 	}
 	cfg, err := ConfigFromEnv(env(map[string]string{
 		"AICC_DATA_DIR": dataDir, "AICC_HTTP_ADDR": "127.0.0.1:" + ports[0], "AICC_UI_PORT": ports[1],
-		"AICC_TEMPORAL_PORT": ports[2],
+		"AICC_TEMPORAL_PORT": ports[2], "AICC_PUBLIC_ADDR": "127.0.0.1:" + ports[3],
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -454,8 +455,8 @@ func TestREADMEWalkthroughCatchesBreakage(t *testing.T) {
 			return replace(t, "DATA_DIR=${DATA_DIR:-/tmp/aicc-fakemeta}", "DATA_DIR=${DATA_DIR:-/tmp/elsewhere}")
 		}, nil, "DATA_DIR defaults to"},
 		{"another address", func(t *testing.T) string {
-			return replace(t, "AICC=${AICC:-http://127.0.0.1:8080}", "AICC=${AICC:-http://127.0.0.1:9090}")
-		}, nil, "aicc dev's address"},
+			return replace(t, "AICC=${AICC:-http://127.0.0.1:8081}", "AICC=${AICC:-http://127.0.0.1:8080}")
+		}, nil, "aicc dev's admin address"},
 		{"the heading renamed", func(*testing.T) string {
 			return strings.Replace(readme, readmeSection, "## A tour", 1)
 		}, nil, "no \"## Walk-through\" heading"},

@@ -27,7 +27,7 @@ func TestSecretRotationEndToEnd(t *testing.T) {
 	s.uploadCertificate()
 	id, verifyToken := s.activeChannel("fb_rotation", pageToken)
 	oldSecret := s.appSecret
-	oldSender := &metatest.WebhookSender{URL: s.url + "/webhooks/facebook/" + id, AppSecret: oldSecret, Algorithm: aicc.AlgorithmSHA256}
+	oldSender := &metatest.WebhookSender{URL: s.callback(id), AppSecret: oldSecret, Algorithm: aicc.AlgorithmSHA256}
 	ts := time.Now().Add(-time.Minute).UnixMilli()
 	s.post(oldSender, expectations{}, id, metatest.NewEntry(fakePageID, metatest.Text(fakePageID, fakePSID, "m_r0", "before", ts)))
 
@@ -48,7 +48,7 @@ func TestSecretRotationEndToEnd(t *testing.T) {
 	}
 
 	// During the window both secrets sign; an event sent under both is stored once.
-	newSender := &metatest.WebhookSender{URL: s.url + "/webhooks/facebook/" + id, AppSecret: newSecret, Algorithm: aicc.AlgorithmSHA256}
+	newSender := &metatest.WebhookSender{URL: s.callback(id), AppSecret: newSecret, Algorithm: aicc.AlgorithmSHA256}
 	both := metatest.NewEntry(fakePageID, metatest.Text(fakePageID, fakePSID, "m_r1", "during the window", ts+1))
 	previousBefore := s.counter("aicc_webhook_signature_matches_total", `secret="previous"`)
 	storedBefore := s.counter("aicc_webhook_events_total", `result="stored"`)
@@ -105,9 +105,10 @@ func TestSecretRotationEndToEnd(t *testing.T) {
 	if rot["status"] != string(aicc.RotationComplete) || rot["previousSecretAcceptedUntil"] != nil {
 		t.Errorf("rotation after the window = %v, want complete with no previous secret accepted", rot)
 	}
-	if got := s.counter("aicc_secret_rotations", `status="complete"`); got != 1 {
-		t.Errorf("aicc_secret_rotations{status=complete} = %v, want 1", got)
-	}
+	// A gauge: read from the database on the API's interval, not at scrape time.
+	eventually(t, 10*time.Second, "aicc_secret_rotations{status=complete} = 1", func() bool {
+		return s.counter("aicc_secret_rotations", `status="complete"`) == 1
+	})
 	s.recordHistory(ctx, workflows.SecretRotationWorkflowID(id), "secret-rotation-complete")
 
 	// The audit log tells who changed what, with fingerprints.

@@ -91,8 +91,9 @@ func (d *deps) Close() {
 	}
 }
 
-// runAPI is "aicc api": the REST API and Meta's webhooks on cfg.HTTPAddr, against Postgres and Temporal. It
-// starts and takes webhooks without Temporal (see lazyTemporal).
+// runAPI is "aicc api": Meta's webhooks on the public listener (cfg.PublicAddr), the REST API, /metrics and the
+// docs on the admin one (cfg.HTTPAddr), against Postgres and Temporal. It starts and takes webhooks without
+// Temporal (see lazyTemporal).
 func runAPI(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	d, err := openDeps(ctx, cfg, logger, lazyTemporal)
 	if err != nil {
@@ -106,10 +107,28 @@ func runAPI(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		Store: store, Keyring: keyring, Temporal: tc, Logger: logger, Metrics: reg,
 		Webhooks: meta.Codec{}, PublicURL: cfg.PublicURL, VerificationTTL: cfg.VerificationTTL,
 		RotationReminder: cfg.RotationReminder, ExportFiles: d.exports, ExportRetention: cfg.ExportRetention,
-		MaxBodyBytes: cfg.MaxBodyBytes,
+		MaxBodyBytes: cfg.MaxBodyBytes, GaugeInterval: cfg.MetricsInterval,
 	}
 	logGraph(logger, cfg)
-	return api.Serve(ctx, cfg.HTTPAddr, srv.Handler(), logger)
+	return serveAPI(ctx, srv, cfg.PublicAddr, cfg.HTTPAddr, srv.AdminHandler(), logger)
+}
+
+// serveAPI serves srv's public listener on publicAddr and admin on adminAddr (srv.AdminHandler, or a handler
+// around it), and refreshes srv's gauges beside them, until ctx is done or a listener fails; then it stops the
+// rest and returns what failed.
+func serveAPI(ctx context.Context, srv *api.Server, publicAddr, adminAddr string, admin http.Handler, logger *slog.Logger) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	gaugesDone := make(chan struct{})
+	go func() { defer close(gaugesDone); srv.RunGauges(ctx) }()
+	errs := make(chan error, 2)
+	go func() { errs <- api.Serve(ctx, "api public", publicAddr, srv.PublicHandler(), logger) }()
+	go func() { errs <- api.Serve(ctx, "api admin", adminAddr, admin, logger) }()
+	err := <-errs
+	cancel()
+	err = errors.Join(err, <-errs)
+	<-gaugesDone
+	return err
 }
 
 // runWorker is "aicc worker": the Temporal worker with the inbox dispatcher and the resumer beside it, with /metrics, /healthz
