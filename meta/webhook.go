@@ -154,100 +154,191 @@ type Event struct {
 	// Standby marks an item from entry.standby: the app is not the Page's primary receiver (handover
 	// protocol), which is why messages "silently stop" for peers.
 	Standby bool
-	Raw     json.RawMessage // the item as Meta sent it
+	Raw     json.RawMessage // the item as Meta sent it: its bytes within the body ParseWebhook was given
 }
 
 // ParseWebhook parses a webhook POST body (after VerifySignature). It returns every item of every entry, and
 // an error for malformed JSON, an object other than "page", an entry without an id or an item that is not a
 // JSON object.
+//
+// The body is read once, by webhookDecoder: it checks the JSON syntax as encoding/json does, takes what an
+// Event needs and skips the rest. Each Event's Raw is a slice of body, not a copy, so body must not change
+// while the events are in use. It accepts and refuses what the former decoding with encoding/json did, and
+// reads the same values (TestParseWebhookAsEncodingJSON checks both): keys matched exactly, else
+// case-insensitively; null as no value; IDs as strings or numbers; timestamps and watermarks as numbers
+// (1.7e12 too) or strings holding one. Only a key repeated in one object, which JSON leaves undefined and Meta
+// never sends, may be read differently: its last value counts, and the items of every repeated entry,
+// messaging or standby list are kept.
 func ParseWebhook(body []byte) (*Notification, error) {
-	var env struct {
-		Object string `json:"object"`
-		Entry  []struct {
-			ID        flexString        `json:"id"`
-			Messaging []json.RawMessage `json:"messaging"`
-			Standby   []json.RawMessage `json:"standby"`
-		} `json:"entry"`
-	}
-	if err := json.Unmarshal(body, &env); err != nil {
+	d := webhookDecoder{data: body}
+	n, err := d.notification()
+	if err != nil {
 		return nil, fmt.Errorf("meta: webhook body: %w", err)
-	}
-	if env.Object != "page" {
-		return nil, fmt.Errorf("meta: webhook object %q, want \"page\"", truncate(env.Object, 32))
-	}
-	n := &Notification{Object: env.Object}
-	for i, entry := range env.Entry {
-		if entry.ID == "" {
-			return nil, fmt.Errorf("meta: webhook entry[%d] has no id", i)
-		}
-		for j, raw := range append(entry.Messaging, entry.Standby...) {
-			e, err := parseItem(raw)
-			if err != nil {
-				return nil, fmt.Errorf("meta: webhook entry[%d] item %d: %w", i, j, err)
-			}
-			e.PageID, e.Standby = string(entry.ID), j >= len(entry.Messaging)
-			n.Events = append(n.Events, e)
-		}
 	}
 	return n, nil
 }
 
-func parseItem(raw json.RawMessage) (Event, error) {
-	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
+// Keys of the objects ParseWebhook reads, by object; the values of other keys are checked and skipped.
+var (
+	notificationKeys = []string{"object", "entry"}
+	entryKeys        = []string{"id", "messaging", "standby"}
+	itemKeys         = []string{"sender", "recipient", "timestamp", "message", "postback", "delivery", "read", "reaction"}
+	partyKeys        = []string{"id"}
+	messageKeys      = []string{"mid", "text", "is_echo", "quick_reply"}
+	postbackKeys     = []string{"mid", "title", "payload"}
+	quickReplyKeys   = []string{"payload"}
+	watermarkKeys    = []string{"watermark"}
+	reactionKeys     = []string{"mid"}
+)
+
+// notification reads the whole body.
+func (d *webhookDecoder) notification() (*Notification, error) {
+	n := &Notification{Events: make([]Event, 0, 4)}
+	entries := 0
+	_, err := d.object(notificationKeys, func(key string) error {
+		if key == "object" {
+			return d.readString(&n.Object)
+		}
+		return d.array(func() error {
+			entries++
+			return d.entry(entries-1, n)
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if d.space(); d.off < len(d.data) {
+		return nil, d.syntaxError()
+	}
+	if n.Object != "page" {
+		return nil, fmt.Errorf("object %q, want \"page\"", truncate(n.Object, 32))
+	}
+	return n, nil
+}
+
+// entry reads entry i and appends its items to n.Events: its messaging items, then its standby ones, each with
+// the entry's id as PageID (which Meta sends first, but JSON need not).
+func (d *webhookDecoder) entry(i int, n *Notification) error {
+	first := len(n.Events)
+	var (
+		id      string
+		standby []Event
+	)
+	_, err := d.object(entryKeys, func(key string) error {
+		if key == "id" {
+			return d.readID(&id)
+		}
+		j := 0
+		return d.array(func() error {
+			e, err := d.item()
+			if err != nil {
+				return fmt.Errorf("entry[%d] %s[%d]: %w", i, key, j, err)
+			}
+			j++
+			if key == "standby" {
+				e.Standby = true
+				standby = append(standby, e)
+			} else {
+				n.Events = append(n.Events, e)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	if id == "" {
+		return fmt.Errorf("entry[%d] has no id", i)
+	}
+	n.Events = append(n.Events, standby...)
+	for k := first; k < len(n.Events); k++ {
+		n.Events[k].PageID = id
+	}
+	return nil
+}
+
+// itemFields are what an item's objects of each kind say, before its kind is decided: an object that is
+// absent or null is not there.
+type itemFields struct {
+	message, postback, delivery, read, reaction bool // there
+	messageMID, text                            string
+	isEcho, quickReply                          bool
+	quickReplyPayload                           string
+	postbackMID, title, postbackPayload         string
+	deliveryWatermark, readWatermark            int64
+	reactionMID                                 string
+}
+
+// item reads one messaging item, which must be an object.
+func (d *webhookDecoder) item() (Event, error) {
+	if d.next() != '{' {
 		return Event{}, errors.New("not a JSON object")
 	}
-	var item struct {
-		Sender    struct{ ID flexString } `json:"sender"`
-		Recipient struct{ ID flexString } `json:"recipient"`
-		Timestamp flexInt                 `json:"timestamp"`
-		Message   *struct {
-			MID        string `json:"mid"`
-			Text       string `json:"text"`
-			IsEcho     bool   `json:"is_echo"`
-			QuickReply *struct {
-				Payload string `json:"payload"`
-			} `json:"quick_reply"`
-		} `json:"message"`
-		Postback *struct {
-			MID     string `json:"mid"`
-			Title   string `json:"title"`
-			Payload string `json:"payload"`
-		} `json:"postback"`
-		Delivery *struct {
-			Watermark flexInt `json:"watermark"`
-		} `json:"delivery"`
-		Read *struct {
-			Watermark flexInt `json:"watermark"`
-		} `json:"read"`
-		Reaction *struct {
-			MID string `json:"mid"`
-		} `json:"reaction"`
-	}
-	if err := json.Unmarshal(raw, &item); err != nil {
+	start := d.off
+	e, f := Event{Kind: KindUnknown}, itemFields{}
+	_, err := d.object(itemKeys, func(key string) error {
+		var err error
+		switch key {
+		case "sender":
+			_, err = d.object(partyKeys, func(string) error { return d.readID(&e.SenderID) })
+		case "recipient":
+			_, err = d.object(partyKeys, func(string) error { return d.readID(&e.RecipientID) })
+		case "timestamp":
+			err = d.readInteger(&e.Timestamp)
+		case "message":
+			f.message, err = d.object(messageKeys, func(key string) error {
+				switch key {
+				case "mid":
+					return d.readString(&f.messageMID)
+				case "text":
+					return d.readString(&f.text)
+				case "is_echo":
+					return d.readBool(&f.isEcho)
+				}
+				var err error
+				f.quickReply, err = d.object(quickReplyKeys, func(string) error { return d.readString(&f.quickReplyPayload) })
+				return err
+			})
+		case "postback":
+			f.postback, err = d.object(postbackKeys, func(key string) error {
+				switch key {
+				case "mid":
+					return d.readString(&f.postbackMID)
+				case "title":
+					return d.readString(&f.title)
+				}
+				return d.readString(&f.postbackPayload)
+			})
+		case "delivery":
+			f.delivery, err = d.object(watermarkKeys, func(string) error { return d.readInteger(&f.deliveryWatermark) })
+		case "read":
+			f.read, err = d.object(watermarkKeys, func(string) error { return d.readInteger(&f.readWatermark) })
+		case "reaction":
+			f.reaction, err = d.object(reactionKeys, func(string) error { return d.readString(&f.reactionMID) })
+		}
+		return err
+	})
+	if err != nil {
 		return Event{}, err
 	}
-	e := Event{
-		SenderID: string(item.Sender.ID), RecipientID: string(item.Recipient.ID), Timestamp: int64(item.Timestamp),
-		Kind: KindUnknown, Raw: raw,
-	}
+	e.Raw = d.data[start:d.off]
 	switch {
-	case item.Message != nil:
-		m := item.Message
-		e.Kind, e.MID, e.Text, e.IsEcho = KindMessage, m.MID, m.Text, m.IsEcho
-		if m.IsEcho {
+	case f.message:
+		e.Kind, e.MID, e.Text, e.IsEcho = KindMessage, f.messageMID, f.text, f.isEcho
+		if f.isEcho {
 			e.Kind = KindEcho
 		}
-		if m.QuickReply != nil {
-			e.Payload = m.QuickReply.Payload
+		if f.quickReply {
+			e.Payload = f.quickReplyPayload
 		}
-	case item.Postback != nil:
-		e.Kind, e.MID, e.Text, e.Payload = KindPostback, item.Postback.MID, item.Postback.Title, item.Postback.Payload
-	case item.Delivery != nil:
-		e.Kind, e.Watermark = KindDelivery, int64(item.Delivery.Watermark)
-	case item.Read != nil:
-		e.Kind, e.Watermark = KindRead, int64(item.Read.Watermark)
-	case item.Reaction != nil:
-		e.Kind, e.MID = KindReaction, item.Reaction.MID
+	case f.postback:
+		e.Kind, e.MID, e.Text, e.Payload = KindPostback, f.postbackMID, f.title, f.postbackPayload
+	case f.delivery:
+		e.Kind, e.Watermark = KindDelivery, f.deliveryWatermark
+	case f.read:
+		e.Kind, e.Watermark = KindRead, f.readWatermark
+	case f.reaction:
+		e.Kind, e.MID = KindReaction, f.reactionMID
 	}
 	return e, nil
 }
@@ -271,44 +362,12 @@ func DedupKey(e Event) string {
 
 // compactJSON strips insignificant whitespace, so that a pretty-printed retry hashes like the original.
 func compactJSON(raw []byte) []byte {
+	if !bytes.ContainsAny(raw, " \t\r\n") {
+		return raw // Meta's own form: nothing to strip
+	}
 	var b bytes.Buffer
 	if json.Compact(&b, raw) != nil {
 		return raw
 	}
 	return b.Bytes()
-}
-
-// flexString accepts an ID sent as a JSON string or number; Meta sends strings, some tools numbers.
-type flexString string
-
-func (s *flexString) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		return json.Unmarshal(b, (*string)(s))
-	}
-	var n json.Number
-	if err := json.Unmarshal(b, &n); err != nil {
-		return err
-	}
-	*s = flexString(n)
-	return nil
-}
-
-// flexInt accepts an integer sent as a JSON number (possibly 1.7e12) or string.
-type flexInt int64
-
-func (i *flexInt) UnmarshalJSON(b []byte) error {
-	s := strings.Trim(string(b), `"`)
-	if s == "null" || s == "" {
-		return nil
-	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		*i = flexInt(n)
-		return nil
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f != f || f > 1<<62 || f < -(1<<62) {
-		return fmt.Errorf("meta: %q is not an integer", truncate(s, 32))
-	}
-	*i = flexInt(f)
-	return nil
 }

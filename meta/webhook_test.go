@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -363,4 +364,258 @@ func TestFakeGraphRawHTTP(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Len(t, srv.Sent(), 1)
 	assert.Equal(t, pageID, srv.Sent()[0].PageID)
+}
+
+// TestParseWebhookAsEncodingJSON: the one-pass decoder accepts and refuses what encoding/json, decoding the
+// body and then each item again, did, and takes the same values, on Meta's bodies and on odd ones.
+func TestParseWebhookAsEncodingJSON(t *testing.T) {
+	var pretty bytes.Buffer
+	require.NoError(t, json.Indent(&pretty, batch().Encode(), "", "\t"))
+	bodies := []string{
+		string(batch().Encode()),
+		pretty.String(),
+		string(benchBody(3)),
+		string(benchBody(100)),
+		// Keys in any order, in another case, escaped; values null, numbers as strings and strings as numbers.
+		`{"entry":[{"standby":[{"message":{"text":"s","mid":"m_s"},"sender":{"id":1}}],"messaging":[{"timestamp":"17","sender":{"ID":"2"}}],"id":104}],"object":"page"}`,
+		`{"OBJECT":"page","Entry":[{"Id":"1","MESSAGING":[{"Sender":{"iD":"3"},"Message":{"Mid":"m","Is_Echo":true,"Quick_Reply":{"PAYLOAD":"p"}}}]}]}`,
+		`{"\u006fbject":"page","entry":[{"\u0069d":"1","messaging":[{"s\u0065nder":{"id":"\u0034"},"message":{"mid":"m","text":"\u00e4\ud83d\ude00\/\"\\\b\f\n\r\t"}}]}]}`,
+		`{"object":"page","entry":[{"id":"1","messaging":[{"message":null,"postback":{"title":"T","payload":"P","mid":null}},{"message":{"quick_reply":null,"text":null}}]}]}`,
+		`{"object":"page","entry":[{"id":"1","messaging":[{"delivery":{"watermark":"1.5e3"}},{"read":{"watermark":null}},{"read":{"watermark":"null"}},{"reaction":{"mid":"r"}}]}]}`,
+		`{"object":"page","entry":[{"id":"1","messaging":[{"timestamp":-12},{"timestamp":1e3},{"timestamp":"+7"},{"timestamp":12345678901234567890}]}]}`,
+		`{"object":"page","entry":null}`,
+		`{"object":"page","entry":[{"id":"1","messaging":null,"standby":[]}]}`,
+		`{"object":"page","entry":[{"id":"1","messaging":[{"unknown":[{"a":[1,2.5e-3,-0.0,true,false,null,"x"]},{}],"x":{"y":{}}}]}]}`,
+		"  {\"object\" : \"page\" ,\n\"entry\":[ {\"id\":\"1\" ,\"messaging\":[ {\"sender\" : {\"id\" : \"2\"} } ]} ] }\r\n",
+		// Unpaired surrogates and bytes that are not UTF-8 become U+FFFD.
+		`{"object":"page","entry":[{"id":"1","messaging":[{"message":{"text":"\ud83d|\ude00|\ud83d\u0041|\ud83d\ud83d\ude00|` + "\xff\xc3" + `"}}]}]}`,
+		// Refused.
+		``, ` `, `null`, `[]`, `"page"`, `{"object":"page"} x`, `{"object":"page",}`, `{"object":"page" "entry":[]}`,
+		`{"object":"page","entry":[{"id":"1","messaging":[{"timestamp":01}]}]}`,
+		`{"object":"page","entry":[{"id":"1","messaging":[{"timestamp":1.}]}]}`,
+		`{"object":"page","entry":[{"id":"1","messaging":[{"timestamp":1e}]}]}`,
+		`{"object":"page","entry":[{"id":"1","messaging":[{"timestamp":"1e400"}]}]}`,
+		`{"object":"page","entry":[{"id":"1","messaging":[{"timestamp":true}]}]}`,
+		`{"object":"page","entry":[{"id":"1","messaging":[{"message":{"text":"\x"}}]}]}`,
+		`{"object":"page","entry":[{"id":"1","messaging":[{"message":{"text":"\u12"}}]}]}`,
+		"{\"object\":\"page\",\"entry\":[{\"id\":\"1\",\"messaging\":[{\"message\":{\"text\":\"a\tb\"}}]}]}",
+		`{"object":"page","entry":[{"id":"1","messaging":[{"message":{"text":5}}]}]}`,
+		`{"object":"page","entry":[{"id":"1","messaging":[{"message":{"is_echo":"true"}}]}]}`,
+		`{"object":"page","entry":[{"id":"1","messaging":[{"message":[]}]}]}`,
+		`{"object":"page","entry":[{"id":"1","messaging":[{"sender":"1"}]}]}`,
+		`{"object":"page","entry":[{"id":"1","messaging":[1]}]}`,
+		`{"object":"page","entry":[{"id":"1","messaging":{}}]}`,
+		`{"object":"page","entry":[null]}`,
+		`{"object":"page","entry":[{"id":null}]}`,
+		`{"object":"page","entry":[{"id":{}}]}`,
+		`{"object":"page","entry":{}}`,
+		`{"object":1,"entry":[]}`,
+		`{"object":"page","entry":[{"id":"1","messaging":[{"x":tru}]}]}`,
+		`{"object":"page","entry":[{"id":"1","messaging":[{"x":[1,]}]}]}`,
+		`{"object":"page","entry":[{"id":"1","messaging":[{"x":"` + "\x01" + `"}]}]}`,
+		`{"object":"page","x":` + strings.Repeat("[", 9999) + strings.Repeat("]", 9999) + `}`,
+		`{"object":"page","x":` + strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + `}`,
+	}
+	for _, body := range bodies {
+		checkAsEncodingJSON(t, []byte(body))
+		checkAsEncodingJSON(t, metatest.MetaEscape([]byte(body)))
+	}
+}
+
+// FuzzParseWebhookAsEncodingJSON: the same on any body without a repeated key (on which the two differ: see
+// ParseWebhook).
+func FuzzParseWebhookAsEncodingJSON(f *testing.F) {
+	f.Add(batch().Encode())
+	f.Add(benchBody(3))
+	f.Add([]byte(`{"object":"page","entry":[{"id":104,"standby":[{"sender":{"id":1},"timestamp":1.7e12,"message":{"mid":"m"}}]}]}`))
+	f.Add([]byte(`{"object":"page","entry":[{"id":"1","messaging":[{"delivery":{"watermark":"12"}},{"read":{}},{"reaction":{"mid":"m"}}]}]}`))
+	f.Add([]byte(`{"OBJECT":"page","Entry":[{"Id":"1","MESSAGING":[{"Sender":{"iD":"3"},"Message":{"Mid":"m","Is_Echo":true,"Quick_Reply":{"PAYLOAD":"p"}}}]}]}`))
+	f.Add([]byte(`{"object":"page","entry":[{"id":"1","messaging":[{"message":{"text":"\ud83d|\ude00|\ud83d\u0041|"}}]}]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if repeatsKey(body) {
+			t.Skip()
+		}
+		checkAsEncodingJSON(t, body)
+	})
+}
+
+func checkAsEncodingJSON(t *testing.T, body []byte) {
+	t.Helper()
+	got, err := meta.ParseWebhook(body)
+	want, wantErr := parseWithEncodingJSON(body)
+	if (err == nil) != (wantErr == nil) {
+		t.Fatalf("%.200q: error %v, encoding/json's %v", body, err, wantErr)
+	}
+	if err != nil {
+		assert.Nil(t, got)
+		return
+	}
+	if !assert.Equal(t, want, got, "%.200q", body) {
+		t.FailNow()
+	}
+}
+
+// parseWithEncodingJSON is ParseWebhook as it was before the one-pass decoder: encoding/json decoding the body
+// into items kept as json.RawMessage, then each item again.
+func parseWithEncodingJSON(body []byte) (*meta.Notification, error) {
+	var env struct {
+		Object string `json:"object"`
+		Entry  []struct {
+			ID        flexString        `json:"id"`
+			Messaging []json.RawMessage `json:"messaging"`
+			Standby   []json.RawMessage `json:"standby"`
+		} `json:"entry"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return nil, err
+	}
+	if env.Object != "page" {
+		return nil, errors.New("not page")
+	}
+	n := &meta.Notification{Object: env.Object, Events: []meta.Event{}}
+	for _, entry := range env.Entry {
+		if entry.ID == "" {
+			return nil, errors.New("no id")
+		}
+		for j, raw := range append(entry.Messaging, entry.Standby...) {
+			if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
+				return nil, errors.New("not a JSON object")
+			}
+			var item struct {
+				Sender    struct{ ID flexString } `json:"sender"`
+				Recipient struct{ ID flexString } `json:"recipient"`
+				Timestamp flexInt                 `json:"timestamp"`
+				Message   *struct {
+					MID        string `json:"mid"`
+					Text       string `json:"text"`
+					IsEcho     bool   `json:"is_echo"`
+					QuickReply *struct {
+						Payload string `json:"payload"`
+					} `json:"quick_reply"`
+				} `json:"message"`
+				Postback *struct {
+					MID     string `json:"mid"`
+					Title   string `json:"title"`
+					Payload string `json:"payload"`
+				} `json:"postback"`
+				Delivery *struct {
+					Watermark flexInt `json:"watermark"`
+				} `json:"delivery"`
+				Read *struct {
+					Watermark flexInt `json:"watermark"`
+				} `json:"read"`
+				Reaction *struct {
+					MID string `json:"mid"`
+				} `json:"reaction"`
+			}
+			if err := json.Unmarshal(raw, &item); err != nil {
+				return nil, err
+			}
+			e := meta.Event{
+				PageID: string(entry.ID), SenderID: string(item.Sender.ID), RecipientID: string(item.Recipient.ID),
+				Timestamp: int64(item.Timestamp), Kind: meta.KindUnknown, Standby: j >= len(entry.Messaging), Raw: raw,
+			}
+			switch {
+			case item.Message != nil:
+				m := item.Message
+				e.Kind, e.MID, e.Text, e.IsEcho = meta.KindMessage, m.MID, m.Text, m.IsEcho
+				if m.IsEcho {
+					e.Kind = meta.KindEcho
+				}
+				if m.QuickReply != nil {
+					e.Payload = m.QuickReply.Payload
+				}
+			case item.Postback != nil:
+				e.Kind, e.MID, e.Text, e.Payload = meta.KindPostback, item.Postback.MID, item.Postback.Title, item.Postback.Payload
+			case item.Delivery != nil:
+				e.Kind, e.Watermark = meta.KindDelivery, int64(item.Delivery.Watermark)
+			case item.Read != nil:
+				e.Kind, e.Watermark = meta.KindRead, int64(item.Read.Watermark)
+			case item.Reaction != nil:
+				e.Kind, e.MID = meta.KindReaction, item.Reaction.MID
+			}
+			n.Events = append(n.Events, e)
+		}
+	}
+	return n, nil
+}
+
+type flexString string
+
+func (s *flexString) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		return json.Unmarshal(b, (*string)(s))
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	*s = flexString(n)
+	return nil
+}
+
+type flexInt int64
+
+func (i *flexInt) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(b), `"`)
+	if s == "null" || s == "" {
+		return nil
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		*i = flexInt(n)
+		return nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f != f || f > 1<<62 || f < -(1<<62) {
+		return errors.New("not an integer")
+	}
+	*i = flexInt(f)
+	return nil
+}
+
+// repeatsKey reports whether some object of body (valid JSON or not) has two keys that encoding/json would
+// match to the same field.
+func repeatsKey(body []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	type frame struct {
+		object bool
+		keys   []string
+		atKey  bool
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.object && top.atKey {
+			if key, ok := tok.(string); ok {
+				for _, k := range top.keys {
+					if strings.EqualFold(k, key) {
+						return true
+					}
+				}
+				top.keys = append(top.keys, key)
+				top.atKey = false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{object: true, atKey: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		if len(stack) > 0 && stack[len(stack)-1].object {
+			stack[len(stack)-1].atKey = true
+		}
+	}
 }
