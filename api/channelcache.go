@@ -43,11 +43,6 @@ type webhookChannel struct {
 	loadedAt      time.Time
 }
 
-// refusal is why a POST for this channel is refused before its signature is checked, "" if it is not: it
-// never is. A channel that does not exist or is disabled is a decoyChannel, whose POSTs fail the signature
-// check as a wrong signature does, so that no metric tells such a channel from one that exists.
-func (w *webhookChannel) refusal() string { return "" }
-
 // decoySecret is the app secret a POST for a channel that does not exist, or is disabled, is checked against:
 // random for each process, so no signature matches it. Such a POST is then refused, and counted in the
 // metrics, exactly as a POST with a wrong signature for an existing SHA-256 channel: a prober learns nothing
@@ -209,7 +204,7 @@ func (s *Server) loadWebhookChannel(ctx context.Context, id string) (*webhookCha
 	owner := aicc.ChannelSecretOwner(ch.ID, aicc.SecretAppSecret)
 	sealed, err := s.Store.ChannelSecret(ctx, ch.ID, aicc.SecretAppSecret)
 	switch {
-	case aicc.ErrorCode(err) == aicc.ENOTFOUND: // no secret: every signature is refused, as no_secret
+	case aicc.ErrorCode(err) == aicc.ENOTFOUND: // no secret: every signature is refused, as a mismatch
 	case err != nil:
 		return nil, err
 	default:

@@ -10,18 +10,9 @@ import (
 	"github.com/aiccfb/aicc"
 )
 
-// Reasons a webhook POST is refused before its signature is checked; the codec gives the others
-// (aicc.Reject*). All are label values of aicc_webhook_signature_rejections_total.
-const (
-	rejectUnknownChannel  = "unknown_channel"
-	rejectDisabledChannel = "disabled_channel"
-)
-
-// rejectReasons are every label value of aicc_webhook_signature_rejections_total, present from the start.
-var rejectReasons = []string{
-	rejectUnknownChannel, rejectDisabledChannel, aicc.RejectNoSecret, aicc.RejectMissing,
-	aicc.RejectOtherAlgorithm, aicc.RejectMalformed, aicc.RejectMismatch,
-}
+// rejectReasons are every label value of aicc_webhook_signature_rejections_total, present from the start. None
+// depends on whether the channel exists (see checkSignature).
+var rejectReasons = []string{aicc.RejectMissing, aicc.RejectOtherAlgorithm, aicc.RejectMalformed, aicc.RejectMismatch}
 
 // Results of webhook events, the label values of aicc_webhook_events_total. stored, duplicate and
 // rejected_page count events; rejected_signature and malformed count requests, whose events are not known.
@@ -67,7 +58,7 @@ func (s *Server) receiveWebhook(c *gin.Context) error {
 		return s.webhookUnavailable(c, "looking up the webhook's channel", err)
 	}
 	reason, matched := s.checkSignature(ch, c.Request.Header, body)
-	if reason == aicc.RejectMismatch || reason == aicc.RejectNoSecret {
+	if reason == aicc.RejectMismatch {
 		// The secret may have been edited since the channel was cached.
 		if ch, err = s.refreshWebhookChannel(c, ch); err != nil {
 			return s.webhookUnavailable(c, "looking up the webhook's channel", err)
@@ -129,19 +120,37 @@ const (
 
 // checkSignature returns why a POST for ch with header and body is refused, "" when it is not, and then which
 // secret its signature matched. The previous secret is tried only when the current one does not match.
+//
+// The reason never tells a channel that exists from one that does not (a decoy channel, see decoySecret):
+// other_algorithm is given only when the other algorithm's header is the body's under the channel's own secret
+// — the channel's algorithm setting is wrong — and a channel without a secret refuses as a mismatch does.
 func (s *Server) checkSignature(ch *webhookChannel, header http.Header, body []byte) (reason, matched string) {
-	if reason := ch.refusal(); reason != "" {
-		return reason, ""
-	}
 	reason = s.Webhooks.VerifySignature(ch.algorithm, ch.secrets, header, body)
-	if reason == "" {
+	switch reason {
+	case "":
 		return "", secretCurrent
+	case aicc.RejectOtherAlgorithm:
+		if s.Webhooks.VerifySignature(otherAlgorithm(ch.algorithm), ch.secrets, header, body) != "" {
+			return aicc.RejectMismatch, ""
+		}
+		return reason, ""
+	case aicc.RejectNoSecret:
+		s.Logger.Error("A channel has no app secret: every webhook POST for it is refused", slog.String("channel_id", ch.id))
+		return aicc.RejectMismatch, ""
 	}
 	if previous := ch.previousSecret(s.now()); reason == aicc.RejectMismatch && previous != nil &&
 		s.Webhooks.VerifySignature(ch.algorithm, previous, header, body) == "" {
 		return "", secretPrevious
 	}
 	return reason, ""
+}
+
+// otherAlgorithm is the signature algorithm a channel of alg does not use.
+func otherAlgorithm(alg aicc.SignatureAlgorithm) aicc.SignatureAlgorithm {
+	if alg == aicc.AlgorithmSHA1 {
+		return aicc.AlgorithmSHA256
+	}
+	return aicc.AlgorithmSHA1
 }
 
 // refreshWebhookChannel looks ch up again unless it was looked up less than webhookRefreshAfter ago.

@@ -223,6 +223,8 @@ func TestWebhookRejections(t *testing.T) {
 		{"malformed header", ch, map[string]string{meta.HeaderSignature256: "sha256=not-hex"}, body, aicc.RejectMalformed},
 		{"header without algorithm", ch, map[string]string{meta.HeaderSignature256: strings.TrimPrefix(good[meta.HeaderSignature256], "sha256=")}, body, aicc.RejectMalformed},
 		{"other algorithm's header only", ch, signedBy(aicc.AlgorithmSHA1, appSecret, body), body, aicc.RejectOtherAlgorithm},
+		// Told apart only with the channel's secret: a stranger learns nothing of the channel from the reason.
+		{"other algorithm's header, another secret", ch, signedBy(aicc.AlgorithmSHA1, "not-"+appSecret, body), body, aicc.RejectMismatch},
 		{"wrong secret", ch, signedBy(aicc.AlgorithmSHA256, "not-"+appSecret, body), body, aicc.RejectMismatch},
 		{"body changed", ch, good, changed, aicc.RejectMismatch},
 		{"signature of another body", ch, signedBy(aicc.AlgorithmSHA256, appSecret, changed), body, aicc.RejectMismatch},
@@ -243,7 +245,8 @@ func TestWebhookRejections(t *testing.T) {
 	m := h.scrape()
 	assert.Equal(t, float64(len(tests)), h.metric(m, `aicc_webhook_events_total{result="rejected_signature"}`))
 	assert.Zero(t, h.metric(m, `aicc_webhook_events_total{result="stored"}`))
-	assert.Zero(t, h.metric(m, `aicc_webhook_signature_rejections_total{reason="no_secret"}`), "every reason is present")
+	assert.Contains(t, m, `aicc_webhook_signature_rejections_total{reason="malformed"}`, "every reason is present")
+	assert.NotContains(t, m, "no_secret")
 	assert.NotContains(t, m, "unknown_channel")
 	assert.NotContains(t, m, "disabled_channel")
 	assert.NotContains(t, h.logs.String(), appSecret)

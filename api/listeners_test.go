@@ -244,7 +244,9 @@ func TestWebhookMetricsHideChannels(t *testing.T) {
 		{"wrong signature", post(wrong), unknown},
 		{"missing header", post(nil), unknown},
 		{"malformed header", post(map[string]string{meta.HeaderSignature256: "sha256=not-hex"}), unknown},
-		{"other algorithm's header", post(signedBy(aicc.AlgorithmSHA1, appSecret, body)), unknown},
+		// A prober does not know the secret: only the channel's own secret under the other algorithm is
+		// other_algorithm (TestWebhookRejections).
+		{"other algorithm's header", post(signedBy(aicc.AlgorithmSHA1, "not-"+appSecret, body)), unknown},
 		{"wrong signature, disabled channel", post(wrong), disabled},
 		{"verification, wrong token", get("subscribe", "not-the-token"), unknown},
 		{"verification, wrong mode", get("unsubscribe", "not-the-token"), unknown},

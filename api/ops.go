@@ -67,9 +67,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.webhookEvents[r] = events.WithLabelValues(r)
 	}
 	for _, r := range rejectReasons {
-		if r == rejectUnknownChannel || r == rejectDisabledChannel {
-			continue // never counted: such POSTs are checked against decoySecret, and refused as a wrong signature is
-		}
 		m.webhookRejections.WithLabelValues(r)
 	}
 	matches := ops.MustRegister(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
