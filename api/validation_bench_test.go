@@ -607,8 +607,9 @@ func (env *benchEnv) cases(b testing.TB) []benchCase {
 	ignored("dead-letter-retry", "/v1/dead-letters/1/retry", http.StatusNotFound, aicc.ENOTFOUND, nil)
 	exportCancel := "/v1/exports/" + env.export + "/cancel"
 	ignored("export-cancel", exportCancel, http.StatusConflict, aicc.ECONFLICT, func(b testing.TB) {
+		// Cancelled by the first call, ended for the others (and for a second run of the case).
 		res := env.serve(benchCase{method: http.MethodPost, path: exportCancel, token: tn.Admin}, nil, nil)
-		require.Equal(b, http.StatusOK, res.Code, "%s", res.Body)
+		require.Contains(b, []int{http.StatusOK, http.StatusConflict}, res.Code, "%s", res.Body)
 	})
 
 	// The webhook (api/ingest.go, meta): the body is read whole and its signature checked before it is parsed.
