@@ -8,6 +8,7 @@ import (
 
 	"github.com/aiccfb/aicc"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 )
 
 // matchChunk is how many selected channel IDs one query of MatchExportChannels checks: a whole selection the
@@ -33,9 +34,14 @@ func (s *Store) MatchExportChannels(ctx context.Context, tenantID string, sel ai
 			ID      string `bun:"id"`
 			Matched int    `bun:"matched"`
 		}
+		// Postgres plans one array literal in a fraction of the time it takes to plan 10,000 constants.
+		in, list := "id IN (?)", any(bun.List(chunk))
+		if s.dialect == Postgres {
+			in, list = "id = ANY(?)", pgdialect.Array(chunk)
+		}
 		err := s.db.NewSelect().Model((*channelRow)(nil)).Column("id").
 			ColumnExpr("CASE WHEN "+filter+" THEN 1 ELSE 0 END AS matched", args...).
-			Where("tenant_id = ? AND status <> ? AND id IN (?)", tenantID, string(aicc.StatusDeleting), bun.List(chunk)).
+			Where("tenant_id = ? AND status <> ? AND "+in, tenantID, string(aicc.StatusDeleting), list).
 			Scan(ctx, &known)
 		if err != nil {
 			return 0, nil, wrap(err, "match export channels")
