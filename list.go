@@ -8,7 +8,7 @@ import (
 
 // A list a request sends is checked against its limit before any work per item, and decoding an item is such
 // work: a 1 MiB body holds half a million one-digit weekdays, which encoding/json would convert and store one
-// by one only for Validate to refuse the list by its length (54 ms of CPU for POST /v1/service-calendars; see
+// by one only for Validate to refuse the list by its length (51 ms of CPU for POST /v1/service-calendars; see
 // docs/benchmarks.md, "Validation"). The list types below decode an array only within their limit.
 
 // maxWeekdays bounds WeeklyNonWorkingDays: a week has seven days.
