@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -23,12 +24,14 @@ type target struct {
 	name    string
 	url     string // the whole POST URL
 	channel string
+	tenant  string // the channel's tenant, when this process provisioned it
 	secret  string
 	pages   []string
 }
 
-// generator makes webhook bodies: -items text messages per POST, to random customers of random Pages, each
-// with a message ID unique in the run, grouped into one entry per Page as Meta batches them.
+// generator makes webhook bodies: -items text messages per POST, to random customers of random Pages (or, with
+// spread, to a fixed set of conversations in turn), each with a message ID unique in the run, grouped into one
+// entry per Page as Meta batches them.
 type generator struct {
 	run       string
 	round     int
@@ -36,6 +39,15 @@ type generator struct {
 	customers int
 	items     int
 	dup       float64
+	// customerBase numbers the customers from it, so that the phases of an -e2e run write to conversations of
+	// their own.
+	customerBase int
+	// spread, when positive, sends the items to conversations 0 … spread-1 in turn, counted across senders
+	// (conversation c is Page c mod len(pages) and customer customerBase + c / len(pages)), instead of at random.
+	spread int
+	// limit, with spread, is how many items are sent in all; the senders stop when it is reached. Zero is none.
+	limit    int64
+	assigned atomic.Int64 // with spread: items handed out so far
 }
 
 // post is one body, sent once or more.
@@ -57,9 +69,12 @@ func (g *generator) newPost(w, seq int, rnd *rand.Rand, now int64) *post {
 	var entries []metatest.Entry
 	index := map[string]int{}
 	for i := range g.items {
-		page := g.pages[rnd.IntN(len(g.pages))]
+		page, customer, ok := g.recipient(rnd)
+		if !ok {
+			break
+		}
 		mid := g.midPrefix() + strconv.Itoa(g.round) + "_" + strconv.Itoa(w) + "_" + strconv.Itoa(seq) + "_" + strconv.Itoa(i)
-		item := metatest.Text(page, psid(rnd.IntN(g.customers)), mid, "load message "+strconv.Itoa(seq), now+int64(i))
+		item := metatest.Text(page, customer, mid, "load message "+strconv.Itoa(seq), now+int64(i))
 		p.mids = append(p.mids, mid)
 		k, ok := index[page]
 		if !ok {
@@ -70,12 +85,29 @@ func (g *generator) newPost(w, seq int, rnd *rand.Rand, now int64) *post {
 		entries[k].Messaging = append(entries[k].Messaging, item)
 		entries[k].Time = max(entries[k].Time, item.Timestamp)
 	}
+	if len(p.mids) == 0 {
+		return nil
+	}
 	p.body = metatest.NewPayload(entries...).Encode()
 	return p
 }
 
+// recipient picks the Page and the customer of the next item; false when the limit is reached.
+func (g *generator) recipient(rnd *rand.Rand) (page, customer string, ok bool) {
+	if g.spread <= 0 {
+		page = g.pages[rnd.IntN(len(g.pages))]
+		return page, psid(g.customerBase + rnd.IntN(g.customers)), true
+	}
+	n := g.assigned.Add(1) - 1
+	if g.limit > 0 && n >= g.limit {
+		return "", "", false
+	}
+	c := int(n % int64(g.spread))
+	return g.pages[c%len(g.pages)], psid(g.customerBase + c/len(g.pages)), true
+}
+
 // next returns what sender w sends next: with probability dup an earlier body of its own again (a retry
-// comes after the first attempt, as Meta's do), otherwise a new one.
+// comes after the first attempt, as Meta's do), otherwise a new one; nil when the generator's limit is reached.
 func (g *generator) next(w int, sent []*post, rnd *rand.Rand, now int64) (p *post, resend bool) {
 	if len(sent) > 0 && g.dup > 0 && rnd.Float64() < g.dup {
 		return sent[rnd.IntN(len(sent))], true
@@ -158,46 +190,54 @@ func loadTarget(ctx context.Context, t target, gen *generator, o options) (*resu
 	return res, nil
 }
 
-// send is one sender: POST after POST until the deadline.
+// send is one sender: POST after POST until the deadline, or until the generator has nothing more to send.
 func send(ctx context.Context, hc *http.Client, t target, gen *generator, w int, deadline time.Time, r *result) {
 	rnd := rand.New(rand.NewPCG(uint64(w)+1, uint64(time.Now().UnixNano())))
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		p, resend := gen.next(w, r.posts, rnd, time.Now().UnixMilli())
+		if p == nil {
+			return
+		}
 		if !resend {
 			r.posts = append(r.posts, p)
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(p.body))
-		if err != nil {
-			r.errors++
-			continue
-		}
-		name, value := meta.Sign(aicc.AlgorithmSHA256, []byte(t.secret), p.body)
-		req.Header.Set(name, value)
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("User-Agent", "facebookexternalua")
-		begin := time.Now()
-		resp, err := hc.Do(req)
-		if err != nil {
-			if ctx.Err() == nil {
-				r.errors++
-			}
-			continue
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		r.latencies = append(r.latencies, time.Since(begin))
-		r.sent++
-		if resend {
-			r.resent++
-		}
-		if resp.StatusCode != http.StatusOK {
-			r.non200[resp.StatusCode]++
-			continue
-		}
-		r.ok++
-		r.events += len(p.mids)
-		p.acked = true
+		sendOne(ctx, hc, t, p, resend, r)
 	}
+}
+
+// sendOne POSTs p once and counts the answer in r.
+func sendOne(ctx context.Context, hc *http.Client, t target, p *post, resend bool, r *result) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(p.body))
+	if err != nil {
+		r.errors++
+		return
+	}
+	name, value := meta.Sign(aicc.AlgorithmSHA256, []byte(t.secret), p.body)
+	req.Header.Set(name, value)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "facebookexternalua")
+	begin := time.Now()
+	resp, err := hc.Do(req)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.errors++
+		}
+		return
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	r.latencies = append(r.latencies, time.Since(begin))
+	r.sent++
+	if resend {
+		r.resent++
+	}
+	if resp.StatusCode != http.StatusOK {
+		r.non200[resp.StatusCode]++
+		return
+	}
+	r.ok++
+	r.events += len(p.mids)
+	p.acked = true
 }
 
 // percentile returns the p-th percentile (0-100) of sorted by the nearest-rank method; zero when empty.

@@ -14,12 +14,25 @@
 //	aicc-load -baseline -baselines rows         only the rows baseline
 //	aicc-load -url http://HOST:8080 -channel ID -secret S -page P1,P2 [-db URL]
 //	                                            a running aicc; with -db the result is checked there too
+//	aicc-load -e2e [-db URL] [-temporal postgres]
+//	                                            end to end, POST → delivered to the conversation workflows: an
+//	                                            embedded Temporal (SQLite, or Postgres databases made on
+//	                                            -db's server), the worker with the real Conversation workflow
+//	                                            and activities, and the inbox dispatcher, all in this process
+//	                                            beside aicc's handler. Phases (-phases): floor (a bare loop of
+//	                                            signal-with-start into a no-op workflow at the dispatcher's
+//	                                            concurrency), burst (8 senders for 10 s, dispatcher running),
+//	                                            backlog-1 and backlog-10 (stored with the dispatcher stopped,
+//	                                            1 and 10 events per conversation, then drained), sustained
+//	                                            (paced at half of backlog-1's drain); then the issue's targets
 //
-// Every run stops by itself after -duration (and Ctrl+C stops it early). The exit code is 1 when an
-// acknowledged event is missing from the inbox or stored twice, 2 on a usage error.
+// Every run stops by itself after -duration (and Ctrl+C stops it early); an -e2e phase when its events are
+// delivered. The exit code is 1 when an acknowledged event is missing from the inbox or stored twice (with -e2e
+// also: not delivered, not applied exactly once to its conversation, or applied late), 2 on a usage error.
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -74,6 +87,26 @@ type options struct {
 	timeout     time.Duration
 	cpuProfile  string
 	idleConns   int
+
+	// -e2e: POST → delivered to the conversation workflows.
+	e2e                 bool
+	temporal            string // temporalSQLite or temporalPostgres
+	temporalDB          string // -temporal postgres: a URL of the server for Temporal's databases; default -db
+	shards              int
+	dispatchConcurrency int
+	workflowPollers     int // 0: the SDK's default
+	floorConcurrency    int // 0: the dispatcher's
+	floorDuration       time.Duration
+	floorSignals        int
+	floorWorkflow       string   // floorNoop or floorConversation
+	phases              []string // of allPhases, in their order
+	backlog1            int      // backlog-1's conversations, one event each
+	backlog10           int      // backlog-10's conversations
+	backlog10Events     int      // events of each of them
+	sustainedRate       float64  // events/s; 0: half of backlog-1's drain
+	sustainedDuration   time.Duration
+	drainTimeout        time.Duration
+	sampleStates        int
 }
 
 // run runs the harness with args and returns the exit code.
@@ -83,7 +116,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	if err := load(ctx, o, stdout); err != nil {
+	work := load
+	if o.e2e {
+		work = e2e
+	}
+	if err := work(ctx, o, stdout); err != nil {
 		fmt.Fprintf(stderr, "aicc-load: %v\n", err)
 		return exitError
 	}
@@ -115,17 +152,52 @@ func parseArgs(args []string, stderr io.Writer) (options, int, bool) {
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this process during the first aicc run to this file")
 	fs.IntVar(&o.idleConns, "idle-conns", 0, "idle connections the shared database pool keeps (0: the store's own setting; "+
 		"database/sql's default is 2)")
+	fs.BoolVar(&o.e2e, "e2e", false, "end to end: POST → delivered to the conversation workflows, with an embedded Temporal, "+
+		"the worker and the dispatcher in this process; phases floor, burst, backlog-1, backlog-10, sustained "+
+		"(-concurrency defaults to 8 and -duration, the burst's, to 10s)")
+	fs.StringVar(&o.temporal, "temporal", temporalSQLite, "-e2e: the embedded Temporal's persistence: sqlite (a temporary file, "+
+		"as aicc dev) or postgres (new databases on -db's server, dropped after the run)")
+	fs.StringVar(&o.temporalDB, "temporal-db", "", "-e2e -temporal postgres: postgres://… on whose server Temporal's "+
+		"databases are made (default: -db's)")
+	fs.IntVar(&o.shards, "shards", 4, "-e2e -temporal postgres: history shards")
+	fs.IntVar(&o.dispatchConcurrency, "dispatch-concurrency", 0, "-e2e: the dispatcher's concurrency (0: its default)")
+	fs.IntVar(&o.workflowPollers, "workflow-pollers", 0, "-e2e: the worker's workflow task pollers (0: the SDK's default, as aicc's worker has it)")
+	fs.IntVar(&o.floorConcurrency, "floor-concurrency", 0, "-e2e: the floor's concurrent signal-with-start calls (0: the dispatcher's concurrency)")
+	fs.DurationVar(&o.floorDuration, "floor-duration", 10*time.Second, "-e2e: how long the floor signals")
+	fs.IntVar(&o.floorSignals, "floor-signals", 0, "-e2e: stop the floor after this many signals (0: after -floor-duration)")
+	fs.StringVar(&o.floorWorkflow, "floor-workflow", floorNoop, "-e2e: the workflow the floor signals: noop (receives its "+
+		"signal and returns), or conversation (the real Conversation workflow, new conversations: the dispatcher's "+
+		"signals without the inbox)")
+	phases := fs.String("phases", strings.Join(allPhases, ","), "-e2e: the phases to run (they run in this order)")
+	fs.IntVar(&o.backlog1, "backlog1", 5000, "-e2e: backlog-1's conversations, one event each")
+	fs.IntVar(&o.backlog10, "backlog10", 1000, "-e2e: backlog-10's conversations")
+	fs.IntVar(&o.backlog10Events, "backlog10-events", 10, "-e2e: backlog-10's events per conversation")
+	fs.Float64Var(&o.sustainedRate, "sustained-rate", 0, "-e2e: the sustained phase's events/s (0: half of backlog-1's drain)")
+	fs.DurationVar(&o.sustainedDuration, "sustained-duration", 20*time.Second, "-e2e: how long the sustained phase sends")
+	fs.DurationVar(&o.drainTimeout, "drain-timeout", 10*time.Minute, "-e2e: how long a phase may take to deliver its events")
+	fs.IntVar(&o.sampleStates, "sample-states", 20, "-e2e: conversations per phase whose workflow state is queried")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, exitOK, false
 		}
 		return o, exitUsage, false
 	}
-	selfSet, baselinesSet := false, false
+	selfSet, baselinesSet, concurrencySet, durationSet := false, false, false, false
 	fs.Visit(func(f *flag.Flag) {
 		selfSet = selfSet || f.Name == "self"
 		baselinesSet = baselinesSet || f.Name == "baselines"
+		concurrencySet = concurrencySet || f.Name == "concurrency"
+		durationSet = durationSet || f.Name == "duration"
 	})
+	if o.e2e && !concurrencySet {
+		o.concurrency = e2eSenders
+	}
+	if o.e2e && !durationSet {
+		o.duration = e2eBurst
+	}
+	var badPhase string
+	var phasesOK bool
+	o.phases, badPhase, phasesOK = parsePhases(*phases)
 	o.baseline = o.baseline || baselinesSet
 	var badBaseline string
 	var baselinesOK bool
@@ -139,6 +211,22 @@ func parseArgs(args []string, stderr io.Writer) (options, int, bool) {
 	switch {
 	case fs.NArg() > 0:
 		problem = fmt.Sprintf("unexpected argument %q", fs.Arg(0))
+	case o.e2e && (o.url != "" || o.baseline):
+		problem = "-e2e runs aicc in this process: not with -url or -baseline"
+	case o.e2e && !phasesOK:
+		problem = fmt.Sprintf("-phases: unknown phase %q (%s)", badPhase, strings.Join(allPhases, ", "))
+	case o.e2e && o.floorWorkflow != floorNoop && o.floorWorkflow != floorConversation:
+		problem = "-floor-workflow must be noop or conversation"
+	case o.e2e && o.temporal != temporalSQLite && o.temporal != temporalPostgres:
+		problem = "-temporal must be sqlite or postgres"
+	case o.e2e && o.temporal == temporalPostgres && !strings.HasPrefix(cmp.Or(o.temporalDB, o.db), "postgres"):
+		problem = "-temporal postgres needs -temporal-db or -db postgres://…: Temporal's databases are made on its server"
+	case o.e2e && (o.shards < 1 || o.dispatchConcurrency < 0 || o.workflowPollers < 0 || o.workflowPollers == 1 || o.floorConcurrency < 0 || o.floorSignals < 0 ||
+		o.backlog1 < 1 || o.backlog10 < 1 || o.backlog10Events < 1 || o.sustainedRate < 0 || o.sampleStates < 0):
+		problem = "-e2e: -shards, -backlog1, -backlog10 and -backlog10-events must be positive, the other counts not " +
+			"negative, -workflow-pollers not 1 (the SDK refuses it)"
+	case o.e2e && (o.floorDuration <= 0 || o.sustainedDuration <= 0 || o.drainTimeout <= 0):
+		problem = "-e2e: -floor-duration, -sustained-duration and -drain-timeout must be positive"
 	case !baselinesOK:
 		problem = fmt.Sprintf("-baselines: unknown baseline %q (body, rows)", badBaseline)
 	case o.url != "" && selfSet && o.self:
@@ -185,6 +273,31 @@ func parseArgs(args []string, stderr io.Writer) (options, int, bool) {
 		o.baselines = []string{"body"} // never the rows baseline against a running aicc's inbox
 	}
 	return o, 0, true
+}
+
+// Defaults of -concurrency and -duration with -e2e: the burst of issue 12, 8 senders for 10 s.
+const (
+	e2eSenders = 8
+	e2eBurst   = 10 * time.Second
+)
+
+// parsePhases parses -phases: a comma-separated subset of allPhases, returned in their order. ok is false,
+// with the offending name, when a name is none of them.
+func parsePhases(list string) (names []string, bad string, ok bool) {
+	want := map[string]bool{}
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		if !slices.Contains(allPhases, name) {
+			return nil, name, false
+		}
+		want[name] = true
+	}
+	for _, name := range allPhases {
+		if want[name] {
+			names = append(names, name)
+		}
+	}
+	return names, "", true
 }
 
 // parseBaselines parses -baselines: a comma-separated subset of body and rows, returned in that order. ok is

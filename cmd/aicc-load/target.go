@@ -93,7 +93,8 @@ func startSelf(ctx context.Context, store *db.Store, runID string, nPages int) (
 		return nil, err
 	}
 	s.target = target{
-		name: "aicc", url: base + "/webhooks/facebook/" + ch.ID, channel: ch.ID, secret: appSecret, pages: pages,
+		name: "aicc", url: base + "/webhooks/facebook/" + ch.ID, channel: ch.ID, tenant: tenant.ID, secret: appSecret,
+		pages: pages,
 	}
 	return s, nil
 }
