@@ -22,9 +22,9 @@ func reportFloor(w io.Writer, f *floorResult) {
 	}
 	fmt.Fprintf(w, "\n%s: %d signal-with-start calls into %s at concurrency %d in %.1f s: %.0f signals/s (%d errors); "+
 		"%d of the workflows %s, the last %.1f s after the first call (%.0f/s)\n"+
-		"  signal-with-start calls: %s\n  history of one: %s\n  %s\n",
+		"  signal-with-start calls: %s\n  history of one: %s\n  while the calls ran: %s\n  until completed: %s\n",
 		phaseFloor, f.signals, into, f.concurrency, f.elapsed.Seconds(), f.rate(), f.errors, f.completed, completed,
-		f.settled.Seconds(), rate(f.completed, f.settled), f.calls, f.history, f.cpu)
+		f.settled.Seconds(), rate(f.completed, f.settled), f.calls, f.history, f.callsCPU, f.cpu)
 	if c := f.commits.per(f.signals); c != "" {
 		fmt.Fprintf(w, "  Postgres commits while the calls ran: %s\n", c)
 	}

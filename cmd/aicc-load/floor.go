@@ -35,7 +35,8 @@ type floorResult struct {
 	history     string        // of the first workflow
 	calls       timingSummary // the signal-with-start calls
 	commits     commitDelta   // Postgres transactions while the calls ran, by database
-	cpu         cpuTimes
+	callsCPU    cpuTimes      // while the calls ran
+	cpu         cpuTimes      // until the workflows completed
 }
 
 // Workflows of the floor (-floor-workflow).
@@ -99,6 +100,7 @@ func (s *stack) runFloor(ctx context.Context, workflow string, concurrency int, 
 	res.elapsed = time.Since(start)
 	res.calls = s.signals.take()
 	res.commits = since(before, s.pg.commits(ctx))
+	res.callsCPU = cpu.stop()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
