@@ -204,6 +204,8 @@ func TestParseArgsE2E(t *testing.T) {
 		{[]string{"-e2e", "-temporal", "postgres", "-temporal-db", "postgres://u@127.0.0.1/x"}, true},
 		{[]string{"-e2e", "-floor-workflow", "conversation"}, true},
 		{[]string{"-e2e", "-floor-workflow", "busy"}, false},
+		{[]string{"-e2e", "-phases", "floor,sustained"}, false},
+		{[]string{"-e2e", "-phases", "sustained", "-sustained-rate", "50"}, true},
 		{[]string{"-e2e", "-temporal", "mysql"}, false},
 		{[]string{"-e2e", "-baseline"}, false},
 		{[]string{"-e2e", "-url", "http://127.0.0.1:8080", "-channel", "c", "-secret", "s", "-page", "1"}, false},

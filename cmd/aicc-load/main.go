@@ -215,6 +215,8 @@ func parseArgs(args []string, stderr io.Writer) (options, int, bool) {
 		problem = "-e2e runs aicc in this process: not with -url or -baseline"
 	case o.e2e && !phasesOK:
 		problem = fmt.Sprintf("-phases: unknown phase %q (%s)", badPhase, strings.Join(allPhases, ", "))
+	case o.e2e && slices.Contains(o.phases, phaseSustained) && !slices.Contains(o.phases, phaseBacklog1) && o.sustainedRate == 0:
+		problem = "-phases: sustained runs at half of backlog-1's drain: run backlog-1 too, or set -sustained-rate"
 	case o.e2e && o.floorWorkflow != floorNoop && o.floorWorkflow != floorConversation:
 		problem = "-floor-workflow must be noop or conversation"
 	case o.e2e && o.temporal != temporalSQLite && o.temporal != temporalPostgres:

@@ -48,7 +48,7 @@ func (c *pgCounter) commits(ctx context.Context) map[string]int64 {
 		names = append(names, n)
 	}
 	err := c.admin.DB().NewRaw("SELECT datname, xact_commit FROM pg_stat_database WHERE datname IN (?)",
-		bun.In(names)).Scan(ctx, &rows)
+		bun.List(names)).Scan(ctx, &rows)
 	if err != nil {
 		return nil
 	}
