@@ -129,19 +129,12 @@ func (s *Store) ClaimConversations(ctx context.Context, owner string, limit, per
 		return nil, nil
 	}
 	leaseMS := lease.Milliseconds()
-	var (
-		query string
-		args  []any
-	)
+	candidates, args := sqliteCandidates, []any{limit, owner, leaseMS, leaseMS}
 	if s.dialect == Postgres {
-		query = fmt.Sprintf(claimLeases, pgNowMS, pgCandidates)
-		args = []any{claimScanFactor * limit, limit, owner, leaseMS, leaseMS}
-	} else {
-		query = fmt.Sprintf(claimLeases, sqliteNowMS, sqliteCandidates)
-		args = []any{limit, owner, leaseMS, leaseMS}
+		candidates, args = pgCandidates, append([]any{claimScanFactor * limit}, args...)
 	}
 	var leased []aicc.ConversationKey
-	if err := s.db.NewRaw(query, args...).Scan(ctx, &leased); err != nil {
+	if err := s.db.NewRaw(fmt.Sprintf(claimLeases, s.nowMS(), candidates), args...).Scan(ctx, &leased); err != nil {
 		return nil, wrap(err, "claim conversations")
 	}
 	if len(leased) == 0 {
