@@ -4,9 +4,11 @@
 package aicc
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
+	"errors"
 	"strings"
 	"time"
 )
@@ -76,6 +78,33 @@ const TokenTouchInterval = time.Minute
 // AnyTenant, as the tenant of a token list or revocation, reaches every token, the sysadmins' included: for the
 // sysadmin and the operator's commands. An empty tenant ID reaches the sysadmins' tokens only.
 const AnyTenant = "*"
+
+// RevokeToken revokes the token of tenantID (or AnyTenant) with the given ID at at, in one transaction with the
+// audit entry e, which it completes with the token's tenant, role and name. A token revoked before keeps its first
+// revocation and gets no second entry: it is returned with revoked false.
+func RevokeToken(ctx context.Context, store interface {
+	TokenStore
+	AuditStore
+}, e *AuditEntry, tenantID, id string, at time.Time) (tok *APIToken, revoked bool, err error) {
+	err = store.Audited(ctx, e, func(ctx context.Context) error {
+		if tok, revoked, err = store.RevokeToken(ctx, tenantID, id, at); err != nil {
+			return err
+		}
+		if !revoked {
+			return errRevokedAlready
+		}
+		e.Details = map[string]string{DetailTenantID: tok.TenantID, DetailRole: string(tok.Role), DetailName: tok.Name}
+		return nil
+	})
+	if errors.Is(err, errRevokedAlready) {
+		return tok, false, nil
+	}
+	return tok, revoked, err
+}
+
+// errRevokedAlready ends RevokeToken's audited change when the token was revoked before, so that no entry is
+// appended.
+var errRevokedAlready = errors.New("revoked already")
 
 // TokenStatus says whether a token authenticates requests at a given time.
 type TokenStatus string

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
 
@@ -129,9 +128,6 @@ func (s *Server) listTokens(c *gin.Context) error {
 	return nil
 }
 
-// errRevokedAlready ends the audited change of a token revoked before, so that no second entry is appended.
-var errRevokedAlready = errors.New("revoked already")
-
 // revokeToken revokes a token of the caller's tenant (any token for the sysadmin); the caller's own token
 // included, whose next request is then refused. Revoking a revoked token again answers 204 as well, and keeps
 // the first revocation.
@@ -141,24 +137,11 @@ func (s *Server) revokeToken(c *gin.Context) error {
 		return err
 	}
 	entry := s.tokenAudit(c, aicc.AuditTokenRevoke, c.Param("tokenID"), nil)
-	err = s.audited(c, entry, func(ctx context.Context) error {
-		tok, revoked, err := s.Store.RevokeToken(ctx, tenant, c.Param("tokenID"), s.now())
-		if err != nil {
-			return err
-		}
-		if !revoked {
-			return errRevokedAlready
-		}
-		entry.Details = map[string]string{
-			aicc.DetailTenantID: tok.TenantID, aicc.DetailRole: string(tok.Role), aicc.DetailName: tok.Name,
-		}
-		return nil
-	})
-	switch {
-	case errors.Is(err, errRevokedAlready):
-	case err != nil:
+	_, revoked, err := aicc.RevokeToken(c.Request.Context(), s.Store, entry, tenant, c.Param("tokenID"), s.now())
+	if err != nil {
 		return err
-	default:
+	}
+	if revoked {
 		s.log(c).Info("token revoked", "revoked_token_id", c.Param("tokenID"))
 	}
 	c.Status(http.StatusNoContent)

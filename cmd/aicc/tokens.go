@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -190,34 +189,17 @@ func revokeToken(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		entry := &aicc.AuditEntry{
 			Actor: aicc.CLIActor(command), Action: aicc.AuditTokenRevoke, Target: aicc.AuditTarget{Type: aicc.TargetToken, ID: id},
 		}
-		var tok *aicc.APIToken
-		err := store.Audited(ctx, entry, func(ctx context.Context) error {
-			var revoked bool
-			var err error
-			if tok, revoked, err = store.RevokeToken(ctx, aicc.AnyTenant, id, time.Now().UTC()); err != nil {
-				return err
-			}
-			if !revoked {
-				return errRevokedAlready
-			}
-			entry.Details = map[string]string{
-				aicc.DetailTenantID: tok.TenantID, aicc.DetailRole: string(tok.Role), aicc.DetailName: tok.Name,
-			}
-			return nil
-		})
+		tok, revoked, err := aicc.RevokeToken(ctx, store, entry, aicc.AnyTenant, id, time.Now().UTC())
 		switch {
-		case errors.Is(err, errRevokedAlready):
-			fmt.Fprintf(stdout, "%s was revoked already, at %s\n", id, cliTime(tok.RevokedAt))
-			return nil
 		case aicc.ErrorCode(err) == aicc.ENOTFOUND:
 			return fmt.Errorf("no token has the ID %q (aicc tokens list shows them)", id)
 		case err != nil:
 			return err
+		case !revoked:
+			fmt.Fprintf(stdout, "%s was revoked already, at %s\n", id, cliTime(tok.RevokedAt))
+			return nil
 		}
 		fmt.Fprintf(stdout, "%s revoked: every process refuses it from now on\n", id)
 		return nil
 	})
 }
-
-// errRevokedAlready ends the audited change of a token revoked before, so that no second entry is appended.
-var errRevokedAlready = errors.New("revoked already")
