@@ -124,12 +124,67 @@ type InboxStats struct {
 	Oldest      time.Time // ReceivedAt of the oldest pending event; zero when there is none
 }
 
+// WebhookReject is a part of a webhook POST kept aside for operators instead of the inbox: a malformed item,
+// which is no event, or a whole body whose events the database refuses. Meta got its 200 for it, so it is never
+// delivered; it is kept, raw, so that someone can see what Meta sent and why it was not taken.
+type WebhookReject struct {
+	ID         int64 // assigned by the store, read back by WebhookRejects; increases with insertion
+	TenantID   string
+	ChannelID  string
+	Kind       WebhookRejectKind
+	Location   string // where the item was in the body, e.g. "entry[0].messaging[2]"; "" for a whole body
+	Reason     string // why it was kept aside, in a few words; a JSON type or a database's error class, no value
+	Payload    []byte // the item, or the body, byte for byte as Meta sent it
+	ReceivedAt time.Time
+}
+
+// WebhookRejectKind says what a WebhookReject is.
+type WebhookRejectKind string
+
+// Webhook reject kinds.
+const (
+	// MalformedItem is an item of a notification that is no event: not an object of an item's shape, of an entry
+	// without an id, or an entry that is not an object of an entry's shape. The body's other events are stored.
+	MalformedItem WebhookRejectKind = "malformed_item"
+	// UnstorableBody is a body whose events the database refuses whatever the retry (see UnstorableError):
+	// kept whole instead, so that Meta stops sending it again.
+	UnstorableBody WebhookRejectKind = "unstorable_body"
+)
+
+// WebhookBatch is what a webhook POST holds: its events, and its malformed items (Kind MalformedItem, with
+// Location, Reason and Payload).
+type WebhookBatch struct {
+	Events    []InboxEvent
+	Malformed []WebhookReject
+}
+
+// UnstorableError is a store error that no retry can fix: the database refuses the values themselves (a data
+// exception, a broken constraint, a value beyond its limits), not for a while (a connection, a timeout, a lock).
+// Its message is Class alone, never the driver's, which may quote a value: it can be logged and kept.
+type UnstorableError struct {
+	// Class names the error as the database classes it, e.g. "SQLSTATE 54000 (program limit exceeded) on
+	// inbox_page_dedup_key".
+	Class string
+	Err   error // the driver's error
+}
+
+func (e *UnstorableError) Error() string { return "the database refuses the data: " + e.Class }
+
+// Unwrap returns the driver's error.
+func (e *UnstorableError) Unwrap() error { return e.Err }
+
 // InboxStore keeps webhook events until they are delivered. Events are never deleted by delivery; PurgeInbox
 // deletes them once they are old (the InboxRetention workflow).
 type InboxStore interface {
 	// StoreEvents inserts events in one transaction and returns how many were duplicates: an event whose
-	// (PageID, DedupKey) is stored already is skipped. Either every new event is stored or none is.
+	// (PageID, DedupKey) is stored already is skipped. Either every new event is stored or none is. An error
+	// that retrying cannot fix is an *UnstorableError.
 	StoreEvents(ctx context.Context, events []InboxEvent) (duplicates int, err error)
+	// StoreWebhook stores a webhook POST: its events as StoreEvents does and its rejects, in one transaction;
+	// either all of it is stored or none. An error that retrying cannot fix is an *UnstorableError.
+	StoreWebhook(ctx context.Context, events []InboxEvent, rejects []WebhookReject) (duplicates int, err error)
+	// WebhookRejects lists the tenant's webhook rejects, of one channel unless channelID is "", the latest first.
+	WebhookRejects(ctx context.Context, tenantID, channelID string, opt ListOptions) ([]WebhookReject, string, error)
 	// ClaimConversations leases to owner, for lease on the database's clock, up to limit conversations that have
 	// pending events (undelivered and not dead) and no running lease, and returns up to perConversation of each
 	// one's pending events, grouped by conversation, by Meta timestamp then ID. It takes the tenants in turn, and
@@ -158,7 +213,8 @@ type InboxStore interface {
 	// ConversationEvents lists a conversation's events by Meta timestamp then ID.
 	ConversationEvents(ctx context.Context, tenantID, conversationID string, opt ListOptions) ([]InboxEvent, string, error)
 	// PurgeInbox deletes up to limit events delivered before deliveredBefore or made dead letters before
-	// deadBefore (a zero time: none of that kind), and returns how many. It never deletes a pending event.
+	// deadBefore, and webhook rejects received before deadBefore (a zero time: none of that kind), and returns
+	// how many. It never deletes a pending event.
 	PurgeInbox(ctx context.Context, deliveredBefore, deadBefore time.Time, limit int) (deleted int, err error)
 }
 
@@ -185,7 +241,9 @@ type WebhookCodec interface {
 	// VerifySignature checks the signature header of alg over the raw body against each secret (more than one
 	// during a rotation's overlap) in constant time. It returns "" when one matches, else a Reject reason.
 	VerifySignature(alg SignatureAlgorithm, secrets []string, header http.Header, body []byte) (reason string)
-	// ParseEvents returns every messaging item of every entry, with PageID, PSID, Kind, MID, Watermark,
-	// Timestamp, DedupKey, Text and Payload set. Malformed JSON, or an object other than "page", is EINVALID.
-	ParseEvents(body []byte) ([]InboxEvent, error)
+	// ParseBatch returns every messaging item of every entry that is an event, with PageID, PSID, Kind, MID,
+	// Watermark, Timestamp, DedupKey, Text and Payload set, and every item that is not as a MalformedItem
+	// reject. A body that is not a webhook notification at all (not JSON, an object other than "page", entries
+	// that are not a list) is EINVALID.
+	ParseBatch(body []byte) (WebhookBatch, error)
 }

@@ -14,17 +14,21 @@ import (
 // depends on whether the channel exists (see checkSignature).
 var rejectReasons = []string{aicc.RejectMissing, aicc.RejectOtherAlgorithm, aicc.RejectMalformed, aicc.RejectMismatch}
 
-// Results of webhook events, the label values of aicc_webhook_events_total. stored, duplicate and
-// rejected_page count events; rejected_signature and malformed count requests, whose events are not known.
+// Results of webhook events, the label values of aicc_webhook_events_total. stored, duplicate, rejected_page
+// and unstorable (the events of a body the database refuses, kept aside whole) count events; malformed counts
+// the items kept aside as malformed, and a body that is not a notification at all as one; rejected_signature
+// counts requests, whose events are not known.
 const (
 	eventStored            = "stored"
 	eventDuplicate         = "duplicate"
 	eventRejectedSignature = "rejected_signature"
 	eventRejectedPage      = "rejected_page"
 	eventMalformed         = "malformed"
+	eventUnstorable        = "unstorable"
 )
 
-var eventResults = []string{eventStored, eventDuplicate, eventRejectedSignature, eventRejectedPage, eventMalformed}
+var eventResults = []string{eventStored, eventDuplicate, eventRejectedSignature, eventRejectedPage, eventMalformed,
+	eventUnstorable}
 
 // eventReceived is the body of the 200, as Meta's samples answer.
 var eventReceived = []byte("EVENT_RECEIVED")
@@ -34,11 +38,15 @@ var eventReceived = []byte("EVENT_RECEIVED")
 //   - the body is read whole, up to the body limit (413 beyond it), and the signature of the channel's
 //     algorithm is checked over its raw bytes: an unknown or disabled channel, a channel without a secret, a
 //     missing, malformed or other-algorithm header and a wrong signature are a 403 with an empty body;
-//   - a body that is not a Messenger notification is a 400;
+//   - a body that is not a Messenger notification at all is a 400;
 //   - events for a Page that is not the channel's are left out (counted as rejected_page), the others
-//     stored in one transaction, duplicates skipped (counted);
-//   - when the channel cannot be looked up or the events cannot be stored, the answer is 503 UNAVAILABLE, so
-//     that Meta sends them again.
+//     stored in one transaction, duplicates skipped (counted), with each malformed item (an item that is no
+//     event, or of an entry without an id) kept aside for operators (GET /v1/webhook-rejects) and counted: a bad
+//     item never costs the good ones, nor makes Meta send them again;
+//   - when the database refuses the events whatever the retry (an aicc.UnstorableError), the body is kept aside
+//     whole instead and answered 200, so that Meta stops sending it;
+//   - when the channel cannot be looked up, or the events (or an unstorable body) cannot be stored, the answer
+//     is 503 UNAVAILABLE, so that Meta sends them again.
 //
 // Neither the body nor anything of it is logged: it holds the customers' messages.
 func (s *Server) receiveWebhook(c *gin.Context) error {
@@ -74,7 +82,7 @@ func (s *Server) receiveWebhook(c *gin.Context) error {
 	}
 	s.metrics.signatureMatches[matched].Inc()
 
-	events, err := s.Webhooks.ParseEvents(body)
+	batch, err := s.Webhooks.ParseBatch(body)
 	if err != nil {
 		if aicc.ErrorCode(err) == aicc.EINVALID {
 			s.metrics.webhookEvents[eventMalformed].Inc()
@@ -82,30 +90,44 @@ func (s *Server) receiveWebhook(c *gin.Context) error {
 		}
 		return err
 	}
-	kept, foreign := ownEvents(ch, events)
+	kept, foreign := ownEvents(ch, batch.Events)
 	if foreign > 0 {
 		// A Page may have been added since the channel was cached.
 		if ch, err = s.refreshWebhookChannel(c, ch); err != nil {
 			return s.webhookUnavailable(c, "looking up the webhook's channel", err)
 		}
-		kept, foreign = ownEvents(ch, events)
+		kept, foreign = ownEvents(ch, batch.Events)
 	}
 	if foreign > 0 {
 		s.metrics.webhookEvents[eventRejectedPage].Add(float64(foreign))
 		s.log(c).Warn("webhook events for Pages of other channels refused", slog.String("channel_id", ch.id),
 			slog.Int("events", foreign))
 	}
-	if len(kept) > 0 {
+	if len(kept) > 0 || len(batch.Malformed) > 0 {
 		now := s.now()
 		for i := range kept {
 			kept[i].TenantID, kept[i].ChannelID, kept[i].ReceivedAt = ch.tenantID, ch.id, now
 		}
-		dups, err := s.Store.StoreEvents(ctx, kept)
-		if err != nil {
-			return s.webhookUnavailable(c, "storing webhook events", err)
+		for i := range batch.Malformed {
+			batch.Malformed[i].TenantID, batch.Malformed[i].ChannelID, batch.Malformed[i].ReceivedAt = ch.tenantID, ch.id, now
 		}
-		s.metrics.webhookEvents[eventStored].Add(float64(len(kept) - dups))
-		s.metrics.webhookEvents[eventDuplicate].Add(float64(dups))
+		dups, err := s.Store.StoreWebhook(ctx, kept, batch.Malformed)
+		switch unstorable := asUnstorable(err); {
+		case unstorable != nil:
+			if err := s.keepUnstorableBody(c, ch, body, now, len(kept), unstorable); err != nil {
+				return err
+			}
+		case err != nil:
+			return s.webhookUnavailable(c, "storing webhook events", err)
+		default:
+			s.metrics.webhookEvents[eventStored].Add(float64(len(kept) - dups))
+			s.metrics.webhookEvents[eventDuplicate].Add(float64(dups))
+		}
+		if len(batch.Malformed) > 0 {
+			s.metrics.webhookEvents[eventMalformed].Add(float64(len(batch.Malformed)))
+			s.log(c).Warn("webhook items kept aside as malformed", slog.String("channel_id", ch.id),
+				slog.Int("items", len(batch.Malformed)))
+		}
 	}
 	c.Data(http.StatusOK, "text/plain; charset=utf-8", eventReceived)
 	return nil

@@ -269,11 +269,11 @@ func TestWebhookMalformed(t *testing.T) {
 	tn := h.newTenant("A")
 	ch := h.webhookChannel(tn, "fb_main", aicc.AlgorithmSHA256, "101")
 	for name, body := range map[string]string{
-		"malformed JSON":   `{"object":"page","entry":[`,
-		"not an object":    `[1,2]`,
-		"instagram":        `{"object":"instagram","entry":[]}`,
-		"entry without id": `{"object":"page","entry":[{"messaging":[]}]}`,
-		"item not object":  `{"object":"page","entry":[{"id":"101","messaging":[42]}]}`,
+		"malformed JSON":     `{"object":"page","entry":[`,
+		"not an object":      `[1,2]`,
+		"instagram":          `{"object":"instagram","entry":[]}`,
+		"entries not a list": `{"object":"page","entry":{"id":"101","messaging":[]}}`,
+		"malformed inside":   `{"object":"page","entry":[{"id":"101","messaging":[{"sender":{"id":"1"},"timestamp":01}]}]}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := h.on(t)
@@ -388,11 +388,11 @@ func (s *flakyStore) ListPages(ctx context.Context, tenantID, channelID string, 
 	return s.Store.ListPages(ctx, tenantID, channelID, opt)
 }
 
-func (s *flakyStore) StoreEvents(ctx context.Context, events []aicc.InboxEvent) (int, error) {
+func (s *flakyStore) StoreWebhook(ctx context.Context, events []aicc.InboxEvent, rejects []aicc.WebhookReject) (int, error) {
 	if s.down.Load() {
 		return 0, errDown
 	}
-	return s.Store.StoreEvents(ctx, events)
+	return s.Store.StoreWebhook(ctx, events, rejects)
 }
 
 func (s *flakyStore) InboxStats(ctx context.Context) (aicc.InboxStats, error) {

@@ -59,8 +59,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	events := ops.MustRegister(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "aicc_webhook_events_total",
-		Help: "Meta webhook events by result: stored, duplicate (stored before) and rejected_page (for a Page of " +
-			"another channel) count events; rejected_signature (403) and malformed (400) count POSTs.",
+		Help: "Meta webhook events by result: stored, duplicate (stored before), rejected_page (for a Page of " +
+			"another channel) and unstorable (refused by the database, their body kept aside whole) count events; " +
+			"malformed counts the items kept aside as malformed and the POSTs that are no notification at all (400); " +
+			"rejected_signature (403) counts POSTs.",
 	}, []string{"result"}))
 	m.webhookEvents = map[string]prometheus.Counter{}
 	for _, r := range eventResults {

@@ -213,6 +213,7 @@ func (s *Server) adminRoutes(r *gin.Engine) {
 	t.GET("/conversations/:conversationID/events", s.h(s.listConversationEvents))
 	t.GET("/dead-letters", s.h(s.listDeadLetters))
 	t.POST("/dead-letters/:eventID/retry", s.h(s.retryDeadLetter))
+	t.GET("/webhook-rejects", s.h(s.listWebhookRejects))
 	t.GET("/audit", s.h(s.listAudit))
 	t.POST("/exports", s.h(s.createExport))
 	t.GET("/exports", s.h(s.listExports))

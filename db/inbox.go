@@ -3,8 +3,10 @@ package db
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/aiccfb/aicc"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/uptrace/bun"
 )
 
@@ -24,34 +27,49 @@ import (
 // and each stored event gets its ID; a duplicate gets ID 0. DeliveredAt is ignored: a new event is
 // undelivered. NUL characters are dropped from the stored strings (the payload keeps them). Any error means
 // nothing was stored (an empty DedupKey is refused by the database and fails the whole batch); the caller may
-// retry the batch as a whole.
+// retry the batch as a whole, unless the error is an *aicc.UnstorableError (see unstorable): the database
+// refuses the values themselves, and would again.
 func (s *Store) StoreEvents(ctx context.Context, events []aicc.InboxEvent) (duplicates int, err error) {
-	if len(events) == 0 {
+	return s.StoreWebhook(ctx, events, nil)
+}
+
+// StoreWebhook stores the events as StoreEvents does and keeps the rejects in webhook_rejects, in one
+// transaction: either all of it is stored or none. Without rejects it is StoreEvents' one statement. The rejects'
+// ReceivedAt is updated in place like the events': now when zero, as the database keeps it.
+func (s *Store) StoreWebhook(ctx context.Context, events []aicc.InboxEvent, rejects []aicc.WebhookReject) (duplicates int, err error) {
+	if len(events) == 0 && len(rejects) == 0 {
 		return 0, nil
 	}
 	var now time.Time
-	rows := make([]inboxRow, len(events))
-	for i := range events {
-		e := &events[i]
-		if e.ReceivedAt.IsZero() {
+	received := func(t time.Time) time.Time {
+		if t.IsZero() {
 			if now.IsZero() {
 				now = time.Now()
 			}
-			e.ReceivedAt = now
+			t = now
 		}
-		e.ReceivedAt = norm(e.ReceivedAt)
+		return norm(t)
+	}
+	rows := make([]inboxRow, len(events))
+	for i := range events {
+		e := &events[i]
+		e.ReceivedAt = received(e.ReceivedAt)
 		rows[i] = newInboxRow(e)
 	}
 	var stored []storedEvent
-	if s.dialect == Postgres {
-		stored, err = s.insertEventsPostgres(ctx, rows)
+	if len(rejects) == 0 {
+		stored, err = s.insertEvents(ctx, s.db, s.db.DB, rows)
 	} else {
-		err = s.db.NewInsert().Model(&rows).ExcludeColumn("id", "delivered_at", "attempts", "last_error", "dead_at").
-			On("CONFLICT (page_id, dedup_key) DO NOTHING").
-			Returning("id, page_id, dedup_key").Scan(ctx, &stored)
+		err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			var err error
+			if stored, err = s.insertEvents(ctx, tx, tx.Tx, rows); err != nil {
+				return err
+			}
+			return insertRejects(ctx, tx, rejects, received)
+		})
 	}
 	if err != nil {
-		return 0, wrap(err, "store events")
+		return 0, storeError(err, "store events")
 	}
 	// RETURNING names the rows it inserted, in no promised order; the first event of each key is the one
 	// that was inserted, the others of the batch conflicted with it.
@@ -68,6 +86,27 @@ func (s *Store) StoreEvents(ctx context.Context, events []aicc.InboxEvent) (dupl
 	return len(events) - len(stored), nil
 }
 
+// insertEvents inserts the rows of new events through db, or through raw, the same connection or transaction
+// without Bun, on Postgres, and returns the ones it inserted.
+func (s *Store) insertEvents(ctx context.Context, db bun.IDB, raw queryer, rows []inboxRow) ([]storedEvent, error) {
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	if s.dialect == Postgres {
+		return insertEventsPostgres(ctx, raw, rows)
+	}
+	var stored []storedEvent
+	err := db.NewInsert().Model(&rows).ExcludeColumn("id", "delivered_at", "attempts", "last_error", "dead_at").
+		On("CONFLICT (page_id, dedup_key) DO NOTHING").
+		Returning("id, page_id, dedup_key").Scan(ctx, &stored)
+	return stored, err
+}
+
+// queryer is a *sql.DB or a *sql.Tx.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
 // storedEvent is what the insert of StoreEvents returns of each row it inserted.
 type storedEvent struct {
 	ID       int64
@@ -79,7 +118,7 @@ type storedEvent struct {
 // one constant statement with the batch as array parameters, prepared once per connection: Bun would write
 // every value into the SQL text, which Postgres then parses and plans anew for each POST (measured: the
 // prepared form runs 1.6 times as fast; see docs/benchmarks.md).
-func (s *Store) insertEventsPostgres(ctx context.Context, rows []inboxRow) ([]storedEvent, error) {
+func insertEventsPostgres(ctx context.Context, db queryer, rows []inboxRow) ([]storedEvent, error) {
 	n := len(rows)
 	tenant, channel, page, psid, kind, mid, dedup, text := make([]string, n), make([]string, n),
 		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -90,7 +129,7 @@ func (s *Store) insertEventsPostgres(ctx context.Context, rows []inboxRow) ([]st
 	}
 	// The database/sql layer of pgx reads a leading QueryExecMode argument as the mode of this one query;
 	// the pool's default (simple protocol, which suits Bun's inlined SQL) stays for everything else.
-	res, err := s.db.DB.QueryContext(ctx, pgInsertEvents, pgx.QueryExecModeCacheStatement,
+	res, err := db.QueryContext(ctx, pgInsertEvents, pgx.QueryExecModeCacheStatement,
 		tenant, channel, page, psid, kind, mid, watermark, ts, dedup, text, payload, received)
 	if err != nil {
 		return nil, err
@@ -399,4 +438,92 @@ func eventListing(opt aicc.ListOptions) (int, *eventCursor, error) {
 		return 0, nil, errCursor
 	}
 	return limit, c, nil
+}
+
+// storeError is err of a write of webhook data: an *aicc.UnstorableError when the database refuses the values
+// themselves (see unstorable), else as wrap makes it.
+func storeError(err error, op string) error {
+	if class := unstorable(err); class != "" {
+		return &aicc.UnstorableError{Class: class, Err: err}
+	}
+	return wrap(err, op)
+}
+
+// unstorable names the class of err when it is the database refusing the values of a write, which a retry of
+// the same write meets again, and is "" for any other error: a connection, a timeout, a cancelled context, a
+// lock, a full disk, a unique violation (a conflict, which the inbox's dedup key resolves). The name holds no
+// value, only the database's code and the constraint or column it concerns.
+//
+// On Postgres these are SQLSTATE class 22, data exception (a NUL byte or a byte sequence that is not UTF-8 in
+// text, a number out of range, "unsupported Unicode escape sequence"), class 23, integrity constraint violation,
+// but for 23505 unique_violation, and class 54, program limit exceeded (a key too large for its index: "index
+// row size 3088 exceeds btree version 4 maximum 2704"). On SQLite: SQLITE_TOOBIG, SQLITE_MISMATCH and the
+// constraint violations but for UNIQUE and PRIMARY KEY.
+func unstorable(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		if pgErr.Code == pgUniqueViolation || len(pgErr.Code) != 5 {
+			return ""
+		}
+		class, ok := pgUnstorableClasses[pgErr.Code[:2]]
+		if !ok {
+			return ""
+		}
+		name := "SQLSTATE " + pgErr.Code + " (" + class + ")"
+		switch {
+		case pgErr.ConstraintName != "":
+			name += " on " + pgErr.ConstraintName
+		case pgErr.TableName != "" && pgErr.ColumnName != "":
+			name += " on " + pgErr.TableName + "." + pgErr.ColumnName
+		}
+		return name
+	}
+	var sqliteErr interface{ Code() int }
+	if !errors.As(err, &sqliteErr) {
+		return ""
+	}
+	code := sqliteErr.Code()
+	switch code & 0xff {
+	case sqliteTooBig, sqliteMismatch:
+	case sqliteConstraint:
+		if _, ok := violatedUnique(err); ok || code == sqliteConstraintPrimaryKey || code == sqliteConstraintUnique {
+			return ""
+		}
+	default:
+		return ""
+	}
+	if name, ok := sqliteCodes[code]; ok {
+		return name
+	}
+	return fmt.Sprintf("SQLite error %d", code)
+}
+
+// pgUniqueViolation is the SQLSTATE of a unique violation.
+const pgUniqueViolation = "23505"
+
+// pgUnstorableClasses are the SQLSTATE classes of errors a retry of the same write meets again, by name.
+var pgUnstorableClasses = map[string]string{
+	"22": "data exception",
+	"23": "integrity constraint violation",
+	"54": "program limit exceeded",
+}
+
+// SQLite's result codes that unstorable tells apart (https://sqlite.org/rescode.html); the driver reports the
+// extended ones.
+const (
+	sqliteTooBig               = 18
+	sqliteConstraint           = 19
+	sqliteMismatch             = 20
+	sqliteConstraintPrimaryKey = 1555
+	sqliteConstraintUnique     = 2067
+)
+
+var sqliteCodes = map[int]string{
+	sqliteTooBig:     "SQLITE_TOOBIG",
+	sqliteConstraint: "SQLITE_CONSTRAINT",
+	sqliteMismatch:   "SQLITE_MISMATCH",
+	275:              "SQLITE_CONSTRAINT_CHECK",
+	787:              "SQLITE_CONSTRAINT_FOREIGNKEY",
+	1299:             "SQLITE_CONSTRAINT_NOTNULL",
+	3091:             "SQLITE_CONSTRAINT_DATATYPE",
 }

@@ -7,13 +7,16 @@ import (
 )
 
 // PurgeInbox deletes up to limit inbox events that were delivered before deliveredBefore or became dead letters
-// before deadBefore, and returns how many it deleted; a zero time deletes nothing of its kind. A pending event
-// (undelivered and not dead) is never deleted, however old: neither condition holds while both times are NULL.
+// before deadBefore, and then, when fewer than limit were, webhook rejects received before deadBefore (kept as
+// long as dead letters: both wait for someone to look at them), and returns how many it deleted in all; a zero
+// time deletes nothing of its kind. A pending event (undelivered and not dead) is never deleted, however old:
+// neither condition holds while both times are NULL.
 //
-// It is one bounded statement on both databases, DELETE … WHERE id IN (the first limit IDs of the delivered
-// events, read through inbox_delivered_idx, then of the dead letters, read through inbox_dead_idx), so that a
-// batch holds its locks briefly and costs what it deletes; the caller repeats it until it deletes fewer than
-// limit. Concurrent purges only find less to delete.
+// It is one bounded statement on both databases per table, DELETE … WHERE id IN (the first limit IDs of the
+// delivered events, read through inbox_delivered_idx, then of the dead letters, read through inbox_dead_idx; of
+// the rejects, through webhook_rejects_received_idx), so that a batch holds its locks briefly and costs what it
+// deletes; the caller repeats it until it deletes fewer than limit, when nothing older is left in either table.
+// Concurrent purges only find less to delete.
 //
 // Deleting delivered events is safe for delivery: inbox IDs are never reused (an identity on Postgres,
 // AUTOINCREMENT on SQLite), so a conversation workflow, which remembers the IDs it applied, never mistakes a new
@@ -37,11 +40,21 @@ func (s *Store) PurgeInbox(ctx context.Context, deliveredBefore, deadBefore time
 	if len(old) == 0 {
 		return 0, nil
 	}
-	res, err := s.db.NewRaw("DELETE FROM inbox WHERE id IN (SELECT id FROM ("+strings.Join(old, " UNION ALL ")+") old LIMIT ?)",
-		append(args, limit)...).Exec(ctx)
+	n, err := s.deleteOld(ctx, "inbox", "SELECT id FROM ("+strings.Join(old, " UNION ALL ")+") old LIMIT ?", append(args, limit)...)
+	if err != nil || n >= limit || deadBefore.IsZero() {
+		return n, wrap(err, "purge inbox")
+	}
+	rejects, err := s.deleteOld(ctx, "webhook_rejects", "SELECT id FROM webhook_rejects WHERE received_at < ? LIMIT ?",
+		norm(deadBefore), limit-n)
+	return n + rejects, wrap(err, "purge webhook rejects")
+}
+
+// deleteOld deletes the rows of table whose IDs the query old selects, and returns how many.
+func (s *Store) deleteOld(ctx context.Context, table, old string, args ...any) (int, error) {
+	res, err := s.db.NewRaw("DELETE FROM "+table+" WHERE id IN ("+old+")", args...).Exec(ctx)
 	if err != nil {
-		return 0, wrap(err, "purge inbox")
+		return 0, err
 	}
 	n, err := res.RowsAffected()
-	return int(n), wrap(err, "purge inbox")
+	return int(n), err
 }

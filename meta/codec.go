@@ -55,17 +55,46 @@ var eventKinds = map[EventKind]aicc.EventKind{
 	KindUnknown:  aicc.EventUnknown,
 }
 
-// ParseEvents returns every messaging (and standby) item of every entry as an inbox event, in the order Meta
-// sent them. The Page is the entry's id; the customer (PSID) is the sender of an inbound event and the
-// recipient of an echo, so that both sides of a conversation land on the same one. Payload is the item as Meta
-// sent it. A body ParseWebhook refuses is EINVALID.
-func (Codec) ParseEvents(body []byte) ([]aicc.InboxEvent, error) {
+// ParseBatch returns every messaging (and standby) item of every entry that is an event as an inbox event, in
+// the order Meta sent them, and each malformed item as a MalformedItem reject (see ParseWebhook). The Page is
+// the entry's id; the customer (PSID) is the sender of an inbound event and the recipient of an echo, so that
+// both sides of a conversation land on the same one. Payload is the item as Meta sent it, a slice of body. A
+// body ParseWebhook refuses is EINVALID.
+func (Codec) ParseBatch(body []byte) (aicc.WebhookBatch, error) {
 	n, err := ParseWebhook(body)
 	if err != nil {
-		return nil, aicc.Errorf(aicc.EINVALID, "The body is not a Messenger webhook notification.")
+		return aicc.WebhookBatch{}, notNotification()
 	}
-	events := make([]aicc.InboxEvent, len(n.Events))
-	for i, e := range n.Events {
+	b := aicc.WebhookBatch{Events: inboxEvents(n.Events)}
+	if len(n.Malformed) > 0 {
+		b.Malformed = make([]aicc.WebhookReject, len(n.Malformed))
+		for i, m := range n.Malformed {
+			b.Malformed[i] = aicc.WebhookReject{Kind: aicc.MalformedItem, Location: m.Path(), Reason: m.Reason, Payload: m.Raw}
+		}
+	}
+	return b, nil
+}
+
+// ParseEvents returns the events of a body every item of which is one, as ParseBatch does; a malformed item, as
+// a body ParseWebhook refuses, is EINVALID. It is for tools and tests that send or check well-formed bodies; the
+// webhook handler takes what it can of any body with ParseBatch.
+func (Codec) ParseEvents(body []byte) ([]aicc.InboxEvent, error) {
+	n, err := ParseWebhook(body)
+	if err != nil || len(n.Malformed) > 0 {
+		return nil, notNotification()
+	}
+	return inboxEvents(n.Events), nil
+}
+
+// notNotification is the error of a body that is not a Messenger webhook notification.
+func notNotification() error {
+	return aicc.Errorf(aicc.EINVALID, "The body is not a Messenger webhook notification.")
+}
+
+// inboxEvents maps events onto inbox events.
+func inboxEvents(in []Event) []aicc.InboxEvent {
+	events := make([]aicc.InboxEvent, len(in))
+	for i, e := range in {
 		kind, ok := eventKinds[e.Kind]
 		if !ok {
 			kind = aicc.EventUnknown
@@ -86,5 +115,5 @@ func (Codec) ParseEvents(body []byte) ([]aicc.InboxEvent, error) {
 			Payload:   e.Raw,
 		}
 	}
-	return events, nil
+	return events
 }

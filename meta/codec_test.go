@@ -10,6 +10,7 @@ import (
 
 	"github.com/aiccfb/aicc"
 	"github.com/aiccfb/aicc/meta"
+	"github.com/aiccfb/aicc/meta/metatest"
 )
 
 func TestCodecVerifySignature(t *testing.T) {
@@ -43,11 +44,13 @@ func TestCodecVerifySignature(t *testing.T) {
 	}
 }
 
-func TestCodecParseEvents(t *testing.T) {
+func TestCodecParseBatch(t *testing.T) {
 	var codec aicc.WebhookCodec = meta.Codec{}
 	body := batch().Encode()
-	events, err := codec.ParseEvents(body)
+	b, err := codec.ParseBatch(body)
 	require.NoError(t, err)
+	assert.Empty(t, b.Malformed)
+	events := b.Events
 	n, err := meta.ParseWebhook(body)
 	require.NoError(t, err)
 	require.Len(t, events, len(n.Events))
@@ -83,12 +86,49 @@ func TestCodecParseEvents(t *testing.T) {
 	}, got, "the echo's customer is its recipient, so both sides share a conversation")
 
 	for name, body := range map[string]string{
+		"malformed JSON":     `{"object":"page","entry":[`,
+		"instagram":          `{"object":"instagram","entry":[]}`,
+		"entries not a list": `{"object":"page","entry":{}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			b, err := codec.ParseBatch([]byte(body))
+			assert.Equal(t, aicc.EINVALID, aicc.ErrorCode(err))
+			assert.Zero(t, b)
+		})
+	}
+
+	t.Run("malformed items", func(t *testing.T) {
+		good := metatest.Text(pageID, psid, "m_1", "hi", 1_700_000_000_001)
+		raw, err := json.Marshal(good)
+		require.NoError(t, err)
+		body := `{"object":"page","entry":[{"id":"` + pageID + `","messaging":[` + string(raw) + `,42]},{"messaging":[` + string(raw) + `]}]}`
+		b, err := codec.ParseBatch([]byte(body))
+		require.NoError(t, err)
+		require.Len(t, b.Events, 1)
+		assert.Equal(t, "m_1", b.Events[0].MID)
+		assert.Equal(t, []aicc.WebhookReject{
+			{Kind: aicc.MalformedItem, Location: "entry[0].messaging[1]", Reason: "a number, want an object", Payload: []byte("42")},
+			{Kind: aicc.MalformedItem, Location: "entry[1].messaging[0]", Reason: "the entry has no id", Payload: raw},
+		}, b.Malformed, "the caller fills the tenant, the channel and the time received")
+	})
+}
+
+// TestCodecParseEvents: the strict form, for tools and tests, refuses what ParseBatch would keep aside.
+func TestCodecParseEvents(t *testing.T) {
+	body := batch().Encode()
+	events, err := meta.Codec{}.ParseEvents(body)
+	require.NoError(t, err)
+	b, err := meta.Codec{}.ParseBatch(body)
+	require.NoError(t, err)
+	assert.Equal(t, b.Events, events)
+	for name, body := range map[string]string{
 		"malformed JSON":   `{"object":"page","entry":[`,
 		"instagram":        `{"object":"instagram","entry":[]}`,
 		"entry without id": `{"object":"page","entry":[{"messaging":[]}]}`,
+		"item not object":  `{"object":"page","entry":[{"id":"1","messaging":[42]}]}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			events, err := codec.ParseEvents([]byte(body))
+			events, err := meta.Codec{}.ParseEvents([]byte(body))
 			assert.Equal(t, aicc.EINVALID, aicc.ErrorCode(err))
 			assert.Nil(t, events)
 		})

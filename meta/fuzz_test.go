@@ -1,6 +1,7 @@
 package meta_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -16,12 +17,13 @@ var kinds = map[meta.EventKind]bool{
 	meta.KindRead: true, meta.KindReaction: true, meta.KindUnknown: true,
 }
 
-// FuzzParseWebhook: the parser never panics, and what it accepts is well formed.
+// FuzzParseWebhook: the parser never panics, and what it accepts, or keeps aside, is well formed.
 func FuzzParseWebhook(f *testing.F) {
 	f.Add(batch().Encode())
 	f.Add([]byte(`{"object":"page","entry":[{"id":104,"standby":[{"sender":{"id":1},"timestamp":1.7e12,"message":{"mid":"m"}}]}]}`))
 	f.Add([]byte(`{"object":"page","entry":[{"id":"1","messaging":[{"delivery":{"watermark":"12"}},{"read":{}},{"reaction":{"mid":"m"}}]}]}`))
 	f.Add([]byte(`{"object":"page","entry":[{"id":"1","messaging":[null]}]}`))
+	f.Add([]byte(`{"object":"page","entry":[{"messaging":[{}]},7,{"id":"1","messaging":[{"sender":"x"}],"standby":{}}]}`))
 	f.Add([]byte(`{"object":"instagram","entry":[]}`))
 	f.Add([]byte(`{"object":"page","entry":[`))
 	f.Add([]byte(`{"object":"page","entry":[{"id":"1","messaging":[{"timestamp":1e400}]}]}`))
@@ -46,10 +48,22 @@ func FuzzParseWebhook(f *testing.F) {
 				t.Fatalf("unstable key for %+v", e)
 			}
 		}
+		// What is kept aside is a part of the body, JSON, with where it was and why.
+		for _, m := range n.Malformed {
+			if m.Reason == "" || !json.Valid(m.Raw) || !bytes.Contains(body, m.Raw) || m.Entry < 0 ||
+				(m.List == "") != (m.Item == -1) {
+				t.Fatalf("bad malformed item %+v", m)
+			}
+		}
 		// Meta's escaped form of the same JSON says the same thing.
 		escaped, err := meta.ParseWebhook(metatest.MetaEscape(body))
-		if err != nil || len(escaped.Events) != len(n.Events) {
+		if err != nil || len(escaped.Events) != len(n.Events) || len(escaped.Malformed) != len(n.Malformed) {
 			t.Fatalf("escaped form: %v", err)
+		}
+		for i, m := range escaped.Malformed {
+			if m.Path() != n.Malformed[i].Path() {
+				t.Fatalf("escaped form keeps %s aside, want %s", m.Path(), n.Malformed[i].Path())
+			}
 		}
 		for i, e := range escaped.Events {
 			if e.Text != n.Events[i].Text || e.MID != n.Events[i].MID || e.Kind != n.Events[i].Kind {

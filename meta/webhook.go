@@ -2,16 +2,17 @@ package meta
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -133,10 +134,12 @@ const (
 	KindUnknown  EventKind = "unknown"
 )
 
-// Notification is one webhook POST: every messaging item of every entry, in the order Meta sent them.
+// Notification is one webhook POST: every messaging item of every entry that is an event, in the order Meta
+// sent them, and the parts of its entries that are not.
 type Notification struct {
-	Object string
-	Events []Event
+	Object    string
+	Events    []Event
+	Malformed []MalformedItem
 }
 
 // Event is one item of an entry's messaging (or standby) array.
@@ -157,26 +160,59 @@ type Event struct {
 	Raw     json.RawMessage // the item as Meta sent it: its bytes within the body ParseWebhook was given
 }
 
-// ParseWebhook parses a webhook POST body (after VerifySignature). It returns every item of every entry, and
-// an error for malformed JSON, an object other than "page", an entry without an id or an item that is not a
-// JSON object.
+// MalformedItem is a part of a notification that should hold events and cannot give one: an item that is not
+// an object of an item's shape, an item of an entry without an id, or an entry that is not an object of an
+// entry's shape (then the entry as a whole, List "" and Item -1).
+type MalformedItem struct {
+	Entry  int    // the entry's index in the body's entry array
+	List   string // "messaging" or "standby"; "" for a whole entry
+	Item   int    // the item's index in its list; -1 for a whole entry
+	Reason string // what is wrong, in a few words: a JSON type or key, never a value of the item
+	Raw    json.RawMessage
+}
+
+// Path says where the item is in the body: "entry[1].messaging[0]", or "entry[1]" for a whole entry.
+func (m MalformedItem) Path() string {
+	p := "entry[" + strconv.Itoa(m.Entry) + "]"
+	if m.List != "" {
+		p += "." + m.List + "[" + strconv.Itoa(m.Item) + "]"
+	}
+	return p
+}
+
+// reasonNoID is why the items of an entry without an id are malformed: they belong to no Page.
+const reasonNoID = "the entry has no id"
+
+// ParseWebhook parses a webhook POST body (after VerifySignature). It returns every item of every entry that
+// is an event, and each part of an entry that cannot be one as a MalformedItem (see there), ordered as the
+// events are: by entry, each entry's messaging items before its standby items. A body that is not JSON, whose
+// object is not "page" or whose entry is not an array is an error: it is not a Messenger notification at all.
 //
 // The body is read once, by webhookDecoder: it checks the JSON syntax as encoding/json does, takes what an
-// Event needs and skips the rest. Each Event's Raw is a slice of body, not a copy, so body must not change
-// while the events are in use. It accepts and refuses what the former decoding with encoding/json did, and
-// reads the same values (TestParseWebhookAsEncodingJSON checks both): keys matched exactly, else
-// case-insensitively; null as no value; IDs as strings or numbers; timestamps and watermarks as numbers
-// (1.7e12 too) or strings holding one. Only a key repeated in one object, which JSON leaves undefined and Meta
-// never sends, may be read differently: its last value counts, and the items of every repeated entry,
-// messaging or standby list are kept.
+// Event needs and skips the rest; only a malformed part is read a second time, to check its syntax and find its
+// end. Each Event's and MalformedItem's Raw is a slice of body, not a copy, so body must not change while they
+// are in use. It accepts and refuses what encoding/json does, decoding the body with each entry and each item
+// kept as json.RawMessage and then each of those again, and reads the same values (TestParseWebhookAsEncodingJSON
+// checks both): keys matched exactly, else case-insensitively; null as no value; IDs as strings or numbers;
+// timestamps and watermarks as numbers (1.7e12 too) or strings holding one. Only a key repeated in one object,
+// which JSON leaves undefined and Meta never sends, may be read differently: its last value counts, and the
+// items of every repeated entry, messaging or standby list are kept.
 func ParseWebhook(body []byte) (*Notification, error) {
 	d := webhookDecoder{data: body}
 	n, err := d.notification()
 	if err != nil {
 		return nil, fmt.Errorf("meta: webhook body: %w", err)
 	}
+	if len(n.Malformed) > 1 {
+		slices.SortStableFunc(n.Malformed, func(a, b MalformedItem) int {
+			return cmp.Or(cmp.Compare(a.Entry, b.Entry), cmp.Compare(listRank[a.List], listRank[b.List]), cmp.Compare(a.Item, b.Item))
+		})
+	}
 	return n, nil
 }
+
+// listRank orders an entry's lists as ParseWebhook orders their items.
+var listRank = map[string]int{"messaging": 0, "standby": 1, "": 2}
 
 // Keys of the objects ParseWebhook reads, by object; the values of other keys are checked and skipped.
 var (
@@ -217,42 +253,104 @@ func (d *webhookDecoder) notification() (*Notification, error) {
 }
 
 // entry reads entry i and appends its items to n.Events: its messaging items, then its standby ones, each with
-// the entry's id as PageID (which Meta sends first, but JSON need not).
+// the entry's id as PageID (which Meta sends first, but JSON need not). An item that is no event goes to
+// n.Malformed, and so does every item of an entry without an id, or the entry itself when it is not an entry.
+// The error is the body's: it is not JSON.
 func (d *webhookDecoder) entry(i int, n *Notification) error {
-	first := len(n.Events)
+	d.space()
+	start, depth, first, firstMalformed := d.off, d.depth, len(n.Events), len(n.Malformed)
+	if d.next() != '{' {
+		return d.malformedEntry(n, MalformedItem{Entry: i, Item: -1, Reason: d.typeError("an object").Error()}, start, depth, first, firstMalformed)
+	}
 	var (
 		id      string
 		standby []Event
 	)
 	_, err := d.object(entryKeys, func(key string) error {
 		if key == "id" {
-			return d.readID(&id)
+			return keyError(key, d.readID(&id))
 		}
 		j := 0
-		return d.array(func() error {
+		return keyError(key, d.array(func() error {
+			d.space()
+			itemStart, itemDepth := d.off, d.depth
 			e, err := d.item()
-			if err != nil {
-				return fmt.Errorf("entry[%d] %s[%d]: %w", i, key, j, err)
-			}
-			j++
-			if key == "standby" {
+			switch {
+			case err != nil:
+				if err := d.skipFrom(itemStart, itemDepth); err != nil {
+					return err
+				}
+				n.Malformed = append(n.Malformed, MalformedItem{Entry: i, List: key, Item: j, Reason: err.Error(), Raw: d.data[itemStart:d.off]})
+			case key == "standby":
 				e.Standby = true
 				standby = append(standby, e)
-			} else {
+			default:
 				n.Events = append(n.Events, e)
 			}
+			j++
 			return nil
-		})
+		}))
 	})
 	if err != nil {
-		return err
+		return d.malformedEntry(n, MalformedItem{Entry: i, Item: -1, Reason: err.Error()}, start, depth, first, firstMalformed)
 	}
 	if id == "" {
-		return fmt.Errorf("entry[%d] has no id", i)
+		return d.entryWithoutID(i, n, start, depth, first, firstMalformed)
 	}
 	n.Events = append(n.Events, standby...)
 	for k := first; k < len(n.Events); k++ {
 		n.Events[k].PageID = id
+	}
+	return nil
+}
+
+// malformedEntry keeps the entry at start, which reading as an entry failed with m.Reason, as one MalformedItem
+// m, in place of whatever was taken of it: n.Events and n.Malformed are cut back to first and firstMalformed.
+// depth is the depth at start. It fails only when the entry is not JSON.
+func (d *webhookDecoder) malformedEntry(n *Notification, m MalformedItem, start, depth, first, firstMalformed int) error {
+	if err := d.skipFrom(start, depth); err != nil {
+		return err
+	}
+	m.Raw = d.data[start:d.off]
+	n.Events, n.Malformed = n.Events[:first], append(n.Malformed[:firstMalformed], m)
+	return nil
+}
+
+// entryWithoutID reads entry i again from start, once it turned out to have no id, and keeps each of its items
+// as malformed, in place of the events and malformed items taken of it; an entry without items is kept whole.
+func (d *webhookDecoder) entryWithoutID(i int, n *Notification, start, depth, first, firstMalformed int) error {
+	end := d.off
+	d.off, d.depth = start, depth
+	n.Events, n.Malformed = n.Events[:first], n.Malformed[:firstMalformed]
+	_, err := d.object(entryKeys, func(key string) error {
+		if key == "id" {
+			return d.skip()
+		}
+		j := 0
+		return d.array(func() error {
+			d.space()
+			itemStart := d.off
+			if err := d.skip(); err != nil {
+				return err
+			}
+			n.Malformed = append(n.Malformed, MalformedItem{Entry: i, List: key, Item: j, Reason: reasonNoID, Raw: d.data[itemStart:d.off]})
+			j++
+			return nil
+		})
+	})
+	if err != nil || d.off != end {
+		return fmt.Errorf("entry[%d] read differently the second time: %v", i, err) // never: the entry was read already
+	}
+	if len(n.Malformed) == firstMalformed {
+		n.Malformed = append(n.Malformed, MalformedItem{Entry: i, Item: -1, Reason: reasonNoID, Raw: d.data[start:end]})
+	}
+	return nil
+}
+
+// keyError says that err is about the value of key.
+func keyError(key string, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", key, err)
 	}
 	return nil
 }
@@ -269,10 +367,11 @@ type itemFields struct {
 	reactionMID                                 string
 }
 
-// item reads one messaging item, which must be an object.
+// item reads one messaging item, which must be an object of an item's shape; an error that is not the body's
+// (see skipFrom) names the key whose value is not of its type.
 func (d *webhookDecoder) item() (Event, error) {
 	if d.next() != '{' {
-		return Event{}, errors.New("not a JSON object")
+		return Event{}, d.typeError("an object")
 	}
 	start := d.off
 	e, f := Event{Kind: KindUnknown}, itemFields{}
@@ -280,43 +379,45 @@ func (d *webhookDecoder) item() (Event, error) {
 		var err error
 		switch key {
 		case "sender":
-			_, err = d.object(partyKeys, func(string) error { return d.readID(&e.SenderID) })
+			_, err = d.object(partyKeys, func(key string) error { return keyError(key, d.readID(&e.SenderID)) })
 		case "recipient":
-			_, err = d.object(partyKeys, func(string) error { return d.readID(&e.RecipientID) })
+			_, err = d.object(partyKeys, func(key string) error { return keyError(key, d.readID(&e.RecipientID)) })
 		case "timestamp":
 			err = d.readInteger(&e.Timestamp)
 		case "message":
 			f.message, err = d.object(messageKeys, func(key string) error {
 				switch key {
 				case "mid":
-					return d.readString(&f.messageMID)
+					return keyError(key, d.readString(&f.messageMID))
 				case "text":
-					return d.readString(&f.text)
+					return keyError(key, d.readString(&f.text))
 				case "is_echo":
-					return d.readBool(&f.isEcho)
+					return keyError(key, d.readBool(&f.isEcho))
 				}
 				var err error
-				f.quickReply, err = d.object(quickReplyKeys, func(string) error { return d.readString(&f.quickReplyPayload) })
-				return err
+				f.quickReply, err = d.object(quickReplyKeys, func(key string) error {
+					return keyError(key, d.readString(&f.quickReplyPayload))
+				})
+				return keyError(key, err)
 			})
 		case "postback":
 			f.postback, err = d.object(postbackKeys, func(key string) error {
 				switch key {
 				case "mid":
-					return d.readString(&f.postbackMID)
+					return keyError(key, d.readString(&f.postbackMID))
 				case "title":
-					return d.readString(&f.title)
+					return keyError(key, d.readString(&f.title))
 				}
-				return d.readString(&f.postbackPayload)
+				return keyError(key, d.readString(&f.postbackPayload))
 			})
 		case "delivery":
-			f.delivery, err = d.object(watermarkKeys, func(string) error { return d.readInteger(&f.deliveryWatermark) })
+			f.delivery, err = d.object(watermarkKeys, func(key string) error { return keyError(key, d.readInteger(&f.deliveryWatermark)) })
 		case "read":
-			f.read, err = d.object(watermarkKeys, func(string) error { return d.readInteger(&f.readWatermark) })
+			f.read, err = d.object(watermarkKeys, func(key string) error { return keyError(key, d.readInteger(&f.readWatermark)) })
 		case "reaction":
-			f.reaction, err = d.object(reactionKeys, func(string) error { return d.readString(&f.reactionMID) })
+			f.reaction, err = d.object(reactionKeys, func(key string) error { return keyError(key, d.readString(&f.reactionMID)) })
 		}
-		return err
+		return keyError(key, err)
 	})
 	if err != nil {
 		return Event{}, err

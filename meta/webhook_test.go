@@ -192,20 +192,100 @@ func TestParseWebhook(t *testing.T) {
 		require.NoError(t, err)
 		assert.Empty(t, n.Events)
 	})
+	assert.Empty(t, n.Malformed)
 	for name, body := range map[string]string{
-		"malformed JSON":     `{"object":"page","entry":[`,
-		"not an object":      `[1,2]`,
-		"instagram":          `{"object":"instagram","entry":[{"id":"1","messaging":[]}]}`,
-		"no object":          `{"entry":[]}`,
-		"entry without id":   `{"object":"page","entry":[{"time":1,"messaging":[]}]}`,
-		"item not an object": `{"object":"page","entry":[{"id":"1","messaging":[null]}]}`,
-		"bad timestamp":      `{"object":"page","entry":[{"id":"1","messaging":[{"timestamp":"soon"}]}]}`,
-		"bad id":             `{"object":"page","entry":[{"id":true,"messaging":[]}]}`,
+		"malformed JSON":        `{"object":"page","entry":[`,
+		"not an object":         `[1,2]`,
+		"instagram":             `{"object":"instagram","entry":[{"id":"1","messaging":[]}]}`,
+		"no object":             `{"entry":[]}`,
+		"entries not a list":    `{"object":"page","entry":{"id":"1","messaging":[]}}`,
+		"malformed JSON inside": `{"object":"page","entry":[{"id":"1","messaging":[{"timestamp":01}]}]}`,
+		"too deep inside": `{"object":"page","entry":[{"id":"1","messaging":[{"x":` + strings.Repeat("[", 10000) +
+			strings.Repeat("]", 10000) + `}]}]}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			n, err := meta.ParseWebhook([]byte(body))
 			assert.Error(t, err)
 			assert.Nil(t, n)
+		})
+	}
+}
+
+// TestParseWebhookMalformed: a part of a notification that is no event is kept aside, raw, with where it was and
+// why; the events around it are taken all the same.
+func TestParseWebhookMalformed(t *testing.T) {
+	good := func(mid string) string {
+		return `{"sender":{"id":"7001"},"recipient":{"id":"1"},"timestamp":1700000000000,"message":{"mid":"` + mid + `","text":"hi"}}`
+	}
+	type malformed struct{ Path, Reason, Raw string }
+	tests := []struct {
+		name string
+		body string
+		mids []string // of the events, in order
+		want []malformed
+	}{
+		{
+			"items that are not objects", `{"object":"page","entry":[{"id":"1","messaging":[` + good("m_1") + `, 42 ,null,"x",[],` + good("m_2") + `]}]}`,
+			[]string{"m_1", "m_2"}, []malformed{
+				{"entry[0].messaging[1]", "a number, want an object", `42`},
+				{"entry[0].messaging[2]", "null, want an object", `null`},
+				{"entry[0].messaging[3]", "a string, want an object", `"x"`},
+				{"entry[0].messaging[4]", "an array, want an object", `[]`},
+			},
+		},
+		{
+			"items of another shape", `{"object":"page","entry":[{"id":"1","standby":[{"timestamp":"soon"}],"messaging":[{"sender":"7001"},` +
+				good("m_1") + `,{"message":{"text":5,"mid":"m_2"}},{"message":{"quick_reply":{"payload":[]}}},{"read":{"watermark":1e400}}]}]}`,
+			[]string{"m_1"}, []malformed{
+				{"entry[0].messaging[0]", "sender: a string, want an object", `{"sender":"7001"}`},
+				{"entry[0].messaging[2]", "message: text: a number, want a string", `{"message":{"text":5,"mid":"m_2"}}`},
+				{"entry[0].messaging[3]", "message: quick_reply: payload: an array, want a string", `{"message":{"quick_reply":{"payload":[]}}}`},
+				{"entry[0].messaging[4]", "read: watermark: a number beyond ±2^62", `{"read":{"watermark":1e400}}`},
+				{"entry[0].standby[0]", "timestamp: a string that holds no integer", `{"timestamp":"soon"}`},
+			},
+		},
+		{
+			"an entry without id beside a good entry", `{"object":"page","entry":[{"time":1,"standby":[` + good("m_1") + `],"messaging":[` +
+				good("m_2") + `,7]},{"id":"1","messaging":[` + good("m_3") + `]}]}`,
+			[]string{"m_3"}, []malformed{
+				{"entry[0].messaging[0]", "the entry has no id", good("m_2")},
+				{"entry[0].messaging[1]", "the entry has no id", `7`},
+				{"entry[0].standby[0]", "the entry has no id", good("m_1")},
+			},
+		},
+		{
+			"entries without items or id", `{"object":"page","entry":[{"id":null,"messaging":[]},{},{"id":"1","messaging":[` + good("m_1") + `]}]}`,
+			[]string{"m_1"}, []malformed{
+				{"entry[0]", "the entry has no id", `{"id":null,"messaging":[]}`},
+				{"entry[1]", "the entry has no id", `{}`},
+			},
+		},
+		{
+			"entries of another shape", `{"object":"page","entry":[null, "1", {"id":true,"messaging":[` + good("m_1") + `]},{"id":"1","messaging":[` +
+				good("m_2") + `],"standby":{}},{"id":"2","messaging":[` + good("m_3") + `]}]}`,
+			[]string{"m_3"}, []malformed{
+				{"entry[0]", "null, want an object", `null`},
+				{"entry[1]", "a string, want an object", `"1"`},
+				{"entry[2]", "id: a boolean, want a string or a number", `{"id":true,"messaging":[` + good("m_1") + `]}`},
+				{"entry[3]", "standby: an object, want an array", `{"id":"1","messaging":[` + good("m_2") + `],"standby":{}}`},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n, err := meta.ParseWebhook([]byte(tt.body))
+			require.NoError(t, err)
+			var mids []string
+			for _, e := range n.Events {
+				mids = append(mids, e.MID)
+			}
+			assert.Equal(t, tt.mids, mids)
+			var got []malformed
+			for _, m := range n.Malformed {
+				got = append(got, malformed{m.Path(), m.Reason, string(m.Raw)})
+				assert.True(t, json.Valid(m.Raw))
+			}
+			assert.Equal(t, tt.want, got)
 		})
 	}
 }
@@ -415,6 +495,18 @@ func TestParseWebhookAsEncodingJSON(t *testing.T) {
 		`{"object":"page","entry":[{"id":"1","messaging":[{"x":"` + "\x01" + `"}]}]}`,
 		`{"object":"page","x":` + strings.Repeat("[", 9999) + strings.Repeat("]", 9999) + `}`,
 		`{"object":"page","x":` + strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + `}`,
+		`{"object":"page","entry":[{"id":"1","messaging":[{"x":` + strings.Repeat("[", 9996) + strings.Repeat("]", 9996) + `}]}]}`,
+		`{"object":"page","entry":[{"id":"1","messaging":[{"x":` + strings.Repeat("[", 9997) + strings.Repeat("]", 9997) + `}]}]}`,
+		`{"object":"page","entry":[{"id":"1","messaging":[{"sender":` + strings.Repeat("[", 9996) + strings.Repeat("]", 9996) + `}]}]}`,
+		`{"object":"page","entry":[{"id":"1","messaging":[{"sender":` + strings.Repeat("[", 9997) + strings.Repeat("]", 9997) + `}]}]}`,
+		// Kept aside: entries and items of another shape, entries without an id, their items.
+		`{"object":"page","entry":[{"id":"1","messaging":[1,{"sender":{"id":"2"}},{"sender":[]},null],"standby":[{"read":"x"},{}]},7,{"standby":[{}],"messaging":[1,{}]},{"id":"3","messaging":{}},{},{"id":"4"}]}`,
+		`{"object":"page","entry":[{"messaging":[{"x":tru}]}]}`,
+		`{"object":"page","entry":[{"id":"1","messaging":[{"timestamp":1e400},{"timestamp":"1e400"},{"timestamp":"x"}]}]}`,
+		`{"object":"page","entry":[null,{"id":"1","messaging":[{"message":{"text":"ok"}}]},[{"id":"2"}]]}`,
+		`{"object":"page","entry":[{"id":[],"messaging":[{}]},{"id":"1","messaging":[{"sender":{"id":"1"}},{"sender":{"id":{}}}]}]}`,
+		`{"object":"page","entry":[{"id":"1","messaging":[{"message":{"quick_reply":[]}},{"postback":{"title":1}},{"reaction":{"mid":{}}}]}]}`,
+		`{"object":"page","entry":[{"id":"1","messaging":[{"sender":{"id":"1"}},{"sender":"x` + "\x01" + `"}]}]}`,
 	}
 	for _, body := range bodies {
 		checkAsEncodingJSON(t, []byte(body))
@@ -431,6 +523,7 @@ func FuzzParseWebhookAsEncodingJSON(f *testing.F) {
 	f.Add([]byte(`{"object":"page","entry":[{"id":"1","messaging":[{"delivery":{"watermark":"12"}},{"read":{}},{"reaction":{"mid":"m"}}]}]}`))
 	f.Add([]byte(`{"OBJECT":"page","Entry":[{"Id":"1","MESSAGING":[{"Sender":{"iD":"3"},"Message":{"Mid":"m","Is_Echo":true,"Quick_Reply":{"PAYLOAD":"p"}}}]}]}`))
 	f.Add([]byte(`{"object":"page","entry":[{"id":"1","messaging":[{"message":{"text":"\ud83d|\ude00|\ud83d\u0041|"}}]}]}`))
+	f.Add([]byte(`{"object":"page","entry":[{"id":"1","messaging":[1,{"sender":[]}],"standby":[{}]},null,{"messaging":[{}]},{"id":{}}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		if repeatsKey(body) {
 			t.Skip()
@@ -450,21 +543,25 @@ func checkAsEncodingJSON(t *testing.T, body []byte) {
 		assert.Nil(t, got)
 		return
 	}
+	// The reasons are the decoder's own words; each part kept aside has one.
+	for i, m := range got.Malformed {
+		if m.Reason == "" {
+			t.Fatalf("%.200q: %s kept aside without a reason", body, m.Path())
+		}
+		got.Malformed[i].Reason = ""
+	}
 	if !assert.Equal(t, want, got, "%.200q", body) {
 		t.FailNow()
 	}
 }
 
-// parseWithEncodingJSON is ParseWebhook as it was before the one-pass decoder: encoding/json decoding the body
-// into items kept as json.RawMessage, then each item again.
+// parseWithEncodingJSON is ParseWebhook in encoding/json: the body decoded with each entry kept as a
+// json.RawMessage, then each entry with its items kept so, then each item; a part that does not decode is
+// malformed (the decoder before the one-pass one refused the whole body for it).
 func parseWithEncodingJSON(body []byte) (*meta.Notification, error) {
 	var env struct {
-		Object string `json:"object"`
-		Entry  []struct {
-			ID        flexString        `json:"id"`
-			Messaging []json.RawMessage `json:"messaging"`
-			Standby   []json.RawMessage `json:"standby"`
-		} `json:"entry"`
+		Object string            `json:"object"`
+		Entry  []json.RawMessage `json:"entry"`
 	}
 	if err := json.Unmarshal(body, &env); err != nil {
 		return nil, err
@@ -473,13 +570,28 @@ func parseWithEncodingJSON(body []byte) (*meta.Notification, error) {
 		return nil, errors.New("not page")
 	}
 	n := &meta.Notification{Object: env.Object, Events: []meta.Event{}}
-	for _, entry := range env.Entry {
-		if entry.ID == "" {
-			return nil, errors.New("no id")
+	keep := func(i int, list string, j int, raw json.RawMessage) {
+		n.Malformed = append(n.Malformed, meta.MalformedItem{Entry: i, List: list, Item: j, Raw: raw})
+	}
+	for i, rawEntry := range env.Entry {
+		var entry struct {
+			ID        flexString        `json:"id"`
+			Messaging []json.RawMessage `json:"messaging"`
+			Standby   []json.RawMessage `json:"standby"`
+		}
+		if !isObject(rawEntry) || json.Unmarshal(rawEntry, &entry) != nil ||
+			entry.ID == "" && len(entry.Messaging)+len(entry.Standby) == 0 {
+			keep(i, "", -1, rawEntry)
+			continue
 		}
 		for j, raw := range append(entry.Messaging, entry.Standby...) {
-			if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
-				return nil, errors.New("not a JSON object")
+			list, index := "messaging", j
+			if j >= len(entry.Messaging) {
+				list, index = "standby", j-len(entry.Messaging)
+			}
+			if entry.ID == "" || !isObject(raw) {
+				keep(i, list, index, raw)
+				continue
 			}
 			var item struct {
 				Sender    struct{ ID flexString } `json:"sender"`
@@ -509,11 +621,12 @@ func parseWithEncodingJSON(body []byte) (*meta.Notification, error) {
 				} `json:"reaction"`
 			}
 			if err := json.Unmarshal(raw, &item); err != nil {
-				return nil, err
+				keep(i, list, index, raw)
+				continue
 			}
 			e := meta.Event{
 				PageID: string(entry.ID), SenderID: string(item.Sender.ID), RecipientID: string(item.Recipient.ID),
-				Timestamp: int64(item.Timestamp), Kind: meta.KindUnknown, Standby: j >= len(entry.Messaging), Raw: raw,
+				Timestamp: int64(item.Timestamp), Kind: meta.KindUnknown, Standby: list == "standby", Raw: raw,
 			}
 			switch {
 			case item.Message != nil:
@@ -538,6 +651,12 @@ func parseWithEncodingJSON(body []byte) (*meta.Notification, error) {
 		}
 	}
 	return n, nil
+}
+
+// isObject reports whether raw, a JSON value, is an object.
+func isObject(raw []byte) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) > 0 && t[0] == '{'
 }
 
 type flexString string

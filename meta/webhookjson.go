@@ -11,7 +11,9 @@ import (
 )
 
 // The JSON reading under ParseWebhook (webhook.go): one pass over the body that checks its syntax as
-// encoding/json does, reads the values the notification's shape asks for where they are, and skips the rest.
+// encoding/json does, reads the values the notification's shape asks for where they are, and skips the rest. A
+// value of another shape is skipped again from its start (skipFrom), which tells a malformed part from a body
+// that is not JSON.
 
 // maxDepth is encoding/json's limit on nested objects and arrays, so that what it refused is refused here too
 // and the decoder's recursion stays bounded.
@@ -145,6 +147,14 @@ func (d *webhookDecoder) skip() error {
 	return err
 }
 
+// skipFrom goes back to start, where a value that could not be read as what it should be begins with depth
+// objects and arrays open around it, and skips it. The error is then the body's: it is not JSON. Otherwise the
+// value was JSON of another shape, and off is past it.
+func (d *webhookDecoder) skipFrom(start, depth int) error {
+	d.off, d.depth = start, depth
+	return d.skip()
+}
+
 // readString reads a string into dst; null leaves dst as it is.
 func (d *webhookDecoder) readString(dst *string) error {
 	switch d.next() {
@@ -212,7 +222,10 @@ func (d *webhookDecoder) readInteger(dst *int64) error {
 	}
 	f, err := strconv.ParseFloat(string(s), 64)
 	if err != nil || f != f || f > 1<<62 || f < -(1<<62) {
-		return fmt.Errorf("%q is not an integer", truncate(string(s), 32))
+		if c == '"' {
+			return errors.New("a string that holds no integer")
+		}
+		return errors.New("a number beyond ±2^62")
 	}
 	*dst = int64(f)
 	return nil
@@ -454,10 +467,29 @@ func (d *webhookDecoder) syntaxError() error {
 	return fmt.Errorf("invalid character %q at offset %d", d.data[d.off], d.off)
 }
 
-// typeError says that the value at off is not what the notification has there.
+// typeError says that the value at off is not what the notification has there: its JSON type, never its value.
 func (d *webhookDecoder) typeError(want string) error {
 	if d.off >= len(d.data) {
 		return errors.New("unexpected end of JSON input")
 	}
-	return fmt.Errorf("%q at offset %d, want %s", d.data[d.off], d.off, want)
+	return fmt.Errorf("%s, want %s", jsonType(d.data[d.off]), want)
+}
+
+// jsonType names the type of the JSON value that starts with c.
+func jsonType(c byte) string {
+	switch {
+	case c == '{':
+		return "an object"
+	case c == '[':
+		return "an array"
+	case c == '"':
+		return "a string"
+	case c == 't' || c == 'f':
+		return "a boolean"
+	case c == 'n':
+		return "null"
+	case c == '-' || '0' <= c && c <= '9':
+		return "a number"
+	}
+	return fmt.Sprintf("%q", c) // not JSON: skipping the value finds the syntax error
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/aiccfb/aicc/activities"
 )
 
-// InboxRetention deletes the inbox events delivered more than in.DeliveredAge ago and the dead letters older
-// than in.DeadAge, never a pending event. The Temporal Schedule InboxRetentionScheduleID starts it every hour
+// InboxRetention deletes the inbox events delivered more than in.DeliveredAge ago, and the dead letters and the
+// webhook rejects (parts of webhook POSTs kept aside) older than in.DeadAge, never a pending event. The Temporal Schedule InboxRetentionScheduleID starts it every hour
 // (EnsureInboxRetentionSchedule). It fixes both cut-offs when it starts, then calls PurgeInbox, which deletes
 // in.Batch events per statement and heartbeats, until a statement deletes fewer than in.Batch; past
 // purgeCallsPerRun calls it continues as new with its progress. It returns the totals.

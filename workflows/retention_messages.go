@@ -26,7 +26,7 @@ const maxInboxPurgeBatch = 10_000
 // (AICC_INBOX_RETENTION, AICC_DEAD_LETTER_RETENTION), and the schedule carries them.
 type InboxRetentionInput struct {
 	DeliveredAge time.Duration // delivered events older than this are deleted
-	DeadAge      time.Duration // dead letters older than this are deleted
+	DeadAge      time.Duration // dead letters and webhook rejects older than this are deleted
 	Batch        int           // events one statement deletes; 0 means DefaultInboxPurgeBatch
 	// Progress is the purge so far when the workflow continues as new; nil when the schedule starts it.
 	Progress *InboxRetentionResult
@@ -35,7 +35,7 @@ type InboxRetentionInput struct {
 // summary describes the input in a line, which the schedule shows in the Web UI and by which
 // EnsureInboxRetentionSchedule tells whether an existing schedule carries the same input.
 func (in InboxRetentionInput) summary() string {
-	return fmt.Sprintf("Deletes the inbox events delivered over %s ago and the dead letters over %s old, %d at a time.",
+	return fmt.Sprintf("Deletes the inbox events delivered over %s ago, and the dead letters and webhook rejects over %s old, %d at a time.",
 		in.DeliveredAge, in.DeadAge, in.Batch)
 }
 
