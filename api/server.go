@@ -196,6 +196,7 @@ func (s *Server) adminRoutes(r *gin.Engine) {
 	t.POST("/channels/:channelID/verify-token", s.h(s.rotateVerifyToken))
 	t.PUT("/channels/:channelID/app-secret", s.h(s.changeAppSecret))
 	t.GET("/channels/:channelID/rotation", s.h(s.getRotation))
+	t.GET("/channels/:channelID/work-time", s.h(s.getWorkTime))
 	t.POST("/channels/:channelID/rotation/revoke-previous", s.h(s.revokePreviousAppSecret))
 	t.PUT("/channels/:channelID/pages/:pageID/token-secret", s.h(s.changeTokenSecret))
 	t.POST("/channels/:channelID/onboarding", s.h(s.startOnboarding))
