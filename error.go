@@ -35,6 +35,11 @@ const (
 	EEXPORTTOOLARGE     = "EXPORT_TOO_LARGE"    // the selection matches more than MaxExportRecords channels
 	EEXPORTNOTREADY     = "EXPORT_NOT_READY"    // the export has not succeeded (yet): nothing to download
 	EEXPORTEXPIRED      = "EXPORT_EXPIRED"      // the export's files were deleted after its retention
+	// EROBOTUNAVAILABLE: no robot has the access code, or the robot failed or keeps failing (its circuit
+	// breaker is open); a conversation then goes to the queue.
+	EROBOTUNAVAILABLE = "ROBOT_UNAVAILABLE"
+	// EASSISTANTDISABLED: the channel's robot assistant is off, so there are no suggestions to ask it for.
+	EASSISTANTDISABLED = "ROBOT_ASSISTANT_DISABLED"
 
 	// The Facebook authentication certificate the sysadmin uploads is a prerequisite of every onboarding.
 	ECERTMISSING = "FACEBOOK_CERTIFICATE_MISSING"
@@ -56,6 +61,7 @@ var codes = []string{
 	EEXPORTEXPIRED, ECERTMISSING, ECERTEXPIRED,
 	EMETATOKENINVALID, EMETAPERMISSION, EMETARATELIMITED, EMETAINVALIDPARAM, EMETAUSERUNAVAILABLE,
 	EMETAUNAVAILABLE, EMETAERROR, EMETAAPPINVALID,
+	EROBOTUNAVAILABLE, EASSISTANTDISABLED,
 }
 
 // Codes returns every error code of the domain, for adapters that map codes (HTTP statuses) or must tell a

@@ -31,7 +31,9 @@ type Activities struct {
 	Keyring *aicc.Keyring
 	// Graph gives the Graph client of the moment (it trusts the certificates uploaded at the time of the call).
 	Graph aicc.GraphProvider
-	Now   func() time.Time
+	// Robots finds the robot of a channel's access code, for AskRobot.
+	Robots aicc.Robots
+	Now    func() time.Time
 }
 
 // RecordOnboardingInput is the state to write for a channel.

@@ -53,6 +53,9 @@ var statuses = map[string]int{
 	aicc.EMETARATELIMITED: http.StatusTooManyRequests,
 	aicc.EMETAUNAVAILABLE: http.StatusBadGateway,
 	aicc.EMETAERROR:       http.StatusBadGateway,
+	// The robot, another upstream, has no answer; the channel's robot assistant is off.
+	aicc.EROBOTUNAVAILABLE:  http.StatusBadGateway,
+	aicc.EASSISTANTDISABLED: http.StatusConflict,
 }
 
 type errorBody struct {

@@ -65,6 +65,9 @@ type Server struct {
 	RotationReminder time.Duration
 	// ExportFiles reads the files exports wrote; nil answers their downloads UNAVAILABLE.
 	ExportFiles ExportFiles
+	// Robots finds the robot assistant of a channel's access code, for the suggestions to agents; nil answers
+	// them ROBOT_UNAVAILABLE.
+	Robots aicc.Robots
 	// ExportRetention is how long an export's files are kept; zero means aicc.DefaultExportRetention.
 	ExportRetention time.Duration
 	// MaxBodyBytes bounds request bodies; zero means DefaultMaxBodyBytes.
@@ -212,6 +215,7 @@ func (s *Server) adminRoutes(r *gin.Engine) {
 	t.GET("/channels/:channelID/conversations", s.h(s.listConversations))
 	t.GET("/conversations/:conversationID", s.h(s.getConversation))
 	t.GET("/conversations/:conversationID/events", s.h(s.listConversationEvents))
+	t.GET("/conversations/:conversationID/suggestions", s.h(s.getSuggestions))
 	t.GET("/dead-letters", s.h(s.listDeadLetters))
 	t.POST("/dead-letters/:eventID/retry", s.h(s.retryDeadLetter))
 	t.GET("/webhook-rejects", s.h(s.listWebhookRejects))

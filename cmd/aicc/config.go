@@ -18,6 +18,7 @@ import (
 	"github.com/aiccfb/aicc/api"
 	"github.com/aiccfb/aicc/db"
 	"github.com/aiccfb/aicc/meta"
+	"github.com/aiccfb/aicc/robot"
 )
 
 // Defaults of the configuration. Addresses without a host listen on every interface, as a container needs;
@@ -125,6 +126,9 @@ type Config struct {
 	GraphUploadedOnly bool
 	GraphTimeout      time.Duration
 
+	// Robots are the HTTP robots of AICC_ROBOTS, by access code (newRobots; aicc dev adds the built-in one).
+	Robots []robot.Endpoint
+
 	// aicc dev only.
 	DataDir      string
 	UIPort       int
@@ -193,6 +197,9 @@ type Config struct {
 //	                          system roots and the uploaded Facebook authentication certificates) or
 //	                          uploaded-only
 //	AICC_GRAPH_TIMEOUT        how long one Graph call attempt may take, a Go duration (default 10s)
+//	AICC_ROBOTS               the HTTP robots, comma-separated access-code=URL pairs (https, or http on
+//	                          127.0.0.1 or localhost; aicc dev --fake-meta: any http); aicc dev also has
+//	                          the built-in robot, access code "builtin"
 //	AICC_DATA_DIR             aicc dev's data directory (default ./.aicc)
 //	AICC_UI_PORT              aicc dev's Temporal Web UI port on 127.0.0.1 (default 8233)
 //	AICC_TEMPORAL_PORT        aicc dev's embedded Temporal frontend port on 127.0.0.1 (default 7233)
@@ -432,6 +439,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		bad("AICC_GRAPH_TRUST", "must be %s or %s, got %q", GraphTrustSystemAndUploaded, GraphTrustUploadedOnly, v)
 	}
 	duration("AICC_GRAPH_TIMEOUT", "10s", time.Second, 5*time.Minute, &c.GraphTimeout)
+	if v := env("AICC_ROBOTS"); v != "" {
+		if robots, err := robot.ParseEndpoints(v); err != nil {
+			bad("AICC_ROBOTS", "%v", err)
+		} else {
+			c.Robots = robots
+		}
+	}
 	if v := env("AICC_DATA_DIR"); v != "" {
 		c.DataDir = v
 	}

@@ -123,6 +123,10 @@ func dev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer)
 	if _, err := cfg.Keyring(); err != nil {
 		return err
 	}
+	robots, err := newRobots(cfg, true) // the built-in robot too
+	if err != nil {
+		return err
+	}
 
 	// AICC_DATABASE_URL puts the application's data in Postgres; Temporal's stay in the data directory.
 	database := "SQLite, " + filepath.Join(dir, devAppDB)
@@ -226,7 +230,9 @@ func dev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer)
 		return err
 	}
 	defer exports.Close()
-	w := worker.New(tc, newActivities(store, keyring, graph, exports, reg), sdkworker.Options{})
+	acts := newActivities(store, keyring, graph, exports, reg)
+	acts.Robots = robots
+	w := worker.New(tc, acts, sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
@@ -248,7 +254,7 @@ func dev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer)
 		Store: store, Keyring: keyring, Temporal: tc, Logger: logger, Metrics: reg,
 		Webhooks: meta.Codec{}, PublicURL: cfg.PublicURL, VerificationTTL: cfg.VerificationTTL,
 		RotationReminder: cfg.RotationReminder, ExportFiles: exports, ExportRetention: cfg.ExportRetention,
-		MaxBodyBytes: cfg.MaxBodyBytes, GaugeInterval: cfg.MetricsInterval,
+		MaxBodyBytes: cfg.MaxBodyBytes, GaugeInterval: cfg.MetricsInterval, Robots: robots,
 	}
 	// The API gets its own context, so that it stops first, when dev says so, not on the signal itself.
 	apiCtx, stopAPI := context.WithCancel(context.WithoutCancel(ctx))

@@ -95,6 +95,10 @@ func (d *deps) Close() {
 // docs on the admin one (cfg.HTTPAddr), against Postgres and Temporal. It starts and takes webhooks without
 // Temporal (see lazyTemporal).
 func runAPI(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	robots, err := newRobots(cfg, false)
+	if err != nil {
+		return err
+	}
 	d, err := openDeps(ctx, cfg, logger, lazyTemporal)
 	if err != nil {
 		return err
@@ -107,7 +111,7 @@ func runAPI(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		Store: store, Keyring: keyring, Temporal: tc, Logger: logger, Metrics: reg,
 		Webhooks: meta.Codec{}, PublicURL: cfg.PublicURL, VerificationTTL: cfg.VerificationTTL,
 		RotationReminder: cfg.RotationReminder, ExportFiles: d.exports, ExportRetention: cfg.ExportRetention,
-		MaxBodyBytes: cfg.MaxBodyBytes, GaugeInterval: cfg.MetricsInterval,
+		MaxBodyBytes: cfg.MaxBodyBytes, GaugeInterval: cfg.MetricsInterval, Robots: robots,
 	}
 	logGraph(logger, cfg)
 	return serveAPI(ctx, srv, cfg.PublicAddr, cfg.HTTPAddr, srv.AdminHandler(), logger)
@@ -135,6 +139,10 @@ func serveAPI(ctx context.Context, srv *api.Server, publicAddr, adminAddr string
 // and /readyz on cfg.WorkerMetricsAddr. It needs the master key: its activities unseal app secrets and Page
 // tokens to call Meta.
 func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	robots, err := newRobots(cfg, false)
+	if err != nil {
+		return err
+	}
 	d, err := openDeps(ctx, cfg, logger, dialTemporal)
 	if err != nil {
 		return err
@@ -175,6 +183,7 @@ func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	go func() { resumeErr <- newResumer(store, tc, cfg, logger).Run(ctx) }()
 
 	acts := newActivities(store, keyring, cfg.GraphProvider(store), d.exports, reg)
+	acts.Robots = robots
 	logGraph(logger, cfg)
 	logger.Info("worker starting", slog.String("namespace", cfg.TemporalNamespace),
 		slog.String("dispatcher", dispatcher.Owner))
