@@ -35,6 +35,15 @@ const (
 	EEXPORTTOOLARGE     = "EXPORT_TOO_LARGE"    // the selection matches more than MaxExportRecords channels
 	EEXPORTNOTREADY     = "EXPORT_NOT_READY"    // the export has not succeeded (yet): nothing to download
 	EEXPORTEXPIRED      = "EXPORT_EXPIRED"      // the export's files were deleted after its retention
+	// EOUTSIDEWINDOW: the customer's last message is too old for Meta to take a reply (MessagingFor).
+	EOUTSIDEWINDOW = "OUTSIDE_MESSAGING_WINDOW"
+	// EAMBIGUOUSSEND: an earlier attempt to send the message ended without knowing whether Meta took it, so it
+	// is not sent again; the customer may or may not have it.
+	EAMBIGUOUSSEND = "AMBIGUOUS_SEND"
+	// The conversation runtime's refusals of an agent's request.
+	ECONVERSATIONENDED  = "CONVERSATION_ENDED"   // the conversation is ended; the customer's next message opens it
+	ENOTASSIGNED        = "NOT_ASSIGNED"         // the conversation is not assigned to the agent
+	ETRANSFERNOTALLOWED = "TRANSFER_NOT_ALLOWED" // session transfer is off, or the queue is not one of its targets
 	// EROBOTUNAVAILABLE: no robot has the access code, or the robot failed or keeps failing (its circuit
 	// breaker is open); a conversation then goes to the queue.
 	EROBOTUNAVAILABLE = "ROBOT_UNAVAILABLE"
@@ -58,7 +67,8 @@ var codes = []string{
 	EINVALID, ENOTFOUND, ECONFLICT, EFORBIDDEN, EUNAUTH, EINTERNAL, ETOOLARGE, EUNAVAILABLE,
 	ECHANNELNAMETAKEN, EAPPCONNECTED, EPAGECONNECTED, ENOTVERIFIED, EONBOARDINGSTARTED, EONBOARDINGFINISHED, EINUSE,
 	ENOSUBSCRIBEDPAGE, ECHANNELDELETING, EPAGECONNECTING, EPAGEDISCONNECTING, ENOPREVIOUSSECRET, EEXPORTTOOLARGE, EEXPORTNOTREADY,
-	EEXPORTEXPIRED, ECERTMISSING, ECERTEXPIRED,
+	EEXPORTEXPIRED, ECERTMISSING, ECERTEXPIRED, EOUTSIDEWINDOW, EAMBIGUOUSSEND,
+	ECONVERSATIONENDED, ENOTASSIGNED, ETRANSFERNOTALLOWED,
 	EMETATOKENINVALID, EMETAPERMISSION, EMETARATELIMITED, EMETAINVALIDPARAM, EMETAUSERUNAVAILABLE,
 	EMETAUNAVAILABLE, EMETAERROR, EMETAAPPINVALID,
 	EROBOTUNAVAILABLE, EASSISTANTDISABLED,

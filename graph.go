@@ -101,6 +101,9 @@ type OutboundMessage struct {
 	Text          string
 	Type          MessagingType
 	Tag           string // TagHumanAgent with MessagingMessageTag, else empty
+	// Metadata is sent as message.metadata and comes back in the echo of the message, so that the service
+	// recognises the echoes of its own messages (OutboundMetadata); at most MaxMessageMetadata characters.
+	Metadata string
 }
 
 // Validate checks the message against the Send API's rules, so that a bad message fails before any call.
@@ -113,6 +116,10 @@ func (m OutboundMessage) Validate() error {
 		fe.Add("text", "must be valid UTF-8")
 	}
 	checkLen(fe, "text", m.Text, 1, MaxMessageText)
+	if !utf8.ValidString(m.Metadata) {
+		fe.Add("metadata", "must be valid UTF-8")
+	}
+	checkLen(fe, "metadata", m.Metadata, 0, MaxMessageMetadata)
 	switch m.Type {
 	case MessagingResponse, MessagingUpdate:
 		if m.Tag != "" {
@@ -174,6 +181,9 @@ type GraphError struct {
 	GraphMessage string
 	// Retryable reports whether the same call may succeed later unchanged: rate limits and unavailability.
 	Retryable bool
+	// RetryAfter is how long Meta says a rate limit lasts (estimated_time_to_regain_access of its usage
+	// headers), 0 when it did not say.
+	RetryAfter time.Duration
 	// Err is the transport error (timeout, TLS, connection refused), nil when Meta answered.
 	Err error
 }

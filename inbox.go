@@ -64,7 +64,8 @@ type EventKind string
 // Event kinds. Unknown kinds are stored all the same, never dropped.
 const (
 	EventMessage  EventKind = "message"
-	EventEcho     EventKind = "echo" // a message the Page sent, echoed back
+	EventEcho     EventKind = "echo"     // a message the Page sent, echoed back
+	EventOwnEcho  EventKind = "own_echo" // the echo of a message this service sent (OutboundMetadata)
 	EventPostback EventKind = "postback"
 	EventDelivery EventKind = "delivery"
 	EventRead     EventKind = "read"
@@ -107,7 +108,64 @@ type Conversation struct {
 	// AppliedInboxIDs are the inbox IDs the conversation's workflow applied lately (ConversationState.Seen when
 	// it saved): a run that restarts from the read model after a lost workflow task must not apply them again.
 	AppliedInboxIDs []int64
+
+	// Stage is who has an open conversation: the robot, the queue, an agent it is offered to, or its agent;
+	// empty while no customer message has been routed, and when the conversation is ended.
+	Stage ConversationStage
+	// QueueID is the skill queue the conversation waits in, or was taken from by its agent.
+	QueueID string
+	// AgentID is the agent the conversation is assigned (or, at StageOffered, offered) to.
+	AgentID string
+	// LastAgentID is the agent who served the customer last, and LastAgentAt when they last did (assigned,
+	// replied, or the session ended): last agent mode offers a returning customer to them within its window.
+	LastAgentID string
+	LastAgentAt time.Time
+	// EndReason is why an ended conversation ended.
+	EndReason EndReason
+	// Timers are the timers of the conversation's workflow that are pending, soonest first.
+	Timers []ConversationTimer
 }
+
+// Key returns the conversation's key.
+func (c *Conversation) Key() ConversationKey {
+	return ConversationKey{ChannelID: c.ChannelID, PageID: c.PageID, PSID: c.PSID}
+}
+
+// ConversationStage says who has an open conversation.
+type ConversationStage string
+
+// Conversation stages.
+const (
+	StageRobot    ConversationStage = "robot"    // the intelligent robot answers the customer
+	StageQueued   ConversationStage = "queued"   // the conversation waits in QueueID for an agent
+	StageOffered  ConversationStage = "offered"  // offered to AgentID, the customer's last agent, for a while
+	StageAssigned ConversationStage = "assigned" // AgentID serves the customer
+)
+
+// EndReason says why a conversation ended.
+type EndReason string
+
+// End reasons.
+const (
+	EndNoCustomerReply EndReason = "no_customer_reply" // the session end due to no customer reply
+	EndClosed          EndReason = "closed"            // an agent closed it
+)
+
+// ConversationTimer is a pending timer of a conversation: what happens when, unless something comes first.
+type ConversationTimer struct {
+	Kind TimerKind `json:"kind"`
+	At   time.Time `json:"at"`
+}
+
+// TimerKind is what a conversation timer does when it fires.
+type TimerKind string
+
+// Timer kinds.
+const (
+	TimerNoCustomerReply TimerKind = "no_customer_reply" // the session ends
+	TimerNoAgentReply    TimerKind = "no_agent_reply"    // the session is transferred to the channel's target queue
+	TimerOffer           TimerKind = "offer"             // the offer to the last agent lapses: the session is queued
+)
 
 // ConversationStatus is whether a conversation is going on.
 type ConversationStatus string
@@ -115,7 +173,7 @@ type ConversationStatus string
 // Conversation statuses.
 const (
 	ConversationOpen  ConversationStatus = "open"
-	ConversationEnded ConversationStatus = "ended" // ended by the no-customer-reply timer; a new message opens it again
+	ConversationEnded ConversationStatus = "ended" // see EndReason; a new customer message opens it again
 )
 
 // InboxStats describe the pending part of the inbox: the events to be delivered, dead letters aside.
@@ -225,6 +283,35 @@ type ConversationStore interface {
 	GetConversation(ctx context.Context, tenantID, id string) (*Conversation, error)
 	// ListConversations lists a channel's conversations, the latest updated first.
 	ListConversations(ctx context.Context, tenantID, channelID string, opt ListOptions) ([]*Conversation, string, error)
+	// CountConversations counts every tenant's conversations by state (ConversationState).
+	CountConversations(ctx context.Context) (map[ConversationState]int, error)
+}
+
+// ConversationState is a conversation's state for the metrics: its stage while it is open, "new" while its
+// first customer message is not routed yet, or "ended".
+type ConversationState string
+
+// The conversation states counted apart from the stages.
+const (
+	StateNew   ConversationState = "new"
+	StateEnded ConversationState = "ended"
+)
+
+// ConversationStates are every ConversationState.
+var ConversationStates = []ConversationState{
+	StateNew, ConversationState(StageRobot), ConversationState(StageQueued), ConversationState(StageOffered),
+	ConversationState(StageAssigned), StateEnded,
+}
+
+// StateOf is the state of a conversation with the given status and stage.
+func StateOf(status ConversationStatus, stage ConversationStage) ConversationState {
+	switch {
+	case status == ConversationEnded:
+		return StateEnded
+	case stage == "":
+		return StateNew
+	}
+	return ConversationState(stage)
 }
 
 // Webhook signature rejection reasons, as counted in metrics.

@@ -153,6 +153,7 @@ type Store interface {
 	ConversationStore
 	AuditStore
 	ExportStore
+	OutboundStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 }

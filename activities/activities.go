@@ -17,6 +17,7 @@ import (
 // reference its methods through a nil *Activities.
 type Activities struct {
 	Channels      aicc.ChannelStore
+	Directory     aicc.DirectoryStore // skill queues and service calendars, for the conversations' settings
 	Certificates  aicc.CertificateStore
 	Conversations aicc.ConversationStore
 	// Inbox tells a conversation whether events of it are still to be delivered.
@@ -31,6 +32,11 @@ type Activities struct {
 	Keyring *aicc.Keyring
 	// Graph gives the Graph client of the moment (it trusts the certificates uploaded at the time of the call).
 	Graph aicc.GraphProvider
+	// Outbound records the conversations' messages to customers, so that each is sent at most once; Pacer
+	// keeps their Send API calls within each Page's budget (nil: unpaced), and OutboundMetrics counts them.
+	Outbound        aicc.OutboundStore
+	Pacer           *Pacer
+	OutboundMetrics *OutboundMetrics
 	// Robots finds the robot of a channel's access code, for AskRobot.
 	Robots aicc.Robots
 	Now    func() time.Time

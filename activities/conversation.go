@@ -73,26 +73,92 @@ type ConversationSettings struct {
 	NoCustomerReplyTimeout time.Duration
 	// EndMessage is sent to the customer when the session ends that way; "" sends nothing.
 	EndMessage string
+
+	// Robot sends customer messages to the intelligent robot of RobotAccessCode first; TransferKeywords hand
+	// the conversation from it to the queue.
+	Robot            bool
+	RobotAccessCode  string
+	TransferKeywords []string
+	// QueueID is the channel's skill queue, and QueueMaxWait how long an offer to the customer's last agent
+	// waits before the conversation goes to it.
+	QueueID      string
+	QueueMaxWait time.Duration
+	// WorkTime and Calendar say when agents work (aicc.NewWorkSchedule, in the calendar's zone; no calendar:
+	// UTC, every day a workday); NonWorkingNotice is sent to a customer queued outside working time.
+	WorkTime         aicc.WorkTime
+	Calendar         *aicc.ServiceCalendar
+	NonWorkingNotice string
+	// LastAgentWindow, when positive, offers a returning customer to their last agent within that time.
+	LastAgentWindow time.Duration
+	// NoAgentReplyTimeout, when positive, transfers a waiting customer to NoAgentReplyQueueID after that long
+	// without an agent reply, and sends NoAgentReplyNotice.
+	NoAgentReplyTimeout time.Duration
+	NoAgentReplyQueueID string
+	NoAgentReplyNotice  string
+	// TransferTargets are the skill queues agents may transfer a session to; none when session transfer is off.
+	TransferTargets []string
 }
 
-// LoadConversationSettings reads the channel's "session end due to no customer reply" setting. An enabled end
-// without a timeout gets aicc.DefaultNoCustomerReplyMinutes. A channel that no longer exists is an
-// ApplicationError typed NOT_FOUND.
+// LoadConversationSettings reads the channel's basic and robot configuration, its skill queue and its service
+// calendar. An enabled end without a timeout gets aicc.DefaultNoCustomerReplyMinutes, an enabled no-agent-reply
+// transfer without one aicc.DefaultNoAgentReplySeconds. A channel that no longer exists is an ApplicationError
+// typed NOT_FOUND; a skill queue or calendar that no longer exists is left out (no offer wait, UTC every day).
 func (a *Activities) LoadConversationSettings(ctx context.Context, in ConversationSettingsInput) (ConversationSettings, error) {
 	ch, err := a.Channels.GetChannel(ctx, in.TenantID, in.ChannelID)
 	if err != nil {
 		return ConversationSettings{}, domainError(err)
 	}
-	end := ch.Basic.NoCustomerReply
-	minutes := end.TimeoutMinutes
-	if minutes <= 0 {
-		minutes = aicc.DefaultNoCustomerReplyMinutes
+	b, r := ch.Basic, ch.Robot
+	s := ConversationSettings{
+		NoCustomerReplyEnabled: b.NoCustomerReply.Enabled,
+		NoCustomerReplyTimeout: minutesOr(b.NoCustomerReply.TimeoutMinutes, aicc.DefaultNoCustomerReplyMinutes),
+		EndMessage:             b.NoCustomerReply.EndMessage,
+		Robot:                  r.Robot.Enabled,
+		RobotAccessCode:        r.Robot.AccessCode,
+		TransferKeywords:       b.TransferKeywords,
+		QueueID:                b.SkillQueueID,
+		WorkTime:               b.WorkTime,
+		NonWorkingNotice:       b.NonWorkingTimeNotice,
 	}
-	return ConversationSettings{
-		NoCustomerReplyEnabled: end.Enabled,
-		NoCustomerReplyTimeout: time.Duration(minutes) * time.Minute,
-		EndMessage:             end.EndMessage,
-	}, nil
+	if b.LastAgent.Enabled {
+		s.LastAgentWindow = minutesOr(b.LastAgent.WindowMinutes, aicc.DefaultLastAgentWindowMinutes)
+	}
+	if t := b.NoAgentReply; t.Enabled && t.TargetSkillQueueID != "" {
+		seconds := t.TimeoutSeconds
+		if seconds <= 0 {
+			seconds = aicc.DefaultNoAgentReplySeconds
+		}
+		s.NoAgentReplyTimeout = time.Duration(seconds) * time.Second
+		s.NoAgentReplyQueueID, s.NoAgentReplyNotice = t.TargetSkillQueueID, t.Notice
+	}
+	if b.SessionTransfer.Enabled {
+		s.TransferTargets = b.SessionTransfer.TargetSkillQueueIDs
+	}
+	if b.SkillQueueID != "" {
+		switch q, err := a.Directory.GetSkillQueue(ctx, in.TenantID, b.SkillQueueID); {
+		case err == nil:
+			s.QueueMaxWait = time.Duration(q.MaxWaitSeconds) * time.Second
+		case aicc.ErrorCode(err) != aicc.ENOTFOUND:
+			return ConversationSettings{}, domainError(err)
+		}
+	}
+	if b.ServiceCalendarID != "" {
+		switch cal, err := a.Directory.GetServiceCalendar(ctx, in.TenantID, b.ServiceCalendarID); {
+		case err == nil:
+			s.Calendar = cal
+		case aicc.ErrorCode(err) != aicc.ENOTFOUND:
+			return ConversationSettings{}, domainError(err)
+		}
+	}
+	return s, nil
+}
+
+// minutesOr is minutes as a duration, or fallback minutes when minutes is not positive.
+func minutesOr(minutes, fallback int) time.Duration {
+	if minutes <= 0 {
+		minutes = fallback
+	}
+	return time.Duration(minutes) * time.Minute
 }
 
 // SendEndMessageInput is the end-of-session message to send to a customer of a Page.

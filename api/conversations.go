@@ -25,15 +25,29 @@ type conversationJSON struct {
 	StartedAt             time.Time               `json:"startedAt"`
 	EndedAt               *time.Time              `json:"endedAt,omitempty"`
 	UpdatedAt             time.Time               `json:"updatedAt"`
+	// The runtime: who has the conversation, the customer's last agent, why it ended, its pending timers.
+	Stage       aicc.ConversationStage   `json:"stage,omitempty"`
+	QueueID     string                   `json:"queueId,omitempty"`
+	AgentID     string                   `json:"agentId,omitempty"`
+	LastAgentID string                   `json:"lastAgentId,omitempty"`
+	LastAgentAt *time.Time               `json:"lastAgentAt,omitempty"`
+	EndReason   aicc.EndReason           `json:"endReason,omitempty"`
+	Timers      []aicc.ConversationTimer `json:"timers"`
 }
 
 func toConversationJSON(cv *aicc.Conversation) conversationJSON {
+	timers := cv.Timers
+	if timers == nil {
+		timers = []aicc.ConversationTimer{} // [], not null
+	}
 	return conversationJSON{
 		ID: cv.ID, ChannelID: cv.ChannelID, PageID: cv.PageID, PSID: cv.PSID, Status: cv.Status,
 		MessageCount:        cv.MessageCount,
 		LastCustomerMessage: cv.LastCustomerMessage, LastCustomerMessageAt: optTime(cv.LastCustomerMessageAt),
 		LastAgentMessage: cv.LastAgentMessage, LastAgentMessageAt: optTime(cv.LastAgentMessageAt),
 		StartedAt: cv.StartedAt.UTC(), EndedAt: optTime(cv.EndedAt), UpdatedAt: cv.UpdatedAt.UTC(),
+		Stage: cv.Stage, QueueID: cv.QueueID, AgentID: cv.AgentID, LastAgentID: cv.LastAgentID,
+		LastAgentAt: optTime(cv.LastAgentAt), EndReason: cv.EndReason, Timers: timers,
 	}
 }
 

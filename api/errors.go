@@ -43,6 +43,13 @@ var statuses = map[string]int{
 	// The sysadmin has to upload a (new) Facebook authentication certificate before this can succeed.
 	aicc.ECERTMISSING: http.StatusConflict,
 	aicc.ECERTEXPIRED: http.StatusConflict,
+	// The conversation's state, not the request, stands in the way, as with the other 409s: the request is
+	// right, and only a new message from the customer reopens the window.
+	aicc.EOUTSIDEWINDOW: http.StatusConflict,
+	// The conversation's state or the channel's settings stand in the way of an agent's request.
+	aicc.ECONVERSATIONENDED:  http.StatusConflict,
+	aicc.ENOTASSIGNED:        http.StatusConflict,
+	aicc.ETRANSFERNOTALLOWED: http.StatusConflict,
 	// Meta refused a call: the administrator's input (token, permissions, Page) has to change.
 	aicc.EMETATOKENINVALID:    http.StatusUnprocessableEntity,
 	aicc.EMETAPERMISSION:      http.StatusUnprocessableEntity,
@@ -56,6 +63,8 @@ var statuses = map[string]int{
 	// The robot, another upstream, has no answer; the channel's robot assistant is off.
 	aicc.EROBOTUNAVAILABLE:  http.StatusBadGateway,
 	aicc.EASSISTANTDISABLED: http.StatusConflict,
+	// Meta did not say whether it took the message, and it is not sent twice: an upstream outcome, as above.
+	aicc.EAMBIGUOUSSEND: http.StatusBadGateway,
 }
 
 type errorBody struct {

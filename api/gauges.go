@@ -16,7 +16,7 @@ import (
 
 // DefaultGaugeInterval is how often RunGauges reads the gauges of /metrics from the database when
 // Server.GaugeInterval is zero: Prometheus's usual scrape interval, so a scrape sees values at most one
-// interval old, and each API process costs the database four small queries per interval however often, and by
+// interval old, and each API process costs the database five small queries per interval however often, and by
 // however many, it is scraped.
 const DefaultGaugeInterval = 15 * time.Second
 
@@ -38,6 +38,9 @@ var (
 		"Pending secret rotations that have fired at least one reminder: their Pages are overdue.", nil, nil)
 	rotationOldestDesc = prometheus.NewDesc("aicc_secret_rotation_oldest_pending_seconds",
 		"Seconds since the oldest pending secret rotation changed its app secret; 0 when none is pending.", nil, nil)
+	conversationsDesc = prometheus.NewDesc("aicc_conversations",
+		"Conversations by state: new (no customer message routed yet), robot, queued, offered (to the last agent), "+
+			"assigned, or ended.", []string{"state"}, nil)
 	gaugesRefreshedDesc = prometheus.NewDesc("aicc_metrics_refreshed_timestamp_seconds",
 		"Unix time of the last refresh of the gauges read from the database in which every query answered; 0 "+
 			"before the first. The gauges are as old as this at most.", nil, nil)
@@ -68,10 +71,11 @@ type gauges struct {
 	// certificateExpiry is the NotAfter of the certificate that expires last; zero when none is uploaded or
 	// the certificates were never read.
 	certificateExpiry time.Time
-	pages             map[aicc.TokenHealth]int // nil until read
-	rotations         *aicc.RotationStats      // nil until read
-	inbox             *aicc.InboxStats         // nil until read
-	refreshed         time.Time                // the last refresh every query of which answered
+	pages             map[aicc.TokenHealth]int       // nil until read
+	rotations         *aicc.RotationStats            // nil until read
+	inbox             *aicc.InboxStats               // nil until read
+	conversations     map[aicc.ConversationState]int // nil until read
+	refreshed         time.Time                      // the last refresh every query of which answered
 }
 
 // newGauges registers the gauges of s on reg.
@@ -94,6 +98,7 @@ func (g *gauges) Describe(ch chan<- *prometheus.Desc) {
 	ch <- rotationsDesc
 	ch <- rotationsRemindedDesc
 	ch <- rotationOldestDesc
+	ch <- conversationsDesc
 	ch <- gaugesRefreshedDesc
 }
 
@@ -123,6 +128,11 @@ func (g *gauges) Collect(ch chan<- prometheus.Metric) {
 	if st := g.inbox; st != nil {
 		gauge(inboxUndeliveredDesc, float64(st.Undelivered))
 		gauge(inboxOldestDesc, secondsSince(now, st.Oldest))
+	}
+	if g.conversations != nil {
+		for _, st := range aicc.ConversationStates {
+			gauge(conversationsDesc, float64(g.conversations[st]), string(st))
+		}
 	}
 	refreshed := 0.0
 	if !g.refreshed.IsZero() {
@@ -161,6 +171,7 @@ func (s *Server) refreshGauges(ctx context.Context) error {
 	pages, pagesErr := s.Store.CountPagesByTokenHealth(qctx)
 	rotations, rotationsErr := s.Store.RotationStats(qctx)
 	inbox, inboxErr := s.Store.InboxStats(qctx)
+	conversations, conversationsErr := s.Store.CountConversations(qctx)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -196,6 +207,9 @@ func (s *Server) refreshGauges(ctx context.Context) error {
 	}
 	if !failed("reading inbox stats", inboxErr) {
 		g.inbox = &inbox
+	}
+	if !failed("counting conversations", conversationsErr) {
+		g.conversations = conversations
 	}
 	if len(errs) > 0 {
 		g.errors.Inc()

@@ -34,6 +34,9 @@ func (s *Store) SaveConversation(ctx context.Context, c *aicc.Conversation) erro
 		Set("last_agent_message_at = EXCLUDED.last_agent_message_at").
 		Set("started_at = EXCLUDED.started_at").Set("ended_at = EXCLUDED.ended_at").
 		Set("updated_at = EXCLUDED.updated_at").Set("applied_inbox_ids = EXCLUDED.applied_inbox_ids").
+		Set("stage = EXCLUDED.stage").Set("queue_id = EXCLUDED.queue_id").Set("agent_id = EXCLUDED.agent_id").
+		Set("last_agent_id = EXCLUDED.last_agent_id").Set("last_agent_at = EXCLUDED.last_agent_at").
+		Set("end_reason = EXCLUDED.end_reason").Set("timers = EXCLUDED.timers").
 		Where("?TableAlias.tenant_id = EXCLUDED.tenant_id").
 		Returning("NULL"). // the row is what was sent: nothing to read back
 		Exec(ctx)
@@ -47,6 +50,25 @@ func (s *Store) SaveConversation(ctx context.Context, c *aicc.Conversation) erro
 	}
 	*c = *r.domain()
 	return nil
+}
+
+// CountConversations counts every tenant's conversations by state, from the index on (status, stage).
+func (s *Store) CountConversations(ctx context.Context) (map[aicc.ConversationState]int, error) {
+	var rows []struct {
+		Status string
+		Stage  string
+		N      int
+	}
+	err := s.db.NewSelect().Table("conversations").Column("status", "stage").ColumnExpr("count(*) AS n").
+		Group("status", "stage").Scan(ctx, &rows)
+	if err != nil {
+		return nil, wrap(err, "count conversations")
+	}
+	counts := map[aicc.ConversationState]int{}
+	for _, r := range rows {
+		counts[aicc.StateOf(aicc.ConversationStatus(r.Status), aicc.ConversationStage(r.Stage))] += r.N
+	}
+	return counts, nil
 }
 
 // GetConversation returns the tenant's conversation with the given ID.

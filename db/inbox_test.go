@@ -550,3 +550,41 @@ func ids(events []aicc.InboxEvent) []int64 {
 
 // norm is the time as the store keeps it.
 func norm(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// The runtime's fields round-trip, and CountConversations counts every tenant's conversations by state.
+func TestConversationRuntimeFields(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		ctx := context.Background()
+		a, b := newTenant(t, s, "a", now), newTenant(t, s, "b", now)
+		chA, chB := newChannel(t, s, a.ID, "A", "app-a"), newChannel(t, s, b.ID, "B", "app-b")
+		counts, err := s.CountConversations(ctx)
+		require.NoError(t, err)
+		require.Empty(t, counts)
+
+		assigned := &aicc.Conversation{
+			TenantID: a.ID, ChannelID: chA.ID, PageID: "p1", PSID: "u1", UpdatedAt: now,
+			Stage: aicc.StageAssigned, QueueID: "sq_1", AgentID: "ann", LastAgentID: "ann", LastAgentAt: now,
+			Timers: []aicc.ConversationTimer{{Kind: aicc.TimerNoAgentReply, At: now.Add(time.Minute)}},
+		}
+		require.NoError(t, s.SaveConversation(ctx, assigned))
+		got, err := s.GetConversation(ctx, a.ID, assigned.ID)
+		require.NoError(t, err)
+		require.Equal(t, assigned, got)
+		for i, c := range []aicc.Conversation{
+			{TenantID: a.ID, ChannelID: chA.ID, PageID: "p1", PSID: "u2", Stage: aicc.StageQueued, QueueID: "sq_1"},
+			{TenantID: b.ID, ChannelID: chB.ID, PageID: "p2", PSID: "u3", Stage: aicc.StageQueued, QueueID: "sq_2"},
+			{TenantID: b.ID, ChannelID: chB.ID, PageID: "p2", PSID: "u4"},
+			{TenantID: b.ID, ChannelID: chB.ID, PageID: "p2", PSID: "u5", Status: aicc.ConversationEnded, EndReason: aicc.EndClosed},
+		} {
+			c.UpdatedAt = now.Add(time.Duration(i) * time.Second)
+			require.NoError(t, s.SaveConversation(ctx, &c))
+		}
+		counts, err = s.CountConversations(ctx)
+		require.NoError(t, err)
+		require.Equal(t, map[aicc.ConversationState]int{
+			aicc.ConversationState(aicc.StageAssigned): 1, aicc.ConversationState(aicc.StageQueued): 2,
+			aicc.StateNew: 1, aicc.StateEnded: 1,
+		}, counts)
+	})
+}

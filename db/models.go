@@ -410,12 +410,22 @@ type conversationRow struct {
 	EndedAt               time.Time `bun:",nullzero"`
 	UpdatedAt             time.Time
 	AppliedInboxIDs       []int64 `bun:"applied_inbox_ids,type:text"` // JSON
+	Stage                 string
+	QueueID               string
+	AgentID               string
+	LastAgentID           string
+	LastAgentAt           time.Time `bun:",nullzero"`
+	EndReason             string
+	Timers                []aicc.ConversationTimer `bun:"timers,type:text"` // JSON
 }
 
 func newConversationRow(c *aicc.Conversation) *conversationRow {
-	applied := c.AppliedInboxIDs
+	applied, timers := c.AppliedInboxIDs, c.Timers
 	if applied == nil {
 		applied = []int64{} // JSON [], not null
+	}
+	if timers == nil {
+		timers = []aicc.ConversationTimer{}
 	}
 	return &conversationRow{
 		ID: c.ID, TenantID: c.TenantID, ChannelID: c.ChannelID, PageID: c.PageID, PSID: c.PSID,
@@ -423,6 +433,8 @@ func newConversationRow(c *aicc.Conversation) *conversationRow {
 		LastCustomerMessage: noNUL(c.LastCustomerMessage), LastCustomerMessageAt: norm(c.LastCustomerMessageAt),
 		LastAgentMessage: noNUL(c.LastAgentMessage), LastAgentMessageAt: norm(c.LastAgentMessageAt),
 		StartedAt: norm(c.StartedAt), EndedAt: norm(c.EndedAt), UpdatedAt: norm(c.UpdatedAt), AppliedInboxIDs: applied,
+		Stage: string(c.Stage), QueueID: c.QueueID, AgentID: c.AgentID, LastAgentID: c.LastAgentID,
+		LastAgentAt: norm(c.LastAgentAt), EndReason: string(c.EndReason), Timers: timers,
 	}
 }
 
@@ -433,7 +445,9 @@ func (r *conversationRow) domain() *aicc.Conversation {
 		LastCustomerMessage: r.LastCustomerMessage, LastCustomerMessageAt: utc(r.LastCustomerMessageAt),
 		LastAgentMessage: r.LastAgentMessage, LastAgentMessageAt: utc(r.LastAgentMessageAt),
 		StartedAt: utc(r.StartedAt), EndedAt: utc(r.EndedAt), UpdatedAt: utc(r.UpdatedAt),
-		AppliedInboxIDs: r.AppliedInboxIDs,
+		AppliedInboxIDs: r.AppliedInboxIDs, Stage: aicc.ConversationStage(r.Stage), QueueID: r.QueueID,
+		AgentID: r.AgentID, LastAgentID: r.LastAgentID, LastAgentAt: utc(r.LastAgentAt),
+		EndReason: aicc.EndReason(r.EndReason), Timers: r.Timers,
 	}
 }
 

@@ -102,6 +102,9 @@ func inboxEvents(in []Event) []aicc.InboxEvent {
 		psid := e.SenderID
 		if e.Kind == KindEcho {
 			psid = e.RecipientID
+			if _, own := aicc.OutboundIDOf(e.Metadata); own {
+				kind = aicc.EventOwnEcho
+			}
 		}
 		events[i] = aicc.InboxEvent{
 			PageID:    e.PageID,

@@ -134,3 +134,21 @@ func TestCodecParseEvents(t *testing.T) {
 		})
 	}
 }
+
+// The echo of a message the service sent carries its metadata back: an own echo, kept apart from the echoes of
+// what an agent typed in the Page's inbox, which are agent messages.
+func TestCodecOwnEcho(t *testing.T) {
+	body := metatest.NewPayload(metatest.NewEntry("101",
+		metatest.EchoWithMetadata("101", "9001", "m_own", "Hello from the robot", aicc.OutboundMetadata("cv_1/1"), 1),
+		metatest.EchoWithMetadata("101", "9001", "m_other", "Sent by another app", "their-metadata", 2),
+		metatest.Echo("101", "9001", "m_page", "Typed in the Page inbox", 3),
+	)).Encode()
+	events, err := meta.Codec{}.ParseEvents(body)
+	require.NoError(t, err)
+	var kinds []aicc.EventKind
+	for _, e := range events {
+		assert.Equal(t, "9001", e.PSID, "an echo's customer is its recipient")
+		kinds = append(kinds, e.Kind)
+	}
+	assert.Equal(t, []aicc.EventKind{aicc.EventOwnEcho, aicc.EventEcho, aicc.EventEcho}, kinds)
+}

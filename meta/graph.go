@@ -151,13 +151,17 @@ func (c *Client) SubscribedApps(ctx context.Context, call aicc.PageCall) ([]aicc
 }
 
 // SendMessage implements aicc.Graph. The message is validated first, so that a message Meta would refuse costs
-// no call.
+// no call. Its Metadata goes as message.metadata, which Meta echoes back.
 func (c *Client) SendMessage(ctx context.Context, call aicc.PageCall, msg aicc.OutboundMessage) (aicc.SendResult, error) {
 	if err := msg.Validate(); err != nil {
 		return aicc.SendResult{}, err
 	}
 	recipient, _ := json.Marshal(map[string]string{"id": msg.RecipientPSID})
-	message, _ := json.Marshal(map[string]string{"text": msg.Text})
+	body := map[string]string{"text": msg.Text}
+	if msg.Metadata != "" {
+		body["metadata"] = msg.Metadata
+	}
+	message, _ := json.Marshal(body)
 	form := url.Values{
 		"recipient":      {string(recipient)},
 		"messaging_type": {string(msg.Type)},
@@ -211,7 +215,7 @@ func (c *Client) call(ctx context.Context, method, path string, form url.Values,
 	}
 	endpoint := strings.TrimRight(orDefault(c.BaseURL, DefaultBaseURL), "/") + "/" + orDefault(c.Version, DefaultVersion) + "/" + path
 	for attempt := 0; ; attempt++ {
-		status, body, err := c.roundTrip(ctx, method, endpoint, form, token)
+		status, header, body, err := c.roundTrip(ctx, method, endpoint, form, token)
 		if err != nil {
 			return transportError(err, scrub)
 		}
@@ -222,7 +226,12 @@ func (c *Client) call(ctx context.Context, method, path string, form url.Values,
 			return nil
 		}
 		ge := classify(status, body, scrub)
-		if !ge.Retryable || attempt >= c.MaxRetries {
+		if ge.Code == aicc.EMETARATELIMITED {
+			ge.RetryAfter = retryAfter(header)
+		}
+		// Meta saying how long a rate limit lasts (minutes) makes a retry after a backoff of milliseconds a
+		// wasted call, which may extend the penalty: the caller waits instead.
+		if !ge.Retryable || attempt >= c.MaxRetries || ge.RetryAfter > 0 {
 			return ge
 		}
 		backoff := c.Backoff
@@ -239,10 +248,10 @@ func (c *Client) call(ctx context.Context, method, path string, form url.Values,
 	}
 }
 
-func (c *Client) roundTrip(ctx context.Context, method, endpoint string, form url.Values, token string) (int, []byte, error) {
+func (c *Client) roundTrip(ctx context.Context, method, endpoint string, form url.Values, token string) (int, http.Header, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
@@ -255,14 +264,50 @@ func (c *Client) roundTrip(ctx context.Context, method, endpoint string, form ur
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
-	return resp.StatusCode, b, nil
+	return resp.StatusCode, resp.Header, b, nil
+}
+
+// maxRetryAfter bounds the wait a usage header may ask for: a value beyond a day is not Meta's estimate but
+// a broken header.
+const maxRetryAfter = 24 * time.Hour
+
+// retryAfter reads how long a rate limit lasts from Meta's usage headers: the largest
+// estimated_time_to_regain_access (in minutes) of X-Business-Use-Case-Usage (a JSON object of business
+// object IDs, the Page's among them, each with a list of usages by type: "messenger", "pages", …),
+// X-Page-Usage or X-App-Usage (one usage object each). 0 when no header says, or says 0.
+func retryAfter(h http.Header) time.Duration {
+	type usage struct {
+		Minutes float64 `json:"estimated_time_to_regain_access"`
+	}
+	var minutes float64
+	var buc map[string][]usage
+	if json.Unmarshal([]byte(h.Get("X-Business-Use-Case-Usage")), &buc) == nil {
+		for _, usages := range buc {
+			for _, u := range usages {
+				minutes = max(minutes, u.Minutes)
+			}
+		}
+	}
+	for _, name := range []string{"X-Page-Usage", "X-App-Usage"} {
+		var u usage
+		if json.Unmarshal([]byte(h.Get(name)), &u) == nil {
+			minutes = max(minutes, u.Minutes)
+		}
+	}
+	switch {
+	case minutes <= 0:
+		return 0
+	case minutes >= maxRetryAfter.Minutes():
+		return maxRetryAfter
+	}
+	return time.Duration(minutes * float64(time.Minute))
 }
 
 func checkCall(call aicc.PageCall) error {

@@ -152,6 +152,7 @@ type Event struct {
 	MID         string // message, echo, postback (v11+) and the reacted-to message of a reaction
 	Watermark   int64  // delivery and read: everything sent before it was delivered or read
 	IsEcho      bool
+	Metadata    string // an echo's message.metadata, as the sender of the message gave it to the Send API
 	Text        string // message text, or the postback's title
 	Payload     string // the postback's or quick reply's payload
 	// Standby marks an item from entry.standby: the app is not the Page's primary receiver (handover
@@ -220,7 +221,7 @@ var (
 	entryKeys        = []string{"id", "messaging", "standby"}
 	itemKeys         = []string{"sender", "recipient", "timestamp", "message", "postback", "delivery", "read", "reaction"}
 	partyKeys        = []string{"id"}
-	messageKeys      = []string{"mid", "text", "is_echo", "quick_reply"}
+	messageKeys      = []string{"mid", "text", "is_echo", "metadata", "quick_reply"}
 	postbackKeys     = []string{"mid", "title", "payload"}
 	quickReplyKeys   = []string{"payload"}
 	watermarkKeys    = []string{"watermark"}
@@ -361,6 +362,7 @@ type itemFields struct {
 	message, postback, delivery, read, reaction bool // there
 	messageMID, text                            string
 	isEcho, quickReply                          bool
+	metadata                                    string
 	quickReplyPayload                           string
 	postbackMID, title, postbackPayload         string
 	deliveryWatermark, readWatermark            int64
@@ -393,6 +395,8 @@ func (d *webhookDecoder) item() (Event, error) {
 					return keyError(key, d.readString(&f.text))
 				case "is_echo":
 					return keyError(key, d.readBool(&f.isEcho))
+				case "metadata":
+					return keyError(key, d.readString(&f.metadata))
 				}
 				var err error
 				f.quickReply, err = d.object(quickReplyKeys, func(key string) error {
@@ -427,7 +431,7 @@ func (d *webhookDecoder) item() (Event, error) {
 	case f.message:
 		e.Kind, e.MID, e.Text, e.IsEcho = KindMessage, f.messageMID, f.text, f.isEcho
 		if f.isEcho {
-			e.Kind = KindEcho
+			e.Kind, e.Metadata = KindEcho, f.metadata
 		}
 		if f.quickReply {
 			e.Payload = f.quickReplyPayload

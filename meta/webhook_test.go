@@ -601,6 +601,7 @@ func parseWithEncodingJSON(body []byte) (*meta.Notification, error) {
 					MID        string `json:"mid"`
 					Text       string `json:"text"`
 					IsEcho     bool   `json:"is_echo"`
+					Metadata   string `json:"metadata"`
 					QuickReply *struct {
 						Payload string `json:"payload"`
 					} `json:"quick_reply"`
@@ -633,7 +634,7 @@ func parseWithEncodingJSON(body []byte) (*meta.Notification, error) {
 				m := item.Message
 				e.Kind, e.MID, e.Text, e.IsEcho = meta.KindMessage, m.MID, m.Text, m.IsEcho
 				if m.IsEcho {
-					e.Kind = meta.KindEcho
+					e.Kind, e.Metadata = meta.KindEcho, m.Metadata
 				}
 				if m.QuickReply != nil {
 					e.Payload = m.QuickReply.Payload

@@ -472,8 +472,8 @@ func TestDispatcherSignalsEachConversationOnce(t *testing.T) {
 			got := tc.signals(workflowID(psid))
 			require.Len(t, got, 1, "signals of %s", psid)
 			assert.Equal(t, want, got[0].Events, psid)
-			assert.Equal(t, workflows.ConversationInput{TenantID: "ten_1", ChannelID: testChannel, PageID: testPage, PSID: psid},
-				got[0].Input)
+			assert.Equal(t, workflows.ConversationInput{TenantID: "ten_1", ChannelID: testChannel, PageID: testPage, PSID: psid,
+				Revision: workflows.ConversationRevision}, got[0].Input)
 			for _, e := range storedEvents(t, s, "ten_1", psid) {
 				assert.False(t, e.DeliveredAt.IsZero(), "event %d delivered", e.ID)
 				assert.Zero(t, e.Attempts, "event %d", e.ID)

@@ -204,6 +204,23 @@ var starters = map[string]func(context.Context, client.Client) error{
 		})
 		return err
 	},
+	"AssignConversation": func(ctx context.Context, c client.Client) error {
+		_, err := workflows.AssignConversation(ctx, c, "ten_1", conversationKey, "ann")
+		return err
+	},
+	"SendAgentMessage": func(ctx context.Context, c client.Client) error {
+		_, err := workflows.SendAgentMessage(ctx, c, "ten_1", conversationKey,
+			workflows.AgentMessageRequest{AgentID: "ann", RequestID: "r1", Text: "Hello"})
+		return err
+	},
+	"TransferConversation": func(ctx context.Context, c client.Client) error {
+		_, err := workflows.TransferConversation(ctx, c, "ten_1", conversationKey, workflows.TransferRequest{AgentID: "ann", QueueID: "sq_1"})
+		return err
+	},
+	"CloseConversation": func(ctx context.Context, c client.Client) error {
+		_, err := workflows.CloseConversation(ctx, c, "ten_1", conversationKey, "ann")
+		return err
+	},
 	"DeliverInboxEvents": func(ctx context.Context, c client.Client) error {
 		return workflows.DeliverInboxEvents(ctx, c,
 			workflows.ConversationInput{TenantID: "ten_1", ChannelID: "ch_1", PageID: "42", PSID: "7"},
@@ -211,7 +228,10 @@ var starters = map[string]func(context.Context, client.Client) error{
 	},
 }
 
-var rotationInput = workflows.SecretRotationInput{TenantID: "ten_1", ChannelID: "ch_1"}
+var (
+	rotationInput   = workflows.SecretRotationInput{TenantID: "ten_1", ChannelID: "ch_1"}
+	conversationKey = aicc.ConversationKey{ChannelID: "ch_1", PageID: "42", PSID: "7"}
+)
 
 // startersInSource lists the exported functions of workflows/starters.go that take a client.Client: the typed
 // starters, which the API and the worker reach Temporal through.

@@ -37,6 +37,8 @@ import (
 //     or the end is disabled) it returns nil after conversationIdleTimeout without any event: a later event
 //     starts a new run through signal-with-start, which restores the read model with LoadConversation. The
 //     channel's settings are read when a run starts, so a change reaches a conversation at its next run.
+//   - A run of ConversationRevision also routes the customer's messages to the robot, the queue and agents,
+//     takes the agents' Updates and runs the channel's other timers: see conversation_runtime.go.
 func Conversation(ctx workflow.Context, in ConversationInput) error {
 	wf := new(conversationImpl)
 	if err := wf.setup(ctx, in); err != nil {
@@ -81,6 +83,7 @@ type conversationImpl struct {
 	state   ConversationState
 	seen    map[int64]struct{} // state.Seen as a set
 	changed bool               // the conversation differs from the read model last saved
+	saving  bool               // a save is under way
 
 	received    int       // signals this run received: each is one event of its history
 	lastEventAt time.Time // workflow time of the last signal, or of the start of the run
@@ -89,6 +92,13 @@ type conversationImpl struct {
 	timer       workflow.Future // the pending timer, nil when there is none
 	timerAt     time.Time       // when it fires
 	cancelTimer workflow.CancelFunc
+
+	// The conversation runtime (ConversationRevision and later).
+	schedule   *aicc.WorkSchedule // when agents work; nil: always
+	settingsAt time.Time          // when the settings were read
+	ready      bool               // the conversation and its settings are loaded
+	unrouted   []string           // the texts of customer messages applied and not routed yet
+	wake       workflow.Channel   // an Update changed the state: the loop looks at its timers again
 }
 
 func (wf *conversationImpl) setup(ctx workflow.Context, in ConversationInput) error {
@@ -107,10 +117,13 @@ func (wf *conversationImpl) setup(ctx workflow.Context, in ConversationInput) er
 		"PageID", in.PageID, "ConversationID", aicc.ConversationID(in.ChannelID, in.PageID, in.PSID))
 	wf.signals = workflow.GetSignalChannel(ctx, SignalInboxEvents)
 	wf.single = workflow.GetSignalChannel(ctx, SignalInboxEvent)
-	wf.local = workflow.GetVersion(ctx, localDatabaseActivities, workflow.DefaultVersion, 1) == 1
+	wf.local = wf.runtime() || workflow.GetVersion(ctx, localDatabaseActivities, workflow.DefaultVersion, 1) == 1
 	if err := workflow.SetQueryHandler(ctx, QueryConversation, func() (ConversationState, error) {
 		return wf.state, nil
 	}); err != nil {
+		return err
+	}
+	if err := wf.registerUpdates(ctx); err != nil {
 		return err
 	}
 
@@ -154,6 +167,11 @@ func (wf *conversationImpl) setup(ctx workflow.Context, in ConversationInput) er
 		return err
 	}
 	wf.lastEventAt = workflow.Now(ctx)
+	wf.settingsAt = wf.lastEventAt
+	if wf.runtime() {
+		wf.buildSchedule()
+	}
+	wf.ready = true
 	return nil
 }
 
@@ -173,6 +191,9 @@ func (wf *conversationImpl) database(ctx workflow.Context, activity any, args ..
 func (wf *conversationImpl) run(ctx workflow.Context) error {
 	for {
 		wf.drain(ctx)
+		if err := wf.route(ctx); err != nil {
+			return err
+		}
 		if err := wf.save(ctx); err != nil {
 			return err
 		}
@@ -184,24 +205,29 @@ func (wf *conversationImpl) run(ctx workflow.Context) error {
 		}
 
 		now := workflow.Now(ctx)
-		end, ending := wf.endDeadline()
+		var next aicc.ConversationTimer
+		timers := wf.timers()
 		switch {
-		case ending && !now.Before(end):
-			if wf.inboxHolds(ctx) {
-				wf.heldUntil = now.Add(inboxRecheck)
-				continue
-			}
-			if err := wf.end(ctx); err != nil {
+		case len(timers) > 0 && !now.Before(timers[0].At):
+			if err := wf.fire(ctx, timers[0].Kind); err != nil {
 				return err
 			}
 			continue
-		case !ending && !now.Before(wf.lastEventAt.Add(conversationIdleTimeout)):
+		case len(timers) > 0:
+			next = timers[0]
+		case !now.Before(wf.lastEventAt.Add(conversationIdleTimeout)):
 			wf.logger.Info("The conversation is idle; the run ends until its next event", "Status", wf.state.Conversation.Status)
-			return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
-		case !ending:
-			end = wf.lastEventAt.Add(conversationIdleTimeout)
+			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+				return err
+			}
+			if wf.wake.Len() > 0 || wf.pending() {
+				continue // an agent's Update or an event came meanwhile
+			}
+			return nil
+		default:
+			next.At = wf.lastEventAt.Add(conversationIdleTimeout)
 		}
-		wf.armTimer(ctx, end, ending)
+		wf.armTimer(ctx, next.At, next.Kind)
 
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(wf.signals, func(c workflow.ReceiveChannel, _ bool) {
@@ -214,6 +240,7 @@ func (wf *conversationImpl) run(ctx workflow.Context) error {
 			c.Receive(ctx, &s)
 			wf.applyAll(ctx, []InboxEventSignal{s})
 		})
+		sel.AddReceive(wf.wake, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
 		sel.AddFuture(wf.timer, func(workflow.Future) {
 			// Fired, or cancelled with the workflow; either way the loop decides from the time and the state.
 			wf.timer = nil
@@ -284,13 +311,23 @@ func (wf *conversationImpl) apply(ctx workflow.Context, s InboxEventSignal) {
 		wf.state.LastCustomerSeenAt = workflow.Now(ctx)
 		if c.Status == aicc.ConversationEnded {
 			c.Status, c.EndedAt, c.StartedAt = aicc.ConversationOpen, time.Time{}, at
+			c.EndReason, c.Stage = "", ""
 			wf.logger.Info("The customer wrote again; the conversation is open again", "InboxID", s.InboxID)
+		}
+		if wf.runtime() {
+			wf.unrouted = append(wf.unrouted, s.Text)
 		}
 	case aicc.EventEcho:
 		wf.countMessage(at)
 		if !at.Before(c.LastAgentMessageAt) {
 			c.LastAgentMessage, c.LastAgentMessageAt = s.Text, at
 		}
+		if wf.runtime() && !at.Before(c.LastCustomerMessageAt) {
+			// An agent answered from the Page itself: the customer is not waiting any more.
+			wf.state.WaitingSince, wf.state.LastSentAt = time.Time{}, workflow.Now(ctx)
+		}
+	case aicc.EventOwnEcho:
+		// The echo of a message this service sent: counted when it was sent.
 	default:
 		// Deliveries, reads, reactions and unknown kinds are only remembered as seen.
 	}
@@ -334,6 +371,13 @@ func eventTime(ctx workflow.Context, s InboxEventSignal) time.Time {
 // message (a run restored from the read model waits for the next one rather than end a session at once).
 func (wf *conversationImpl) endDeadline() (time.Time, bool) {
 	from := wf.state.LastCustomerSeenAt
+	if wf.runtime() {
+		// The customer has not replied to the last message sent to them; one waiting for an agent is not ended.
+		if !wf.state.WaitingSince.IsZero() {
+			return time.Time{}, false
+		}
+		from = later(from, wf.state.LastSentAt)
+	}
 	if !wf.settings.NoCustomerReplyEnabled || wf.settings.NoCustomerReplyTimeout <= 0 ||
 		wf.state.Conversation.Status != aicc.ConversationOpen || from.IsZero() {
 		return time.Time{}, false
@@ -353,7 +397,7 @@ func later(a, b time.Time) time.Time {
 // its end back: undelivered ones, and those delivered after the newest it applied (their signal may be on its
 // way). When the store cannot tell, the session ends as before.
 func (wf *conversationImpl) inboxHolds(ctx workflow.Context) bool {
-	if workflow.GetVersion(ctx, inboxAwareEnd, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if !wf.runtime() && workflow.GetVersion(ctx, inboxAwareEnd, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return false
 	}
 	var a *activities.Activities
@@ -369,19 +413,24 @@ func (wf *conversationImpl) inboxHolds(ctx workflow.Context) bool {
 	return unapplied
 }
 
+// timerSummaries are the summaries the Web UI shows for the timers, by kind; "" is the idle timer.
+var timerSummaries = map[aicc.TimerKind]string{
+	"":                        "idle",
+	aicc.TimerNoCustomerReply: "no customer reply",
+	aicc.TimerNoAgentReply:    "no agent reply",
+	aicc.TimerOffer:           "offer to the last agent",
+}
+
 // armTimer makes sure a timer fires at or before at. A pending timer that fires no later is kept, and the loop
 // arms the next one when it fires: a customer message that postpones the end then costs no timer command.
-func (wf *conversationImpl) armTimer(ctx workflow.Context, at time.Time, ending bool) {
+func (wf *conversationImpl) armTimer(ctx workflow.Context, at time.Time, kind aicc.TimerKind) {
 	if wf.timer != nil {
 		if !at.Before(wf.timerAt) {
 			return
 		}
 		wf.cancelTimer()
 	}
-	summary := "idle"
-	if ending {
-		summary = "no customer reply"
-	}
+	summary := timerSummaries[kind]
 	tctx, cancel := workflow.WithCancel(ctx)
 	wf.timer = workflow.NewTimerWithOptions(tctx, at.Sub(workflow.Now(ctx)), workflow.TimerOptions{Summary: summary})
 	wf.timerAt, wf.cancelTimer = at, cancel
@@ -389,44 +438,76 @@ func (wf *conversationImpl) armTimer(ctx workflow.Context, at time.Time, ending 
 
 // end ends the session for want of a customer reply: it sends the end message, when there is one, and records
 // the conversation as ended; the loop saves it.
-func (wf *conversationImpl) end(ctx workflow.Context) error {
-	if text := wf.settings.EndMessage; text != "" {
-		var a *activities.Activities
-		in := activities.SendEndMessageInput{
-			PageInput: activities.PageInput{TenantID: wf.in.TenantID, ChannelID: wf.in.ChannelID, PageID: wf.in.PageID},
-			PSID:      wf.in.PSID,
-			Text:      text,
-		}
-		var res aicc.SendResult
-		err := workflow.ExecuteActivity(withSend(ctx), a.SendEndMessage, in).Get(ctx, &res)
-		switch {
-		case temporal.IsCanceledError(err):
-			return err
-		case err != nil:
-			wf.logger.Warn("The end message could not be sent; the session ends all the same", "Error", err)
-		default:
-			wf.logger.Info("The end message was sent", "MID", res.MessageID)
-		}
+func (wf *conversationImpl) end(ctx workflow.Context, reason aicc.EndReason) error {
+	if err := wf.sendEndMessage(ctx, reason); err != nil {
+		return err
 	}
 	c := &wf.state.Conversation
 	c.Status, c.EndedAt = aicc.ConversationEnded, workflow.Now(ctx)
+	if wf.runtime() {
+		if c.Stage == aicc.StageAssigned {
+			c.LastAgentAt = c.EndedAt // last agent mode's window counts from the end of the agent's session
+		}
+		c.EndReason, c.Stage, c.AgentID = reason, "", ""
+		wf.state.WaitingSince, wf.state.OfferedAt = time.Time{}, time.Time{}
+	}
 	wf.changed = true
-	wf.logger.Info("The session ended: the customer did not reply in time", "Timeout", wf.settings.NoCustomerReplyTimeout)
+	wf.logger.Info("The session ended", "Reason", reason, "Timeout", wf.settings.NoCustomerReplyTimeout)
+	return nil
+}
+
+// sendEndMessage sends the channel's end message, when it has one, to a session that ends for want of a
+// customer reply. A failure to send it is logged, and the session ends all the same.
+func (wf *conversationImpl) sendEndMessage(ctx workflow.Context, reason aicc.EndReason) error {
+	text := wf.settings.EndMessage
+	switch {
+	case text == "" || reason != aicc.EndNoCustomerReply:
+		return nil
+	case wf.runtime():
+		if _, err := wf.send(ctx, aicc.PurposeEnd, wf.nextOutboundID(), text, aicc.MessagingResponse, ""); temporal.IsCanceledError(err) {
+			return err
+		}
+		return nil
+	}
+	var a *activities.Activities
+	in := activities.SendEndMessageInput{
+		PageInput: activities.PageInput{TenantID: wf.in.TenantID, ChannelID: wf.in.ChannelID, PageID: wf.in.PageID},
+		PSID:      wf.in.PSID,
+		Text:      text,
+	}
+	var res aicc.SendResult
+	err := workflow.ExecuteActivity(withSend(ctx), a.SendEndMessage, in).Get(ctx, &res)
+	switch {
+	case temporal.IsCanceledError(err):
+		return err
+	case err != nil:
+		wf.logger.Warn("The end message could not be sent; the session ends all the same", "Error", err)
+	default:
+		wf.logger.Info("The end message was sent", "MID", res.MessageID)
+	}
 	return nil
 }
 
 // save writes the read model when the conversation changed. A write the store refuses (only those end the
 // retries) is logged, not fatal: the next change writes the whole conversation again.
 func (wf *conversationImpl) save(ctx workflow.Context) error {
+	// One save at a time, so that an older state never lands after a newer one (Updates save too).
+	if err := workflow.Await(ctx, func() bool { return !wf.saving }); err != nil {
+		return err
+	}
 	if !wf.changed {
 		return nil
 	}
+	wf.saving, wf.changed = true, false
+	defer func() { wf.saving = false }()
 	wf.state.Conversation.UpdatedAt = workflow.Now(ctx)
 	var a *activities.Activities
+	if wf.runtime() {
+		wf.state.Conversation.Timers = wf.timers()
+	}
 	c := wf.state.Conversation
 	c.AppliedInboxIDs = wf.state.Seen
 	err := wf.database(ctx, a.SaveConversation, c).Get(ctx, nil)
-	wf.changed = false
 	switch {
 	case temporal.IsCanceledError(err):
 		return err
@@ -463,7 +544,7 @@ func (wf *conversationImpl) continueAsNew(ctx workflow.Context) error {
 	state := wf.state
 	next := ConversationInput{
 		TenantID: wf.in.TenantID, ChannelID: wf.in.ChannelID, PageID: wf.in.PageID, PSID: wf.in.PSID,
-		State: &state, HistoryLimit: wf.in.HistoryLimit,
+		State: &state, HistoryLimit: wf.in.HistoryLimit, Revision: ConversationRevision,
 	}
 	return workflow.NewContinueAsNewError(ctx, ConversationWorkflowType, next)
 }

@@ -23,7 +23,16 @@ type ConversationInput struct {
 	// HistoryLimit is the history length (in events) past which the workflow continues as new; zero means
 	// DefaultConversationHistoryLimit. Tests lower it; it is carried over to the next run.
 	HistoryLimit int
+	// Revision is the behaviour the run follows: ConversationRevision for runs started now; zero for runs
+	// started before the conversation runtime, which only keep the read model and end sessions. A run that
+	// continues as new takes ConversationRevision.
+	Revision int
 }
+
+// ConversationRevision is the Revision of the conversation runtime: messages are routed to the robot, the
+// queue or an agent, and the channel's timers act. Passing the revision in the input, rather than asking
+// workflow.GetVersion, costs a new run no marker and no search-attribute update.
+const ConversationRevision = 1
 
 // ConversationWorkflowType is the name Conversation is registered under; the dispatcher starts it by this name.
 const ConversationWorkflowType = "Conversation"
@@ -48,6 +57,54 @@ type ConversationState struct {
 	// LateEvents counts the events applied after one with a later Meta timestamp: the dispatcher delivers each
 	// conversation's events in timestamp order, so only an event that reached the inbox late counts.
 	LateEvents int
+
+	// WaitingSince is the workflow time of the customer's oldest message no agent has answered, while the
+	// conversation is with the queue or an agent; zero when the customer is not waiting.
+	WaitingSince time.Time
+	// OfferedAt is when the conversation was offered to the customer's last agent (StageOffered).
+	OfferedAt time.Time
+	// LastSentAt is the workflow time of the last message the service sent the customer.
+	LastSentAt time.Time
+	// NoticeUntil is the end of the non-working period whose notice the customer got.
+	NoticeUntil time.Time
+	// Sent counts the messages the workflow sent, which name them (OutboundID) across runs.
+	Sent int
+}
+
+// The Updates agents send a conversation through the API (AssignConversation and its kin). Each returns the
+// conversation as saved, or an ApplicationError typed with an aicc code.
+const (
+	UpdateAssign       = "assign"        // AgentRequest
+	UpdateAgentMessage = "agent-message" // AgentMessageRequest, returning AgentMessageResult
+	UpdateTransfer     = "transfer"      // TransferRequest
+	UpdateClose        = "close"         // AgentRequest
+)
+
+// AgentRequest names the agent who assigns a conversation to themself or closes it.
+type AgentRequest struct {
+	AgentID string
+}
+
+// AgentMessageRequest is an agent's reply to the customer. RequestID makes it idempotent: the same ID sends the
+// message once.
+type AgentMessageRequest struct {
+	AgentID   string
+	RequestID string
+	Text      string
+}
+
+// AgentMessageResult is the reply as sent.
+type AgentMessageResult struct {
+	MessageID    string // Meta's mid
+	Type         aicc.MessagingType
+	Tag          string
+	Conversation aicc.Conversation
+}
+
+// TransferRequest transfers a conversation to one of the channel's session-transfer target queues.
+type TransferRequest struct {
+	AgentID string
+	QueueID string
 }
 
 // SignalInboxEvents delivers inbox events to their conversation, in Meta timestamp order; the dispatcher sends

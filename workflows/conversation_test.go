@@ -74,6 +74,11 @@ func (s *ConversationSuite) setupEnv(saveDelay time.Duration) {
 			return s.settings, nil
 		}).Maybe()
 	s.env.OnActivity(a.SendEndMessage, mock.Anything, mock.Anything).Return(s.send).Maybe()
+	// A run that continued as new follows the conversation runtime, which sends through SendConversationMessage.
+	s.env.OnActivity(a.SendConversationMessage, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in activities.SendConversationMessageInput) (aicc.SendResult, error) {
+			return s.send(ctx, activities.SendEndMessageInput{PageInput: in.PageInput, PSID: in.PSID, Text: in.Text})
+		}).Maybe()
 	s.env.OnActivity(a.HasUnappliedInbox, mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.UnappliedInboxInput) (bool, error) {
 			s.mu.Lock()
@@ -447,7 +452,7 @@ func (s *ConversationSuite) TestContinueAsNewCarriesState() {
 	s.run(next) // one signal: under the limit
 	s.Zero(s.loads, "the state comes with the input")
 	s.Equal([]string{"ended@22m0s"}, s.statuses(), "20 minutes after the previous run saw the last customer message")
-	s.Equal(4, s.last().MessageCount)
+	s.Equal(5, s.last().MessageCount, "the next run follows the runtime, which counts the end message it sent")
 }
 
 // The end waits while the inbox holds the conversation's events: the dispatcher was held back past the timeout,

@@ -33,7 +33,7 @@ func StartOnboarding(ctx context.Context, c client.Client, in OnboardingInput) (
 	start := c.NewWithStartWorkflowOperation(exclusiveStart(OnboardingWorkflowID(in.ChannelID), in.TenantID, in.ChannelID),
 		OnboardingWorkflowType, in)
 	var st OnboardingState
-	err := updateWithStart(ctx, c, start, UpdateStarted, &st)
+	err := updateWithStart(ctx, c, start, UpdateStarted, "", &st)
 	return st, onboardingErrors.domain(err)
 }
 
@@ -91,7 +91,7 @@ func DeleteChannel(ctx context.Context, c client.Client, in ChannelDeleteInput) 
 		enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING)
 	start := c.NewWithStartWorkflowOperation(opts, ChannelDeleteWorkflowType, in)
 	var st ChannelDeleteState
-	err := updateWithStart(ctx, c, start, UpdateAwaitDeleting, &st)
+	err := updateWithStart(ctx, c, start, UpdateAwaitDeleting, "", &st)
 	return st, channelDeleteErrors.domain(err)
 }
 
@@ -121,7 +121,7 @@ func updateRotationWithStart(ctx context.Context, c client.Client, in SecretRota
 		enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING)
 	start := c.NewWithStartWorkflowOperation(opts, SecretRotationWorkflowType, in)
 	var st RotationState
-	err := updateWithStart(ctx, c, start, update, &st, req)
+	err := updateWithStart(ctx, c, start, update, "", &st, req)
 	return st, DomainError(err)
 }
 
@@ -155,7 +155,7 @@ func CancelExport(ctx context.Context, c client.Client, in ExportInput) (aicc.Ex
 	start := c.NewWithStartWorkflowOperation(exportStart(in, enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING),
 		ExportWorkflowType, in)
 	var st aicc.ExportStatus
-	err := updateWithStart(ctx, c, start, UpdateCancelExport, &st, CancelExportRequest{})
+	err := updateWithStart(ctx, c, start, UpdateCancelExport, "", &st, CancelExportRequest{})
 	return st, cancelExportErrors.domain(err)
 }
 
@@ -177,9 +177,51 @@ func StartSendTestMessage(ctx context.Context, c client.Client, in TestMessageIn
 // DeliverInboxEvents signals a conversation's events, in Meta timestamp order, to its workflow with
 // signal-with-start: the running workflow gets them, and when there is none a new one is started.
 func DeliverInboxEvents(ctx context.Context, c client.Client, in ConversationInput, events []InboxEventSignal) error {
+	in.Revision = ConversationRevision
 	_, err := c.SignalWithStartWorkflow(ctx, ConversationWorkflowID(in.ChannelID, in.PageID, in.PSID),
 		SignalInboxEvents, InboxEventsSignal{Events: events}, StartConversationOptions(in.TenantID, in.ChannelID),
 		ConversationWorkflowType, in)
+	return DomainError(err)
+}
+
+// AssignConversation assigns the conversation to the agent (UpdateAssign) and returns it as saved.
+func AssignConversation(ctx context.Context, c client.Client, tenantID string, key aicc.ConversationKey, agentID string) (aicc.Conversation, error) {
+	var conv aicc.Conversation
+	err := updateConversation(ctx, c, tenantID, key, UpdateAssign, "", AgentRequest{AgentID: agentID}, &conv)
+	return conv, err
+}
+
+// SendAgentMessage sends the agent's reply to the customer (UpdateAgentMessage). The same RequestID sends it
+// once, however often it is asked.
+func SendAgentMessage(ctx context.Context, c client.Client, tenantID string, key aicc.ConversationKey, req AgentMessageRequest) (AgentMessageResult, error) {
+	var res AgentMessageResult
+	err := updateConversation(ctx, c, tenantID, key, UpdateAgentMessage, UpdateAgentMessage+"/"+req.RequestID, req, &res)
+	return res, err
+}
+
+// TransferConversation transfers the conversation to another skill queue (UpdateTransfer).
+func TransferConversation(ctx context.Context, c client.Client, tenantID string, key aicc.ConversationKey, req TransferRequest) (aicc.Conversation, error) {
+	var conv aicc.Conversation
+	err := updateConversation(ctx, c, tenantID, key, UpdateTransfer, "", req, &conv)
+	return conv, err
+}
+
+// CloseConversation ends the conversation at the agent's request (UpdateClose).
+func CloseConversation(ctx context.Context, c client.Client, tenantID string, key aicc.ConversationKey, agentID string) (aicc.Conversation, error) {
+	var conv aicc.Conversation
+	err := updateConversation(ctx, c, tenantID, key, UpdateClose, "", AgentRequest{AgentID: agentID}, &conv)
+	return conv, err
+}
+
+// updateConversation sends the Update name with req to the conversation's workflow, starting a run when none
+// is going on (one that ended idle restores the conversation from its read model), and decodes its result. An
+// empty updateID lets Temporal choose one.
+func updateConversation(ctx context.Context, c client.Client, tenantID string, key aicc.ConversationKey, name, updateID string, req, result any) error {
+	opts := StartConversationOptions(tenantID, key.ChannelID)
+	opts.ID = ConversationWorkflowID(key.ChannelID, key.PageID, key.PSID)
+	in := ConversationInput{TenantID: tenantID, ChannelID: key.ChannelID, PageID: key.PageID, PSID: key.PSID, Revision: ConversationRevision}
+	start := c.NewWithStartWorkflowOperation(opts, ConversationWorkflowType, in)
+	err := updateWithStart(ctx, c, start, name, updateID, result, req)
 	return DomainError(err)
 }
 
@@ -315,13 +357,14 @@ func query(ctx context.Context, c client.Client, id, name string, result any) er
 	return v.Get(result)
 }
 
-// updateWithStart sends the Update named update with args, with start, and waits for its result.
-func updateWithStart(ctx context.Context, c client.Client, start client.WithStartWorkflowOperation, update string,
+// updateWithStart sends the Update named update with args, with start, and waits for its result. An empty
+// updateID lets Temporal choose one; a given one makes the Update idempotent.
+func updateWithStart(ctx context.Context, c client.Client, start client.WithStartWorkflowOperation, update, updateID string,
 	result any, args ...any) error {
 	h, err := c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: start,
 		UpdateOptions: client.UpdateWorkflowOptions{
-			UpdateName: update, Args: args, WaitForStage: client.WorkflowUpdateStageCompleted,
+			UpdateID: updateID, UpdateName: update, Args: args, WaitForStage: client.WorkflowUpdateStageCompleted,
 		},
 	})
 	if err != nil {

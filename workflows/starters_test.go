@@ -230,12 +230,15 @@ func TestStartSendTestMessage(t *testing.T) {
 	assert.NotEqual(t, ids[0], ids[1])
 }
 
+// A conversation is started with the current revision of the runtime, whatever the caller passed.
 func TestDeliverInboxEvents(t *testing.T) {
 	c := mocks.NewClient(t)
 	var opts client.StartWorkflowOptions
+	want := inboxIn
+	want.Revision = workflows.ConversationRevision
 	c.On("SignalWithStartWorkflow", mock.Anything, "conversation/"+aicc.ConversationID("ch_1", "42", "7"), workflows.SignalInboxEvents,
 		workflows.InboxEventsSignal{Events: []workflows.InboxEventSignal{inboxEv}},
-		mock.Anything, workflows.ConversationWorkflowType, inboxIn).Run(options(&opts, 4)).Return(mocks.NewWorkflowRun(t), nil).Once()
+		mock.Anything, workflows.ConversationWorkflowType, want).Run(options(&opts, 4)).Return(mocks.NewWorkflowRun(t), nil).Once()
 
 	require.NoError(t, workflows.DeliverInboxEvents(context.Background(), c, inboxIn, []workflows.InboxEventSignal{inboxEv}))
 

@@ -140,7 +140,7 @@ func startStack(ctx context.Context, o options, dir string) (s *stack, err error
 
 	// The worker as cmd/aicc runs it (with -workflow-pollers, not quite), minus Meta: no conversation of the run
 	// sends anything.
-	acts := &activities.Activities{Channels: s.store, Conversations: s.store, Inbox: s.store, Now: time.Now}
+	acts := &activities.Activities{Channels: s.store, Directory: s.store, Conversations: s.store, Inbox: s.store, Now: time.Now}
 	w := worker.New(s.temporal, acts, sdkworker.Options{MaxConcurrentWorkflowTaskPollers: o.workflowPollers})
 	w.RegisterWorkflowWithOptions(floorWorkflow, workflow.RegisterOptions{Name: floorWorkflowType})
 	if err := w.Start(); err != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/activities"
 	"github.com/aiccfb/aicc/api"
 	"github.com/aiccfb/aicc/db"
 	"github.com/aiccfb/aicc/meta"
@@ -118,6 +119,8 @@ type Config struct {
 	// inbox-retention schedule, which aicc worker and aicc dev keep up to date, deletes them.
 	InboxRetention      time.Duration
 	DeadLetterRetention time.Duration
+	// SendRate is how many Send API calls a second one worker process makes for one Page at most.
+	SendRate int
 
 	// The Graph API: where it is, which version is called, whom its TLS certificate must chain to, and how
 	// long one attempt may take.
@@ -187,6 +190,8 @@ type Config struct {
 //	                          schedule deletes them, a Go duration (default 720h, at least 1h); pending events
 //	                          are never deleted
 //	AICC_DEAD_LETTER_RETENTION how long dead letters are kept, likewise (default 2160h, at least 1h)
+//	AICC_SEND_RATE            Send API calls a second one worker makes for one Page at most (default 300,
+//	                          Meta's budget for text; 1 to 10000); with n workers, Meta's budget divided by n
 //	AICC_MAX_BODY_BYTES       largest accepted request body in bytes (default 1048576)
 //	AICC_LOG_LEVEL            debug, info, warn or error (default info)
 //	AICC_GRAPH_BASE_URL       base URL of Meta's Graph API (default https://graph.facebook.com; aicc dev
@@ -229,6 +234,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		GraphTimeout:      DefaultGraphTimeout,
 	}
 	c.InboxRetention, c.DeadLetterRetention = DefaultInboxRetention, DefaultDeadLetterRetention
+	c.SendRate = activities.DefaultSendRate
 	env := func(name string) string { return strings.TrimSpace(getenv(name)) }
 	var errs []error
 	bad := func(name, format string, args ...any) {
@@ -398,6 +404,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	duration("AICC_DISPATCH_LEASE", "30s", time.Second, time.Hour, &c.DispatchLease)
 	count("AICC_DISPATCH_CONCURRENCY", 1, 1024, &c.DispatchConcurrency)
 	count("AICC_DISPATCH_MAX_ATTEMPTS", 1, 1000, &c.DispatchMaxAttempts)
+	count("AICC_SEND_RATE", 1, 10_000, &c.SendRate)
 	duration("AICC_INBOX_RETENTION", "720h", time.Hour, 0, &c.InboxRetention)
 	duration("AICC_DEAD_LETTER_RETENTION", "2160h", time.Hour, 0, &c.DeadLetterRetention)
 	if v := env("AICC_MAX_BODY_BYTES"); v != "" {

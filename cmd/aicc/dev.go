@@ -25,6 +25,7 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/activities"
 	"github.com/aiccfb/aicc/api"
 	"github.com/aiccfb/aicc/db"
 	"github.com/aiccfb/aicc/internal/codec"
@@ -231,6 +232,7 @@ func dev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer)
 	}
 	defer exports.Close()
 	acts := newActivities(store, keyring, graph, exports, reg)
+	acts.Pacer = activities.NewPacer(float64(cfg.SendRate))
 	acts.Robots = robots
 	w := worker.New(tc, acts, sdkworker.Options{})
 	if err := w.Start(); err != nil {

@@ -139,6 +139,9 @@ func newStack(t *testing.T) (*stack, string) {
 	}
 	t.Cleanup(func() { _ = exports.Close() })
 	acts := newActivities(store, keyring, graph, exports, reg)
+	if acts.Robots, err = newRobots(cfg, true); err != nil { // the built-in robot, as aicc dev has it
+		t.Fatal(err)
+	}
 	w := worker.New(tc, acts, sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		t.Fatalf("worker start: %v", err)

@@ -169,7 +169,7 @@ func (f *fakeMeta) onSent(m metatest.SentMessage) {
 // does not answer 200.
 func (f *fakeMeta) postEcho(ctx context.Context, t echoTarget, m metatest.SentMessage) {
 	body := metatest.NewPayload(metatest.NewEntry(m.PageID,
-		metatest.Echo(m.PageID, m.RecipientID, m.MessageID, m.Text, m.At.UnixMilli()))).Encode()
+		metatest.EchoWithMetadata(m.PageID, m.RecipientID, m.MessageID, m.Text, m.Metadata, m.At.UnixMilli()))).Encode()
 	delay := echoFirstRetry
 	for attempt := 1; ; attempt++ {
 		err := f.sendEcho(ctx, t, m.PageID, body)

@@ -56,10 +56,12 @@ var readmeTools = []string{"bash", "curl", "jq", "openssl", "unzip"}
 
 // readmeMustPromise are values the walk-through must promise, whatever else it does: each must be part of a
 // promise (whitespace ignored). They are what the walk-through is for: verification, the Page, "Successful
-// access", a webhook stored, the test message's echo in the conversation, an export downloaded, a rotation.
+// access", a webhook stored, the test message's echo in the conversation, an export downloaded, a rotation,
+// the robot's answer, a transfer keyword and an agent's reply.
 var readmeMustPromise = []string{
 	`"verified"`, `"subscribed"`, `"active"`, "EVENT_RECEIVED", `"kind": "message", "text": "Hi, I need help"`,
 	`"kind": "echo", "text": "Hello from aicc"`, `"status": "success"`, "manifest.json", `"META_INVALID_PARAMETER"`,
+	`"kind": "own_echo", "text": "Hello! I am the aicc robot.`, `"stage": "queued"`, `"messagingType": "RESPONSE"`,
 }
 
 // walkthrough is the README's walk-through, ready to run.

@@ -183,6 +183,7 @@ func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	go func() { resumeErr <- newResumer(store, tc, cfg, logger).Run(ctx) }()
 
 	acts := newActivities(store, keyring, cfg.GraphProvider(store), d.exports, reg)
+	acts.Pacer = activities.NewPacer(float64(cfg.SendRate))
 	acts.Robots = robots
 	logGraph(logger, cfg)
 	logger.Info("worker starting", slog.String("namespace", cfg.TemporalNamespace),
@@ -194,12 +195,15 @@ func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 
 // newActivities returns the activities' dependencies: the store, the keyring that unseals the secrets a Graph
 // call needs, the Graph provider, which trusts the certificates uploaded at the time of each call, and where
-// export files go, with the export metrics registered on reg.
+// export files go, with the export and outbound metrics registered on reg, and a pacer of the default rate.
 func newActivities(store aicc.Store, keyring *aicc.Keyring, graph aicc.GraphProvider, exports *export.Storage,
 	reg prometheus.Registerer) *activities.Activities {
 	return &activities.Activities{
-		Channels: store, Certificates: store, Conversations: store, Inbox: store, Audit: store, Keyring: keyring, Graph: graph,
+		Channels: store, Directory: store, Certificates: store, Conversations: store, Inbox: store, Audit: store,
+		Keyring: keyring, Graph: graph,
 		Exports: store, ExportFiles: exports, ExportMetrics: activities.NewExportMetrics(reg), Now: time.Now,
+		Outbound: store, OutboundMetrics: activities.NewOutboundMetrics(reg),
+		Pacer: activities.NewPacer(activities.DefaultSendRate),
 	}
 }
 

@@ -30,6 +30,8 @@ const (
 	DefaultAppID     = "1234567890123456"
 	DefaultAppName   = "AICC"
 	DefaultSlowDelay = 5 * time.Second
+	// DefaultRegainAccess is how long a FailPageRateLimit says the Page's limit lasts.
+	DefaultRegainAccess = 5 * time.Minute
 )
 
 // Failure is a failure the fake Graph injects instead of answering (FailNext).
@@ -43,6 +45,10 @@ const (
 	FailPermission      Failure = "permission"       // HTTP 403, code 200
 	FailInvalidParam    Failure = "invalid_param"    // HTTP 400, code 100
 	FailUserUnavailable Failure = "user_unavailable" // HTTP 400, code 551 subcode 1545041
+	// FailPageRateLimit is the Messenger business-use-case limit of the Page: HTTP 400, code 80006, with an
+	// X-Business-Use-Case-Usage header whose estimated_time_to_regain_access (whole minutes, at least 1) is
+	// RegainAccess.
+	FailPageRateLimit Failure = "page_rate_limit"
 	// FailSlow delays the answer by SlowDelay (or until the client gives up), then carries the call out as
 	// usual, as Meta may do with a call whose client timed out.
 	FailSlow Failure = "slow"
@@ -70,6 +76,7 @@ type SentMessage struct {
 	Tag           string
 	Text          string
 	MessageID     string
+	Metadata      string // message.metadata, as Meta echoes it back
 	At            time.Time
 }
 
@@ -89,6 +96,8 @@ type Graph struct {
 	AcceptUnknownApps bool
 	RequireProof      bool
 	SlowDelay         time.Duration
+	// RegainAccess is how long a FailPageRateLimit says the limit lasts.
+	RegainAccess time.Duration
 	// OnSent, when set, is called with every message the Send API accepts, after the answer is decided and
 	// outside the Graph's lock (so it may call the Graph), before the answer is written: to echo it as Meta
 	// does, it should hand the message over rather than block.
@@ -112,7 +121,7 @@ type page struct {
 func NewGraph(appSecret string) *Graph {
 	return &Graph{
 		AppID: DefaultAppID, AppName: DefaultAppName, AppSecret: appSecret, RequireProof: true,
-		SlowDelay: DefaultSlowDelay, pages: map[string]*page{}, apps: map[string]string{},
+		SlowDelay: DefaultSlowDelay, RegainAccess: DefaultRegainAccess, pages: map[string]*page{}, apps: map[string]string{},
 	}
 }
 
@@ -197,6 +206,8 @@ type graphError struct {
 	UserTitle string `json:"error_user_title,omitempty"`
 	UserMsg   string `json:"error_user_msg,omitempty"`
 	FBTraceID string `json:"fbtrace_id"`
+	// header is answered with the error.
+	header http.Header
 }
 
 var failures = map[Failure]graphError{
@@ -210,6 +221,18 @@ var failures = map[Failure]graphError{
 	FailUserUnavailable: {status: 400, Code: 551, Subcode: 1545041, Type: "OAuthException",
 		Message: "This person isn't available right now.", UserTitle: "Message Not Sent",
 		UserMsg: "This person isn't available right now."},
+	FailPageRateLimit: {status: 400, Code: 80006, Type: "OAuthException", Transient: true,
+		Message: "(#80006) There have been too many messenger api calls to this Page account. Wait a while and try again."},
+}
+
+// businessUsage is the X-Business-Use-Case-Usage header of a Page whose Messenger limit is reached for d.
+func businessUsage(pageID string, d time.Duration) http.Header {
+	minutes := max(int((d+time.Minute-1)/time.Minute), 1)
+	v, _ := json.Marshal(map[string][]map[string]any{pageID: {{
+		"type": "messenger", "call_count": 100, "total_cputime": 12, "total_time": 14,
+		"estimated_time_to_regain_access": minutes,
+	}}})
+	return http.Header{"X-Business-Use-Case-Usage": {string(v)}}
 }
 
 func oauthErr(status, code, subcode int, msg string) *graphError {
@@ -243,6 +266,9 @@ func (g *Graph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-FB-Trace-ID", trace)
 	w.Header().Set("Facebook-API-Version", strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 2)[0])
 	if ge, ok := body.(*graphError); ok {
+		for k, v := range ge.header {
+			w.Header()[k] = v
+		}
 		ge.FBTraceID = trace
 		if ge.Type == "OAuthException" && ge.Code == 190 {
 			w.Header().Set("WWW-Authenticate", `OAuth "Facebook Platform" "invalid_token" "`+ge.Message+`"`)
@@ -285,6 +311,9 @@ func (g *Graph) serve(r *http.Request) (status int, body any) {
 	if f, ok := g.popFailure(); ok {
 		if f != FailSlow {
 			ge := failures[f]
+			if f == FailPageRateLimit {
+				ge.header = businessUsage(req.PageID, g.RegainAccess)
+			}
 			return answer(&ge)
 		}
 		select {
@@ -517,16 +546,19 @@ func (g *Graph) send(p *page, params url.Values) (int, any) {
 	default:
 		return fail(paramErr("param messaging_type must be one of {RESPONSE, UPDATE, MESSAGE_TAG} - got \"%s\".", mt))
 	}
-	var message struct{ Text string }
+	var message struct{ Text, Metadata string }
 	if json.Unmarshal([]byte(params.Get("message")), &message) != nil || message.Text == "" {
 		return fail(paramErr("param message must be non-empty."))
 	}
 	if utf8.RuneCountInString(message.Text) > 2000 {
 		return fail(paramErr("Length of param message[text] must be less than or equal to 2000"))
 	}
+	if utf8.RuneCountInString(message.Metadata) > 1000 {
+		return fail(paramErr("Length of param message[metadata] must be less than or equal to 1000"))
+	}
 	m := SentMessage{
 		PageID: p.id, RecipientID: recipient.ID, MessagingType: mt, Tag: tag, Text: message.Text,
-		MessageID: "m_" + randomString(48), At: time.Now(),
+		MessageID: "m_" + randomString(48), Metadata: message.Metadata, At: time.Now(),
 	}
 	g.sent = append(g.sent, m)
 	return 200, map[string]string{"recipient_id": m.RecipientID, "message_id": m.MessageID}

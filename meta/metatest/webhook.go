@@ -164,6 +164,8 @@ type ItemMessage struct {
 	Text   string `json:"text,omitempty"`
 	IsEcho bool   `json:"is_echo,omitempty"`
 	AppID  int64  `json:"app_id,omitempty"`
+	// Metadata is what the sender of the echoed message gave the Send API as message.metadata.
+	Metadata string `json:"metadata,omitempty"`
 }
 
 // ItemPostback is a button tap ("Get Started" included).
@@ -217,8 +219,13 @@ func Text(pageID, psid, mid, text string, ts int64) Item {
 
 // Echo is the echo of a message the Page sent to the person: the sender is the Page.
 func Echo(pageID, psid, mid, text string, ts int64) Item {
+	return EchoWithMetadata(pageID, psid, mid, text, "", ts)
+}
+
+// EchoWithMetadata is the echo of a message the Page sent with the Send API's message.metadata.
+func EchoWithMetadata(pageID, psid, mid, text, metadata string, ts int64) Item {
 	it := Item{Sender: Party{pageID}, Recipient: Party{psid}, Timestamp: ts}
-	it.Message = &ItemMessage{MID: mid, Text: text, IsEcho: true, AppID: 1234567890123456}
+	it.Message = &ItemMessage{MID: mid, Text: text, IsEcho: true, AppID: 1234567890123456, Metadata: metadata}
 	return it
 }
 

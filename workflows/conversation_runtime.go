@@ -1,0 +1,480 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/activities"
+)
+
+// The conversation runtime (ConversationRevision): who has the conversation, and what the channel's timers do.
+//
+//   - A customer message of a session that has no stage yet goes, in this order: to the customer's last agent
+//     (last agent mode, within its window, in working time), offered for the skill queue's max wait; to the
+//     intelligent robot when it is enabled; else to the channel's skill queue.
+//   - With the robot, the messages of one batch are checked for the transfer keywords (whole words, any case):
+//     one hands the conversation to the queue. Otherwise the robot is asked about the latest of them, its
+//     answers are sent, and the conversation goes to the queue when the robot says so or cannot be reached.
+//   - A conversation that goes to the queue (or is with it or an agent when the customer writes) outside the
+//     agents' working time gets the non-working time notification, once per non-working period.
+//   - With the queue or an agent, a customer message no agent has answered starts the no-agent-reply timer:
+//     when it fires the conversation goes to the channel's target queue with its notice (once: not from the
+//     target queue itself). An agent's reply, through the API or from the Page (an echo), stops it.
+//   - An offer to the last agent lapses after the queue's max wait: the conversation goes to the queue.
+//   - Agents assign, reply, transfer (to the channel's session-transfer targets) and close through Updates.
+//   - Every message the workflow sends goes through SendConversationMessage, once per OutboundID.
+
+// Why a conversation went to a queue, the label of aicc_conversation_transfers_total.
+const (
+	transferNew          = "new"               // robot off: a new session goes to the queue
+	transferKeyword      = "keyword"           // the customer wrote a transfer keyword
+	transferRobot        = "robot"             // the robot handed it over
+	transferRobotDown    = "robot_unavailable" // the robot did not answer
+	transferOfferLapsed  = "offer_lapsed"      // the last agent did not take it within the queue's max wait
+	transferNoAgentReply = "no_agent_reply"    // session transfer due to no agent reply
+	transferAgent        = "agent"             // an agent transferred it
+)
+
+// runtime reports whether the run follows the conversation runtime.
+func (wf *conversationImpl) runtime() bool { return wf.in.Revision >= ConversationRevision }
+
+// registerUpdates registers the agents' Updates before the run's first blocking call, so that an
+// Update-with-start finds them. Until the conversation and its settings are loaded (wf.ready) a validator checks
+// the request alone, and the handler waits and checks the state then; a run begun before the runtime refuses
+// them.
+func (wf *conversationImpl) registerUpdates(ctx workflow.Context) error {
+	wf.wake = workflow.NewBufferedChannel(ctx, 1)
+	updates := []struct {
+		name      string
+		handler   any
+		validator any
+	}{
+		{UpdateAssign, wf.assign, func(r AgentRequest) error { return wf.checkAgent(r.AgentID, nil) }},
+		{UpdateClose, wf.close, func(r AgentRequest) error { return wf.checkAgent(r.AgentID, nil) }},
+		{UpdateTransfer, wf.transfer, func(r TransferRequest) error { return wf.checkAgent(r.AgentID, wf.transferAllowed(r)) }},
+		{UpdateAgentMessage, wf.agentMessage, func(r AgentMessageRequest) error {
+			return wf.checkAgent(r.AgentID, wf.assignedTo(r.AgentID))
+		}},
+	}
+	for _, u := range updates {
+		if err := workflow.SetUpdateHandlerWithOptions(ctx, u.name, u.handler, workflow.UpdateHandlerOptions{Validator: u.validator}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkAgent checks an agent's request: that the run follows the runtime, the agent's ID, then, once the
+// conversation is loaded, that it is open and what state reports (nil: nothing more).
+func (wf *conversationImpl) checkAgent(agentID string, state func() error) error {
+	switch {
+	case !wf.runtime():
+		return refusal(aicc.ECONFLICT, "The conversation's workflow predates the conversation runtime; "+
+			"agents can take it once its current run ends, after a day without events.")
+	case agentID == "" || len(agentID) > maxAgentIDLen:
+		return refusal(aicc.EINVALID, fmt.Sprintf("agentId must have 1 to %d characters.", maxAgentIDLen))
+	case !wf.ready:
+		return nil
+	case wf.state.Conversation.Status != aicc.ConversationOpen:
+		return refusal(aicc.ECONVERSATIONENDED, "The conversation is ended; the customer's next message opens it.")
+	case state != nil:
+		return state()
+	}
+	return nil
+}
+
+// transferAllowed says whether the request's queue is one of the channel's session-transfer targets.
+func (wf *conversationImpl) transferAllowed(r TransferRequest) func() error {
+	return func() error {
+		if !slices.Contains(wf.settings.TransferTargets, r.QueueID) {
+			return refusal(aicc.ETRANSFERNOTALLOWED, "Session transfer to that skill queue is not allowed on the channel.")
+		}
+		return nil
+	}
+}
+
+// assignedTo says whether the conversation is assigned to the agent.
+func (wf *conversationImpl) assignedTo(agentID string) func() error {
+	return func() error {
+		if c := wf.state.Conversation; c.Stage != aicc.StageAssigned || c.AgentID != agentID {
+			return refusal(aicc.ENOTASSIGNED, "The conversation is not assigned to the agent.")
+		}
+		return nil
+	}
+}
+
+// accept waits until the conversation is loaded, then checks the agent's request against it: an Update that
+// came with the run's start was validated on the request alone.
+func (wf *conversationImpl) accept(ctx workflow.Context, agentID string, state func() error) error {
+	if err := workflow.Await(ctx, func() bool { return wf.ready }); err != nil {
+		return err
+	}
+	return wf.checkAgent(agentID, state)
+}
+
+// refusal is the error an Update refuses a request with: an ApplicationError typed with code, which
+// DomainError turns back into an *aicc.Error for the API.
+func refusal(code, message string) error { return temporal.NewApplicationError(message, code) }
+
+// buildSchedule builds the work schedule of the settings; agents count as always working when it cannot be.
+func (wf *conversationImpl) buildSchedule() {
+	loc, err := aicc.CalendarLocation(wf.settings.Calendar)
+	if err == nil {
+		wf.schedule, err = aicc.NewWorkSchedule(wf.settings.WorkTime, wf.settings.Calendar, loc)
+	}
+	if err != nil {
+		wf.schedule = nil
+		wf.logger.Warn("The channel's work time or calendar zone is invalid; agents count as always working", "Error", err)
+	}
+}
+
+// settingsMaxAge is how old the channel's settings may be when a new session of the conversation starts: older
+// ones are read again, so that a change to the channel reaches the next session of a run that goes on.
+const settingsMaxAge = time.Minute
+
+// refreshSettings reads the channel's settings again when they are older than settingsMaxAge. When they cannot
+// be read (the channel is being deleted, the store refuses), the run keeps those it has.
+func (wf *conversationImpl) refreshSettings(ctx workflow.Context) error {
+	now := workflow.Now(ctx)
+	if now.Sub(wf.settingsAt) < settingsMaxAge {
+		return nil
+	}
+	var a *activities.Activities
+	var settings activities.ConversationSettings
+	in := activities.ConversationSettingsInput{TenantID: wf.in.TenantID, ChannelID: wf.in.ChannelID}
+	switch err := wf.database(ctx, a.LoadConversationSettings, in).Get(ctx, &settings); {
+	case temporal.IsCanceledError(err):
+		return err
+	case err != nil:
+		wf.logger.Warn("The channel's settings could not be read again; the session follows those read before", "Error", err)
+	default:
+		wf.settings = settings
+		wf.buildSchedule()
+	}
+	wf.settingsAt = now
+	return nil
+}
+
+// maxAgentIDLen bounds an agent's ID, which the contact centre's agent directory chooses.
+const maxAgentIDLen = 128
+
+// route routes the customer messages applied since the last call (wf.unrouted), in order.
+func (wf *conversationImpl) route(ctx workflow.Context) error {
+	texts := wf.unrouted
+	wf.unrouted = nil
+	c := &wf.state.Conversation
+	if len(texts) == 0 || c.Status != aicc.ConversationOpen {
+		return nil
+	}
+	now := workflow.Now(ctx)
+	if c.Stage == "" {
+		if err := wf.refreshSettings(ctx); err != nil {
+			return err
+		}
+		working, _ := wf.working(now)
+		switch {
+		case wf.settings.LastAgentWindow > 0 && c.LastAgentID != "" && working &&
+			now.Before(c.LastAgentAt.Add(wf.settings.LastAgentWindow)):
+			c.Stage, c.AgentID, c.QueueID = aicc.StageOffered, c.LastAgentID, wf.settings.QueueID
+			wf.state.OfferedAt, wf.changed = now, true
+			wf.logger.Info("The returning customer is offered to their last agent", "AgentID", c.AgentID)
+		case wf.settings.Robot:
+			c.Stage, wf.changed = aicc.StageRobot, true
+		default:
+			return wf.queue(ctx, wf.settings.QueueID, transferNew)
+		}
+	}
+	if c.Stage != aicc.StageRobot {
+		if wf.state.WaitingSince.IsZero() {
+			wf.state.WaitingSince = now
+		}
+		return wf.noticeOutsideWorkTime(ctx)
+	}
+	for _, text := range texts {
+		if kw := aicc.MatchTransferKeyword(text, wf.settings.TransferKeywords); kw != "" {
+			wf.logger.Info("The customer asked for an agent", "Keyword", kw)
+			return wf.queue(ctx, wf.settings.QueueID, transferKeyword)
+		}
+	}
+	return wf.askRobot(ctx, texts[len(texts)-1])
+}
+
+// askRobot asks the robot about the customer's message and sends its answers.
+func (wf *conversationImpl) askRobot(ctx workflow.Context, text string) error {
+	var a *activities.Activities
+	in := activities.AskRobotInput{RobotQuestion: aicc.RobotQuestion{
+		TenantID: wf.in.TenantID, ChannelID: wf.in.ChannelID, ConversationID: wf.state.Conversation.ID,
+		AccessCode: wf.settings.RobotAccessCode, PSID: wf.in.PSID, Text: text,
+	}}
+	var answer aicc.RobotAnswer
+	err := workflow.ExecuteActivity(withRobot(ctx), a.AskRobot, in).Get(ctx, &answer)
+	switch {
+	case temporal.IsCanceledError(err):
+		return err
+	case err != nil:
+		wf.logger.Warn("The robot did not answer; the conversation goes to the queue", "Error", err)
+		return wf.queue(ctx, wf.settings.QueueID, transferRobotDown)
+	}
+	for _, t := range answer.Texts {
+		if _, err := wf.send(ctx, aicc.PurposeRobot, wf.nextOutboundID(), t, aicc.MessagingResponse, ""); temporal.IsCanceledError(err) {
+			return err
+		}
+	}
+	wf.counter(ctx, "aicc_robot_answers_total", nil).Inc(int64(len(answer.Texts)))
+	if answer.Transfer {
+		return wf.queue(ctx, wf.settings.QueueID, transferRobot)
+	}
+	return nil
+}
+
+// queue puts the conversation in the skill queue queueID for the reason given, and tells a customer queued
+// outside working time so.
+func (wf *conversationImpl) queue(ctx workflow.Context, queueID, reason string) error {
+	c := &wf.state.Conversation
+	c.Stage, c.QueueID, c.AgentID = aicc.StageQueued, queueID, ""
+	wf.state.OfferedAt, wf.changed = time.Time{}, true
+	if wf.state.WaitingSince.IsZero() {
+		wf.state.WaitingSince = workflow.Now(ctx)
+	}
+	wf.counter(ctx, "aicc_conversation_transfers_total", map[string]string{"reason": reason}).Inc(1)
+	wf.logger.Info("The conversation is queued", "QueueID", queueID, "Reason", reason)
+	return wf.noticeOutsideWorkTime(ctx)
+}
+
+// noticeOutsideWorkTime sends the non-working time notification when agents do not work now and the customer
+// has not had it in this non-working period.
+func (wf *conversationImpl) noticeOutsideWorkTime(ctx workflow.Context) error {
+	now := workflow.Now(ctx)
+	working, until := wf.working(now)
+	if working || wf.settings.NonWorkingNotice == "" || now.Before(wf.state.NoticeUntil) {
+		return nil
+	}
+	if until.IsZero() { // the non-working period outlasts the schedule's horizon
+		until = now.Add(aicc.MaxWorkTimeHorizon)
+	}
+	wf.state.NoticeUntil = until
+	_, err := wf.send(ctx, aicc.PurposeNotice, wf.nextOutboundID(), wf.settings.NonWorkingNotice, aicc.MessagingResponse, "")
+	if temporal.IsCanceledError(err) {
+		return err
+	}
+	return nil
+}
+
+// working reports whether agents work at t, and until when; always working without a schedule.
+func (wf *conversationImpl) working(t time.Time) (bool, time.Time) {
+	if wf.schedule == nil {
+		return true, time.Time{}
+	}
+	return wf.schedule.At(t)
+}
+
+// noAgentReplyDeadline returns when a waiting customer is transferred for want of an agent reply.
+func (wf *conversationImpl) noAgentReplyDeadline() (time.Time, bool) {
+	c, s := wf.state.Conversation, wf.settings
+	if s.NoAgentReplyTimeout <= 0 || wf.state.WaitingSince.IsZero() || c.Status != aicc.ConversationOpen ||
+		c.Stage == aicc.StageRobot || c.QueueID == s.NoAgentReplyQueueID {
+		return time.Time{}, false
+	}
+	return wf.state.WaitingSince.Add(s.NoAgentReplyTimeout), true
+}
+
+// offerDeadline returns when the offer to the last agent lapses.
+func (wf *conversationImpl) offerDeadline() (time.Time, bool) {
+	if wf.state.Conversation.Stage != aicc.StageOffered {
+		return time.Time{}, false
+	}
+	return wf.state.OfferedAt.Add(wf.settings.QueueMaxWait), true
+}
+
+// fire does what the timer of kind does when it is due.
+func (wf *conversationImpl) fire(ctx workflow.Context, kind aicc.TimerKind) error {
+	switch kind {
+	case aicc.TimerNoAgentReply:
+		if err := wf.queue(ctx, wf.settings.NoAgentReplyQueueID, transferNoAgentReply); err != nil {
+			return err
+		}
+		if text := wf.settings.NoAgentReplyNotice; text != "" {
+			if _, err := wf.send(ctx, aicc.PurposeNoAgentNotice, wf.nextOutboundID(), text, aicc.MessagingResponse, ""); temporal.IsCanceledError(err) {
+				return err
+			}
+		}
+		return nil
+	case aicc.TimerOffer:
+		wf.logger.Info("The last agent did not take the conversation in time", "AgentID", wf.state.Conversation.AgentID)
+		return wf.queue(ctx, wf.settings.QueueID, transferOfferLapsed)
+	}
+	if wf.inboxHolds(ctx) {
+		wf.heldUntil = workflow.Now(ctx).Add(inboxRecheck)
+		return nil
+	}
+	return wf.end(ctx, aicc.EndNoCustomerReply)
+}
+
+// assign assigns the conversation to the agent: they serve the customer from now on.
+func (wf *conversationImpl) assign(ctx workflow.Context, r AgentRequest) (aicc.Conversation, error) {
+	if err := wf.accept(ctx, r.AgentID, nil); err != nil {
+		return aicc.Conversation{}, err
+	}
+	c := &wf.state.Conversation
+	c.Stage, c.AgentID = aicc.StageAssigned, r.AgentID
+	wf.servedBy(ctx, r.AgentID)
+	wf.logger.Info("The conversation is assigned", "AgentID", r.AgentID)
+	return wf.commit(ctx)
+}
+
+// agentMessage sends the agent's reply to the customer, as RESPONSE within 24 hours of the customer's last
+// message and with the HUMAN_AGENT tag within 7 days.
+func (wf *conversationImpl) agentMessage(ctx workflow.Context, r AgentMessageRequest) (AgentMessageResult, error) {
+	if err := wf.accept(ctx, r.AgentID, wf.assignedTo(r.AgentID)); err != nil {
+		return AgentMessageResult{}, err
+	}
+	c := &wf.state.Conversation
+	typ, tag, err := aicc.MessagingFor(c.LastCustomerMessageAt, workflow.Now(ctx))
+	if e := (*aicc.Error)(nil); errors.As(err, &e) {
+		return AgentMessageResult{}, refusal(e.Code, e.Message)
+	}
+	res, err := wf.send(ctx, aicc.PurposeAgent, wf.outboundID("agent/"+r.RequestID), r.Text, typ, tag)
+	if err != nil {
+		return AgentMessageResult{}, err
+	}
+	now := workflow.Now(ctx)
+	c.LastAgentMessage, c.LastAgentMessageAt = r.Text, now
+	wf.state.WaitingSince = time.Time{}
+	wf.servedBy(ctx, r.AgentID)
+	saved, err := wf.commit(ctx)
+	return AgentMessageResult{MessageID: res.MessageID, Type: typ, Tag: tag, Conversation: saved}, err
+}
+
+// transfer moves the conversation to another skill queue, at an agent's request.
+func (wf *conversationImpl) transfer(ctx workflow.Context, r TransferRequest) (aicc.Conversation, error) {
+	if err := wf.accept(ctx, r.AgentID, wf.transferAllowed(r)); err != nil {
+		return aicc.Conversation{}, err
+	}
+	if err := wf.queue(ctx, r.QueueID, transferAgent); err != nil {
+		return aicc.Conversation{}, err
+	}
+	return wf.commit(ctx)
+}
+
+// close ends the conversation at the agent's request.
+func (wf *conversationImpl) close(ctx workflow.Context, r AgentRequest) (aicc.Conversation, error) {
+	if err := wf.accept(ctx, r.AgentID, nil); err != nil {
+		return aicc.Conversation{}, err
+	}
+	wf.servedBy(ctx, r.AgentID)
+	if err := wf.end(ctx, aicc.EndClosed); err != nil {
+		return aicc.Conversation{}, err
+	}
+	return wf.commit(ctx)
+}
+
+// servedBy records that agentID serves the customer now.
+func (wf *conversationImpl) servedBy(ctx workflow.Context, agentID string) {
+	c := &wf.state.Conversation
+	c.LastAgentID, c.LastAgentAt = agentID, workflow.Now(ctx)
+	wf.state.OfferedAt, wf.changed = time.Time{}, true
+}
+
+// commit saves the conversation as an Update handler left it, wakes the main loop to rearm its timer, and
+// returns the conversation as saved.
+func (wf *conversationImpl) commit(ctx workflow.Context) (aicc.Conversation, error) {
+	wf.changed, wf.lastEventAt = true, workflow.Now(ctx) // an agent's request keeps the run from ending idle
+	wf.wake.SendAsync(struct{}{})
+	if err := wf.save(ctx); err != nil {
+		return aicc.Conversation{}, err
+	}
+	return wf.state.Conversation, nil
+}
+
+// nextOutboundID names the next message the workflow sends of its own accord.
+func (wf *conversationImpl) nextOutboundID() string {
+	wf.state.Sent++
+	return wf.outboundID(fmt.Sprint(wf.state.Sent))
+}
+
+// outboundID is the OutboundID of the conversation's message named name.
+func (wf *conversationImpl) outboundID(name string) string {
+	return wf.state.Conversation.ID + "/" + name
+}
+
+// send sends text to the customer once (SendConversationMessage) and counts it. A failure is logged and
+// returned; callers other than an agent's reply go on without the message.
+func (wf *conversationImpl) send(ctx workflow.Context, purpose, outboundID, text string, typ aicc.MessagingType, tag string) (aicc.SendResult, error) {
+	var a *activities.Activities
+	in := activities.SendConversationMessageInput{
+		PageInput:  activities.PageInput{TenantID: wf.in.TenantID, ChannelID: wf.in.ChannelID, PageID: wf.in.PageID},
+		PSID:       wf.in.PSID,
+		OutboundID: outboundID,
+		Purpose:    purpose,
+		Text:       text,
+		Type:       typ,
+		Tag:        tag,
+	}
+	var res aicc.SendResult
+	if err := workflow.ExecuteActivity(withSend(ctx), a.SendConversationMessage, in).Get(ctx, &res); err != nil {
+		wf.logger.Warn("A message to the customer was not sent", "Purpose", purpose, "OutboundID", outboundID, "Error", err)
+		return res, err
+	}
+	c := &wf.state.Conversation
+	c.MessageCount++
+	wf.state.LastSentAt, wf.changed = workflow.Now(ctx), true
+	return res, nil
+}
+
+// counter is the workflow's counter name with tags; it counts nothing while the workflow replays.
+func (wf *conversationImpl) counter(ctx workflow.Context, name string, tags map[string]string) interface{ Inc(int64) } {
+	h := workflow.GetMetricsHandler(ctx)
+	if tags != nil {
+		h = h.WithTags(tags)
+	}
+	return h.Counter(name)
+}
+
+// deadline is a kind of timer and when it is due, if it is pending.
+type deadline struct {
+	kind aicc.TimerKind
+	due  func() (time.Time, bool)
+}
+
+// timers returns the conversation's pending timers, soonest first.
+func (wf *conversationImpl) timers() []aicc.ConversationTimer {
+	deadlines := []deadline{{aicc.TimerNoCustomerReply, wf.endDeadline}}
+	if wf.runtime() {
+		deadlines = append(deadlines, deadline{aicc.TimerNoAgentReply, wf.noAgentReplyDeadline},
+			deadline{aicc.TimerOffer, wf.offerDeadline})
+	}
+	var out []aicc.ConversationTimer
+	for _, d := range deadlines {
+		if at, ok := d.due(); ok {
+			out = append(out, aicc.ConversationTimer{Kind: d.kind, At: at})
+		}
+	}
+	slices.SortFunc(out, func(a, b aicc.ConversationTimer) int {
+		if c := a.At.Compare(b.At); c != 0 {
+			return c
+		}
+		return strings.Compare(string(a.Kind), string(b.Kind))
+	})
+	return out
+}
+
+// withRobot sets the options of a question to the robot: its adapter retries within its own timeout, so a few
+// attempts here, and the customer goes to the queue when they fail.
+func withRobot(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    5 * time.Second,
+			MaximumAttempts:    3,
+		},
+	})
+}

@@ -1,0 +1,535 @@
+package workflows_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/suite"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/activities"
+	"github.com/aiccfb/aicc/workflows"
+)
+
+// RuntimeSuite runs the conversation runtime (ConversationRevision) in virtual time, with its activities faked.
+type RuntimeSuite struct {
+	suite.Suite
+	testsuite.WorkflowTestSuite
+	env *testsuite.TestWorkflowEnvironment
+
+	mu       sync.Mutex
+	stored   *aicc.Conversation
+	saved    []aicc.Conversation
+	settings activities.ConversationSettings
+	asked    []string // the texts the robot was asked about
+	answer   aicc.RobotAnswer
+	robotErr error
+	sent     []activities.SendConversationMessageInput
+}
+
+func TestConversationRuntime(t *testing.T) { suite.Run(t, new(RuntimeSuite)) }
+
+var rtIn = workflows.ConversationInput{TenantID: "ten_1", ChannelID: "ch_1", PageID: "102030405060", PSID: "9988776655",
+	Revision: workflows.ConversationRevision}
+
+// Skill queues of the tests' channel.
+const (
+	queueMain    = "sq_main"
+	queueExperts = "sq_experts"
+	queueBackup  = "sq_backup"
+)
+
+func (s *RuntimeSuite) SetupTest() {
+	s.stored, s.saved, s.asked, s.sent, s.robotErr = nil, nil, nil, nil, nil
+	s.answer = aicc.RobotAnswer{Texts: []string{"Hello! How can I help?"}}
+	s.settings = activities.ConversationSettings{
+		Robot: true, RobotAccessCode: "builtin", TransferKeywords: []string{"agent", "人工"},
+		QueueID: queueMain, QueueMaxWait: 2 * time.Minute,
+		WorkTime: aicc.WorkTime{Workday: []aicc.TimeSegment{{Start: "00:00", End: "24:00"}}},
+	}
+	s.env = s.NewTestWorkflowEnvironment()
+	s.env.SetStartTime(t0)
+	s.env.RegisterWorkflowWithOptions(workflows.Conversation, workflow.RegisterOptions{Name: workflows.ConversationWorkflowType})
+	s.env.OnActivity(a.LoadConversation, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.ConversationKey) (aicc.Conversation, error) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if s.stored != nil {
+				return *s.stored, nil
+			}
+			return aicc.Conversation{ID: convID, TenantID: "ten_1", ChannelID: "ch_1", PageID: rtIn.PageID, PSID: rtIn.PSID,
+				Status: aicc.ConversationOpen}, nil
+		}).Maybe()
+	s.env.OnActivity(a.SaveConversation, mock.Anything, mock.Anything).Return(func(_ context.Context, c aicc.Conversation) error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.saved = append(s.saved, c)
+		return nil
+	}).Maybe()
+	s.env.OnActivity(a.LoadConversationSettings, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.ConversationSettingsInput) (activities.ConversationSettings, error) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return s.settings, nil
+		}).Maybe()
+	s.env.OnActivity(a.HasUnappliedInbox, mock.Anything, mock.Anything).Return(false, nil).Maybe()
+	s.env.OnActivity(a.AskRobot, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.AskRobotInput) (aicc.RobotAnswer, error) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.Equal("builtin", in.AccessCode)
+			s.asked = append(s.asked, in.Text)
+			return s.answer, s.robotErr
+		}).Maybe()
+	s.env.OnActivity(a.SendConversationMessage, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.SendConversationMessageInput) (aicc.SendResult, error) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.sent = append(s.sent, in)
+			return aicc.SendResult{RecipientID: in.PSID, MessageID: "m_" + in.OutboundID}, nil
+		}).Maybe()
+}
+
+// customer delivers a customer message written at t0+at, signalled at the same virtual time.
+func (s *RuntimeSuite) customer(id int64, at time.Duration, text string) {
+	e := ev(id, aicc.EventMessage, at, text)
+	s.env.RegisterDelayedCallback(func() {
+		s.env.SignalWorkflow(workflows.SignalInboxEvents, workflows.InboxEventsSignal{Events: []workflows.InboxEventSignal{e}})
+	}, at)
+}
+
+// update sends the Update name with req at t0+at; result receives its outcome.
+func (s *RuntimeSuite) update(at time.Duration, name string, req any, result *updateResult) {
+	s.env.RegisterDelayedCallback(func() {
+		s.env.UpdateWorkflow(name, "", &testsuite.TestUpdateCallback{
+			OnAccept: func() {},
+			OnReject: func(err error) { result.err = err },
+			OnComplete: func(v any, err error) {
+				result.value, result.err, result.done = v, err, true
+			},
+		}, req)
+	}, at)
+}
+
+type updateResult struct {
+	value any
+	err   error
+	done  bool
+}
+
+// code is the aicc code of the Update's error, "" when it succeeded.
+func (r *updateResult) code() string {
+	return aicc.ErrorCode(workflows.DomainError(r.err))
+}
+
+func (s *RuntimeSuite) run(in workflows.ConversationInput) {
+	s.T().Helper()
+	s.env.ExecuteWorkflow(workflows.ConversationWorkflowType, in)
+	s.Require().True(s.env.IsWorkflowCompleted())
+	s.Require().NoError(s.env.GetWorkflowError())
+}
+
+// at returns the conversation as saved at t0+d or last before it.
+func (s *RuntimeSuite) at(d time.Duration) aicc.Conversation {
+	s.T().Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var c *aicc.Conversation
+	for i := range s.saved {
+		if !s.saved[i].UpdatedAt.After(t0.Add(d)) {
+			c = &s.saved[i]
+		}
+	}
+	s.Require().NotNil(c, "nothing saved by %s", d)
+	return *c
+}
+
+func (s *RuntimeSuite) last() aicc.Conversation { return s.at(1000 * time.Hour) }
+
+// sentTexts returns purpose:text of every message sent, in order.
+func (s *RuntimeSuite) sentTexts() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, m := range s.sent {
+		out = append(out, m.Purpose+":"+m.Text)
+	}
+	return out
+}
+
+func (s *RuntimeSuite) TestRobotAnswersFirst() {
+	s.customer(1, time.Minute, "hello")
+	s.run(rtIn)
+
+	s.Equal([]string{"hello"}, s.asked)
+	s.Equal([]string{"robot:Hello! How can I help?"}, s.sentTexts())
+	s.Equal(aicc.MessagingResponse, s.sent[0].Type)
+	s.Equal(convID+"/1", s.sent[0].OutboundID)
+	c := s.at(time.Minute)
+	s.Equal(aicc.StageRobot, c.Stage)
+	s.Equal(2, c.MessageCount, "the customer's message and the robot's answer")
+}
+
+func (s *RuntimeSuite) TestTransferKeywordQueues() {
+	s.customer(1, time.Minute, "hello")
+	s.customer(2, 2*time.Minute, "I want an AGENT, please")
+	s.customer(3, 3*time.Minute, "still there?")
+	s.run(rtIn)
+
+	s.Equal([]string{"hello"}, s.asked, "the keyword hands over before the robot is asked")
+	c := s.at(2 * time.Minute)
+	s.Equal(aicc.StageQueued, c.Stage)
+	s.Equal(queueMain, c.QueueID)
+	s.Equal(aicc.StageQueued, s.last().Stage, "later messages wait in the queue")
+	s.Len(s.asked, 1)
+}
+
+func (s *RuntimeSuite) TestKeywordIsAWholeWord() {
+	s.customer(1, time.Minute, "my agentur has a question")
+	s.customer(2, 2*time.Minute, "转人工")
+	s.run(rtIn)
+
+	s.Equal([]string{"my agentur has a question"}, s.asked)
+	s.Equal(aicc.StageRobot, s.at(time.Minute).Stage)
+	s.Equal(aicc.StageQueued, s.at(2*time.Minute).Stage, "a keyword in a script without spaces matches inside the text")
+}
+
+func (s *RuntimeSuite) TestRobotHandsOver() {
+	s.answer = aicc.RobotAnswer{Texts: []string{"Let me find someone."}, Transfer: true}
+	s.customer(1, time.Minute, "complicated question")
+	s.run(rtIn)
+
+	s.Equal([]string{"robot:Let me find someone."}, s.sentTexts())
+	s.Equal(aicc.StageQueued, s.last().Stage)
+}
+
+func (s *RuntimeSuite) TestRobotUnavailableQueues() {
+	s.robotErr = temporal.NewNonRetryableApplicationError("no robot", "ROBOT_UNAVAILABLE", nil)
+	s.customer(1, time.Minute, "hello")
+	s.run(rtIn)
+
+	s.Empty(s.sent)
+	s.Equal(aicc.StageQueued, s.last().Stage)
+	s.Equal(queueMain, s.last().QueueID)
+}
+
+func (s *RuntimeSuite) TestRobotOffGoesToTheQueue() {
+	s.settings.Robot = false
+	s.customer(1, time.Minute, "hello")
+	s.run(rtIn)
+
+	s.Empty(s.asked)
+	s.Equal(aicc.StageQueued, s.last().Stage)
+}
+
+// Outside working time the customer gets the notice once per non-working period, and waits in the queue.
+func (s *RuntimeSuite) TestNonWorkingTimeNotice() {
+	s.settings.Robot = false
+	s.settings.NonWorkingNotice = "We are closed; an agent answers from 9:00."
+	// t0 is Friday 2026-05-01 12:00 UTC: working until 17:00, then not until Monday 09:00.
+	s.settings.WorkTime = aicc.WorkTime{Workday: []aicc.TimeSegment{{Start: "09:00", End: "17:00"}}}
+	s.settings.Calendar = &aicc.ServiceCalendar{TimeZone: "UTC", WeeklyNonWorkingDays: []time.Weekday{time.Saturday, time.Sunday}}
+	s.customer(1, time.Hour, "during work time") // Friday 13:00
+	s.customer(2, 6*time.Hour, "after hours")    // Friday 18:00
+	s.customer(3, 24*time.Hour, "Saturday")      // the same non-working period
+	s.customer(4, 47*time.Hour, "Sunday")        // still the same
+	s.customer(5, 70*time.Hour, "Monday 10:00")  // working
+	s.customer(6, 78*time.Hour, "Monday 18:00")  // the next non-working period
+	s.run(rtIn)
+
+	s.Equal([]string{
+		"notice:We are closed; an agent answers from 9:00.",
+		"notice:We are closed; an agent answers from 9:00.",
+	}, s.sentTexts())
+	s.Equal(aicc.StageQueued, s.last().Stage)
+}
+
+// A channel whose agents never work sends its notice once, not with every message.
+func (s *RuntimeSuite) TestNeverWorkingNoticeOnce() {
+	s.settings.Robot = false
+	s.settings.NonWorkingNotice = "Nobody works here."
+	s.settings.WorkTime = aicc.WorkTime{}
+	s.customer(1, time.Minute, "hello")
+	s.customer(2, time.Hour, "anyone?")
+	s.run(rtIn)
+
+	s.Equal([]string{"notice:Nobody works here."}, s.sentTexts())
+}
+
+func (s *RuntimeSuite) TestAgentAssignsAndReplies() {
+	s.settings.Robot = false
+	s.customer(1, time.Minute, "hello")
+	var assigned, replied, again, wrongAgent updateResult
+	s.update(2*time.Minute, workflows.UpdateAssign, workflows.AgentRequest{AgentID: "agent_7"}, &assigned)
+	s.update(3*time.Minute, workflows.UpdateAgentMessage, workflows.AgentMessageRequest{AgentID: "agent_9", RequestID: "r0", Text: "x"}, &wrongAgent)
+	s.update(4*time.Minute, workflows.UpdateAgentMessage, workflows.AgentMessageRequest{AgentID: "agent_7", RequestID: "r1", Text: "Hi, I'm Ann."}, &replied)
+	s.update(5*time.Minute, workflows.UpdateAgentMessage, workflows.AgentMessageRequest{AgentID: "agent_7", RequestID: "r2", Text: "Anything else?"}, &again)
+	s.run(rtIn)
+
+	s.Require().NoError(assigned.err)
+	c := assigned.value.(aicc.Conversation)
+	s.Equal(aicc.StageAssigned, c.Stage)
+	s.Equal("agent_7", c.AgentID)
+	s.Equal(aicc.ENOTASSIGNED, wrongAgent.code())
+	s.Require().NoError(replied.err)
+	r := replied.value.(workflows.AgentMessageResult)
+	s.Equal(aicc.MessagingResponse, r.Type)
+	s.Empty(r.Tag)
+	s.Equal("Hi, I'm Ann.", r.Conversation.LastAgentMessage)
+	s.Require().NoError(again.err)
+	s.Equal([]string{"agent:Hi, I'm Ann.", "agent:Anything else?"}, s.sentTexts())
+	s.Equal(convID+"/agent/r1", s.sent[0].OutboundID, "the request ID names the message: a retry sends it once")
+	s.Equal("agent_7", s.last().LastAgentID)
+	s.Equal(3, s.last().MessageCount, "the customer's message and the two replies")
+}
+
+// assignedSince restores an assigned conversation whose customer last wrote age before t0.
+func (s *RuntimeSuite) assignedSince(age time.Duration) {
+	s.stored = &aicc.Conversation{ID: convID, TenantID: "ten_1", ChannelID: "ch_1", PageID: rtIn.PageID, PSID: rtIn.PSID,
+		Status: aicc.ConversationOpen, Stage: aicc.StageAssigned, QueueID: queueMain, AgentID: "agent_7",
+		LastCustomerMessage: "hello", LastCustomerMessageAt: t0.Add(-age)}
+}
+
+// Meta's windows: RESPONSE within 24 hours of the customer's last message, the HUMAN_AGENT tag within 7 days.
+func (s *RuntimeSuite) TestReplyAfterADayIsTagged() {
+	s.assignedSince(25 * time.Hour)
+	var replied updateResult
+	s.update(time.Minute, workflows.UpdateAgentMessage, workflows.AgentMessageRequest{AgentID: "agent_7", RequestID: "r1", Text: "Sorry for the wait"}, &replied)
+	s.run(rtIn)
+
+	s.Require().NoError(replied.err)
+	r := replied.value.(workflows.AgentMessageResult)
+	s.Equal(aicc.MessagingMessageTag, r.Type)
+	s.Equal(aicc.TagHumanAgent, r.Tag)
+	s.Equal(aicc.MessagingMessageTag, s.sent[0].Type)
+	s.Equal(aicc.TagHumanAgent, s.sent[0].Tag)
+}
+
+func (s *RuntimeSuite) TestReplyAfterSevenDaysRefused() {
+	s.assignedSince(7*24*time.Hour + time.Minute)
+	var replied updateResult
+	s.update(time.Minute, workflows.UpdateAgentMessage, workflows.AgentMessageRequest{AgentID: "agent_7", RequestID: "r1", Text: "Sorry"}, &replied)
+	s.run(rtIn)
+
+	s.Equal(aicc.EOUTSIDEWINDOW, replied.code())
+	s.Empty(s.sent)
+}
+
+// Session transfer due to no agent reply: once, to the target queue, with its notice; an agent's reply in time
+// stops the timer.
+func (s *RuntimeSuite) TestNoAgentReplyTransfers() {
+	s.settings.Robot = false
+	s.settings.NoAgentReplyTimeout, s.settings.NoAgentReplyQueueID = time.Minute, queueBackup
+	s.settings.NoAgentReplyNotice = "Moving you to another team."
+	s.customer(1, time.Minute, "hello")
+	var assigned updateResult
+	s.update(90*time.Second, workflows.UpdateAssign, workflows.AgentRequest{AgentID: "agent_7"}, &assigned)
+	s.run(rtIn)
+
+	c := s.at(90 * time.Second)
+	s.Equal(aicc.StageAssigned, c.Stage)
+	s.Equal([]aicc.ConversationTimer{{Kind: aicc.TimerNoAgentReply, At: t0.Add(2 * time.Minute)}}, c.Timers,
+		"the read model shows the pending timer")
+	c = s.at(2 * time.Minute)
+	s.Equal(aicc.StageQueued, c.Stage)
+	s.Equal(queueBackup, c.QueueID)
+	s.Empty(c.AgentID)
+	s.Equal([]string{"no_agent_notice:Moving you to another team."}, s.sentTexts(), "transferred once")
+}
+
+func (s *RuntimeSuite) TestAgentReplyStopsTheNoAgentReplyTimer() {
+	s.settings.Robot = false
+	s.settings.NoAgentReplyTimeout, s.settings.NoAgentReplyQueueID = time.Minute, queueBackup
+	s.customer(1, time.Minute, "hello")
+	var assigned, replied updateResult
+	s.update(80*time.Second, workflows.UpdateAssign, workflows.AgentRequest{AgentID: "agent_7"}, &assigned)
+	s.update(100*time.Second, workflows.UpdateAgentMessage, workflows.AgentMessageRequest{AgentID: "agent_7", RequestID: "r1", Text: "Hi"}, &replied)
+	s.run(rtIn)
+
+	s.Require().NoError(replied.err)
+	c := s.last()
+	s.Equal(aicc.StageAssigned, c.Stage)
+	s.Equal(queueMain, c.QueueID)
+	s.Equal([]string{"agent:Hi"}, s.sentTexts())
+}
+
+// An agent's reply from the Page itself (an echo) counts as a reply; the echo of the service's own message does
+// not count twice.
+func (s *RuntimeSuite) TestEchoes() {
+	s.settings.Robot = false
+	s.settings.NoAgentReplyTimeout, s.settings.NoAgentReplyQueueID = time.Minute, queueBackup
+	s.customer(1, time.Minute, "hello")
+	s.env.RegisterDelayedCallback(func() {
+		s.env.SignalWorkflow(workflows.SignalInboxEvents, workflows.InboxEventsSignal{Events: []workflows.InboxEventSignal{
+			ev(2, aicc.EventEcho, 90*time.Second, "answered from the Page inbox"),
+			ev(3, aicc.EventOwnEcho, 91*time.Second, "an echo of ours"),
+		}})
+	}, 91*time.Second)
+	s.run(rtIn)
+
+	c := s.last()
+	s.Equal(queueMain, c.QueueID, "no transfer: the customer got an answer")
+	s.Equal(2, c.MessageCount)
+	s.Equal("answered from the Page inbox", c.LastAgentMessage)
+}
+
+// Last agent mode: a returning customer is offered to their last agent; the offer lapses after the queue's max
+// wait, or the agent takes it.
+func (s *RuntimeSuite) TestLastAgentOffer() {
+	s.settings.Robot = false
+	s.settings.LastAgentWindow = 24 * time.Hour
+	s.stored = &aicc.Conversation{ID: convID, TenantID: "ten_1", ChannelID: "ch_1", PageID: rtIn.PageID, PSID: rtIn.PSID,
+		Status: aicc.ConversationEnded, EndReason: aicc.EndClosed, LastAgentID: "agent_7", LastAgentAt: t0.Add(-time.Hour)}
+	s.customer(1, time.Minute, "back again")
+	s.run(rtIn)
+
+	c := s.at(time.Minute)
+	s.Equal(aicc.StageOffered, c.Stage)
+	s.Equal("agent_7", c.AgentID)
+	s.Equal([]aicc.ConversationTimer{{Kind: aicc.TimerOffer, At: t0.Add(3 * time.Minute)}}, c.Timers)
+	c = s.at(3 * time.Minute)
+	s.Equal(aicc.StageQueued, c.Stage, "the offer lapsed after the queue's max wait")
+	s.Empty(c.AgentID)
+}
+
+func (s *RuntimeSuite) TestLastAgentTakesTheOffer() {
+	s.settings.Robot = false
+	s.settings.LastAgentWindow = 24 * time.Hour
+	s.stored = &aicc.Conversation{ID: convID, TenantID: "ten_1", ChannelID: "ch_1", PageID: rtIn.PageID, PSID: rtIn.PSID,
+		Status: aicc.ConversationEnded, LastAgentID: "agent_7", LastAgentAt: t0.Add(-time.Hour)}
+	s.customer(1, time.Minute, "back again")
+	var assigned updateResult
+	s.update(2*time.Minute, workflows.UpdateAssign, workflows.AgentRequest{AgentID: "agent_7"}, &assigned)
+	s.run(rtIn)
+
+	s.Require().NoError(assigned.err)
+	s.Equal(aicc.StageAssigned, s.last().Stage)
+	s.Equal("agent_7", s.last().AgentID)
+}
+
+func (s *RuntimeSuite) TestLastAgentWindowOver() {
+	s.settings.Robot = false
+	s.settings.LastAgentWindow = time.Hour
+	s.stored = &aicc.Conversation{ID: convID, TenantID: "ten_1", ChannelID: "ch_1", PageID: rtIn.PageID, PSID: rtIn.PSID,
+		Status: aicc.ConversationEnded, LastAgentID: "agent_7", LastAgentAt: t0.Add(-2 * time.Hour)}
+	s.customer(1, time.Minute, "back again")
+	s.run(rtIn)
+
+	s.Equal(aicc.StageQueued, s.last().Stage)
+	s.Empty(s.last().AgentID)
+}
+
+func (s *RuntimeSuite) TestTransferOnlyToTargets() {
+	s.settings.Robot = false
+	s.settings.TransferTargets = []string{queueExperts}
+	s.customer(1, time.Minute, "hello")
+	var assigned, refused, moved updateResult
+	s.update(2*time.Minute, workflows.UpdateAssign, workflows.AgentRequest{AgentID: "agent_7"}, &assigned)
+	s.update(3*time.Minute, workflows.UpdateTransfer, workflows.TransferRequest{AgentID: "agent_7", QueueID: queueBackup}, &refused)
+	s.update(4*time.Minute, workflows.UpdateTransfer, workflows.TransferRequest{AgentID: "agent_7", QueueID: queueExperts}, &moved)
+	s.run(rtIn)
+
+	s.Equal(aicc.ETRANSFERNOTALLOWED, refused.code())
+	s.Require().NoError(moved.err)
+	c := moved.value.(aicc.Conversation)
+	s.Equal(aicc.StageQueued, c.Stage)
+	s.Equal(queueExperts, c.QueueID)
+	s.Empty(c.AgentID)
+}
+
+func (s *RuntimeSuite) TestCloseEndsTheSession() {
+	s.settings.Robot = false
+	s.customer(1, time.Minute, "hello")
+	var assigned, closed, after updateResult
+	s.update(2*time.Minute, workflows.UpdateAssign, workflows.AgentRequest{AgentID: "agent_7"}, &assigned)
+	s.update(3*time.Minute, workflows.UpdateClose, workflows.AgentRequest{AgentID: "agent_7"}, &closed)
+	s.update(4*time.Minute, workflows.UpdateAgentMessage, workflows.AgentMessageRequest{AgentID: "agent_7", RequestID: "r1", Text: "?"}, &after)
+	s.customer(2, 5*time.Minute, "one more thing")
+	s.run(rtIn)
+
+	s.Require().NoError(closed.err)
+	c := closed.value.(aicc.Conversation)
+	s.Equal(aicc.ConversationEnded, c.Status)
+	s.Equal(aicc.EndClosed, c.EndReason)
+	s.Equal("agent_7", c.LastAgentID)
+	s.Equal(aicc.ECONVERSATIONENDED, after.code())
+	c = s.last()
+	s.Equal(aicc.ConversationOpen, c.Status, "the customer's next message opens a new session")
+	s.Equal(aicc.StageQueued, c.Stage)
+}
+
+// No customer reply: the session ends after the timeout counted from the agent's reply, with the end message;
+// a customer waiting for an agent is never ended for not replying.
+func (s *RuntimeSuite) TestNoCustomerReplyEndsAfterTheAgentsReply() {
+	s.settings.Robot = false
+	s.settings.NoCustomerReplyEnabled, s.settings.NoCustomerReplyTimeout = true, 10*time.Minute
+	s.settings.EndMessage = "Goodbye!"
+	s.customer(1, time.Minute, "hello")
+	var assigned, replied updateResult
+	s.update(20*time.Minute, workflows.UpdateAssign, workflows.AgentRequest{AgentID: "agent_7"}, &assigned)
+	s.update(30*time.Minute, workflows.UpdateAgentMessage, workflows.AgentMessageRequest{AgentID: "agent_7", RequestID: "r1", Text: "Hi"}, &replied)
+	s.run(rtIn)
+
+	s.Equal(aicc.ConversationOpen, s.at(29*time.Minute).Status, "the customer waited 28 minutes for an agent")
+	c := s.at(40 * time.Minute)
+	s.Equal(aicc.ConversationEnded, c.Status)
+	s.Equal(aicc.EndNoCustomerReply, c.EndReason)
+	s.Equal(t0.Add(40*time.Minute), c.EndedAt)
+	s.Equal(t0.Add(40*time.Minute), c.LastAgentAt, "the last agent's window counts from the session's end")
+	s.Equal([]string{"agent:Hi", "end:Goodbye!"}, s.sentTexts())
+}
+
+// A run of a conversation begun before the runtime refuses agents' Updates with a clear code.
+func (s *RuntimeSuite) TestLegacyRunRefusesUpdates() {
+	in := rtIn
+	in.Revision = 0
+	s.customer(1, time.Minute, "hello")
+	var assigned updateResult
+	s.update(2*time.Minute, workflows.UpdateAssign, workflows.AgentRequest{AgentID: "agent_7"}, &assigned)
+	s.run(in)
+
+	s.Equal(aicc.ECONFLICT, assigned.code())
+	s.Empty(s.asked)
+	s.True(strings.Contains(assigned.err.Error(), "predates"))
+}
+
+// A change to the channel reaches the conversation's next session, although its run goes on.
+func (s *RuntimeSuite) TestNewSessionReadsTheSettingsAgain() {
+	s.settings.Robot = false
+	s.customer(1, time.Minute, "hello")
+	var closed updateResult
+	s.update(2*time.Minute, workflows.UpdateClose, workflows.AgentRequest{AgentID: "agent_7"}, &closed)
+	s.env.RegisterDelayedCallback(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.settings.Robot = true
+	}, 3*time.Minute)
+	s.customer(2, 5*time.Minute, "hello again")
+	s.run(rtIn)
+
+	s.Require().NoError(closed.err)
+	s.Equal(aicc.StageQueued, s.at(time.Minute).Stage)
+	s.Equal([]string{"hello again"}, s.asked, "the new session follows the robot setting")
+	s.Equal(aicc.StageRobot, s.last().Stage)
+}
+
+// An Update that comes with the run's start (Update-with-start on a conversation whose run ended) waits for the
+// conversation to be loaded, and is checked against it.
+func (s *RuntimeSuite) TestUpdateWithTheStart() {
+	s.assignedSince(time.Hour)
+	var replied, wrongAgent updateResult
+	s.update(0, workflows.UpdateAgentMessage, workflows.AgentMessageRequest{AgentID: "agent_9", RequestID: "r0", Text: "x"}, &wrongAgent)
+	s.update(0, workflows.UpdateAgentMessage, workflows.AgentMessageRequest{AgentID: "agent_7", RequestID: "r1", Text: "Back to you"}, &replied)
+	s.run(rtIn)
+
+	s.Equal(aicc.ENOTASSIGNED, wrongAgent.code())
+	s.Require().NoError(replied.err)
+	s.Equal([]string{"agent:Back to you"}, s.sentTexts())
+}
