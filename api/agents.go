@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+	"go.temporal.io/sdk/client"
 
 	"github.com/aiccfb/aicc"
 	"github.com/aiccfb/aicc/workflows"
@@ -31,6 +32,17 @@ type agentMessageJSON struct {
 
 // assignConversation assigns the conversation to the agent, who serves the customer from then on.
 func (s *Server) assignConversation(c *gin.Context) error {
+	return s.agentRequest(c, "assigned", workflows.AssignConversation)
+}
+
+// closeConversation ends the conversation; the customer's next message opens a new session.
+func (s *Server) closeConversation(c *gin.Context) error {
+	return s.agentRequest(c, "closed", workflows.CloseConversation)
+}
+
+// agentRequest answers an agent's request whose body names the agent alone, with what act answers.
+func (s *Server) agentRequest(c *gin.Context, what string,
+	act func(context.Context, client.Client, string, aicc.ConversationKey, string) (aicc.Conversation, error)) error {
 	var req struct {
 		AgentID string `json:"agentId"`
 	}
@@ -39,8 +51,8 @@ func (s *Server) assignConversation(c *gin.Context) error {
 	}
 	fe := aicc.FieldErrors{}
 	checkAgentID(fe, req.AgentID)
-	return s.conversationUpdate(c, fe, "assigned", func(ctx context.Context, tenant string, key aicc.ConversationKey) (any, error) {
-		cv, err := workflows.AssignConversation(ctx, s.Temporal, tenant, key, req.AgentID)
+	return s.conversationUpdate(c, fe, what, func(ctx context.Context, tenant string, key aicc.ConversationKey) (any, error) {
+		cv, err := act(ctx, s.Temporal, tenant, key, req.AgentID)
 		return toConversationJSON(&cv), err
 	})
 }
@@ -93,22 +105,6 @@ func (s *Server) transferConversation(c *gin.Context) error {
 	}
 	return s.conversationUpdate(c, fe, "transferred", func(ctx context.Context, tenant string, key aicc.ConversationKey) (any, error) {
 		cv, err := workflows.TransferConversation(ctx, s.Temporal, tenant, key, workflows.TransferRequest{AgentID: req.AgentID, QueueID: req.QueueID})
-		return toConversationJSON(&cv), err
-	})
-}
-
-// closeConversation ends the conversation; the customer's next message opens a new session.
-func (s *Server) closeConversation(c *gin.Context) error {
-	var req struct {
-		AgentID string `json:"agentId"`
-	}
-	if err := decodeJSON(c, &req); err != nil {
-		return err
-	}
-	fe := aicc.FieldErrors{}
-	checkAgentID(fe, req.AgentID)
-	return s.conversationUpdate(c, fe, "closed", func(ctx context.Context, tenant string, key aicc.ConversationKey) (any, error) {
-		cv, err := workflows.CloseConversation(ctx, s.Temporal, tenant, key, req.AgentID)
 		return toConversationJSON(&cv), err
 	})
 }

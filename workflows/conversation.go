@@ -476,7 +476,7 @@ func (wf *conversationImpl) sendEndMessage(ctx workflow.Context, reason aicc.End
 		Text:      text,
 	}
 	var res aicc.SendResult
-	err := workflow.ExecuteActivity(withSend(ctx), a.SendEndMessage, in).Get(ctx, &res)
+	err := workflow.ExecuteActivity(withFewAttempts(ctx, endMessageAttempts, 10*time.Second), a.SendEndMessage, in).Get(ctx, &res)
 	switch {
 	case temporal.IsCanceledError(err):
 		return err
@@ -549,16 +549,17 @@ func (wf *conversationImpl) continueAsNew(ctx workflow.Context) error {
 	return workflow.NewContinueAsNewError(ctx, ConversationWorkflowType, next)
 }
 
-// withSend sets the options of the end message: a few attempts with backoff for a rate limit or Meta being
-// unavailable. Meta's refusals come back non-retryable from the activity already.
-func withSend(ctx workflow.Context) workflow.Context {
+// withFewAttempts sets the options of an activity the conversation goes on without when it fails (a message
+// to the customer, a question to the robot): attempts tries, 1 s apart, doubling up to maxInterval, for a rate
+// limit or a dependency being unavailable. Refusals come back non-retryable from the activities already.
+func withFewAttempts(ctx workflow.Context, attempts int32, maxInterval time.Duration) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    time.Second,
 			BackoffCoefficient: 2,
-			MaximumInterval:    10 * time.Second,
-			MaximumAttempts:    endMessageAttempts,
+			MaximumInterval:    maxInterval,
+			MaximumAttempts:    attempts,
 		},
 	})
 }

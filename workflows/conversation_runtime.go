@@ -162,6 +162,10 @@ func (wf *conversationImpl) refreshSettings(ctx workflow.Context) error {
 	return nil
 }
 
+// robotAttempts bounds the questions to the robot about one message: its adapter retries within its own
+// timeout already, and the customer goes to the queue when they fail.
+const robotAttempts = 3
+
 // maxAgentIDLen bounds an agent's ID, which the contact centre's agent directory chooses.
 const maxAgentIDLen = 128
 
@@ -214,7 +218,7 @@ func (wf *conversationImpl) askRobot(ctx workflow.Context, text string) error {
 		AccessCode: wf.settings.RobotAccessCode, PSID: wf.in.PSID, Text: text,
 	}}
 	var answer aicc.RobotAnswer
-	err := workflow.ExecuteActivity(withRobot(ctx), a.AskRobot, in).Get(ctx, &answer)
+	err := workflow.ExecuteActivity(withFewAttempts(ctx, robotAttempts, 5*time.Second), a.AskRobot, in).Get(ctx, &answer)
 	switch {
 	case temporal.IsCanceledError(err):
 		return err
@@ -418,7 +422,7 @@ func (wf *conversationImpl) send(ctx workflow.Context, purpose, outboundID, text
 		Tag:        tag,
 	}
 	var res aicc.SendResult
-	if err := workflow.ExecuteActivity(withSend(ctx), a.SendConversationMessage, in).Get(ctx, &res); err != nil {
+	if err := workflow.ExecuteActivity(withFewAttempts(ctx, endMessageAttempts, 10*time.Second), a.SendConversationMessage, in).Get(ctx, &res); err != nil {
 		wf.logger.Warn("A message to the customer was not sent", "Purpose", purpose, "OutboundID", outboundID, "Error", err)
 		return res, err
 	}
@@ -463,18 +467,4 @@ func (wf *conversationImpl) timers() []aicc.ConversationTimer {
 		return strings.Compare(string(a.Kind), string(b.Kind))
 	})
 	return out
-}
-
-// withRobot sets the options of a question to the robot: its adapter retries within its own timeout, so a few
-// attempts here, and the customer goes to the queue when they fail.
-func withRobot(ctx workflow.Context) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    5 * time.Second,
-			MaximumAttempts:    3,
-		},
-	})
 }
