@@ -7,6 +7,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"golang.org/x/sync/singleflight"
+
 	"github.com/aiccfb/aicc"
 )
 
@@ -16,8 +19,12 @@ const (
 	// webhookCacheTTL is how long a looked-up channel is used without asking the database again: a disabled
 	// channel or a removed Page goes on being accepted for at most this long.
 	webhookCacheTTL = 5 * time.Second
-	// webhookCacheSize bounds the cache; beyond it expired entries go first, then any.
+	// webhookCacheSize bounds the cached channels that take events; beyond it the least recently used goes.
 	webhookCacheSize = 10_000
+	// webhookUnknownCacheSize bounds, apart, the cached IDs of no channel that takes events (unknown or
+	// disabled): a flood of random IDs churns these, never the real channels. Smaller, as a decoy is looked up
+	// again cheaply and only Meta's retries for a deleted channel come back to the same one.
+	webhookUnknownCacheSize = 4_096
 	// webhookRefreshAfter is how old a cached channel must be before a signature mismatch or an event for an
 	// unknown Page makes the handler look it up again: a secret edited a moment ago or a Page just added
 	// takes effect at once, and a stream of forged POSTs costs at most one lookup per channel per interval.
@@ -63,123 +70,169 @@ func (w *webhookChannel) previousSecret(now time.Time) []string {
 	return []string{w.previous}
 }
 
+// takesEvents tells a channel whose POSTs are checked from a decoy: an ID that no channel has, or a disabled
+// channel's.
+func (w *webhookChannel) takesEvents() bool { return w.found && !w.disabled }
+
 func (w *webhookChannel) hasPage(id string) bool {
 	_, ok := w.pages[id]
 	return ok
 }
 
-// channelCache caches webhookChannels by channel ID for webhookCacheTTL. Concurrent misses for one channel
+// channelCache caches webhookChannels by channel ID for webhookCacheTTL, in two bounded LRUs: channels that
+// take events, and the decoys of IDs that are unknown or disabled, apart, so that a flood of random channel IDs
+// evicts other random IDs, never a real channel. An entry is used until webhookCacheTTL after its lookup, by
+// now; after that it is dropped, on its next get or by the sweep that runs while the cache holds entries, so
+// that an unsealed app secret stays in memory no longer than it is used. Concurrent misses for one channel
 // share a single lookup; a failed lookup is not cached, so the next request tries again.
 type channelCache struct {
 	load func(ctx context.Context, id string) (*webhookChannel, error)
 	now  func() time.Time
 
-	mu      sync.RWMutex
-	entries map[string]*cacheEntry
-}
+	lookups singleflight.Group
 
-// cacheEntry is a lookup, done or under way. Its fields are written under the cache's lock before done is
-// closed.
-type cacheEntry struct {
-	done    chan struct{}
-	ready   bool
-	ch      *webhookChannel
-	err     error
-	expires time.Time
+	mu      sync.Mutex
+	known   *simplelru.LRU[string, *webhookChannel]
+	unknown *simplelru.LRU[string, *webhookChannel]
+	// forgets counts forget calls: a lookup that began before one is not cached, as it may hold what was
+	// forgotten.
+	forgets uint64
+	sweep   *time.Timer // armed while an entry is cached
 }
 
 func newChannelCache(load func(ctx context.Context, id string) (*webhookChannel, error), now func() time.Time) *channelCache {
-	return &channelCache{load: load, now: now, entries: map[string]*cacheEntry{}}
+	return &channelCache{
+		load: load, now: now,
+		known: newLRU[string, *webhookChannel](webhookCacheSize), unknown: newLRU[string, *webhookChannel](webhookUnknownCacheSize),
+	}
+}
+
+// newLRU is an LRU of size entries, which must be at least 1.
+func newLRU[K comparable, V any](size int) *simplelru.LRU[K, V] {
+	l, err := simplelru.NewLRU[K, V](size, nil)
+	if err != nil {
+		panic(err) // only for a size below 1
+	}
+	return l
 }
 
 // get returns the channel with the given ID, from the cache when it holds a fresh entry loaded at or after
 // notBefore (zero accepts any), else from load.
 func (c *channelCache) get(ctx context.Context, id string, notBefore time.Time) (*webhookChannel, error) {
-	now := c.now()
-	c.mu.RLock()
-	e := c.entries[id]
-	if e != nil && e.ready && e.fresh(now, notBefore) {
-		c.mu.RUnlock()
-		return e.ch, nil
+	if ch := c.cached(id, notBefore); ch != nil {
+		return ch, nil
 	}
-	c.mu.RUnlock()
-
-	c.mu.Lock()
-	e = c.entries[id]
-	switch {
-	case e != nil && !e.ready:
+	done := c.lookups.DoChan(id, func() (any, error) {
+		// A lookup that ended between the miss above and this one left its entry: no second lookup.
+		if ch := c.cached(id, notBefore); ch != nil {
+			return ch, nil
+		}
+		now := c.now()
+		c.mu.Lock()
+		forgets := c.forgets
 		c.mu.Unlock()
-		return e.wait(ctx)
-	case e != nil && e.fresh(now, notBefore):
-		c.mu.Unlock()
-		return e.ch, nil
-	}
-	e = &cacheEntry{done: make(chan struct{})}
-	c.insert(id, e, now)
-	c.mu.Unlock()
-
-	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), webhookLoadTimeout)
-	ch, err := c.load(lctx, id)
-	cancel()
-
-	c.mu.Lock()
-	e.ch, e.err, e.ready = ch, err, true
-	if err == nil {
+		// The lookup is shared: it does not end with the request that started it.
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), webhookLoadTimeout)
+		defer cancel()
+		ch, err := c.load(lctx, id)
+		if err != nil {
+			return nil, err
+		}
 		ch.loadedAt = now
-		e.expires = now.Add(webhookCacheTTL)
-	} else if c.entries[id] == e {
-		delete(c.entries, id)
-	}
-	close(e.done)
-	c.mu.Unlock()
-	return ch, err
-}
-
-// forget drops the cached channel with the given ID, so that its next request looks it up: this process's own
-// change to a channel's secrets takes effect at once, other processes' within webhookCacheTTL. A lookup under
-// way is left to its waiters.
-func (c *channelCache) forget(id string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e := c.entries[id]; e != nil && e.ready {
-		delete(c.entries, id)
-	}
-}
-
-func (e *cacheEntry) fresh(now, notBefore time.Time) bool {
-	return e.err == nil && now.Before(e.expires) && !e.ch.loadedAt.Before(notBefore)
-}
-
-// wait waits for a lookup another request started.
-func (e *cacheEntry) wait(ctx context.Context) (*webhookChannel, error) {
+		c.add(id, ch, forgets)
+		return ch, nil
+	})
 	select {
-	case <-e.done:
-		return e.ch, e.err
+	case r := <-done:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*webhookChannel), nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 }
 
-// insert adds e under id, making room first when the cache is full: expired entries go, and if that frees
-// nothing, one finished entry. Entries under way stay, so their waiters are not orphaned. The caller holds
-// the lock.
-func (c *channelCache) insert(id string, e *cacheEntry, now time.Time) {
-	if _, ok := c.entries[id]; !ok && len(c.entries) >= webhookCacheSize {
-		for k, old := range c.entries {
-			if old.ready && !now.Before(old.expires) {
-				delete(c.entries, k)
-			}
+// cached returns the fresh entry for id loaded at or after notBefore, nil when there is none. An expired entry
+// is dropped.
+func (c *channelCache) cached(id string, notBefore time.Time) *webhookChannel {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, l := range [...]*simplelru.LRU[string, *webhookChannel]{c.known, c.unknown} {
+		ch, ok := l.Get(id)
+		switch {
+		case !ok:
+			continue
+		case !now.Before(ch.loadedAt.Add(webhookCacheTTL)):
+			l.Remove(id)
+			return nil
+		case ch.loadedAt.Before(notBefore):
+			return nil
 		}
-		if len(c.entries) >= webhookCacheSize {
-			for k, old := range c.entries {
-				if old.ready {
-					delete(c.entries, k)
-					break
-				}
+		return ch
+	}
+	return nil
+}
+
+// add caches ch under id, in the LRU of its kind, unless forget was called since the lookup began (forgets is
+// the count then).
+func (c *channelCache) add(id string, ch *webhookChannel, forgets uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.forgets != forgets {
+		return
+	}
+	to, other := c.known, c.unknown
+	if !ch.takesEvents() {
+		to, other = c.unknown, c.known
+	}
+	other.Remove(id)
+	to.Add(id, ch)
+	if c.sweep == nil {
+		c.sweep = time.AfterFunc(webhookCacheTTL, c.dropExpired)
+	}
+}
+
+// dropExpired drops the expired entries, and runs again after webhookCacheTTL while any entry is left.
+func (c *channelCache) dropExpired() {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, l := range [...]*simplelru.LRU[string, *webhookChannel]{c.known, c.unknown} {
+		for _, id := range l.Keys() {
+			if ch, _ := l.Peek(id); !now.Before(ch.loadedAt.Add(webhookCacheTTL)) {
+				l.Remove(id)
 			}
 		}
 	}
-	c.entries[id] = e
+	switch {
+	case c.known.Len()+c.unknown.Len() == 0:
+		c.sweep = nil
+	case c.sweep == nil:
+		c.sweep = time.AfterFunc(webhookCacheTTL, c.dropExpired)
+	default:
+		c.sweep.Reset(webhookCacheTTL)
+	}
+}
+
+// forget drops the cached channel with the given ID, so that its next request looks it up: this process's own
+// change to a channel's secrets takes effect at once, other processes' within webhookCacheTTL. A lookup under
+// way is left to its waiters, but neither cached nor shared with later requests.
+func (c *channelCache) forget(id string) {
+	c.mu.Lock()
+	c.forgets++
+	c.known.Remove(id)
+	c.unknown.Remove(id)
+	c.mu.Unlock()
+	c.lookups.Forget(id)
+}
+
+// len is how many channels and decoys are cached.
+func (c *channelCache) len() (known, unknown int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.known.Len(), c.unknown.Len()
 }
 
 // loadWebhookChannel reads what the webhook POST needs of a channel: the channel, its unsealed app secrets

@@ -35,9 +35,12 @@ var eventReceived = []byte("EVENT_RECEIVED")
 
 // receiveWebhook takes Meta's event notifications for a channel. It answers 200 only once every event of the
 // body for one of the channel's Pages is in the inbox (or was already):
+//   - a client that has failed too often (see WebhookLimits) is a 429 with an empty body, its body unread;
+//   - the channel is looked up first: an unknown or disabled one is a 403 with an empty body, its body unread,
+//     counted as a wrong signature (see refuseDecoy);
 //   - the body is read whole, up to the body limit (413 beyond it), and the signature of the channel's
-//     algorithm is checked over its raw bytes: an unknown or disabled channel, a channel without a secret, a
-//     missing, malformed or other-algorithm header and a wrong signature are a 403 with an empty body;
+//     algorithm is checked over its raw bytes: a channel without a secret, a missing, malformed or
+//     other-algorithm header and a wrong signature are a 403 with an empty body;
 //   - a body that is not a Messenger notification at all is a 400;
 //   - events for a Page that is not the channel's are left out (counted as rejected_page), the others
 //     stored in one transaction, duplicates skipped (counted), with each malformed item (an item that is no
@@ -53,17 +56,24 @@ func (s *Server) receiveWebhook(c *gin.Context) error {
 	start := time.Now()
 	defer func() { s.metrics.webhookSeconds.Observe(time.Since(start).Seconds()) }()
 
-	body, err := readBody(c)
-	if err != nil {
-		return err
-	}
 	if s.Webhooks == nil {
 		return aicc.Errorf(aicc.EUNAVAILABLE, "This server is not configured to receive webhooks.")
 	}
-	ctx, id := c.Request.Context(), c.Param("channelID")
+	ctx, id, client := c.Request.Context(), c.Param("channelID"), webhookClient(c)
+	if s.webhookThrottle.refused(client, s.now()) {
+		s.throttleWebhook(c)
+		return nil
+	}
 	ch, err := s.webhookChannels.get(ctx, id, time.Time{})
 	if err != nil {
 		return s.webhookUnavailable(c, "looking up the webhook's channel", err)
+	}
+	if !ch.takesEvents() {
+		return s.refuseDecoy(c, ch, client)
+	}
+	body, err := readBody(c)
+	if err != nil {
+		return err
 	}
 	reason, matched := s.checkSignature(ch, c.Request.Header, body)
 	if reason == aicc.RejectMismatch {
@@ -74,12 +84,10 @@ func (s *Server) receiveWebhook(c *gin.Context) error {
 		reason, matched = s.checkSignature(ch, c.Request.Header, body)
 	}
 	if reason != "" {
-		s.metrics.webhookEvents[eventRejectedSignature].Inc()
-		s.metrics.webhookRejections.WithLabelValues(reason).Inc()
-		s.log(c).Info("webhook refused", slog.String("channel_id", id), slog.String("reason", reason))
-		c.AbortWithStatus(http.StatusForbidden)
+		s.refuseWebhook(c, client, reason)
 		return nil
 	}
+	s.webhookThrottle.signed(client)
 	s.metrics.signatureMatches[matched].Inc()
 
 	batch, err := s.Webhooks.ParseBatch(body)

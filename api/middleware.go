@@ -19,6 +19,10 @@ import (
 const (
 	requestIDKey = "aicc.requestID"
 	principalKey = "aicc.principal"
+	// quietKey marks a request that gets no request log line: a webhook POST throttled, or refused beyond its
+	// channel ID's log budget (see WebhookLimits). A flood must not become a flood of log lines; the metrics
+	// count it.
+	quietKey = "aicc.quiet"
 )
 
 // requestIDHeader carries the request ID in and out, so a caller's ID and ours appear in the same log line.
@@ -57,11 +61,15 @@ func (s *Server) log(c *gin.Context) *slog.Logger {
 	return l
 }
 
-// requestLog writes one line per request. It logs the route template, never the raw URL: the webhook's query
-// string carries the verify token. Bodies and the Authorization header are never logged either.
+// requestLog writes one line per request, but none for a quiet one (quietKey). It logs the route template, never
+// the raw URL: the webhook's query string carries the verify token. Bodies and the Authorization header are
+// never logged either.
 func (s *Server) requestLog(c *gin.Context) {
 	start := time.Now()
 	c.Next()
+	if c.GetBool(quietKey) {
+		return
+	}
 	status := c.Writer.Status()
 	level := slog.LevelInfo
 	if status >= http.StatusInternalServerError {

@@ -72,6 +72,13 @@ type Server struct {
 	ExportRetention time.Duration
 	// MaxBodyBytes bounds request bodies; zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// WebhookLimits bound what failed webhook POSTs may cost: the failures one client may have before it is
+	// answered 429, and the failures per channel ID that are logged; nil means DefaultWebhookLimits.
+	WebhookLimits *WebhookLimits
+	// TrustedProxies are the addresses (IPs or CIDRs) of the proxies whose X-Forwarded-For and X-Real-IP name
+	// a request's client, for WebhookLimits; none means that the client is the remote address, as it is when
+	// nothing stands in front of the listener. Never trust an address a client can send from itself.
+	TrustedProxies []string
 	// GaugeInterval is how often RunGauges reads the gauges of /metrics from the database; zero means
 	// DefaultGaugeInterval.
 	GaugeInterval time.Duration
@@ -82,6 +89,7 @@ type Server struct {
 	metrics         *metrics
 	gauges          *gauges
 	webhookChannels *channelCache
+	webhookThrottle *webhookThrottle
 }
 
 // setup fills in the defaults and registers the collectors, once, whichever of the handlers and RunGauges comes
@@ -97,6 +105,11 @@ func (s *Server) setup() {
 		s.metrics = newMetrics(s.Metrics)
 		s.gauges = newGauges(s, s.Metrics)
 		s.webhookChannels = newChannelCache(s.loadWebhookChannel, s.now)
+		limits := DefaultWebhookLimits()
+		if s.WebhookLimits != nil {
+			limits = *s.WebhookLimits
+		}
+		s.webhookThrottle = newWebhookThrottle(limits, s.Metrics)
 	})
 }
 
@@ -140,6 +153,12 @@ func (s *Server) engine() *gin.Engine {
 	}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
+	// gin trusts every proxy by default: any client could name itself in X-Forwarded-For. Only the configured
+	// ones are trusted; a malformed entry (cmd/aicc refuses one at start) is logged, and then none is.
+	if err := r.SetTrustedProxies(s.TrustedProxies); err != nil {
+		s.Logger.Error("TrustedProxies: trusting no proxy", slog.String("error", err.Error()))
+		_ = r.SetTrustedProxies(nil)
+	}
 	r.Use(s.requestID, s.requestLog, s.httpMetrics, s.recovery, s.bodyLimit(maxBody))
 	r.NoRoute(s.h(func(*gin.Context) error { return aicc.Errorf(aicc.ENOTFOUND, "No such route.") }))
 	r.NoMethod(s.h(func(*gin.Context) error {

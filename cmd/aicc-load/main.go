@@ -25,6 +25,13 @@
 //	                                            backlog-1 and backlog-10 (stored with the dispatcher stopped,
 //	                                            1 and 10 events per conversation, then drained), sustained
 //	                                            (paced at half of backlog-1's drain); then the targets
+//	aicc-load -flood 8 [-db URL] [-flood-rate R] [-limits=false]
+//	                                            the public endpoint under abuse: aicc's handler in-process, its
+//	                                            real signed traffic (as the first line) in each round once alone
+//	                                            and once while 8 flooders, each from an address of its own
+//	                                            (127.0.0.2 …), POST random channel IDs and bad signatures; the
+//	                                            real traffic's events/s and p99 in both, their ratio, and what
+//	                                            the flood was answered
 //
 // Every run stops by itself after -duration (and Ctrl+C stops it early); an -e2e phase when its events are
 // delivered. The exit code is 1 when an acknowledged event is missing from the inbox or stored twice (with -e2e
@@ -50,6 +57,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/api"
 	"github.com/aiccfb/aicc/db"
 )
 
@@ -107,18 +115,32 @@ type options struct {
 	sustainedDuration   time.Duration
 	drainTimeout        time.Duration
 	sampleStates        int
+
+	// -flood: real traffic beside flooders.
+	flood        int     // flooders, each from an address of its own; 0: no flood
+	floodConns   int     // connections per flooder
+	floodRate    float64 // POSTs/s of all flooders together; 0: as fast as they are answered
+	floodUnknown float64 // share of the flood's POSTs to random channel IDs, the rest to the real channel
+	floodBytes   int     // the flood's bodies are padded to this size; 0: as the real ones
+	limits       bool    // false: the handler without WebhookLimits
 }
 
 // run runs the harness with args and returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	gin.SetMode(gin.ReleaseMode)
+	if len(args) > 0 && args[0] == floodChildArg {
+		return floodChild(ctx, args[1:], stdout, stderr)
+	}
 	o, code, ok := parseArgs(args, stderr)
 	if !ok {
 		return code
 	}
 	work := load
-	if o.e2e {
+	switch {
+	case o.e2e:
 		work = e2e
+	case o.flood > 0:
+		work = floodLoad
 	}
 	if err := work(ctx, o, stdout); err != nil {
 		fmt.Fprintf(stderr, "aicc-load: %v\n", err)
@@ -168,6 +190,15 @@ func parseArgs(args []string, stderr io.Writer) (options, int, bool) {
 	fs.StringVar(&o.floorWorkflow, "floor-workflow", floorNoop, "-e2e: the workflow the floor signals: noop (receives its "+
 		"signal and returns), or conversation (the real Conversation workflow, new conversations: the dispatcher's "+
 		"signals without the inbox)")
+	fs.IntVar(&o.flood, "flood", 0, "flooders: run the real traffic alone and beside this many flooders, each POSTing "+
+		"from an address of its own (127.0.0.2 …) random channel IDs and bad signatures (-self only)")
+	fs.IntVar(&o.floodConns, "flood-conns", 4, "-flood: connections of each flooder")
+	fs.Float64Var(&o.floodRate, "flood-rate", 0, "-flood: POSTs/s of all flooders together (0: each connection POSTs "+
+		"again as soon as it is answered)")
+	fs.Float64Var(&o.floodUnknown, "flood-unknown", 0.5, "-flood: share of the flood's POSTs to random channel IDs "+
+		"(the others go to the real channel), 0-1")
+	fs.IntVar(&o.floodBytes, "flood-bytes", 0, "-flood: pad the flood's bodies to this many bytes (0: as the real ones)")
+	fs.BoolVar(&o.limits, "limits", true, "-flood: the handler with its default WebhookLimits (false: none, to see what they save)")
 	phases := fs.String("phases", strings.Join(allPhases, ","), "-e2e: the phases to run (they run in this order)")
 	fs.IntVar(&o.backlog1, "backlog1", 5000, "-e2e: backlog-1's conversations, one event each")
 	fs.IntVar(&o.backlog10, "backlog10", 1000, "-e2e: backlog-10's conversations")
@@ -229,6 +260,14 @@ func parseArgs(args []string, stderr io.Writer) (options, int, bool) {
 			"negative, -workflow-pollers not 1 (the SDK refuses it)"
 	case o.e2e && (o.floorDuration <= 0 || o.sustainedDuration <= 0 || o.drainTimeout <= 0):
 		problem = "-e2e: -floor-duration, -sustained-duration and -drain-timeout must be positive"
+	case o.flood > 0 && (o.e2e || o.baseline || o.url != ""):
+		problem = "-flood runs aicc in this process, alone: not with -e2e, -baseline or -url"
+	case o.flood < 0 || o.flood > 250:
+		problem = "-flood must be between 0 and 250 (flooders send from 127.0.0.2 to 127.0.0.251)"
+	case o.flood > 0 && (o.floodConns < 1 || o.floodRate < 0 || o.floodUnknown < 0 || o.floodUnknown > 1 ||
+		o.floodBytes < 0 || o.floodBytes > api.DefaultMaxBodyBytes):
+		problem = "-flood-conns must be positive, -flood-rate not negative, -flood-unknown between 0 and 1, " +
+			"-flood-bytes between 0 and the body limit (1048576)"
 	case !baselinesOK:
 		problem = fmt.Sprintf("-baselines: unknown baseline %q (body, rows)", badBaseline)
 	case o.url != "" && selfSet && o.self:
@@ -323,30 +362,11 @@ func parseBaselines(list string) (names []string, bad string, ok bool) {
 
 // load runs the whole harness: provision, load aicc, load the baseline, verify, report.
 func load(ctx context.Context, o options, stdout io.Writer) error {
-	if o.db == "" && o.self {
-		dir, err := os.MkdirTemp("", "aicc-load-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		o.db = "sqlite:" + filepath.Join(dir, "load.db")
+	store, closeStore, err := openStore(ctx, &o)
+	if err != nil {
+		return err
 	}
-	var store *db.Store
-	if o.db != "" {
-		var err error
-		if store, err = db.Open(ctx, o.db); err != nil {
-			return fmt.Errorf("open database: %w", err)
-		}
-		defer store.Close()
-		if o.idleConns > 0 {
-			store.DB().SetMaxIdleConns(o.idleConns)
-		}
-		if o.self {
-			if err := store.Migrate(ctx); err != nil {
-				return fmt.Errorf("migrate: %w", err)
-			}
-		}
-	}
+	defer closeStore()
 
 	runID := newRunID()
 	t := target{name: "aicc", url: o.url, channel: o.channel, secret: o.secret, pages: o.pages}
@@ -463,6 +483,45 @@ func load(ctx context.Context, o options, stdout io.Writer) error {
 		return errors.New("events were lost or duplicated")
 	}
 	return nil
+}
+
+// openStore opens o.db, migrated when aicc runs in this process (-self), and returns what closes it. With
+// -self and no -db it is a new SQLite file in a temporary directory, removed on close, and o.db names it. The
+// store is nil when there is no database (-url without -db).
+func openStore(ctx context.Context, o *options) (*db.Store, func(), error) {
+	var cleanup []func()
+	closeAll := func() {
+		for i := len(cleanup) - 1; i >= 0; i-- {
+			cleanup[i]()
+		}
+	}
+	if o.db == "" && o.self {
+		dir, err := os.MkdirTemp("", "aicc-load-")
+		if err != nil {
+			return nil, nil, err
+		}
+		cleanup = append(cleanup, func() { os.RemoveAll(dir) })
+		o.db = "sqlite:" + filepath.Join(dir, "load.db")
+	}
+	if o.db == "" {
+		return nil, closeAll, nil
+	}
+	store, err := db.Open(ctx, o.db)
+	if err != nil {
+		closeAll()
+		return nil, nil, fmt.Errorf("open database: %w", err)
+	}
+	cleanup = append(cleanup, func() { store.Close() })
+	if o.idleConns > 0 {
+		store.DB().SetMaxIdleConns(o.idleConns)
+	}
+	if o.self {
+		if err := store.Migrate(ctx); err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("migrate: %w", err)
+		}
+	}
+	return store, closeAll, nil
 }
 
 // describeDB names the database without its URL, which may hold a password.

@@ -47,8 +47,9 @@ func (s *server) Close() error { return s.stop() }
 
 // startSelf provisions a tenant, an active sha256 channel with a random app secret and nPages subscribed
 // Pages directly through the store, and serves aicc's real API handler over it. The handler gets no Temporal
-// client: the webhook POST only touches the database.
-func startSelf(ctx context.Context, store *db.Store, runID string, nPages int) (*server, error) {
+// client: the webhook POST only touches the database. configure, if any, changes the api.Server before it
+// serves.
+func startSelf(ctx context.Context, store *db.Store, runID string, nPages int, configure ...func(*api.Server)) (*server, error) {
 	keyring, err := aicc.NewKeyring(aicc.RandomBytes(aicc.MasterKeySize))
 	if err != nil {
 		return nil, err
@@ -87,6 +88,9 @@ func startSelf(ctx context.Context, store *db.Store, runID string, nPages int) (
 	srv := &api.Server{
 		Store: store, Keyring: keyring, Webhooks: meta.Codec{},
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Metrics: prometheus.NewRegistry(),
+	}
+	for _, fn := range configure {
+		fn(srv)
 	}
 	s, base, err := serve(srv.Handler())
 	if err != nil {

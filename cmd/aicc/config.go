@@ -109,6 +109,10 @@ type Config struct {
 	ExportRetention time.Duration
 	MaxBodyBytes    int64
 	LogLevel        slog.Level
+	// WebhookLimits bound what failed webhook POSTs may cost (see api.WebhookLimits); TrustedProxies are the
+	// proxies in front of the public listener whose X-Forwarded-For names the client they count.
+	WebhookLimits  api.WebhookLimits
+	TrustedProxies []string
 
 	// The inbox dispatcher of aicc worker and aicc dev: signals at once, lease of a claimed conversation, and
 	// failed deliveries that make an event a dead letter.
@@ -193,6 +197,14 @@ type Config struct {
 //	AICC_SEND_RATE            Send API calls a second one worker makes for one Page at most (default 300,
 //	                          Meta's budget for text; 1 to 10000); with n workers, Meta's budget divided by n
 //	AICC_MAX_BODY_BYTES       largest accepted request body in bytes (default 1048576)
+//	AICC_WEBHOOK_CLIENT_FAILURE_BURST  webhook POSTs one client (address, IPv6 /64) may have refused with a 403
+//	                          before the next are a 429, unread (default 60; 0 turns the limit off)
+//	AICC_WEBHOOK_CLIENT_FAILURE_RATE   how many of them come back a second (default 1, 0.001 to 10000)
+//	AICC_WEBHOOK_CHANNEL_FAILURE_BURST refused webhook POSTs per channel ID that are logged before only
+//	                          AICC_WEBHOOK_CHANNEL_FAILURE_RATE a second are (default 20; 0: every one)
+//	AICC_WEBHOOK_CHANNEL_FAILURE_RATE  (default 1, 0.001 to 10000)
+//	AICC_TRUSTED_PROXIES      comma-separated IPs or CIDRs of the proxies in front of the listeners, whose
+//	                          X-Forwarded-For names the client (default none: the client is the remote address)
 //	AICC_LOG_LEVEL            debug, info, warn or error (default info)
 //	AICC_GRAPH_BASE_URL       base URL of Meta's Graph API (default https://graph.facebook.com; aicc dev
 //	                          --fake-meta points it at its in-process fake)
@@ -226,6 +238,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		ExportRetention:   aicc.DefaultExportRetention,
 		MaxBodyBytes:      DefaultMaxBodyBytes,
 		LogLevel:          slog.LevelInfo,
+		WebhookLimits:     api.DefaultWebhookLimits(),
 		DataDir:           DefaultDataDir,
 		UIPort:            DefaultUIPort,
 		TemporalPort:      DefaultTemporalPort,
@@ -413,6 +426,31 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			bad("AICC_MAX_BODY_BYTES", "must be a whole number of bytes, at least 1024, got %q", v)
 		} else {
 			c.MaxBodyBytes = n
+		}
+	}
+	count("AICC_WEBHOOK_CLIENT_FAILURE_BURST", 0, 1_000_000, &c.WebhookLimits.ClientBurst)
+	count("AICC_WEBHOOK_CHANNEL_FAILURE_BURST", 0, 1_000_000, &c.WebhookLimits.ChannelBurst)
+	perSecond := func(name string, dst *float64) {
+		v := env(name)
+		if v == "" {
+			return
+		}
+		if f, err := strconv.ParseFloat(v, 64); err != nil || !(f >= 0.001 && f <= 10_000) {
+			bad(name, "must be a number from 0.001 to 10000 (a second), got %q", v)
+		} else {
+			*dst = f
+		}
+	}
+	perSecond("AICC_WEBHOOK_CLIENT_FAILURE_RATE", &c.WebhookLimits.ClientRate)
+	perSecond("AICC_WEBHOOK_CHANNEL_FAILURE_RATE", &c.WebhookLimits.ChannelRate)
+	if v := env("AICC_TRUSTED_PROXIES"); v != "" {
+		for _, p := range strings.Split(v, ",") {
+			p = strings.TrimSpace(p)
+			if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+				bad("AICC_TRUSTED_PROXIES", "%q is neither an IP address nor a CIDR such as 10.0.0.0/8", p)
+				continue
+			}
+			c.TrustedProxies = append(c.TrustedProxies, p)
 		}
 	}
 	if v := env("AICC_LOG_LEVEL"); v != "" {

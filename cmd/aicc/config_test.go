@@ -22,6 +22,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/api"
 )
 
 // env returns a getenv over m.
@@ -60,6 +61,8 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 		{"GraphTimeout", got.GraphTimeout, 10 * time.Second},
 		{"ExportBucket", got.ExportBucket, ""}, // DefaultExportBucket; aicc dev: its data directory
 		{"ExportRetention", got.ExportRetention, 168 * time.Hour},
+		{"WebhookLimits", got.WebhookLimits, api.WebhookLimits{ClientRate: 1, ClientBurst: 60, ChannelRate: 1, ChannelBurst: 20}},
+		{"TrustedProxies", len(got.TrustedProxies), 0}, // the client is the remote address
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -98,6 +101,12 @@ func TestConfigFromEnvValues(t *testing.T) {
 		"AICC_GRAPH_TIMEOUT":       "30s",
 		"AICC_EXPORT_BUCKET":       "s3://aicc-exports?endpoint=http://minio:9000&region=us-east-1&s3ForcePathStyle=true",
 		"AICC_EXPORT_RETENTION":    "72h",
+
+		"AICC_WEBHOOK_CLIENT_FAILURE_BURST":  "0",
+		"AICC_WEBHOOK_CLIENT_FAILURE_RATE":   "0.5",
+		"AICC_WEBHOOK_CHANNEL_FAILURE_BURST": "100",
+		"AICC_WEBHOOK_CHANNEL_FAILURE_RATE":  "10",
+		"AICC_TRUSTED_PROXIES":               "10.0.0.0/8, 192.0.2.1,2001:db8::/32",
 	}))
 	if err != nil {
 		t.Fatalf("ConfigFromEnv: %v", err)
@@ -128,6 +137,12 @@ func TestConfigFromEnvValues(t *testing.T) {
 	if got.ExportBucket != "s3://aicc-exports?endpoint=http://minio:9000&region=us-east-1&s3ForcePathStyle=true" ||
 		got.ExportRetention != 72*time.Hour {
 		t.Errorf("ExportBucket, ExportRetention = %q, %v", got.ExportBucket, got.ExportRetention)
+	}
+	if want := (api.WebhookLimits{ClientRate: 0.5, ClientBurst: 0, ChannelRate: 10, ChannelBurst: 100}); got.WebhookLimits != want {
+		t.Errorf("WebhookLimits = %+v, want %+v", got.WebhookLimits, want)
+	}
+	if want := []string{"10.0.0.0/8", "192.0.2.1", "2001:db8::/32"}; !slices.Equal(got.TrustedProxies, want) {
+		t.Errorf("TrustedProxies = %q, want %q", got.TrustedProxies, want)
 	}
 	if got.PublicAddr != ":8443" || got.HTTPAddr != "0.0.0.0:8081" || got.MetricsInterval != time.Minute {
 		t.Errorf("PublicAddr, HTTPAddr, MetricsInterval = %q, %q, %v", got.PublicAddr, got.HTTPAddr, got.MetricsInterval)
@@ -187,6 +202,11 @@ func TestConfigFromEnvBadValues(t *testing.T) {
 		{"export retention too short", "AICC_EXPORT_RETENTION", "30s"},
 		{"metrics interval", "AICC_METRICS_INTERVAL", "15"},
 		{"metrics interval too short", "AICC_METRICS_INTERVAL", "100ms"},
+		{"client failure burst", "AICC_WEBHOOK_CLIENT_FAILURE_BURST", "-1"},
+		{"client failure rate", "AICC_WEBHOOK_CLIENT_FAILURE_RATE", "0"},
+		{"channel failure burst", "AICC_WEBHOOK_CHANNEL_FAILURE_BURST", "lots"},
+		{"channel failure rate", "AICC_WEBHOOK_CHANNEL_FAILURE_RATE", "NaN"},
+		{"trusted proxies", "AICC_TRUSTED_PROXIES", "10.0.0.0/8,proxy.internal"},
 		// The one listener of old: the admin API would share Meta's port.
 		{"admin on the public port", "AICC_HTTP_ADDR", ":8080"},
 		{"admin on the public port's interface", "AICC_HTTP_ADDR", "127.0.0.1:8080"},
