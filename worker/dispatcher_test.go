@@ -408,6 +408,14 @@ func (d *testDispatcher) dispatched(t *testing.T, result string) float64 {
 	return d.counter(t, "aicc_dispatched_events_total", "result", result)
 }
 
+// waitDispatched waits until aicc_dispatched_events_total{result} is want: the dispatcher counts an event once
+// its mark is committed, a moment after the store shows it delivered.
+func (d *testDispatcher) waitDispatched(t *testing.T, result string, want float64) {
+	t.Helper()
+	require.Eventually(t, func() bool { return d.dispatched(t, result) == want }, waitFor, tick,
+		"aicc_dispatched_events_total{result=%q} never reached %v", result, want)
+}
+
 // deadLetters returns aicc_dead_letters_total.
 func (d *testDispatcher) deadLetters(t *testing.T) float64 {
 	t.Helper()
@@ -479,7 +487,7 @@ func TestDispatcherSignalsEachConversationOnce(t *testing.T) {
 				assert.Zero(t, e.Attempts, "event %d", e.ID)
 			}
 		}
-		assert.Equal(t, float64(len(events)), d.dispatched(t, "delivered"))
+		d.waitDispatched(t, "delivered", float64(len(events)))
 		assert.Zero(t, d.dispatched(t, "failed"))
 		assert.Zero(t, d.deadLetters(t))
 	})
@@ -623,7 +631,7 @@ func TestDispatcherDeadLettersAPoisonEvent(t *testing.T) {
 		assert.Equal(t, []int64{poison}, inboxIDs(dead))
 		assert.Equal(t, 1.0, d.deadLetters(t))
 		assert.Equal(t, 7.0, d.dispatched(t, "failed"), "5 in the first signal, then the poison event twice")
-		assert.Equal(t, 6.0, d.dispatched(t, "delivered"))
+		d.waitDispatched(t, "delivered", 6.0)
 		assert.Contains(t, d.logs.String(), "poison pill")
 	})
 }
@@ -713,7 +721,7 @@ func TestDispatcherWaitsForTemporal(t *testing.T) {
 		require.NoError(t, err)
 		assert.Empty(t, dead)
 		assert.Zero(t, d.deadLetters(t))
-		assert.Equal(t, 3.0, d.dispatched(t, "delivered"))
+		d.waitDispatched(t, "delivered", 3.0)
 		assert.Equal(t, float64(3*(len(calls)-1)), d.dispatched(t, "failed"))
 	})
 }
@@ -740,7 +748,7 @@ func TestDispatcherSignalsAgainWhatItCouldNotMark(t *testing.T) {
 			assert.Zero(t, e.Attempts, "a failed mark is no failed delivery")
 		}
 		assert.Equal(t, 3.0, d.dispatched(t, "failed"))
-		assert.Equal(t, 3.0, d.dispatched(t, "delivered"))
+		d.waitDispatched(t, "delivered", 3.0)
 		assert.Contains(t, d.logs.String(), "Could not mark")
 	})
 }
@@ -806,7 +814,7 @@ func TestDispatcherSkipsEventsWithoutConversation(t *testing.T) {
 		assert.Equal(t, 1, tc.total(), "only the customer's message is signalled")
 		assert.Len(t, tc.signals(workflowID("111")), 1)
 		assert.Equal(t, 2.0, d.dispatched(t, "skipped"))
-		assert.Equal(t, 1.0, d.dispatched(t, "delivered"))
+		d.waitDispatched(t, "delivered", 1.0)
 	})
 }
 
@@ -843,7 +851,7 @@ func TestDispatcherStopReleasesClaims(t *testing.T) {
 			assert.Equal(t, "B", last.By)
 			assert.Len(t, last.Events, 2)
 		}
-		assert.Equal(t, 4.0, b.dispatched(t, "delivered"))
+		b.waitDispatched(t, "delivered", 4.0)
 	})
 }
 
@@ -862,7 +870,7 @@ func TestDispatcherStopMarksWhatWasSignalled(t *testing.T) {
 		require.Eventually(t, func() bool { return tc.total() == 1 }, waitFor, tick)
 		stop()
 		assert.Zero(t, undelivered(t, s))
-		assert.Equal(t, 2.0, d.dispatched(t, "delivered"))
+		d.waitDispatched(t, "delivered", 2.0)
 	})
 }
 
