@@ -257,6 +257,7 @@ func dev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer)
 		Webhooks: meta.Codec{}, PublicURL: cfg.PublicURL, VerificationTTL: cfg.VerificationTTL,
 		RotationReminder: cfg.RotationReminder, ExportFiles: exports, ExportRetention: cfg.ExportRetention,
 		MaxBodyBytes: cfg.MaxBodyBytes, GaugeInterval: cfg.MetricsInterval, Robots: robots,
+		WebhookLimits: &cfg.WebhookLimits, TrustedProxies: cfg.TrustedProxies,
 	}
 	// The API gets its own context, so that it stops first, when dev says so, not on the signal itself.
 	apiCtx, stopAPI := context.WithCancel(context.WithoutCancel(ctx))

@@ -112,6 +112,7 @@ func runAPI(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		Webhooks: meta.Codec{}, PublicURL: cfg.PublicURL, VerificationTTL: cfg.VerificationTTL,
 		RotationReminder: cfg.RotationReminder, ExportFiles: d.exports, ExportRetention: cfg.ExportRetention,
 		MaxBodyBytes: cfg.MaxBodyBytes, GaugeInterval: cfg.MetricsInterval, Robots: robots,
+		WebhookLimits: &cfg.WebhookLimits, TrustedProxies: cfg.TrustedProxies,
 	}
 	logGraph(logger, cfg)
 	return serveAPI(ctx, srv, cfg.PublicAddr, cfg.HTTPAddr, srv.AdminHandler(), logger)
