@@ -105,7 +105,9 @@ func newWebhookThrottle(limits WebhookLimits, reg prometheus.Registerer) *webhoo
 	return t
 }
 
-// refused tells whether client has no failure left at now; it counts the refusal.
+// refused tells whether client has no failure left at now; it counts the refusal. A client that has failed
+// before spends one of its failures here, before its POST is read, so that its concurrent POSTs cannot all pass
+// on the same one; failed does not spend it again, and a correctly signed POST forgives them all anyway.
 func (t *webhookThrottle) refused(client string, now time.Time) bool {
 	if t.limits.ClientBurst <= 0 {
 		return false
@@ -113,7 +115,7 @@ func (t *webhookThrottle) refused(client string, now time.Time) bool {
 	t.mu.Lock()
 	b, ok := t.clients.Get(client)
 	t.mu.Unlock()
-	if !ok || b.TokensAt(now) >= 1 {
+	if !ok || b.AllowN(now, 1) {
 		return false
 	}
 	t.throttled[throttleClient].Inc()
@@ -121,19 +123,20 @@ func (t *webhookThrottle) refused(client string, now time.Time) bool {
 }
 
 // failed counts a failure of client for the channel ID at now, and tells whether the channel ID had one left:
-// whether the failure's log line is written.
+// whether the failure's log line is written. A client's first failure gives it its bucket, and spends one;
+// refused spent it for the later ones.
 func (t *webhookThrottle) failed(client, channel string, now time.Time) (logged bool) {
 	t.mu.Lock()
-	var cb, chb *rate.Limiter
-	if t.limits.ClientBurst > 0 {
-		cb = bucket(t.clients, client, t.limits.ClientRate, t.limits.ClientBurst)
+	var first, chb *rate.Limiter
+	if _, ok := t.clients.Get(client); !ok && t.limits.ClientBurst > 0 {
+		first = bucket(t.clients, client, t.limits.ClientRate, t.limits.ClientBurst)
 	}
 	if t.limits.ChannelBurst > 0 {
 		chb = bucket(t.channels, channel, t.limits.ChannelRate, t.limits.ChannelBurst)
 	}
 	t.mu.Unlock()
-	if cb != nil {
-		cb.AllowN(now, 1)
+	if first != nil {
+		first.AllowN(now, 1)
 	}
 	if chb != nil && !chb.AllowN(now, 1) {
 		t.throttled[throttleChannel].Inc()
