@@ -193,7 +193,7 @@ type Config struct {
 //	AICC_INBOX_RETENTION      how long delivered inbox events are kept before the hourly inbox-retention
 //	                          schedule deletes them, a Go duration (default 720h, at least 1h); pending events
 //	                          are never deleted
-//	AICC_DEAD_LETTER_RETENTION how long dead letters are kept, likewise (default 2160h, at least 1h)
+//	AICC_DEAD_LETTER_RETENTION how long dead letters and webhook rejects are kept, likewise (default 2160h, at least 1h)
 //	AICC_SEND_RATE            Send API calls a second one worker makes for one Page at most (default 300,
 //	                          Meta's budget for text; 1 to 10000); with n workers, Meta's budget divided by n
 //	AICC_MAX_BODY_BYTES       largest accepted request body in bytes (default 1048576)
