@@ -436,8 +436,9 @@ func (wf *conversationImpl) armTimer(ctx workflow.Context, at time.Time, kind ai
 	wf.timerAt, wf.cancelTimer = at, cancel
 }
 
-// end ends the session for want of a customer reply: it sends the end message, when there is one, and records
-// the conversation as ended; the loop saves it.
+// end ends the session for the reason given (no customer reply in time, or an agent closed it): it sends the
+// end message of a session without customer reply, when there is one, and records the conversation as ended;
+// the caller saves it.
 func (wf *conversationImpl) end(ctx workflow.Context, reason aicc.EndReason) error {
 	if err := wf.sendEndMessage(ctx, reason); err != nil {
 		return err
