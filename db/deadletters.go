@@ -1,10 +1,7 @@
 package db
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 
 	"github.com/aiccfb/aicc"
 )
@@ -13,7 +10,7 @@ import (
 // the latest first: by inbox ID descending, which is the order the events arrived in, read through
 // inbox_dead_idx. Pages go by ID, so a retry or a new dead letter never shifts a page the client holds.
 func (s *Store) DeadLetters(ctx context.Context, tenantID string, opt aicc.ListOptions) ([]aicc.InboxEvent, string, error) {
-	limit, before, err := deadLetterListing(opt)
+	limit, before, err := deadLetterPages.parse(opt)
 	if err != nil {
 		return nil, "", err
 	}
@@ -25,11 +22,7 @@ func (s *Store) DeadLetters(ctx context.Context, tenantID string, opt aicc.ListO
 	if err := q.OrderExpr("id DESC").Limit(int64(limit + 1)).Scan(ctx); err != nil {
 		return nil, "", wrap(err, "list dead letters")
 	}
-	next := ""
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next = deadLetterCursor{ID: rows[limit-1].ID}.String()
-	}
+	rows, next := cutByID(deadLetterPages, rows, limit, func(r inboxRow) int64 { return r.ID })
 	return mapRows(rows, func(r inboxRow) aicc.InboxEvent { return r.domain() }), next, nil
 }
 
@@ -48,37 +41,4 @@ func (s *Store) RetryDeadLetter(ctx context.Context, tenantID string, id int64) 
 	}
 	e := r.domain()
 	return &e, nil
-}
-
-// deadLetterCursor is the ID of the last dead letter of a page.
-type deadLetterCursor struct {
-	ID int64 `json:"d"`
-}
-
-func (c deadLetterCursor) String() string {
-	b, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// deadLetterListing returns the page size and the ID the page starts below (0 for the first page) that opt
-// asks for. A cursor of another list is refused, not read as this one's.
-func deadLetterListing(opt aicc.ListOptions) (int, int64, error) {
-	limit := aicc.DefaultListLimit
-	if opt.Limit > 0 {
-		limit = min(opt.Limit, aicc.MaxListLimit)
-	}
-	if opt.Cursor == "" {
-		return limit, 0, nil
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(opt.Cursor)
-	if err != nil {
-		return 0, 0, errCursor
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	var c deadLetterCursor
-	if err := dec.Decode(&c); err != nil || c.ID <= 0 {
-		return 0, 0, errCursor
-	}
-	return limit, c.ID, nil
 }

@@ -103,6 +103,49 @@ func cut[R interface{ cursor() cursor }](l *listing, rows []R) ([]R, string) {
 	return rows, rows[len(rows)-1].cursor().String()
 }
 
+// idPages pages a list by descending ID: a page starts below the last ID of the one before, so that a row added
+// or removed meanwhile never shifts a page the client holds. Its value is the one key of its cursors, its own
+// for each list, so that no list takes another's cursor.
+type idPages string
+
+// The lists paged by ID.
+const (
+	deadLetterPages    idPages = "d"
+	webhookRejectPages idPages = "w"
+)
+
+// parse returns the page size and the ID the page starts below (0 for the first page) that opt asks for. A
+// cursor of another list is refused, not read as this one's.
+func (p idPages) parse(opt aicc.ListOptions) (int, int64, error) {
+	limit := aicc.DefaultListLimit
+	if opt.Limit > 0 {
+		limit = min(opt.Limit, aicc.MaxListLimit)
+	}
+	if opt.Cursor == "" {
+		return limit, 0, nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(opt.Cursor)
+	if err != nil {
+		return 0, 0, errCursor
+	}
+	var c map[string]int64
+	if err := json.Unmarshal(raw, &c); err != nil || len(c) != 1 || c[string(p)] <= 0 {
+		return 0, 0, errCursor
+	}
+	return limit, c[string(p)], nil
+}
+
+// cutByID trims rows of p, fetched limit + 1 by descending ID, to the page and returns the next page's cursor,
+// "" after the last page.
+func cutByID[R any](p idPages, rows []R, limit int, id func(R) int64) ([]R, string) {
+	if len(rows) <= limit {
+		return rows, ""
+	}
+	rows = rows[:limit]
+	b, _ := json.Marshal(map[string]int64{string(p): id(rows[limit-1])})
+	return rows, base64.RawURLEncoding.EncodeToString(b)
+}
+
 // mapRows converts rows with f.
 func mapRows[R, T any](rows []R, f func(R) T) []T {
 	out := make([]T, len(rows))

@@ -1,10 +1,7 @@
 package db
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -57,7 +54,7 @@ func insertRejects(ctx context.Context, db bun.IDB, rejects []aicc.WebhookReject
 // Pages go by ID, as the dead letters' do, so a new reject never shifts a page the client holds. A channel of
 // another tenant, or one that does not exist, has none.
 func (s *Store) WebhookRejects(ctx context.Context, tenantID, channelID string, opt aicc.ListOptions) ([]aicc.WebhookReject, string, error) {
-	limit, before, err := webhookRejectListing(opt)
+	limit, before, err := webhookRejectPages.parse(opt)
 	if err != nil {
 		return nil, "", err
 	}
@@ -72,44 +69,6 @@ func (s *Store) WebhookRejects(ctx context.Context, tenantID, channelID string, 
 	if err := q.OrderExpr("id DESC").Limit(int64(limit + 1)).Scan(ctx); err != nil {
 		return nil, "", wrap(err, "list webhook rejects")
 	}
-	next := ""
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next = webhookRejectCursor{ID: rows[limit-1].ID}.String()
-	}
+	rows, next := cutByID(webhookRejectPages, rows, limit, func(r webhookRejectRow) int64 { return r.ID })
 	return mapRows(rows, webhookRejectRow.domain), next, nil
-}
-
-// webhookRejectCursor is the ID of the last reject of a page. Its key is not the dead letters' cursor's, so
-// that neither list takes the other's cursor.
-type webhookRejectCursor struct {
-	ID int64 `json:"w"`
-}
-
-func (c webhookRejectCursor) String() string {
-	b, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// webhookRejectListing returns the page size and the ID the page starts below (0 for the first page) that opt
-// asks for. A cursor of another list is refused, not read as this one's.
-func webhookRejectListing(opt aicc.ListOptions) (int, int64, error) {
-	limit := aicc.DefaultListLimit
-	if opt.Limit > 0 {
-		limit = min(opt.Limit, aicc.MaxListLimit)
-	}
-	if opt.Cursor == "" {
-		return limit, 0, nil
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(opt.Cursor)
-	if err != nil {
-		return 0, 0, errCursor
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	var c webhookRejectCursor
-	if err := dec.Decode(&c); err != nil || c.ID <= 0 {
-		return 0, 0, errCursor
-	}
-	return limit, c.ID, nil
 }
