@@ -59,7 +59,7 @@ func TestListeners(t *testing.T) {
 	h.temporal.On("SignalWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(nil).Maybe()
 
 	admin := []string{"/v1/channels", "/v1/channels/" + id, "/metrics", "/openapi.yaml", "/", "/docs",
-		"/docs/redoc.standalone.js", "/readyz"}
+		"/docs/redoc.standalone.js", "/readyz", "/console/", "/console/app.js"}
 	for _, path := range admin {
 		requireNotFound(t, serve(t, h.public, http.MethodGet, path, tn.Admin), "public "+path)
 		assert.Equal(t, http.StatusOK, serve(t, h.admin, http.MethodGet, path, tn.Admin).Code, "admin %s", path)

@@ -23,6 +23,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/console"
 	"github.com/aiccfb/aicc/internal/ops"
 	"github.com/aiccfb/aicc/workflows"
 )
@@ -124,8 +125,8 @@ func (s *Server) PublicHandler() http.Handler {
 }
 
 // AdminHandler is the handler of the admin listener, for the admin console, operators and Prometheus: /v1,
-// /metrics, /openapi.yaml, the API docs, /readyz and /healthz. It is not for the internet: keep it on a
-// private interface or behind an authenticating proxy.
+// /metrics, /openapi.yaml, the API docs, the console (/console/), /readyz and /healthz. It is not for the
+// internet: keep it on a private interface or behind an authenticating proxy.
 func (s *Server) AdminHandler() http.Handler {
 	r := s.engine()
 	r.GET("/healthz", s.healthz)
@@ -182,8 +183,14 @@ func (s *Server) adminRoutes(r *gin.Engine) {
 	r.GET("/docs", serveDoc("docs.html", "text/html; charset=utf-8"))
 	r.GET("/docs/redoc.standalone.js", serveDoc("redoc.standalone.js", "text/javascript; charset=utf-8"))
 	r.GET("/docs/redoc.LICENSE", serveDoc("redoc.LICENSE", "text/plain; charset=utf-8"))
+	consoleFiles := gin.WrapH(console.Handler())
+	for _, p := range []string{"/console", "/console/*path"} {
+		r.GET(p, consoleFiles)
+		r.HEAD(p, consoleFiles)
+	}
 
 	v1 := r.Group("/v1", s.h(s.authenticate))
+	v1.GET("/me", s.h(s.getMe))
 
 	sys := v1.Group("", s.h(requireSysadmin))
 	sys.POST("/tenants", s.h(s.createTenant))

@@ -1,0 +1,137 @@
+// Package console is the admin console: static ES modules (Preact, its hooks and htm, vendored by vendor.sh)
+// embedded in the binary and served under /console/ on the admin listener. It has no build step and no
+// backend of its own: the browser talks to the REST API under /v1 with the API token the user signs in with.
+package console
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+)
+
+// Prefix is the path the console is served under.
+const Prefix = "/console/"
+
+//go:embed static
+var static embed.FS
+
+// file is one embedded file, ready to answer.
+type file struct {
+	body        []byte
+	contentType string
+	etag        string
+}
+
+// contentTypes are the media types of the files the console holds, by extension; a file with another
+// extension is served as text/plain, which a browser never runs.
+var contentTypes = map[string]string{
+	".html": "text/html; charset=utf-8",
+	".js":   "text/javascript; charset=utf-8",
+	".mjs":  "text/javascript; charset=utf-8",
+	".css":  "text/css; charset=utf-8",
+	".map":  "application/json",
+	".svg":  "image/svg+xml",
+	".png":  "image/png",
+}
+
+// Handler serves the console under Prefix: index.html for Prefix itself, every other embedded file by its
+// path, a redirect from the prefix without its slash, and 404 for anything else. Every answer carries a strict
+// Content-Security-Policy (scripts only from the console's own files and its import map, nothing inline, no
+// framing, requests only to this origin) and is revalidated on every use (no-cache) against an ETag, the
+// file's SHA-256, so that a new binary's files are never mixed with an old one's.
+func Handler() http.Handler {
+	files, csp, err := load(static)
+	if err != nil {
+		panic(err) // the files are embedded: only a broken build gets here
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", csp)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		if r.URL.Path == strings.TrimSuffix(Prefix, "/") {
+			http.Redirect(w, r, Prefix, http.StatusMovedPermanently)
+			return
+		}
+		name, ok := strings.CutPrefix(r.URL.Path, Prefix)
+		if name == "" {
+			name = "index.html"
+		}
+		f, found := files[name]
+		if !ok || !found {
+			h.Set("Cache-Control", "no-store")
+			http.Error(w, "404 page not found", http.StatusNotFound)
+			return
+		}
+		h.Set("Content-Type", f.contentType)
+		h.Set("Cache-Control", "no-cache")
+		h.Set("ETag", f.etag)
+		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(f.body))
+	})
+}
+
+// load reads every file under static into a table by its path below static, and builds the
+// Content-Security-Policy, which allows index.html's import map by its hash.
+func load(fsys fs.FS) (map[string]file, string, error) {
+	files := make(map[string]file)
+	err := fs.WalkDir(fsys, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		body, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		ct, ok := contentTypes[path.Ext(p)]
+		if !ok {
+			ct = "text/plain; charset=utf-8"
+		}
+		sum := sha256.Sum256(body)
+		files[strings.TrimPrefix(p, "static/")] = file{body: body, contentType: ct,
+			etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	index, ok := files["index.html"]
+	if !ok {
+		return nil, "", fmt.Errorf("console: static/index.html is missing")
+	}
+	importMap, err := importMap(index.body)
+	if err != nil {
+		return nil, "", err
+	}
+	sum := sha256.Sum256(importMap)
+	csp := "default-src 'self'; script-src 'self' 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
+		"style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; " +
+		"form-action 'self'; frame-ancestors 'none'"
+	return files, csp, nil
+}
+
+// importMapOpen starts the one inline script index.html has; the browser hashes exactly the text between it
+// and the next </script>, which the policy then allows.
+const importMapOpen = `<script type="importmap">`
+
+// importMap returns the text of the import map in an HTML page: what the Content-Security-Policy allows by
+// its SHA-256 hash. A page without exactly one import map is an error.
+func importMap(page []byte) ([]byte, error) {
+	if bytes.Count(page, []byte(importMapOpen)) != 1 {
+		return nil, fmt.Errorf("console: index.html must hold exactly one %s", importMapOpen)
+	}
+	_, rest, _ := bytes.Cut(page, []byte(importMapOpen))
+	text, _, ok := bytes.Cut(rest, []byte("</script>"))
+	if !ok {
+		return nil, fmt.Errorf("console: index.html's import map is not closed")
+	}
+	return text, nil
+}
