@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base32"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -207,7 +208,19 @@ const (
 	// UnstorableBody is a body whose events the database refuses whatever the retry (see UnstorableError):
 	// kept whole instead, so that Meta stops sending it again.
 	UnstorableBody WebhookRejectKind = "unstorable_body"
+	// OversizedBody is a body with more updates than Meta sends in one POST (MaxWebhookUpdates): none of it is
+	// read past the limit nor stored as events; it is kept whole instead.
+	OversizedBody WebhookRejectKind = "oversized_body"
 )
+
+// MaxWebhookUpdates is how many updates one webhook POST may hold: at most this many entries, and this many
+// items in all their lists (messaging, standby, changes). Meta batches "a maximum of 1000 updates" in one POST
+// (Graph API, Webhooks: "Event Notifications"), and a Messenger entry holds one messaging item.
+const MaxWebhookUpdates = 1000
+
+// ErrTooManyUpdates is WebhookCodec.ParseBatch's error for a body with more updates than MaxWebhookUpdates,
+// found as the first one past the limit is met, before it or anything after it is read.
+var ErrTooManyUpdates = fmt.Errorf("more than %d updates, Meta's maximum for one webhook POST", MaxWebhookUpdates)
 
 // WebhookBatch is what a webhook POST holds: its events, and its malformed items (Kind MalformedItem, with
 // Location, Reason and Payload).
@@ -331,6 +344,7 @@ type WebhookCodec interface {
 	// ParseBatch returns every messaging item of every entry that is an event, with PageID, PSID, Kind, MID,
 	// Watermark, Timestamp, DedupKey, Text and Payload set, and every item that is not as a MalformedItem
 	// reject. A body that is not a webhook notification at all (not JSON, an object other than "page", entries
-	// that are not a list) is EINVALID.
+	// that are not a list) is EINVALID; a body with more than MaxWebhookUpdates entries or items is
+	// ErrTooManyUpdates.
 	ParseBatch(body []byte) (WebhookBatch, error)
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -17,7 +18,8 @@ var rejectReasons = []string{aicc.RejectMissing, aicc.RejectOtherAlgorithm, aicc
 // Results of webhook events, the label values of aicc_webhook_events_total. stored, duplicate, rejected_page
 // and unstorable (the events of a body the database refuses, kept aside whole) count events; malformed counts
 // the items kept aside as malformed, and a body that is not a notification at all as one; rejected_signature
-// counts requests, whose events are not known.
+// and oversized (a body with more updates than Meta sends in one POST, kept aside whole) count requests, whose
+// events are not known.
 const (
 	eventStored            = "stored"
 	eventDuplicate         = "duplicate"
@@ -25,10 +27,11 @@ const (
 	eventRejectedPage      = "rejected_page"
 	eventMalformed         = "malformed"
 	eventUnstorable        = "unstorable"
+	eventOversized         = "oversized"
 )
 
 var eventResults = []string{eventStored, eventDuplicate, eventRejectedSignature, eventRejectedPage, eventMalformed,
-	eventUnstorable}
+	eventUnstorable, eventOversized}
 
 // eventReceived is the body of the 200, as Meta's samples answer.
 var eventReceived = []byte("EVENT_RECEIVED")
@@ -42,6 +45,9 @@ var eventReceived = []byte("EVENT_RECEIVED")
 //     algorithm is checked over its raw bytes: a channel without a secret, a missing, malformed or
 //     other-algorithm header and a wrong signature are a 403 with an empty body;
 //   - a body that is not a Messenger notification at all is a 400;
+//   - a body with more updates than Meta sends in one POST (aicc.MaxWebhookUpdates entries, or items in all) is
+//     read no further than the first one past the limit, stores no event, and is kept aside whole and answered
+//     200 (see keepOversizedBody);
 //   - events for a Page that is not the channel's are left out (counted as rejected_page), the others
 //     stored in one transaction, duplicates skipped (counted), with each malformed item (an item that is no
 //     event, or of an entry without an id) kept aside for operators (GET /v1/webhook-rejects) and counted: a bad
@@ -91,6 +97,13 @@ func (s *Server) receiveWebhook(c *gin.Context) error {
 	s.metrics.signatureMatches[matched].Inc()
 
 	batch, err := s.Webhooks.ParseBatch(body)
+	if errors.Is(err, aicc.ErrTooManyUpdates) {
+		if err := s.keepOversizedBody(c, ch, body); err != nil {
+			return err
+		}
+		c.Data(http.StatusOK, "text/plain; charset=utf-8", eventReceived)
+		return nil
+	}
 	if err != nil {
 		if aicc.ErrorCode(err) == aicc.EINVALID {
 			s.metrics.webhookEvents[eventMalformed].Inc()

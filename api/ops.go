@@ -62,7 +62,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Help: "Meta webhook events by result: stored, duplicate (stored before), rejected_page (for a Page of " +
 			"another channel) and unstorable (refused by the database, their body kept aside whole) count events; " +
 			"malformed counts the items kept aside as malformed and the POSTs that are no notification at all (400); " +
-			"rejected_signature (403) counts POSTs.",
+			"rejected_signature (403) and oversized (more than 1000 updates, kept aside whole) count POSTs.",
 	}, []string{"result"}))
 	m.webhookEvents = map[string]prometheus.Counter{}
 	for _, r := range eventResults {

@@ -63,6 +63,30 @@ func asUnstorable(err error) *aicc.UnstorableError {
 	return nil
 }
 
+// keepOversizedBody keeps aside, whole, the body of a webhook POST for ch with more updates than Meta sends in
+// one POST (aicc.ErrTooManyUpdates), of which no event is stored: Meta never sends such a body, so it comes from
+// something else that holds the app secret (a replay tool, a proxy that merges POSTs), and whatever it is, a
+// retry would bring the same body again. Storing its first updates would read items past the limit to keep the
+// rest, and split one POST between the inbox and the rejects; kept whole, it is one row an operator can read
+// (GET /v1/webhook-rejects) and replay in parts. Meta, or the sender, is answered 200 so that it stops sending
+// it; when the body cannot be kept, the answer is 503, as for any store error.
+func (s *Server) keepOversizedBody(c *gin.Context, ch *webhookChannel, body []byte) error {
+	r := aicc.WebhookReject{
+		TenantID: ch.tenantID, ChannelID: ch.id, Kind: aicc.OversizedBody, Reason: aicc.ErrTooManyUpdates.Error(),
+		Payload: body, ReceivedAt: s.now(),
+	}
+	if _, err := s.Store.StoreWebhook(c.Request.Context(), nil, []aicc.WebhookReject{r}); err != nil {
+		if cause := asUnstorable(err); cause != nil {
+			err = cause // its class, not the driver's message
+		}
+		return s.webhookUnavailable(c, "keeping aside a webhook body with too many updates", err)
+	}
+	s.metrics.webhookEvents[eventOversized].Inc()
+	s.log(c).Error("webhook body kept aside: more updates than Meta sends in one POST", slog.String("channel_id", ch.id),
+		slog.Int("max_updates", aicc.MaxWebhookUpdates), slog.Int("bytes", len(body)))
+	return nil
+}
+
 // keepUnstorableBody keeps aside, whole, the body of a webhook POST for ch whose events (events of them) the
 // database refused with cause, which no retry of Meta's would change: Meta is answered 200 and stops sending
 // it, and operators find it in GET /v1/webhook-rejects. Only the cause's class is logged, never the driver's

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -154,6 +155,54 @@ func TestWebhookNotANotification(t *testing.T) {
 	assert.Equal(t, float64(3), h.metric(h.scrape(), `aicc_webhook_events_total{result="malformed"}`))
 }
 
+// TestWebhookUpdateLimit: a POST of Meta's maximum, 1000 updates, is stored; one update more, counted over
+// every entry's lists, and nothing of the body is stored: it is kept aside whole, answered 200 and counted.
+func TestWebhookUpdateLimit(t *testing.T) {
+	h := newHarness(t)
+	tn := h.newTenant("A")
+	ch := h.webhookChannel(tn, "fb_main", aicc.AlgorithmSHA256, "101")
+	mid := 0
+	// body has one entry per element of perEntry, each with that many messaging items and one standby item.
+	body := func(text string, perEntry ...int) string {
+		entries := make([]string, len(perEntry))
+		for i, n := range perEntry {
+			items := make([]string, n)
+			for j := range items {
+				mid++
+				items[j] = itemJSON(t, metatest.Text("101", "9001", fmt.Sprint("m_", mid), text, ts0+int64(mid)))
+			}
+			mid++
+			standby := itemJSON(t, metatest.Text("101", "9002", fmt.Sprint("m_", mid), text, ts0+int64(mid)))
+			entries[i] = `{"id":"101","time":1772445600000,"messaging":[` + strings.Join(items, ",") + `],"standby":[` + standby + `]}`
+		}
+		return `{"object":"page","entry":[` + strings.Join(entries, ",") + `]}`
+	}
+
+	requireReceived(t, h.postSigned(ch, body("fits", 249, 249, 249, 249)))
+	assert.Equal(t, aicc.MaxWebhookUpdates, h.undelivered(), "4 entries of 250 updates: all stored")
+
+	message := "CANARY-customer-message-" + hex.EncodeToString(aicc.RandomBytes(8))
+	over := body(message, 142, 142, 142, 142, 142, 142, 142)
+	requireReceived(t, h.postSigned(ch, over))
+	assert.Equal(t, aicc.MaxWebhookUpdates, h.undelivered(), "7 entries of 143 updates: none stored")
+	got := h.webhookRejects(tn.Admin, "")
+	require.Len(t, got, 1)
+	assert.Equal(t, "oversized_body", got[0].Kind)
+	assert.Empty(t, got[0].Location)
+	assert.Equal(t, "more than 1000 updates, Meta's maximum for one webhook POST", got[0].Reason)
+	assert.Equal(t, over, string(got[0].Payload), "the body as it came")
+	m := h.scrape()
+	assert.Equal(t, float64(1), h.metric(m, `aicc_webhook_events_total{result="oversized"}`))
+	assert.Equal(t, float64(aicc.MaxWebhookUpdates), h.metric(m, `aicc_webhook_events_total{result="stored"}`))
+	assert.Zero(t, h.metric(m, `aicc_webhook_events_total{result="malformed"}`))
+	assert.NotContains(t, h.logs.String(), message, "the body is not logged")
+
+	// Sent again, it is kept again: nothing tells a retry from a new body that no event of it was stored.
+	requireReceived(t, h.postSigned(ch, over))
+	assert.Len(t, h.webhookRejects(tn.Admin, ""), 2)
+	assert.Equal(t, aicc.MaxWebhookUpdates, h.undelivered())
+}
+
 // keylessStore stores events without their dedup key, as a codec that gave none would have them stored: the
 // database refuses them (a CHECK constraint), an error no retry fixes, on both databases.
 type keylessStore struct{ aicc.Store }
@@ -248,6 +297,17 @@ func TestWebhookUnstorableBodyNotKept(t *testing.T) {
 	assert.Contains(t, logs, "SQLSTATE 22021 (data exception)")
 	assert.Contains(t, logs, "connection refused", "why the body could not be kept either")
 	assert.NotContains(t, logs, "secret text", "the driver's message is not logged")
+}
+
+// A body with too many updates that cannot be kept aside either is a 503: Meta sends it again.
+func TestWebhookOversizedBodyNotKept(t *testing.T) {
+	h := newHarness(t, withServer(func(s *api.Server) { s.Store = refusingStore{s.Store} }))
+	tn := h.newTenant("A")
+	ch := h.webhookChannel(tn, "fb_main", aicc.AlgorithmSHA256, "101")
+	body := `{"object":"page","entry":[` + strings.Repeat(`{"id":"101"},`, aicc.MaxWebhookUpdates) + `{"id":"101"}]}`
+	requireError(t, h.postSigned(ch, body), http.StatusServiceUnavailable, aicc.EUNAVAILABLE)
+	assert.Zero(t, h.metric(h.scrape(), `aicc_webhook_events_total{result="oversized"}`))
+	assert.Contains(t, h.logs.String(), "keeping aside a webhook body with too many updates")
 }
 
 func TestWebhookRejectsList(t *testing.T) {

@@ -59,10 +59,13 @@ var eventKinds = map[EventKind]aicc.EventKind{
 // the order Meta sent them, and each malformed item as a MalformedItem reject (see ParseWebhook). The Page is
 // the entry's id; the customer (PSID) is the sender of an inbound event and the recipient of an echo, so that
 // both sides of a conversation land on the same one. Payload is the item as Meta sent it, a slice of body. A
-// body ParseWebhook refuses is EINVALID.
+// body ParseWebhook refuses is EINVALID, but for one with too many updates: aicc.ErrTooManyUpdates.
 func (Codec) ParseBatch(body []byte) (aicc.WebhookBatch, error) {
 	n, err := ParseWebhook(body)
-	if err != nil {
+	switch {
+	case errors.Is(err, aicc.ErrTooManyUpdates):
+		return aicc.WebhookBatch{}, aicc.ErrTooManyUpdates
+	case err != nil:
 		return aicc.WebhookBatch{}, notNotification()
 	}
 	b := aicc.WebhookBatch{Events: inboxEvents(n.Events)}

@@ -9,6 +9,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash"
 	"net/http"
@@ -188,6 +189,9 @@ const reasonNoID = "the entry has no id"
 // is an event, and each part of an entry that cannot be one as a MalformedItem (see there), ordered as the
 // events are: by entry, each entry's messaging items before its standby items. A body that is not JSON, whose
 // object is not "page" or whose entry is not an array is an error: it is not a Messenger notification at all.
+// So is a body with more than aicc.MaxWebhookUpdates entries, or items in all the entries' messaging, standby
+// and changes arrays: aicc.ErrTooManyUpdates (errors.Is), returned as the first one past the limit is met,
+// which is not read.
 //
 // The body is read once, by webhookDecoder: it checks the JSON syntax as encoding/json does, takes what an
 // Event needs and skips the rest; only a malformed part is read a second time, to check its syntax and find its
@@ -218,7 +222,7 @@ var listRank = map[string]int{"messaging": 0, "standby": 1, "": 2}
 // Keys of the objects ParseWebhook reads, by object; the values of other keys are checked and skipped.
 var (
 	notificationKeys = []string{"object", "entry"}
-	entryKeys        = []string{"id", "messaging", "standby"}
+	entryKeys        = []string{"id", "messaging", "standby", "changes"}
 	itemKeys         = []string{"sender", "recipient", "timestamp", "message", "postback", "delivery", "read", "reaction"}
 	partyKeys        = []string{"id"}
 	messageKeys      = []string{"mid", "text", "is_echo", "metadata", "quick_reply"}
@@ -237,7 +241,9 @@ func (d *webhookDecoder) notification() (*Notification, error) {
 			return d.readString(&n.Object)
 		}
 		return d.array(func() error {
-			entries++
+			if entries++; entries > aicc.MaxWebhookUpdates {
+				return aicc.ErrTooManyUpdates
+			}
 			return d.entry(entries-1, n)
 		})
 	})
@@ -268,11 +274,17 @@ func (d *webhookDecoder) entry(i int, n *Notification) error {
 		standby []Event
 	)
 	_, err := d.object(entryKeys, func(key string) error {
-		if key == "id" {
+		switch key {
+		case "id":
 			return keyError(key, d.readID(&id))
+		case "changes":
+			return d.changes()
 		}
 		j := 0
 		return keyError(key, d.array(func() error {
+			if err := d.update(); err != nil {
+				return err
+			}
 			d.space()
 			itemStart, itemDepth := d.off, d.depth
 			e, err := d.item()
@@ -292,7 +304,10 @@ func (d *webhookDecoder) entry(i int, n *Notification) error {
 			return nil
 		}))
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, aicc.ErrTooManyUpdates):
+		return err
+	case err != nil:
 		return d.malformedEntry(n, MalformedItem{Entry: i, Item: -1, Reason: err.Error()}, start, depth, first, firstMalformed)
 	}
 	if id == "" {
@@ -303,6 +318,29 @@ func (d *webhookDecoder) entry(i int, n *Notification) error {
 		n.Events[k].PageID = id
 	}
 	return nil
+}
+
+// update counts one more item of the body's lists, and fails with aicc.ErrTooManyUpdates when there are more
+// than aicc.MaxWebhookUpdates: before the item is read.
+func (d *webhookDecoder) update() error {
+	if d.updates++; d.updates > aicc.MaxWebhookUpdates {
+		return aicc.ErrTooManyUpdates
+	}
+	return nil
+}
+
+// changes skips an entry's changes (the updates of other Page fields than Messenger's), counting each item of
+// the array as an update; a value that is not an array is skipped as any unknown key's is.
+func (d *webhookDecoder) changes() error {
+	if d.next() != '[' {
+		return d.skip()
+	}
+	return d.array(func() error {
+		if err := d.update(); err != nil {
+			return err
+		}
+		return d.skip()
+	})
 }
 
 // malformedEntry keeps the entry at start, which reading as an entry failed with m.Reason, as one MalformedItem
@@ -324,7 +362,7 @@ func (d *webhookDecoder) entryWithoutID(i int, n *Notification, start, depth, fi
 	d.off, d.depth = start, depth
 	n.Events, n.Malformed = n.Events[:first], n.Malformed[:firstMalformed]
 	_, err := d.object(entryKeys, func(key string) error {
-		if key == "id" {
+		if key == "id" || key == "changes" {
 			return d.skip()
 		}
 		j := 0

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -446,6 +447,92 @@ func TestFakeGraphRawHTTP(t *testing.T) {
 	assert.Equal(t, pageID, srv.Sent()[0].PageID)
 }
 
+// TestParseWebhookUpdateLimit: a body holds at most aicc.MaxWebhookUpdates entries and as many items in all its
+// entries' lists; past that it is aicc.ErrTooManyUpdates, found before the first item past the limit is read.
+func TestParseWebhookUpdateLimit(t *testing.T) {
+	item := func(i int) string {
+		return `{"sender":{"id":"7001"},"recipient":{"id":"1"},"timestamp":1700000000000,"message":{"mid":"m_` + strconv.Itoa(i) + `","text":"hi"}}`
+	}
+	// entries builds a body of len(lists) entries, each entry's lists holding the given numbers of items.
+	entries := func(lists ...map[string]int) string {
+		var b strings.Builder
+		b.WriteString(`{"object":"page","entry":[`)
+		n := 0
+		for i, l := range lists {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			b.WriteString(`{"id":"1","time":1700000000000`)
+			for _, name := range []string{"messaging", "standby", "changes"} {
+				if _, ok := l[name]; !ok {
+					continue
+				}
+				b.WriteString(`,"` + name + `":[`)
+				for j := range l[name] {
+					if j > 0 {
+						b.WriteString(",")
+					}
+					n++
+					b.WriteString(item(n))
+				}
+				b.WriteString("]")
+			}
+			b.WriteString("}")
+		}
+		b.WriteString("]}")
+		return b.String()
+	}
+	many := func(n int, l map[string]int) []map[string]int {
+		out := make([]map[string]int, n)
+		for i := range out {
+			out[i] = l
+		}
+		return out
+	}
+	tests := []struct {
+		name   string
+		body   string
+		events int // -1: ErrTooManyUpdates
+	}{
+		{"1000 items in one entry", entries(map[string]int{"messaging": 1000}), 1000},
+		{"1001 items in one entry", entries(map[string]int{"messaging": 1001}), -1},
+		{"1000 entries of one item", entries(many(1000, map[string]int{"messaging": 1})...), 1000},
+		{"1001 entries of one item", entries(many(1001, map[string]int{"messaging": 1})...), -1},
+		{"1001 entries without items", entries(many(1001, map[string]int{})...), -1},
+		{"4 entries × 250 items, messaging and standby", entries(many(4, map[string]int{"messaging": 200, "standby": 50})...), 1000},
+		{"7 entries × 143 items", entries(many(7, map[string]int{"messaging": 100, "standby": 43})...), -1},
+		{"changes count, though not read", entries(map[string]int{"messaging": 1, "changes": 999}), 1},
+		{"one change too many", entries(map[string]int{"messaging": 1}, map[string]int{"changes": 1000}), -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n, err := meta.ParseWebhook([]byte(tt.body))
+			if tt.events < 0 {
+				require.ErrorIs(t, err, aicc.ErrTooManyUpdates)
+				assert.Nil(t, n)
+				_, err = meta.Codec{}.ParseBatch([]byte(tt.body))
+				assert.Equal(t, aicc.ErrTooManyUpdates, err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Len(t, n.Events, tt.events)
+			assert.Empty(t, n.Malformed)
+		})
+	}
+
+	// Nothing past the 1001st update is read: what follows it, not even JSON, makes no other error.
+	body := entries(map[string]int{"messaging": 1000})
+	cut := body[:len(body)-len("]}]}")] + `,{"sender":` + strings.Repeat("[", 20000) + `\x`
+	_, err := meta.ParseWebhook([]byte(cut))
+	require.ErrorIs(t, err, aicc.ErrTooManyUpdates)
+	_, err = meta.ParseWebhook([]byte(`{"object":"page","entry":[` + strings.Repeat(`{},`, 1000) + `x`))
+	require.ErrorIs(t, err, aicc.ErrTooManyUpdates)
+	// A changes value that is not an array is skipped, as before it was counted.
+	n, err := meta.ParseWebhook([]byte(`{"object":"page","entry":[{"id":"1","changes":{"field":"feed"},"messaging":[` + item(1) + `]}]}`))
+	require.NoError(t, err)
+	assert.Len(t, n.Events, 1)
+}
+
 // TestParseWebhookAsEncodingJSON: the one-pass decoder accepts and refuses what encoding/json, decoding the
 // body and then each item again, did, and takes the same values, on Meta's bodies and on odd ones.
 func TestParseWebhookAsEncodingJSON(t *testing.T) {
@@ -569,6 +656,9 @@ func parseWithEncodingJSON(body []byte) (*meta.Notification, error) {
 	if env.Object != "page" {
 		return nil, errors.New("not page")
 	}
+	if updates(env.Entry) > aicc.MaxWebhookUpdates {
+		return nil, aicc.ErrTooManyUpdates
+	}
 	n := &meta.Notification{Object: env.Object, Events: []meta.Event{}}
 	keep := func(i int, list string, j int, raw json.RawMessage) {
 		n.Malformed = append(n.Malformed, meta.MalformedItem{Entry: i, List: list, Item: j, Raw: raw})
@@ -652,6 +742,28 @@ func parseWithEncodingJSON(body []byte) (*meta.Notification, error) {
 		}
 	}
 	return n, nil
+}
+
+// updates is how many updates entries hold, as ParseWebhook counts them against aicc.MaxWebhookUpdates: the
+// entries, or the items of their messaging, standby and changes arrays, whichever are more. (ParseWebhook counts
+// the items of an entry of another shape up to where it sees that, which this does not: the two differ only on
+// a body near the limit with such an entry.)
+func updates(entries []json.RawMessage) int {
+	items := 0
+	for _, raw := range entries {
+		var lists map[string]json.RawMessage
+		if json.Unmarshal(raw, &lists) != nil {
+			continue
+		}
+		for key, list := range lists {
+			var elements []json.RawMessage
+			if slices.ContainsFunc([]string{"messaging", "standby", "changes"}, func(k string) bool { return strings.EqualFold(k, key) }) &&
+				json.Unmarshal(list, &elements) == nil {
+				items += len(elements)
+			}
+		}
+	}
+	return max(len(entries), items)
 }
 
 // isObject reports whether raw, a JSON value, is an object.

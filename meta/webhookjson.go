@@ -22,9 +22,10 @@ const maxDepth = 10000
 // webhookDecoder reads a webhook body in one pass. Each method that reads a value starts at off, skips
 // whitespace, reads one value and leaves off just past it; on an error off is where the error is.
 type webhookDecoder struct {
-	data  []byte
-	off   int
-	depth int // objects and arrays open around off
+	data    []byte
+	off     int
+	depth   int // objects and arrays open around off
+	updates int // items of the entries' lists met so far (see update)
 }
 
 // object reads an object, or null, and reports which it was; anything else is an error. For each member whose
