@@ -157,7 +157,7 @@ function Screen({ route, params, session }) {
     navigated = true;
   }, [mod]);
   if (!route.roles.includes(session.role)) {
-    return html`<h1 tabindex="-1">${route.title}</h1><${Notice} kind="warning">This screen is not for a
+    return html`<h1 tabindex="-1">${route.title}</h1><${Notice} kind="warning">This screen is not for a${' '}
       ${roleNames[session.role] || session.role} token. <a href=${home(session.role)}>Go to the start</a>.</${Notice}>`;
   }
   if (error) {

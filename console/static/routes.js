@@ -33,7 +33,8 @@ export const routes = [
     module: 'screens/exports.js', load: () => import('./screens/exports.js') },
   { pattern: '/directory', title: 'Directory', roles: tenantRoles,
     module: 'screens/directory.js', load: () => import('./screens/directory.js') },
-  { pattern: '/system', title: 'System', roles: ['sysadmin'],
+  // A tenant-admin manages its tenant's API tokens here, and sees nothing else of the System screen.
+  { pattern: '/system', title: 'System', roles: ['sysadmin', 'tenant-admin'],
     module: 'screens/system.js', load: () => import('./screens/system.js') },
 ];
 
@@ -43,6 +44,7 @@ export const nav = [
   { href: '#/exports', label: 'Exports', roles: tenantRoles },
   { href: '#/directory', label: 'Directory', roles: tenantRoles },
   { href: '#/system', label: 'System', roles: ['sysadmin'] },
+  { href: '#/system', label: 'API tokens', roles: ['tenant-admin'] },
 ];
 
 /** The route a role starts on. */
