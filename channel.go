@@ -116,11 +116,14 @@ type LastAgentMode struct {
 	WindowMinutes int  `json:"windowMinutes"`
 }
 
-// NoCustomerReplyEnd ends a session when the customer has not replied for TimeoutMinutes.
+// NoCustomerReplyEnd ends a session when the customer has not replied for TimeoutMinutes. With WorkTimeOnly
+// only the agents' working time counts (WorkSchedule.AddWorkingTime): a session left at the end of the working
+// day ends the next working morning, once the rest of the timeout has passed.
 type NoCustomerReplyEnd struct {
 	Enabled        bool   `json:"enabled"`
 	TimeoutMinutes int    `json:"timeoutMinutes"`
 	EndMessage     string `json:"endMessage,omitempty"`
+	WorkTimeOnly   bool   `json:"workTimeOnly"`
 }
 
 // NoAgentReplyTransfer moves a session to another skill queue when the agent has not replied in time.
@@ -321,6 +324,9 @@ func (b *BasicConfig) validate(fe FieldErrors, refs Refs, robotEnabled bool) {
 		}
 	} else {
 		checkLen(fe, "basic.noCustomerReplyEnd.endMessage", ncr.EndMessage, 0, maxNotificationTextLen)
+	}
+	if ncr.Enabled && ncr.WorkTimeOnly && len(b.WorkTime.Workday) == 0 && len(b.WorkTime.NonWorkday) == 0 {
+		fe.Add("basic.noCustomerReplyEnd.workTimeOnly", "needs working time: the work time has no segment, so no session would ever end")
 	}
 
 	nar := &b.NoAgentReply

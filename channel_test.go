@@ -103,6 +103,14 @@ func TestChannelValidateRules(t *testing.T) {
 		{"no-reply without end message", func(c *aicc.Channel) {
 			c.Basic.NoCustomerReply = aicc.NoCustomerReplyEnd{Enabled: true, TimeoutMinutes: 20}
 		}, "basic.noCustomerReplyEnd.endMessage"},
+		{"work-time-only end without work time", func(c *aicc.Channel) {
+			c.Basic.NoCustomerReply = aicc.NoCustomerReplyEnd{Enabled: true, TimeoutMinutes: 20, EndMessage: "bye", WorkTimeOnly: true}
+			c.Basic.WorkTime = aicc.WorkTime{}
+		}, "basic.noCustomerReplyEnd.workTimeOnly"},
+		{"work-time-only end", func(c *aicc.Channel) {
+			c.Basic.NoCustomerReply = aicc.NoCustomerReplyEnd{Enabled: true, TimeoutMinutes: 20, EndMessage: "bye", WorkTimeOnly: true}
+			c.Basic.WorkTime = aicc.WorkTime{NonWorkday: seg("10:00", "12:00")}
+		}, ""},
 		{"last agent window", func(c *aicc.Channel) { c.Basic.LastAgent.WindowMinutes = 10_081 }, "basic.lastAgentMode.windowMinutes"},
 		{"no-agent transfer without target", func(c *aicc.Channel) { c.Basic.NoAgentReply.Enabled = true }, "basic.noAgentReplyTransfer.targetSkillQueueId"},
 		{"session transfer unknown target", func(c *aicc.Channel) {

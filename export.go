@@ -11,7 +11,7 @@ const (
 	MaxExportRecords       = 100_000 // channels in one export
 	MaxExportFileRecords   = 2_000   // channels in one exported file
 	MaxExportSelection     = 10_000  // channel IDs in one request; more is an export with filters
-	ExportSchemaVersion    = 1       // the columns of exported files; raised when they change
+	ExportSchemaVersion    = 2       // the columns of exported files; raised when they change
 	DefaultExportRetention = 7 * 24 * time.Hour
 )
 

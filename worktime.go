@@ -156,6 +156,107 @@ func (s *WorkSchedule) At(t time.Time) (working bool, until time.Time) {
 	return false, time.Time{}
 }
 
+// AddWorkingTime returns the instant at which d of working time has passed since from: the working time of
+// [from, deadline) is d, so a span that starts or runs into non-working time is carried over to the next
+// working interval (a timer started at 16:50 with 20 minutes to go on a 09:00–17:00 workday is due at 09:10
+// of the next workday). A d that is not positive is due at from. ok is false when agents do not work d within
+// MaxWorkTimeHorizon of from: there is no working time ahead, or too little.
+func (s *WorkSchedule) AddWorkingTime(from time.Time, d time.Duration) (deadline time.Time, ok bool) {
+	return addWorkingTime(s.At, from, d, from.Add(MaxWorkTimeHorizon))
+}
+
+// WorkPlan is a WorkSchedule resolved to instants for a span of time: whether agents work at every instant of
+// [From, Through), and until when. It answers as the schedule it was made from, but needs no time zone to read,
+// so a workflow can keep it and read it in replay with the same answers whatever the zone rules on the worker:
+// the zone is resolved once, by whoever made the plan (WorkSchedule.Plan).
+type WorkPlan struct {
+	From    time.Time
+	Through time.Time
+	// Working are the working intervals of the plan, in order, not touching, in UTC; the first starts at From at
+	// the earliest. An End that is zero lasts past Through.
+	Working []Interval
+}
+
+// Plan resolves the schedule from from to at least to: the plan's Through is the first change of state at or
+// after to (the end of the working interval to falls in, or of the first one after it), or, when the state at
+// some point does not change within MaxWorkTimeHorizon, that point and the horizon. It costs one At for each
+// change of state in the span.
+func (s *WorkSchedule) Plan(from, to time.Time) WorkPlan {
+	p := WorkPlan{From: from.UTC()}
+	for t := from; ; {
+		working, next := s.At(t)
+		switch {
+		case next.IsZero(): // the state lasts past the horizon
+			if working {
+				p.Working = append(p.Working, Interval{Start: t.UTC()})
+			}
+			p.Through = t.Add(MaxWorkTimeHorizon).UTC()
+			return p
+		case working:
+			p.Working = append(p.Working, Interval{Start: t.UTC(), End: next.UTC()})
+			if !next.Before(to) {
+				p.Through = next.UTC()
+				return p
+			}
+		}
+		t = next
+	}
+}
+
+// Covers reports whether the plan says whether agents work at t.
+func (p *WorkPlan) Covers(t time.Time) bool { return !t.Before(p.From) && t.Before(p.Through) }
+
+// At answers as WorkSchedule.At for t the plan covers: whether agents work at t and until when (zero: not
+// within the plan). It answers false and a zero until for any other t.
+func (p *WorkPlan) At(t time.Time) (working bool, until time.Time) {
+	if !p.Covers(t) {
+		return false, time.Time{}
+	}
+	for _, iv := range p.Working {
+		switch {
+		case !iv.End.IsZero() && !t.Before(iv.End):
+			continue
+		case t.Before(iv.Start):
+			return false, iv.Start
+		default:
+			return true, iv.End
+		}
+	}
+	return false, time.Time{}
+}
+
+// AddWorkingTime answers as WorkSchedule.AddWorkingTime within the plan: ok is false when d of working time
+// does not pass before the plan's Through, or from is not covered.
+func (p *WorkPlan) AddWorkingTime(from time.Time, d time.Duration) (deadline time.Time, ok bool) {
+	if !p.Covers(from) {
+		return time.Time{}, false
+	}
+	return addWorkingTime(p.At, from, d, p.Through)
+}
+
+// addWorkingTime is AddWorkingTime over at, a schedule's answer to "working at t, and until when" (zero: not
+// before limit), giving up past limit.
+func addWorkingTime(at func(time.Time) (bool, time.Time), from time.Time, d time.Duration, limit time.Time) (time.Time, bool) {
+	t := from
+	for d > 0 {
+		working, until := at(t)
+		switch {
+		case working && (until.IsZero() || d <= until.Sub(t)):
+			t, d = t.Add(d), 0
+		case working:
+			t, d = until, d-until.Sub(t)
+		case until.IsZero():
+			return time.Time{}, false
+		default:
+			t = until
+		}
+		if t.After(limit) {
+			return time.Time{}, false
+		}
+	}
+	return t, true
+}
+
 // within returns x, or zero when it is past limit.
 func within(x, limit time.Time) time.Time {
 	if x.After(limit) {

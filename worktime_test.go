@@ -597,3 +597,142 @@ func requireInstant(tb testing.TB, want, got time.Time) {
 	tb.Helper()
 	require.True(tb, want.Equal(got), "want %s, got %s", want.Format(time.RFC3339Nano), got.Format(time.RFC3339Nano))
 }
+
+func TestAddWorkingTime(t *testing.T) {
+	weekend := &aicc.ServiceCalendar{ID: "cal_w", TimeZone: "UTC", WeeklyNonWorkingDays: []time.Weekday{time.Saturday, time.Sunday},
+		RestDates: []string{"2026-05-04"}, MakeUpWorkDates: []string{"2026-05-09"}}
+	berlin := &aicc.ServiceCalendar{ID: "cal_b", TimeZone: "Europe/Berlin"}
+	tests := []struct {
+		name     string
+		workday  string
+		cal      *aicc.ServiceCalendar
+		from     string
+		d        time.Duration
+		deadline string // "" when there is no such instant
+	}{
+		{"within the interval", "09:00-17:00", nil, "2026-05-01T10:00:00Z", 30 * time.Minute, "2026-05-01T10:30:00Z"},
+		{"to the interval's very end", "09:00-17:00", nil, "2026-05-01T16:30:00Z", 30 * time.Minute, "2026-05-01T17:00:00Z"},
+		{"over the night", "09:00-17:00", nil, "2026-05-01T16:45:00Z", 30 * time.Minute, "2026-05-02T09:15:00Z"},
+		{"from the night", "09:00-17:00", nil, "2026-05-01T20:00:00Z", 30 * time.Minute, "2026-05-02T09:30:00Z"},
+		{"over the lunch break", "09:00-12:00,13:00-17:00", nil, "2026-05-01T11:50:00Z", 20 * time.Minute, "2026-05-01T13:10:00Z"},
+		{"over the weekend, a rest date and to a make-up date", "09:00-17:00", weekend, "2026-05-01T16:50:00Z",
+			20 * time.Minute, "2026-05-05T09:10:00Z"},
+		{"across midnight", "00:00-01:00,22:00-24:00", nil, "2026-05-01T23:50:00Z", 30 * time.Minute, "2026-05-02T00:20:00Z"},
+		{"always working", "00:00-24:00", nil, "2026-05-01T23:50:00Z", time.Hour, "2026-05-02T00:50:00Z"},
+		{"nothing to add", "09:00-17:00", nil, "2026-05-01T20:00:00Z", 0, "2026-05-01T20:00:00Z"},
+		{"never working", "", nil, "2026-05-01T20:00:00Z", time.Minute, ""},
+		// Berlin springs forward on 2026-03-29: 02:00-04:00 lasts one real hour that day.
+		{"over a DST gap", "02:00-04:00", berlin, "2026-03-29T01:30:00+02:00", 90 * time.Minute, "2026-03-30T02:30:00+02:00"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := mustSchedule(t, tt.workday, "", tt.cal)
+			deadline, ok := s.AddWorkingTime(mustTime(t, tt.from), tt.d)
+			if tt.deadline == "" {
+				require.False(t, ok, "deadline %s", deadline)
+				return
+			}
+			require.True(t, ok)
+			requireInstant(t, mustTime(t, tt.deadline), deadline)
+		})
+	}
+}
+
+// The working time between from and AddWorkingTime's deadline, as Intervals lists it, is what was added, and
+// the deadline is the first such instant: agents work just before it.
+func TestAddWorkingTimeAgreesWithIntervals(t *testing.T) {
+	r := rand.New(rand.NewPCG(14, 1))
+	for i := range 300 {
+		loc, err := time.LoadLocation(propertyZones[r.IntN(len(propertyZones))])
+		require.NoError(t, err)
+		from := time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(r.Int64N(int64(365 * 24 * time.Hour))))
+		s := randomSchedule(t, r, loc, from)
+		d := time.Duration(1+r.IntN(600)) * time.Minute
+		deadline, ok := s.AddWorkingTime(from, d)
+		if !ok {
+			continue
+		}
+		require.True(t, deadline.After(from), "case %d", i)
+		if deadline.Sub(from) > aicc.MaxWorkTimeRange {
+			continue
+		}
+		ivs, err := s.Intervals(from, deadline)
+		require.NoError(t, err)
+		var worked time.Duration
+		for _, iv := range ivs {
+			worked += iv.End.Sub(iv.Start)
+		}
+		require.Equal(t, d, worked, "case %d: working time from %s to %s", i, from, deadline)
+		working, _ := s.At(deadline.Add(-time.Second))
+		require.True(t, working, "case %d: not working just before the deadline %s", i, deadline)
+	}
+}
+
+// A plan answers At and AddWorkingTime as its schedule does, everywhere it covers, and covers at least the
+// span it was made for.
+func TestWorkPlanAgreesWithTheSchedule(t *testing.T) {
+	r := rand.New(rand.NewPCG(14, 2))
+	for i := range 200 {
+		loc, err := time.LoadLocation(propertyZones[r.IntN(len(propertyZones))])
+		require.NoError(t, err)
+		from := time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(r.Int64N(int64(365 * 24 * time.Hour))))
+		s := randomSchedule(t, r, loc, from)
+		to := from.Add(14 * 24 * time.Hour)
+		p := s.Plan(from, to)
+		require.True(t, p.Covers(from) && p.Covers(to.Add(-time.Nanosecond)), "case %d: plan %s to %s", i, p.From, p.Through)
+		for range 20 {
+			at := p.From.Add(time.Duration(r.Int64N(int64(p.Through.Sub(p.From)))))
+			wantWorking, wantUntil := s.At(at)
+			working, until := p.At(at)
+			require.Equal(t, wantWorking, working, "case %d: working at %s", i, at)
+			if wantUntil.IsZero() || wantUntil.After(p.Through) {
+				require.True(t, until.IsZero() || !until.Before(p.Through), "case %d: until %s at %s", i, until, at)
+			} else {
+				requireInstant(t, wantUntil, until)
+			}
+			d := time.Duration(1+r.IntN(120)) * time.Minute
+			want, wantOK := s.AddWorkingTime(at, d)
+			got, ok := p.AddWorkingTime(at, d)
+			if ok {
+				require.True(t, wantOK, "case %d", i)
+				requireInstant(t, want, got)
+			} else if wantOK {
+				require.False(t, want.Before(p.Through), "case %d: %s is within the plan, which missed it", i, want)
+			}
+		}
+		for j, iv := range p.Working {
+			require.Equal(t, time.UTC, iv.Start.Location())
+			if j > 0 {
+				require.True(t, p.Working[j-1].End.Before(iv.Start), "case %d: intervals %d and %d touch", i, j-1, j)
+			}
+		}
+	}
+}
+
+func TestWorkPlanEdges(t *testing.T) {
+	from := mustTime(t, "2026-05-01T12:00:00Z") // a Friday
+	weekdays := &aicc.ServiceCalendar{ID: "cal_w", TimeZone: "UTC", WeeklyNonWorkingDays: []time.Weekday{time.Saturday, time.Sunday}}
+	p := mustSchedule(t, "09:00-17:00", "", weekdays).Plan(from, from.Add(72*time.Hour))
+	require.Equal(t, []string{
+		"2026-05-01T12:00:00Z/2026-05-01T17:00:00Z", "2026-05-04T09:00:00Z/2026-05-04T17:00:00Z",
+	}, formatIntervals(p.Working), "from the middle of an interval to the end of the first one past the span")
+	requireInstant(t, mustTime(t, "2026-05-04T17:00:00Z"), p.Through)
+	_, ok := p.AddWorkingTime(mustTime(t, "2026-05-04T16:00:00Z"), 2*time.Hour)
+	require.False(t, ok, "past the plan")
+	deadline, ok := p.AddWorkingTime(mustTime(t, "2026-05-01T16:45:00Z"), 30*time.Minute)
+	require.True(t, ok)
+	requireInstant(t, mustTime(t, "2026-05-04T09:15:00Z"), deadline)
+	working, _ := p.At(from.Add(-time.Second))
+	require.False(t, working, "before the plan")
+
+	always := mustSchedule(t, "00:00-24:00", "", nil).Plan(from, from.Add(time.Hour))
+	require.Equal(t, []aicc.Interval{{Start: from}}, always.Working)
+	working, until := always.At(from.Add(time.Hour))
+	require.True(t, working)
+	require.True(t, until.IsZero())
+
+	never := mustSchedule(t, "", "", nil).Plan(from, from.Add(time.Hour))
+	require.Empty(t, never.Working)
+	_, ok = never.AddWorkingTime(from, time.Minute)
+	require.False(t, ok)
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"go.temporal.io/sdk/activity"
+
 	"github.com/aiccfb/aicc"
 )
 
@@ -64,13 +66,23 @@ func (a *Activities) HasUnappliedInbox(ctx context.Context, in UnappliedInboxInp
 type ConversationSettingsInput struct {
 	TenantID  string
 	ChannelID string
+	// PlanFrom, when set, asks for the agents' working time from then to PlanTo (zero: WorkPlanSpan later) as a
+	// WorkPlan, which the workflow reads without a time zone. Runs begun before the plans leave it zero and build
+	// a schedule of their own.
+	PlanFrom time.Time
+	PlanTo   time.Time
 }
+
+// WorkPlanSpan is how far ahead of the workflow's time the settings' WorkPlan reaches at least.
+const WorkPlanSpan = 14 * 24 * time.Hour
 
 // ConversationSettings are the parts of a channel's configuration a conversation's workflow acts on.
 type ConversationSettings struct {
-	// NoCustomerReplyEnabled ends a session when the customer has not written for NoCustomerReplyTimeout.
-	NoCustomerReplyEnabled bool
-	NoCustomerReplyTimeout time.Duration
+	// NoCustomerReplyEnabled ends a session when the customer has not written for NoCustomerReplyTimeout; of
+	// the agents' working time only, with NoCustomerReplyWorkTimeOnly.
+	NoCustomerReplyEnabled      bool
+	NoCustomerReplyTimeout      time.Duration
+	NoCustomerReplyWorkTimeOnly bool
 	// EndMessage is sent to the customer when the session ends that way; "" sends nothing.
 	EndMessage string
 
@@ -88,6 +100,10 @@ type ConversationSettings struct {
 	WorkTime         aicc.WorkTime
 	Calendar         *aicc.ServiceCalendar
 	NonWorkingNotice string
+	// WorkPlan is WorkTime on Calendar resolved in the calendar's zone from the input's PlanFrom to its PlanTo at
+	// least; nil when it was not asked for, or when the work time or the zone is broken (agents then count as
+	// always working).
+	WorkPlan *aicc.WorkPlan
 	// LastAgentWindow, when positive, offers a returning customer to their last agent within that time.
 	LastAgentWindow time.Duration
 	// NoAgentReplyTimeout, when positive, transfers a waiting customer to NoAgentReplyQueueID after that long
@@ -110,15 +126,16 @@ func (a *Activities) LoadConversationSettings(ctx context.Context, in Conversati
 	}
 	b, r := ch.Basic, ch.Robot
 	s := ConversationSettings{
-		NoCustomerReplyEnabled: b.NoCustomerReply.Enabled,
-		NoCustomerReplyTimeout: minutesOr(b.NoCustomerReply.TimeoutMinutes, aicc.DefaultNoCustomerReplyMinutes),
-		EndMessage:             b.NoCustomerReply.EndMessage,
-		Robot:                  r.Robot.Enabled,
-		RobotAccessCode:        r.Robot.AccessCode,
-		TransferKeywords:       b.TransferKeywords,
-		QueueID:                b.SkillQueueID,
-		WorkTime:               b.WorkTime,
-		NonWorkingNotice:       b.NonWorkingTimeNotice,
+		NoCustomerReplyEnabled:      b.NoCustomerReply.Enabled,
+		NoCustomerReplyTimeout:      minutesOr(b.NoCustomerReply.TimeoutMinutes, aicc.DefaultNoCustomerReplyMinutes),
+		EndMessage:                  b.NoCustomerReply.EndMessage,
+		NoCustomerReplyWorkTimeOnly: b.NoCustomerReply.WorkTimeOnly,
+		Robot:                       r.Robot.Enabled,
+		RobotAccessCode:             r.Robot.AccessCode,
+		TransferKeywords:            b.TransferKeywords,
+		QueueID:                     b.SkillQueueID,
+		WorkTime:                    b.WorkTime,
+		NonWorkingNotice:            b.NonWorkingTimeNotice,
 	}
 	if b.LastAgent.Enabled {
 		s.LastAgentWindow = minutesOr(b.LastAgent.WindowMinutes, aicc.DefaultLastAgentWindowMinutes)
@@ -150,7 +167,31 @@ func (a *Activities) LoadConversationSettings(ctx context.Context, in Conversati
 			return ConversationSettings{}, domainError(err)
 		}
 	}
+	if !in.PlanFrom.IsZero() {
+		to := in.PlanTo
+		if to.IsZero() {
+			to = in.PlanFrom.Add(WorkPlanSpan)
+		}
+		s.WorkPlan = workPlan(ctx, s.WorkTime, s.Calendar, in.PlanFrom, to)
+	}
 	return s, nil
+}
+
+// workPlan resolves the work time on the calendar from from to to at least: the one place a
+// conversation's time zone is loaded, from this worker's zone database, and recorded in the workflow's history
+// with the settings. A zone or work time that is broken is logged, and gives no plan.
+func workPlan(ctx context.Context, wt aicc.WorkTime, cal *aicc.ServiceCalendar, from, to time.Time) *aicc.WorkPlan {
+	loc, err := aicc.CalendarLocation(cal)
+	var s *aicc.WorkSchedule
+	if err == nil {
+		s, err = aicc.NewWorkSchedule(wt, cal, loc)
+	}
+	if err != nil {
+		activity.GetLogger(ctx).Warn("The channel's work time or calendar zone is invalid; agents count as always working", "Error", err)
+		return nil
+	}
+	p := s.Plan(from, to)
+	return &p
 }
 
 // minutesOr is minutes as a duration, or fallback minutes when minutes is not positive.

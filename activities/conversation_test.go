@@ -177,6 +177,9 @@ func TestLoadConversationSettings(t *testing.T) {
 			activities.ConversationSettings{NoCustomerReplyTimeout: 20 * time.Minute, EndMessage: "Bye"}},
 		{"no timeout", aicc.NoCustomerReplyEnd{Enabled: true},
 			activities.ConversationSettings{NoCustomerReplyEnabled: true, NoCustomerReplyTimeout: aicc.DefaultNoCustomerReplyMinutes * time.Minute}},
+		{"work time only", aicc.NoCustomerReplyEnd{Enabled: true, TimeoutMinutes: 30, EndMessage: "Bye", WorkTimeOnly: true},
+			activities.ConversationSettings{NoCustomerReplyEnabled: true, NoCustomerReplyTimeout: 30 * time.Minute, EndMessage: "Bye",
+				NoCustomerReplyWorkTimeOnly: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, _, _ := newConversationFixture(t)
@@ -188,6 +191,28 @@ func TestLoadConversationSettings(t *testing.T) {
 			assert.Equal(t, tc.want, got)
 		})
 	}
+
+	// Asked for a plan, the activity resolves the work time from PlanFrom to PlanTo (WorkPlanSpan without one).
+	t.Run("work plan", func(t *testing.T) {
+		f, _, _ := newConversationFixture(t)
+		f.store.channels["ch_1"].Basic.WorkTime = aicc.WorkTime{Workday: []aicc.TimeSegment{{Start: "09:00", End: "17:00"}}}
+		from := time.Date(2026, time.May, 1, 12, 0, 0, 0, time.UTC)
+		for _, to := range []time.Time{{}, from.Add(24 * time.Hour)} {
+			v, err := f.env.ExecuteActivity(f.acts.LoadConversationSettings,
+				activities.ConversationSettingsInput{TenantID: "ten_1", ChannelID: "ch_1", PlanFrom: from, PlanTo: to})
+			require.NoError(t, err)
+			var got activities.ConversationSettings
+			require.NoError(t, v.Get(&got))
+			require.NotNil(t, got.WorkPlan)
+			want := to
+			if want.IsZero() {
+				want = from.Add(activities.WorkPlanSpan)
+			}
+			assert.True(t, got.WorkPlan.From.Equal(from))
+			assert.True(t, got.WorkPlan.Through.Equal(want.Add(5*time.Hour)), "through %s", got.WorkPlan.Through) // 17:00
+			assert.Equal(t, aicc.Interval{Start: from, End: from.Add(5 * time.Hour)}, got.WorkPlan.Working[0])
+		}
+	})
 
 	t.Run("channel gone", func(t *testing.T) {
 		f, _, _ := newConversationFixture(t)

@@ -35,6 +35,12 @@ func (s *Server) assignConversation(c *gin.Context) error {
 	return s.agentRequest(c, "assigned", workflows.AssignConversation)
 }
 
+// declineConversation declines the offer of the conversation to the customer's last agent, who alone may: it
+// goes to the skill queue at once.
+func (s *Server) declineConversation(c *gin.Context) error {
+	return s.agentRequest(c, "declined", workflows.DeclineConversation)
+}
+
 // closeConversation ends the conversation; the customer's next message opens a new session.
 func (s *Server) closeConversation(c *gin.Context) error {
 	return s.agentRequest(c, "closed", workflows.CloseConversation)

@@ -49,6 +49,7 @@ var statuses = map[string]int{
 	// The conversation's state or the channel's settings stand in the way of an agent's request.
 	aicc.ECONVERSATIONENDED:  http.StatusConflict,
 	aicc.ENOTASSIGNED:        http.StatusConflict,
+	aicc.ENOTOFFERED:         http.StatusConflict,
 	aicc.ETRANSFERNOTALLOWED: http.StatusConflict,
 	// Meta refused a call: the administrator's input (token, permissions, Page) has to change.
 	aicc.EMETATOKENINVALID:    http.StatusUnprocessableEntity,

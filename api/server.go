@@ -245,6 +245,7 @@ func (s *Server) adminRoutes(r *gin.Engine) {
 	t.POST("/conversations/:conversationID/messages", s.h(s.sendAgentMessage))
 	t.POST("/conversations/:conversationID/transfer", s.h(s.transferConversation))
 	t.POST("/conversations/:conversationID/close", s.h(s.closeConversation))
+	t.POST("/conversations/:conversationID/decline", s.h(s.declineConversation))
 	t.GET("/conversations/:conversationID/suggestions", s.h(s.getSuggestions))
 	t.GET("/dead-letters", s.h(s.listDeadLetters))
 	t.POST("/dead-letters/:eventID/retry", s.h(s.retryDeadLetter))

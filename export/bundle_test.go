@@ -31,7 +31,7 @@ func TestEncodeManifest(t *testing.T) {
 		},
 	}
 	want := `{
-  "schemaVersion": 1,
+  "schemaVersion": 2,
   "exportId": "exp_1",
   "createdAt": "2024-05-06T07:08:09.0000005Z",
   "format": "csv",

@@ -44,6 +44,9 @@ var columns = []column{
 		return strconv.Itoa(r.Basic.NoCustomerReply.TimeoutMinutes)
 	}},
 	{"no_customer_reply_end_message", func(r *aicc.ExportRecord) string { return r.Basic.NoCustomerReply.EndMessage }},
+	{"no_customer_reply_work_time_only", func(r *aicc.ExportRecord) string {
+		return strconv.FormatBool(r.Basic.NoCustomerReply.WorkTimeOnly)
+	}},
 	{"no_agent_reply_enabled", func(r *aicc.ExportRecord) string { return strconv.FormatBool(r.Basic.NoAgentReply.Enabled) }},
 	{"no_agent_reply_timeout_seconds", func(r *aicc.ExportRecord) string {
 		return strconv.Itoa(r.Basic.NoAgentReply.TimeoutSeconds)

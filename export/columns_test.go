@@ -35,7 +35,7 @@ func sampleRecords() []aicc.ExportRecord {
 				},
 				ServiceCalendarID: "cal_1", NonWorkingTimeNotice: awkward,
 				LastAgent:       aicc.LastAgentMode{Enabled: true, WindowMinutes: 1440},
-				NoCustomerReply: aicc.NoCustomerReplyEnd{Enabled: true, TimeoutMinutes: 20, EndMessage: "Bye, \"friend\"\r\n"},
+				NoCustomerReply: aicc.NoCustomerReplyEnd{Enabled: true, TimeoutMinutes: 20, EndMessage: "Bye, \"friend\"\r\n", WorkTimeOnly: true},
 				NoAgentReply: aicc.NoAgentReplyTransfer{
 					Enabled: true, TimeoutSeconds: 60, TargetSkillQueueID: "sq_2", Notice: "\tTransferring…",
 				},
@@ -103,6 +103,7 @@ func TestRow(t *testing.T) {
 		"no_customer_reply_enabled":                   "true",
 		"no_customer_reply_timeout_minutes":           "20",
 		"no_customer_reply_end_message":               "Bye, \"friend\"\r\n",
+		"no_customer_reply_work_time_only":            "true",
 		"no_agent_reply_enabled":                      "true",
 		"no_agent_reply_timeout_seconds":              "60",
 		"no_agent_reply_target_skill_queue_id":        "sq_2",
@@ -137,7 +138,7 @@ func TestRow(t *testing.T) {
 
 func TestColumnsAreDistinctAndReadable(t *testing.T) {
 	cols := export.Columns()
-	require.Len(t, cols, 35) // a change of the columns is a new aicc.ExportSchemaVersion
+	require.Len(t, cols, 36) // a change of the columns is a new aicc.ExportSchemaVersion
 	require.Len(t, export.Row(aicc.ExportRecord{}), len(cols))
 	seen := map[string]bool{}
 	for _, c := range cols {

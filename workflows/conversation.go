@@ -94,7 +94,8 @@ type conversationImpl struct {
 	cancelTimer workflow.CancelFunc
 
 	// The conversation runtime (ConversationRevision and later).
-	schedule   *aicc.WorkSchedule // when agents work; nil: always
+	schedule   *aicc.WorkSchedule // when agents work, on runs before workPlanRevision; nil: always
+	plan       *aicc.WorkPlan     // when agents work, from workPlanRevision on; nil: always
 	settingsAt time.Time          // when the settings were read
 	ready      bool               // the conversation and its settings are loaded
 	unrouted   []string           // the texts of customer messages applied and not routed yet
@@ -128,7 +129,6 @@ func (wf *conversationImpl) setup(ctx workflow.Context, in ConversationInput) er
 	}
 
 	var a *activities.Activities
-	settingsIn := activities.ConversationSettingsInput{TenantID: in.TenantID, ChannelID: in.ChannelID}
 	var loaded workflow.Future
 	if in.State != nil {
 		wf.state = *in.State
@@ -141,7 +141,8 @@ func (wf *conversationImpl) setup(ctx workflow.Context, in ConversationInput) er
 			return err
 		}
 	}
-	settings := wf.database(ctx, a.LoadConversationSettings, settingsIn)
+	// A run that continues as new may carry a no-customer-reply timer started before it (settingsInput).
+	settings := wf.database(ctx, a.LoadConversationSettings, wf.settingsInput(workflow.Now(ctx)))
 	if wf.local && loaded != nil {
 		if err := loaded.Get(ctx, &wf.state.Conversation); err != nil {
 			return err
@@ -202,6 +203,9 @@ func (wf *conversationImpl) run(ctx workflow.Context) error {
 		}
 		if wf.historyFull(ctx) {
 			return wf.continueAsNew(ctx)
+		}
+		if err := wf.refreshPlan(ctx); err != nil {
+			return err
 		}
 
 		now := workflow.Now(ctx)
@@ -368,21 +372,50 @@ func eventTime(ctx workflow.Context, s InboxEventSignal) time.Time {
 
 // endDeadline returns when the session ends for want of a customer reply, and false when no such end is
 // pending: the end is off, the conversation is ended, or this conversation's workflow has not seen a customer
-// message (a run restored from the read model waits for the next one rather than end a session at once).
+// message (a run restored from the read model waits for the next one rather than end a session at once). With
+// the channel's work-time-only option the timeout counts the agents' working time alone, and no end is pending
+// while no working time lies ahead within the schedule's horizon.
 func (wf *conversationImpl) endDeadline() (time.Time, bool) {
-	from := wf.state.LastCustomerSeenAt
-	if wf.runtime() {
-		// The customer has not replied to the last message sent to them; one waiting for an agent is not ended.
-		if !wf.state.WaitingSince.IsZero() {
-			return time.Time{}, false
-		}
-		from = later(from, wf.state.LastSentAt)
+	at, pending, _ := wf.endDue()
+	return at, pending
+}
+
+// endDue is endDeadline, and whether the deadline is final: not when the work-time-only timeout runs past the
+// work plan, when the deadline is the instant the run reads a new plan (planStale) to look again.
+func (wf *conversationImpl) endDue() (at time.Time, pending, final bool) {
+	from := wf.endFrom()
+	if wf.runtime() && !wf.state.WaitingSince.IsZero() {
+		return time.Time{}, false, false // a customer waiting for an agent is not ended
 	}
 	if !wf.settings.NoCustomerReplyEnabled || wf.settings.NoCustomerReplyTimeout <= 0 ||
 		wf.state.Conversation.Status != aicc.ConversationOpen || from.IsZero() {
-		return time.Time{}, false
+		return time.Time{}, false, false
 	}
-	return later(from.Add(wf.settings.NoCustomerReplyTimeout), wf.heldUntil), true
+	due, timeout := from.Add(wf.settings.NoCustomerReplyTimeout), wf.settings.NoCustomerReplyTimeout
+	switch {
+	case !wf.settings.NoCustomerReplyWorkTimeOnly:
+	case wf.plan != nil:
+		// The working time before the plan's start (workPlanLookback ago at the earliest) is not counted.
+		var ok bool
+		if due, ok = wf.plan.AddWorkingTime(later(from, wf.plan.From), timeout); !ok {
+			return later(wf.plan.Through.Add(-workPlanLookahead), wf.settingsAt.Add(settingsMaxAge)), true, false
+		}
+	case wf.schedule != nil:
+		var ok bool
+		if due, ok = wf.schedule.AddWorkingTime(from, timeout); !ok {
+			return time.Time{}, false, false // no working time ahead: nothing counts towards the end
+		}
+	}
+	return later(due, wf.heldUntil), true, true
+}
+
+// endFrom is when the no-customer-reply timeout starts: when the workflow applied the customer's last message,
+// or, in the runtime, sent the customer a message later (the customer has not replied to it).
+func (wf *conversationImpl) endFrom() time.Time {
+	if wf.runtime() {
+		return later(wf.state.LastCustomerSeenAt, wf.state.LastSentAt)
+	}
+	return wf.state.LastCustomerSeenAt
 }
 
 // later returns the later of a and b.

@@ -29,10 +29,18 @@ type ConversationInput struct {
 	Revision int
 }
 
-// ConversationRevision is the Revision of the conversation runtime: messages are routed to the robot, the
-// queue or an agent, and the channel's timers act. Passing the revision in the input, rather than asking
-// workflow.GetVersion, costs a new run no marker and no search-attribute update.
-const ConversationRevision = 1
+// The revisions of Conversation. Passing the revision in the input, rather than asking workflow.GetVersion,
+// costs a new run no marker and no search-attribute update.
+const (
+	// runtimeRevision is the conversation runtime: messages are routed to the robot, the queue or an agent, and
+	// the channel's timers act. Its runs build the work schedule in the workflow, from the worker's zone rules.
+	runtimeRevision = 1
+	// workPlanRevision takes the agents' working time from the settings activity, resolved to instants
+	// (aicc.WorkPlan): the workflow loads no time zone, so replay does not depend on a worker's zone database.
+	workPlanRevision = 2
+	// ConversationRevision is the revision of runs started now.
+	ConversationRevision = workPlanRevision
+)
 
 // ConversationWorkflowType is the name Conversation is registered under; the dispatcher starts it by this name.
 const ConversationWorkflowType = "Conversation"
@@ -78,6 +86,7 @@ const (
 	UpdateAgentMessage = "agent-message" // AgentMessageRequest, returning AgentMessageResult
 	UpdateTransfer     = "transfer"      // TransferRequest
 	UpdateClose        = "close"         // AgentRequest
+	UpdateDecline      = "decline"       // AgentRequest: the last agent declines the offer
 )
 
 // AgentRequest names the agent who assigns a conversation to themself or closes it.

@@ -27,23 +27,31 @@ import (
 //   - With the queue or an agent, a customer message no agent has answered starts the no-agent-reply timer:
 //     when it fires the conversation goes to the channel's target queue with its notice (once: not from the
 //     target queue itself). An agent's reply, through the API or from the Page (an echo), stops it.
-//   - An offer to the last agent lapses after the queue's max wait: the conversation goes to the queue.
-//   - Agents assign, reply, transfer (to the channel's session-transfer targets) and close through Updates.
+//   - An offer to the last agent lapses after the queue's max wait, or the agent declines it: the conversation
+//     goes to the queue.
+//   - Agents assign, reply, transfer (to the channel's session-transfer targets), close and decline an offer
+//     through Updates.
 //   - Every message the workflow sends goes through SendConversationMessage, once per OutboundID.
+//   - When agents work comes, from workPlanRevision on, from the settings activity as an aicc.WorkPlan of two
+//     weeks, read again when less than workPlanLookahead of it is left: the workflow loads no time zone.
 
 // Why a conversation went to a queue, the label of aicc_conversation_transfers_total.
 const (
-	transferNew          = "new"               // robot off: a new session goes to the queue
-	transferKeyword      = "keyword"           // the customer wrote a transfer keyword
-	transferRobot        = "robot"             // the robot handed it over
-	transferRobotDown    = "robot_unavailable" // the robot did not answer
-	transferOfferLapsed  = "offer_lapsed"      // the last agent did not take it within the queue's max wait
-	transferNoAgentReply = "no_agent_reply"    // session transfer due to no agent reply
-	transferAgent        = "agent"             // an agent transferred it
+	transferNew           = "new"               // robot off: a new session goes to the queue
+	transferKeyword       = "keyword"           // the customer wrote a transfer keyword
+	transferRobot         = "robot"             // the robot handed it over
+	transferRobotDown     = "robot_unavailable" // the robot did not answer
+	transferOfferLapsed   = "offer_lapsed"      // the last agent did not take it within the queue's max wait
+	transferOfferDeclined = "offer_declined"    // the last agent declined it
+	transferNoAgentReply  = "no_agent_reply"    // session transfer due to no agent reply
+	transferAgent         = "agent"             // an agent transferred it
 )
 
 // runtime reports whether the run follows the conversation runtime.
-func (wf *conversationImpl) runtime() bool { return wf.in.Revision >= ConversationRevision }
+func (wf *conversationImpl) runtime() bool { return wf.in.Revision >= runtimeRevision }
+
+// planned reports whether the run takes the agents' working time from the settings (aicc.WorkPlan).
+func (wf *conversationImpl) planned() bool { return wf.in.Revision >= workPlanRevision }
 
 // registerUpdates registers the agents' Updates before the run's first blocking call, so that an
 // Update-with-start finds them. Until the conversation and its settings are loaded (wf.ready) a validator checks
@@ -58,6 +66,7 @@ func (wf *conversationImpl) registerUpdates(ctx workflow.Context) error {
 	}{
 		{UpdateAssign, wf.assign, func(r AgentRequest) error { return wf.checkAgent(r.AgentID, nil) }},
 		{UpdateClose, wf.close, func(r AgentRequest) error { return wf.checkAgent(r.AgentID, nil) }},
+		{UpdateDecline, wf.decline, func(r AgentRequest) error { return wf.checkAgent(r.AgentID, wf.offeredTo(r.AgentID)) }},
 		{UpdateTransfer, wf.transfer, func(r TransferRequest) error { return wf.checkAgent(r.AgentID, wf.transferAllowed(r)) }},
 		{UpdateAgentMessage, wf.agentMessage, func(r AgentMessageRequest) error {
 			return wf.checkAgent(r.AgentID, wf.assignedTo(r.AgentID))
@@ -110,6 +119,16 @@ func (wf *conversationImpl) assignedTo(agentID string) func() error {
 	}
 }
 
+// offeredTo says whether the conversation is offered to the agent, its customer's last agent.
+func (wf *conversationImpl) offeredTo(agentID string) func() error {
+	return func() error {
+		if c := wf.state.Conversation; c.Stage != aicc.StageOffered || c.AgentID != agentID {
+			return refusal(aicc.ENOTOFFERED, "The conversation is not offered to the agent.")
+		}
+		return nil
+	}
+}
+
 // accept waits until the conversation is loaded, then checks the agent's request against it: an Update that
 // came with the run's start was validated on the request alone.
 func (wf *conversationImpl) accept(ctx workflow.Context, agentID string, state func() error) error {
@@ -123,8 +142,13 @@ func (wf *conversationImpl) accept(ctx workflow.Context, agentID string, state f
 // DomainError turns back into an *aicc.Error for the API.
 func refusal(code, message string) error { return temporal.NewApplicationError(message, code) }
 
-// buildSchedule builds the work schedule of the settings; agents count as always working when it cannot be.
+// buildSchedule takes the work plan of the settings, or on runs begun before plans builds the work schedule;
+// agents count as always working when there is none.
 func (wf *conversationImpl) buildSchedule() {
+	if wf.planned() {
+		wf.plan = wf.settings.WorkPlan
+		return
+	}
 	loc, err := aicc.CalendarLocation(wf.settings.Calendar)
 	if err == nil {
 		wf.schedule, err = aicc.NewWorkSchedule(wf.settings.WorkTime, wf.settings.Calendar, loc)
@@ -146,10 +170,16 @@ func (wf *conversationImpl) refreshSettings(ctx workflow.Context) error {
 	if now.Sub(wf.settingsAt) < settingsMaxAge {
 		return nil
 	}
+	return wf.loadSettings(ctx, now)
+}
+
+// loadSettings reads the channel's settings again, with the work plan from now (or from a pending timer's
+// start, when earlier). When they cannot be read (the channel is being deleted, the store refuses), the run
+// keeps those it has, and tries again no sooner than settingsMaxAge later.
+func (wf *conversationImpl) loadSettings(ctx workflow.Context, now time.Time) error {
 	var a *activities.Activities
 	var settings activities.ConversationSettings
-	in := activities.ConversationSettingsInput{TenantID: wf.in.TenantID, ChannelID: wf.in.ChannelID}
-	switch err := wf.database(ctx, a.LoadConversationSettings, in).Get(ctx, &settings); {
+	switch err := wf.database(ctx, a.LoadConversationSettings, wf.settingsInput(now)).Get(ctx, &settings); {
 	case temporal.IsCanceledError(err):
 		return err
 	case err != nil:
@@ -160,6 +190,46 @@ func (wf *conversationImpl) refreshSettings(ctx workflow.Context) error {
 	}
 	wf.settingsAt = now
 	return nil
+}
+
+// settingsInput asks for the channel's settings, on runs that take plans with a work plan from now to
+// activities.WorkPlanSpan later: from the start of the no-customer-reply timeout of an open conversation when
+// that is earlier, so that the plan counts the working time since, but from workPlanLookback before now at the
+// earliest.
+func (wf *conversationImpl) settingsInput(now time.Time) activities.ConversationSettingsInput {
+	in := activities.ConversationSettingsInput{TenantID: wf.in.TenantID, ChannelID: wf.in.ChannelID}
+	if wf.planned() {
+		in.PlanFrom, in.PlanTo = now, now.Add(activities.WorkPlanSpan)
+		if from := wf.endFrom(); !from.IsZero() && from.Before(now) && wf.state.Conversation.Status != aicc.ConversationEnded {
+			in.PlanFrom = later(from, now.Add(-workPlanLookback))
+		}
+	}
+	return in
+}
+
+// Work plan bounds. The run reads a new plan when less than workPlanLookahead of it is left, so that a
+// deadline of working time up to that far is found in it. A timeout's working time longer ago than
+// workPlanLookback is not counted: it bounds the plan's size (a few intervals a day), and a no-customer-reply
+// timeout (an hour of working time at most) still running after a month falls in a rest longer than that.
+const (
+	workPlanLookahead = 7 * 24 * time.Hour
+	workPlanLookback  = 31 * 24 * time.Hour
+)
+
+// refreshPlan reads the settings again, for their work plan, when less than workPlanLookahead of the plan is
+// left (and the last read was settingsMaxAge ago at least).
+func (wf *conversationImpl) refreshPlan(ctx workflow.Context) error {
+	now := workflow.Now(ctx)
+	if !wf.planStale(now) || now.Sub(wf.settingsAt) < settingsMaxAge {
+		return nil
+	}
+	wf.logger.Info("The work plan runs out; reading the channel's settings again", "Through", wf.plan.Through)
+	return wf.loadSettings(ctx, now)
+}
+
+// planStale reports whether less than workPlanLookahead of the work plan is left at now.
+func (wf *conversationImpl) planStale(now time.Time) bool {
+	return wf.plan != nil && !now.Add(workPlanLookahead).Before(wf.plan.Through)
 }
 
 // robotAttempts bounds the questions to the robot about one message: its adapter retries within its own
@@ -271,12 +341,16 @@ func (wf *conversationImpl) noticeOutsideWorkTime(ctx workflow.Context) error {
 	return nil
 }
 
-// working reports whether agents work at t, and until when; always working without a schedule.
+// working reports whether agents work at t, and until when; always working without a schedule or plan, or
+// when the plan does not reach t (it could not be read again).
 func (wf *conversationImpl) working(t time.Time) (bool, time.Time) {
-	if wf.schedule == nil {
-		return true, time.Time{}
+	switch {
+	case wf.plan != nil && wf.plan.Covers(t):
+		return wf.plan.At(t)
+	case wf.schedule != nil:
+		return wf.schedule.At(t)
 	}
-	return wf.schedule.At(t)
+	return true, time.Time{}
 }
 
 // noAgentReplyDeadline returns when a waiting customer is transferred for want of an agent reply.
@@ -313,6 +387,9 @@ func (wf *conversationImpl) fire(ctx workflow.Context, kind aicc.TimerKind) erro
 	case aicc.TimerOffer:
 		wf.logger.Info("The last agent did not take the conversation in time", "AgentID", wf.state.Conversation.AgentID)
 		return wf.queue(ctx, wf.settings.QueueID, transferOfferLapsed)
+	}
+	if _, _, final := wf.endDue(); !final {
+		return nil // the deadline lies past the work plan: the loop reads a new one and looks again
 	}
 	if wf.inboxHolds(ctx) {
 		wf.heldUntil = workflow.Now(ctx).Add(inboxRecheck)
@@ -362,6 +439,18 @@ func (wf *conversationImpl) transfer(ctx workflow.Context, r TransferRequest) (a
 		return aicc.Conversation{}, err
 	}
 	if err := wf.queue(ctx, r.QueueID, transferAgent); err != nil {
+		return aicc.Conversation{}, err
+	}
+	return wf.commit(ctx)
+}
+
+// decline declines the offer of the conversation to the customer's last agent: it goes to the queue at once.
+func (wf *conversationImpl) decline(ctx workflow.Context, r AgentRequest) (aicc.Conversation, error) {
+	if err := wf.accept(ctx, r.AgentID, wf.offeredTo(r.AgentID)); err != nil {
+		return aicc.Conversation{}, err
+	}
+	wf.logger.Info("The last agent declined the conversation", "AgentID", r.AgentID)
+	if err := wf.queue(ctx, wf.settings.QueueID, transferOfferDeclined); err != nil {
 		return aicc.Conversation{}, err
 	}
 	return wf.commit(ctx)

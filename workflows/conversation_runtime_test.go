@@ -28,10 +28,12 @@ type RuntimeSuite struct {
 	stored   *aicc.Conversation
 	saved    []aicc.Conversation
 	settings activities.ConversationSettings
-	asked    []string // the texts the robot was asked about
-	answer   aicc.RobotAnswer
-	robotErr error
-	sent     []activities.SendConversationMessageInput
+	// settingsReads are the inputs of every LoadConversationSettings.
+	settingsReads []activities.ConversationSettingsInput
+	asked         []string // the texts the robot was asked about
+	answer        aicc.RobotAnswer
+	robotErr      error
+	sent          []activities.SendConversationMessageInput
 }
 
 func TestConversationRuntime(t *testing.T) { suite.Run(t, new(RuntimeSuite)) }
@@ -47,7 +49,7 @@ const (
 )
 
 func (s *RuntimeSuite) SetupTest() {
-	s.stored, s.saved, s.asked, s.sent, s.robotErr = nil, nil, nil, nil, nil
+	s.stored, s.saved, s.asked, s.sent, s.robotErr, s.settingsReads = nil, nil, nil, nil, nil, nil
 	s.answer = aicc.RobotAnswer{Texts: []string{"Hello! How can I help?"}}
 	s.settings = activities.ConversationSettings{
 		Robot: true, RobotAccessCode: "builtin", TransferKeywords: []string{"agent", "人工"},
@@ -74,10 +76,20 @@ func (s *RuntimeSuite) SetupTest() {
 		return nil
 	}).Maybe()
 	s.env.OnActivity(a.LoadConversationSettings, mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.ConversationSettingsInput) (activities.ConversationSettings, error) {
+		func(_ context.Context, in activities.ConversationSettingsInput) (activities.ConversationSettings, error) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			return s.settings, nil
+			s.settingsReads = append(s.settingsReads, in)
+			settings := s.settings
+			if !in.PlanFrom.IsZero() { // as the activity resolves the work time
+				loc, err := aicc.CalendarLocation(settings.Calendar)
+				s.Require().NoError(err)
+				schedule, err := aicc.NewWorkSchedule(settings.WorkTime, settings.Calendar, loc)
+				s.Require().NoError(err)
+				plan := schedule.Plan(in.PlanFrom, in.PlanTo)
+				settings.WorkPlan = &plan
+			}
+			return settings, nil
 		}).Maybe()
 	s.env.OnActivity(a.HasUnappliedInbox, mock.Anything, mock.Anything).Return(false, nil).Maybe()
 	s.env.OnActivity(a.AskRobot, mock.Anything, mock.Anything).Return(
@@ -414,6 +426,33 @@ func (s *RuntimeSuite) TestLastAgentTakesTheOffer() {
 	s.Equal("agent_7", s.last().AgentID)
 }
 
+// The last agent, and only they, can decline the offer: the conversation goes to the queue at once, and the
+// offer's timer is gone.
+func (s *RuntimeSuite) TestLastAgentDeclinesTheOffer() {
+	s.settings.Robot = false
+	s.settings.LastAgentWindow = 24 * time.Hour
+	s.stored = &aicc.Conversation{ID: convID, TenantID: "ten_1", ChannelID: "ch_1", PageID: rtIn.PageID, PSID: rtIn.PSID,
+		Status: aicc.ConversationEnded, LastAgentID: "agent_7", LastAgentAt: t0.Add(-time.Hour)}
+	var early, otherAgent, declined, again updateResult
+	s.update(30*time.Second, workflows.UpdateDecline, workflows.AgentRequest{AgentID: "agent_7"}, &early)
+	s.customer(1, time.Minute, "back again")
+	s.update(90*time.Second, workflows.UpdateDecline, workflows.AgentRequest{AgentID: "agent_9"}, &otherAgent)
+	s.update(2*time.Minute, workflows.UpdateDecline, workflows.AgentRequest{AgentID: "agent_7"}, &declined)
+	s.update(150*time.Second, workflows.UpdateDecline, workflows.AgentRequest{AgentID: "agent_7"}, &again)
+	s.run(rtIn)
+
+	s.Equal(aicc.ECONVERSATIONENDED, early.code(), "nothing to decline before the customer came back")
+	s.Equal(aicc.ENOTOFFERED, otherAgent.code())
+	s.Require().NoError(declined.err)
+	c := declined.value.(aicc.Conversation)
+	s.Equal(aicc.StageQueued, c.Stage)
+	s.Equal(queueMain, c.QueueID)
+	s.Empty(c.AgentID)
+	s.Empty(c.Timers, "the offer's timer is gone")
+	s.Equal(aicc.ENOTOFFERED, again.code(), "the offer was declined already")
+	s.Equal(aicc.StageQueued, s.last().Stage)
+}
+
 func (s *RuntimeSuite) TestLastAgentWindowOver() {
 	s.settings.Robot = false
 	s.settings.LastAgentWindow = time.Hour
@@ -532,4 +571,97 @@ func (s *RuntimeSuite) TestUpdateWithTheStart() {
 	s.Equal(aicc.ENOTASSIGNED, wrongAgent.code())
 	s.Require().NoError(replied.err)
 	s.Equal([]string{"agent:Back to you"}, s.sentTexts())
+}
+
+// With the work-time-only option the no-customer-reply timeout counts working time alone: a timer started a
+// quarter of an hour before the end of Friday's working day fires on Monday morning once the rest has passed,
+// not during the night or the weekend, and the read model shows that deadline.
+func (s *RuntimeSuite) TestNoCustomerReplyCountsWorkTimeOnly() {
+	s.settings.NoCustomerReplyEnabled, s.settings.NoCustomerReplyTimeout = true, 30*time.Minute
+	s.settings.NoCustomerReplyWorkTimeOnly, s.settings.EndMessage = true, "Goodbye!"
+	// t0 is Friday 2026-05-01 12:00 UTC; agents work 09:00-17:00 on weekdays.
+	s.settings.WorkTime = aicc.WorkTime{Workday: []aicc.TimeSegment{{Start: "09:00", End: "17:00"}}}
+	s.settings.Calendar = &aicc.ServiceCalendar{TimeZone: "UTC", WeeklyNonWorkingDays: []time.Weekday{time.Saturday, time.Sunday}}
+	s.customer(1, 4*time.Hour+45*time.Minute, "hello") // Friday 16:45: the robot answers at once
+	s.run(rtIn)
+
+	monday := time.Date(2026, time.May, 4, 9, 15, 0, 0, time.UTC) // 15 minutes on Friday, 15 on Monday
+	c := s.at(5 * time.Hour)
+	s.Equal(aicc.ConversationOpen, c.Status)
+	s.Equal([]aicc.ConversationTimer{{Kind: aicc.TimerNoCustomerReply, At: monday}}, c.Timers)
+	s.Equal(aicc.ConversationOpen, s.at(monday.Sub(t0)-time.Second).Status, "not ended at night or on the weekend")
+	c = s.last()
+	s.Equal(aicc.ConversationEnded, c.Status)
+	s.Equal(aicc.EndNoCustomerReply, c.EndReason)
+	s.Equal(monday, c.EndedAt)
+	s.Equal([]string{"robot:Hello! How can I help?", "end:Goodbye!"}, s.sentTexts())
+}
+
+// Without the option the same timer counts real time and ends the session in the evening.
+func (s *RuntimeSuite) TestNoCustomerReplyCountsRealTime() {
+	s.settings.NoCustomerReplyEnabled, s.settings.NoCustomerReplyTimeout = true, 30*time.Minute
+	s.settings.WorkTime = aicc.WorkTime{Workday: []aicc.TimeSegment{{Start: "09:00", End: "17:00"}}}
+	s.settings.Calendar = &aicc.ServiceCalendar{TimeZone: "UTC", WeeklyNonWorkingDays: []time.Weekday{time.Saturday, time.Sunday}}
+	s.customer(1, 4*time.Hour+45*time.Minute, "hello")
+	s.run(rtIn)
+
+	s.Equal(t0.Add(5*time.Hour+15*time.Minute), s.last().EndedAt)
+}
+
+// A run of the current revision takes the agents' working time from the settings activity, as a plan from the
+// workflow's time two weeks ahead: it loads no time zone.
+func (s *RuntimeSuite) TestWorkPlanFromTheSettings() {
+	s.customer(1, time.Minute, "hello")
+	s.run(rtIn)
+
+	s.Require().NotEmpty(s.settingsReads)
+	s.Equal(t0, s.settingsReads[0].PlanFrom)
+	s.Equal(t0.Add(activities.WorkPlanSpan), s.settingsReads[0].PlanTo)
+}
+
+// A run begun before the plans (revision 1) asks for none and builds its schedule from the settings, as its
+// history recorded: outside working time its customer still gets the notice.
+func (s *RuntimeSuite) TestRevisionOneBuildsItsSchedule() {
+	s.settings.Robot = false
+	s.settings.NonWorkingNotice = "We are closed."
+	s.settings.WorkTime = aicc.WorkTime{Workday: []aicc.TimeSegment{{Start: "09:00", End: "11:00"}}}
+	s.settings.Calendar = &aicc.ServiceCalendar{TimeZone: "Europe/Berlin"} // 11:00 CEST is 09:00 UTC: closed at 12:00 UTC
+	in := rtIn
+	in.Revision = 1
+	s.customer(1, time.Minute, "hello")
+	s.run(in)
+
+	for _, read := range s.settingsReads {
+		s.True(read.PlanFrom.IsZero(), "a revision 1 run asks for no plan")
+	}
+	s.Equal([]string{"notice:We are closed."}, s.sentTexts())
+}
+
+// A work-time-only timeout that runs past the work plan (a three-week rest between ten-minute working
+// intervals) waits for the instant the run reads a new plan, reads it from the timeout's start, and ends the
+// session once the timeout's working time has passed: not at the provisional instant.
+func (s *RuntimeSuite) TestWorkPlanReadAgainWhenItRunsOut() {
+	// t0 is Friday 2026-05-01 12:00 UTC; agents work 09:00-09:10 on weekdays, and not from May 5 to May 24.
+	s.settings.NoCustomerReplyEnabled, s.settings.NoCustomerReplyTimeout = true, 30*time.Minute
+	s.settings.NoCustomerReplyWorkTimeOnly = true
+	s.settings.WorkTime = aicc.WorkTime{Workday: []aicc.TimeSegment{{Start: "09:00", End: "09:10"}}}
+	cal := &aicc.ServiceCalendar{TimeZone: "UTC", WeeklyNonWorkingDays: []time.Weekday{time.Saturday, time.Sunday}}
+	for d := 5; d <= 24; d++ {
+		cal.RestDates = append(cal.RestDates, time.Date(2026, time.May, d, 0, 0, 0, 0, time.UTC).Format(time.DateOnly))
+	}
+	s.settings.Calendar = cal
+	s.customer(1, 2*time.Minute, "hello") // the robot answers: 10 minutes on May 4, then none until May 25
+	s.run(rtIn)
+
+	provisional := time.Date(2026, time.May, 18, 9, 10, 0, 0, time.UTC) // a week before the plan's end, May 25 09:10
+	s.Equal([]aicc.ConversationTimer{{Kind: aicc.TimerNoCustomerReply, At: provisional}}, s.at(3*time.Minute).Timers)
+	s.Equal(aicc.ConversationOpen, s.at(provisional.Sub(t0)+time.Hour).Status, "the provisional instant ends nothing")
+	// Read at the run's start, the session's start, and at the provisional instant (then again, a week before
+	// the end of that plan).
+	s.Require().GreaterOrEqual(len(s.settingsReads), 3)
+	s.Equal(provisional.Add(activities.WorkPlanSpan), s.settingsReads[2].PlanTo)
+	s.Equal(t0.Add(2*time.Minute), s.settingsReads[2].PlanFrom, "the new plan counts from the timeout's start")
+	c := s.last()
+	s.Equal(aicc.ConversationEnded, c.Status)
+	s.Equal(time.Date(2026, time.May, 26, 9, 10, 0, 0, time.UTC), c.EndedAt, "10 + 10 + 10 minutes of working time")
 }

@@ -206,6 +206,14 @@ func TransferConversation(ctx context.Context, c client.Client, tenantID string,
 	return conv, err
 }
 
+// DeclineConversation declines the offer of the conversation to the agent, its customer's last agent
+// (UpdateDecline): the conversation goes to the queue at once.
+func DeclineConversation(ctx context.Context, c client.Client, tenantID string, key aicc.ConversationKey, agentID string) (aicc.Conversation, error) {
+	var conv aicc.Conversation
+	err := updateConversation(ctx, c, tenantID, key, UpdateDecline, "", AgentRequest{AgentID: agentID}, &conv)
+	return conv, err
+}
+
 // CloseConversation ends the conversation at the agent's request (UpdateClose).
 func CloseConversation(ctx context.Context, c client.Client, tenantID string, key aicc.ConversationKey, agentID string) (aicc.Conversation, error) {
 	var conv aicc.Conversation
