@@ -198,13 +198,13 @@ function ExportTask({ id, session }) {
           { label: 'Size', render: (f) => sizeText(f.bytes) },
           { label: 'SHA-256', render: (f) => html`<code class="hash">${f.sha256}</code>` },
         ]} />`}
-    <${ConfirmDialog} open=${confirming} title=${e.status === 'success' ? 'Delete the files of this export?' : 'Cancel this export?'}
+    ${cancellable && html`<${ConfirmDialog} open=${confirming} title=${e.status === 'success' ? 'Delete the files of this export?' : 'Cancel this export?'}
       confirmLabel=${cancelText} cancelLabel="Keep the export" danger busy=${busy === 'cancel'} onConfirm=${cancel}
       onCancel=${() => setConfirming(false)}>
       <p>${e.status === 'success'
         ? 'The export is cancelled and its files are deleted now: they can no longer be downloaded.'
         : 'It stops, and what it wrote so far is deleted.'}</p>
-    </${ConfirmDialog}>`;
+    </${ConfirmDialog}>`}`;
 }
 
 /** Who started an export: a token, by its ID and role, or an operator's command. */
