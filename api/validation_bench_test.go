@@ -217,6 +217,8 @@ func newBenchEnv(b testing.TB) *benchEnv {
 	server := &api.Server{
 		Store: env.store, Keyring: keyring, Temporal: tc, Logger: logger, Metrics: prometheus.NewRegistry(),
 		PublicURL: publicURL, Webhooks: meta.Codec{}, Now: now, ExportFiles: exportFiles,
+		// Failure budgets beyond reach: the refused webhook POSTs are measured, not answered 429.
+		WebhookLimits: &api.WebhookLimits{ClientRate: 1e9, ClientBurst: 1e9, ChannelRate: 1e9, ChannelBurst: 1e9},
 	}
 	env.handler = server.Handler()
 
@@ -647,20 +649,39 @@ func (env *benchEnv) cases(b testing.TB) []benchCase {
 		require.Contains(b, []int{http.StatusOK, http.StatusConflict}, res.Code, "%s", res.Body)
 	})
 
-	// The webhook (api/ingest.go, meta): the body is read whole and its signature checked before it is parsed.
+	// The webhook (api/ingest.go, meta): the body is read whole and its signature checked before it is parsed;
+	// at most aicc.MaxWebhookUpdates updates are read, and a body with more is kept aside whole.
 	hook := "/webhooks/facebook/" + env.channel
-	events := func(i int) []byte {
-		item := func(j int) string {
-			return fmt.Sprintf(`{"sender":{"id":"%d"},"recipient":{"id":"%s"},"timestamp":%d,"message":{"mid":"m_%d_%d","text":"hello"}}`,
-				2000000+j%1000, env.page, ts0+int64(j), i, j)
+	// events is a body of POST i: as many text messages as 1 MiB holds (7,900 of "hello": over the limit), or
+	// n messages with the longest texts that fit.
+	events := func(i, n int) []byte {
+		head := `{"object":"page","entry":[{"id":"` + env.page + `","time":` + strconv.FormatInt(ts0, 10) + `,"messaging":[`
+		item := func(text string) func(j int) string {
+			return func(j int) string {
+				return fmt.Sprintf(`{"sender":{"id":"%d"},"recipient":{"id":"%s"},"timestamp":%d,"message":{"mid":"m_%06d_%04d","text":"%s"}}`,
+					2000000+j%1000, env.page, ts0+int64(j), i, j, text)
+			}
 		}
-		return fill(`{"object":"page","entry":[{"id":"`+env.page+`","time":`+strconv.FormatInt(ts0, 10)+`,"messaging":[`, `]}]}`, 0, item, maxBody)
+		text := "hello"
+		if n > 0 {
+			text = longString("x", (maxBody-len(head)-10)/n-len(item("")(n))-1)
+		}
+		return fill(head, `]}]}`, n, item(text), maxBody)
 	}
-	add("POST webhook", benchCase{name: "unsigned-events", method: http.MethodPost, path: hook, body: events(-1),
+	add("POST webhook", benchCase{name: "unsigned-events", method: http.MethodPost, path: hook, body: events(0, 0),
 		status: http.StatusForbidden})
 	sent := 0
-	add("POST webhook", benchCase{name: "signed-events", method: http.MethodPost, path: hook, status: http.StatusOK, sign: true,
-		next: func() []byte { sent++; return events(sent) }})
+	add("POST webhook", benchCase{name: "signed-1000-longest-texts", method: http.MethodPost, path: hook, status: http.StatusOK,
+		sign: true, next: func() []byte { sent++; return events(sent, aicc.MaxWebhookUpdates) }})
+	add("POST webhook", benchCase{name: "signed-7900-events-kept-aside", method: http.MethodPost, path: hook, status: http.StatusOK,
+		sign: true, body: events(0, 0)})
+	// 1000 malformed items of 1 KiB, each kept aside as a reject of its own.
+	malformed := fill(`{"object":"page","entry":[{"id":"`+env.page+`","messaging":[`, `]}]}`, aicc.MaxWebhookUpdates,
+		func(int) string {
+			return `{"sender":"` + longString("x", (maxBody-100)/aicc.MaxWebhookUpdates-16) + `"}`
+		}, maxBody)
+	add("POST webhook", benchCase{name: "signed-1000-malformed", method: http.MethodPost, path: hook, status: http.StatusOK,
+		sign: true, body: malformed})
 	deep := []byte(`{"object":"page","entry":` + strings.Repeat("[", maxBody-40) + `]}`)
 	add("POST webhook", benchCase{name: "signed-deep-nesting", method: http.MethodPost, path: hook, body: deep, sign: true})
 
