@@ -128,14 +128,16 @@ func TestImportMapHash(t *testing.T) {
 var (
 	// staticImport is a module's `import … from './x.js'` or `export … from './x.js'`.
 	staticImport = regexp.MustCompile(`(?m)^\s*(?:import|export)\s[^'"]*?from\s*'([^']+)'`)
+	// dynamicImport is `import('./x.js')`, the screens routes.js loads on first use.
+	dynamicImport = regexp.MustCompile(`import\('([^']+)'\)`)
 	// pageRef is a src or href of index.html.
 	pageRef = regexp.MustCompile(`(?:src|href)="([^"]+)"`)
 	// importMapEntry is an address in the import map.
 	importMapEntry = regexp.MustCompile(`"(\./vendor/[^"]+)"`)
 )
 
-// Every file that index.html, its import map and the modules refer to is served: a renamed or missing file
-// fails here, not in a browser.
+// Every file that index.html, its import map and the modules refer to, the screens of the routes included, is
+// served: a renamed or missing file fails here, not in a browser.
 func TestReferencedFilesExist(t *testing.T) {
 	h := console.Handler()
 	exists := func(from, ref string) {
@@ -167,6 +169,9 @@ func TestReferencedFilesExist(t *testing.T) {
 			if strings.HasPrefix(m[1], ".") {
 				exists(p, m[1])
 			}
+		}
+		for _, m := range dynamicImport.FindAllStringSubmatch(string(body), -1) {
+			exists(p, m[1])
 		}
 		return nil
 	})

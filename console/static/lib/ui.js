@@ -99,14 +99,29 @@ export function Form({ onSubmit, submitLabel, error, busy, labels = {}, actions,
   </form>`;
 }
 
-/** The error summary of a form: the message and each field's error, announced as an alert. */
+/**
+ * The error summary of a form: the message and each field's error, announced as an alert. labels maps the
+ * API's field paths to labels, in the order the form shows them, which the list follows; a path with an index
+ * is named by its list's label and position ("basic.workTime.workday[1].start" as "Workday 2 start").
+ */
 export function ErrorSummary({ error, labels = {} }) {
-  const fields = Object.entries((error && error.fields) || {});
+  const order = Object.keys(labels);
+  const base = (path) => path.replace(/\[\d+\].*$/, '');
+  const rank = (path) => (order.includes(base(path)) ? order.indexOf(base(path)) : order.length);
+  const fields = Object.entries((error && error.fields) || {}).sort(([a], [b]) => rank(a) - rank(b));
   return html`<div class="error-summary" role="alert" tabindex="-1">
     <p><strong>${error.message || 'Something went wrong.'}</strong></p>
     ${fields.length > 0 && html`<ul>${fields.map(([path, msg]) =>
-      html`<li key=${path}>${labels[path] || path}: ${msg}</li>`)}</ul>`}
+      html`<li key=${path}>${labelOf(labels, path)}: ${msg}</li>`)}</ul>`}
   </div>`;
+}
+
+/** The label of an API field path, by labels; see ErrorSummary. */
+function labelOf(labels, path) {
+  if (labels[path]) return labels[path];
+  const m = /^(.*?)\[(\d+)\]\.?(.*)$/.exec(path);
+  if (m && labels[m[1]]) return `${labels[m[1]]} ${Number(m[2]) + 1}${m[3] ? ` ${m[3]}` : ''}`;
+  return path;
 }
 
 /** A button; busy disables it and says so. kind: 'primary', 'secondary' (default), 'danger' or 'link'. */

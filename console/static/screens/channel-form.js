@@ -10,13 +10,12 @@ import { Button, Field, Notice } from '../lib/ui.js';
 /** At most this many work-time segments per day kind (seed Table 2). */
 const maxSegments = 4;
 
-/** The labels of the fields by the API's JSON path, for the error summary. */
+/** The labels of the fields by the API's JSON path, in the order the form shows them, for the error summary. */
 export const labels = {
   appId: 'App ID', appSecret: 'App Secret', algorithm: 'Interconnection Encryption Algorithm', name: 'Channel Name',
   'basic.ouId': 'OU Configuration', 'basic.skillQueueId': 'Skill Queue',
-  'basic.transferKeywords': 'Keyword for Transfer to Agent', 'basic.serviceCalendarId': 'Service calendar',
   'basic.workTime.workday': 'Workday', 'basic.workTime.nonWorkday': 'Non-workday',
-  'basic.nonWorkingTimeNotice': 'Non-Working Time Notification',
+  'basic.serviceCalendarId': 'Service calendar', 'basic.nonWorkingTimeNotice': 'Non-Working Time Notification',
   'basic.lastAgentMode.windowMinutes': 'Last Agent Mode window (minutes)',
   'basic.noCustomerReplyEnd.timeoutMinutes': 'No customer reply timeout (minutes)',
   'basic.noCustomerReplyEnd.endMessage': 'Session end message',
@@ -26,6 +25,7 @@ export const labels = {
   'basic.sessionTransfer.targetSkillQueueIds': 'Skill queues a session may be transferred to',
   'robot.intelligentRobot.accessCode': 'Robot access code', 'robot.intelligentRobot.name': 'Robot name',
   'robot.intelligentRobot.avatar': 'Robot avatar', 'robot.intelligentRobot.gender': 'Robot gender',
+  'basic.transferKeywords': 'Keyword for Transfer to Agent',
   'robot.robotAssistant.accessCode': 'Robot assistant access code',
   'robot.robotAssistant.silentAgentSkillQueueId': 'Silent agent skill queue',
 };
