@@ -2,7 +2,7 @@
 // the onboarding's live state with the callback URL and verification code, and the channel's Pages.
 
 import { html } from 'htm/preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, get } from '../lib/api.js';
 import { useLoad, usePolling } from '../lib/hooks.js';
 import { Button, ConfirmDialog, CopyValue, Field, Form, Notice, Spinner, Table, fieldError, formatTime } from '../lib/ui.js';
@@ -253,9 +253,19 @@ function TokenSecretDialog({ base, page, onDone, onCancel }) {
   </${ModalForm}>`;
 }
 
-/** A modal dialog holding a form, open while rendered; Escape cancels. */
+/**
+ * A modal dialog holding a form, open while rendered; Escape cancels. When it goes, the focus goes back to
+ * where it was when it opened (the button that opened it).
+ */
 export function ModalForm({ title, onCancel, children }) {
-  return html`<dialog class="dialog" aria-label=${title} ref=${(d) => { if (d && !d.open) d.showModal(); }}
-    onCancel=${(e) => { e.preventDefault(); onCancel(); }}>
+  const ref = useRef();
+  useEffect(() => {
+    const opener = document.activeElement;
+    ref.current.showModal();
+    return () => {
+      if (opener && opener.isConnected) opener.focus();
+    };
+  }, []);
+  return html`<dialog class="dialog" aria-label=${title} ref=${ref} onCancel=${(e) => { e.preventDefault(); onCancel(); }}>
     <h2>${title}</h2>${children}</dialog>`;
 }
