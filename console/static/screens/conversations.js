@@ -102,7 +102,7 @@ function Conversation({ id }) {
   const channelHref = `#/channels/${encodeURIComponent(c.channelId)}`;
   return html`
     <p><a href=${`${channelHref}/conversations`}>All conversations of the channel</a></p>
-    <h1>Conversation with customer ${c.psid}</h1>
+    <h1 class="wrap-id">Conversation with customer ${c.psid}</h1>
     <div class="actions"><${Button} onClick=${refresh} busy=${conv.loading}>Refresh</${Button}></div>
     ${conv.error && html`<${Notice} kind="warning">The conversation could not be refreshed: ${conv.error.message}</${Notice}>`}
     <dl class="props">

@@ -153,7 +153,7 @@ function ExportTask({ id, session }) {
     setBusy('');
   };
 
-  const heading = html`<p><a href="#/exports">All exports</a></p><h1>Export ${id}</h1>`;
+  const heading = html`<p><a href="#/exports">All exports</a></p><h1 class="wrap-id">Export ${id}</h1>`;
   if (!e) {
     return html`${heading}${task.error
       ? html`<${Notice} kind="error">The export could not be loaded: ${task.error.message}</${Notice}>`
