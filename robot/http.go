@@ -46,6 +46,7 @@ type HTTP struct {
 	retries    int
 	backoff    time.Duration
 	breaker    *breaker
+	metrics    *Metrics
 }
 
 // HTTPOptions tune an HTTP robot; a zero field is its default.
@@ -65,6 +66,8 @@ type HTTPOptions struct {
 	BreakerCooldown  time.Duration
 	// Now is the breaker's clock; nil is time.Now.
 	Now func() time.Time
+	// Metrics counts the robot's calls and breaker openings; nil counts nothing.
+	Metrics *Metrics
 }
 
 // NewHTTP returns the HTTP robot of the access code, called at rawURL.
@@ -80,7 +83,9 @@ func NewHTTP(accessCode, rawURL string, o HTTPOptions) *HTTP {
 		accessCode: accessCode, url: rawURL, client: client,
 		timeout: o.Timeout, retries: o.Retries, backoff: o.Backoff,
 		breaker: &breaker{threshold: o.BreakerThreshold, cooldown: o.BreakerCooldown, now: o.Now},
+		metrics: o.Metrics,
 	}
+	h.metrics.add(accessCode)
 	if h.timeout <= 0 {
 		h.timeout = DefaultTimeout
 	}
@@ -138,10 +143,17 @@ type wireRequest struct {
 	Text           string `json:"text"`
 }
 
-// call makes one call, with its retries, through the breaker, and decodes the response into out.
+// call makes one call, with its retries, through the breaker, decodes the response into out, and counts it.
 func (h *HTTP) call(ctx context.Context, mode string, q aicc.RobotQuestion, out any) error {
+	result, err := h.try(ctx, mode, q, out)
+	h.metrics.request(h.accessCode, mode, result)
+	return err
+}
+
+// try is call but for counting it: it returns the call's result label.
+func (h *HTTP) try(ctx context.Context, mode string, q aicc.RobotQuestion, out any) (string, error) {
 	if !h.breaker.allow() {
-		return h.unavailable("The robot of access code %q failed repeatedly; it is not asked again for a while.",
+		return resultBreakerOpen, h.unavailable("The robot of access code %q failed repeatedly; it is not asked again for a while.",
 			errors.New("circuit breaker open"))
 	}
 	body, err := json.Marshal(wireRequest{
@@ -150,28 +162,30 @@ func (h *HTTP) call(ctx context.Context, mode string, q aicc.RobotQuestion, out 
 	})
 	if err != nil {
 		h.breaker.abandon()
-		return err
+		return resultFailed, err
 	}
 	for attempt := 0; ; attempt++ {
 		retryable, err := h.attempt(ctx, body, out)
 		if err == nil {
 			h.breaker.record(true)
-			return nil
+			return resultOK, nil
 		}
 		if ctx.Err() != nil { // the caller gave up: no verdict on the robot
 			h.breaker.abandon()
-			return h.unavailable("The robot of access code %q did not answer in time.", err)
+			return resultTimeout, h.unavailable("The robot of access code %q did not answer in time.", err)
 		}
 		if !retryable || attempt == h.retries {
-			h.breaker.record(false)
-			return h.unavailable("The robot of access code %q did not answer.", fmt.Errorf("attempt %d: %w", attempt+1, err))
+			if h.breaker.record(false) {
+				h.metrics.breakerOpened(h.accessCode)
+			}
+			return resultFailed, h.unavailable("The robot of access code %q did not answer.", fmt.Errorf("attempt %d: %w", attempt+1, err))
 		}
 		wait := h.backoff << attempt
 		wait += rand.N(wait/2 + 1) // jitter, so that workers retrying together spread out
 		select {
 		case <-ctx.Done():
 			h.breaker.abandon()
-			return h.unavailable("The robot of access code %q did not answer in time.", err)
+			return resultTimeout, h.unavailable("The robot of access code %q did not answer in time.", err)
 		case <-time.After(wait):
 		}
 	}
@@ -281,19 +295,21 @@ func (b *breaker) allow() bool {
 	return true
 }
 
-// record counts a call's outcome.
-func (b *breaker) record(ok bool) {
+// record counts a call's outcome, and reports whether a failure opened the breaker (again, after a trial).
+func (b *breaker) record(ok bool) (opened bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.trial = false
 	if ok {
 		b.failures = 0
-		return
+		return false
 	}
 	b.failures++
 	if b.failures >= b.threshold {
 		b.openUntil = b.now().Add(b.cooldown)
+		return true
 	}
+	return false
 }
 
 // abandon says that a call ended without a verdict on the robot (its caller gave up): a trial's turn goes to

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -255,8 +256,9 @@ func TestHTTPCircuitBreaker(t *testing.T) {
 		reply(w, http.StatusInternalServerError, `{}`)
 	})
 	clk := &clock{now: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	metrics := robot.NewMetrics()
 	rb := robot.NewHTTP("r1", f.URL, fast(robot.HTTPOptions{
-		Retries: -1, BreakerThreshold: 3, BreakerCooldown: time.Minute, Now: clk.Now,
+		Retries: -1, BreakerThreshold: 3, BreakerCooldown: time.Minute, Now: clk.Now, Metrics: metrics,
 	}))
 	ask := func() error { _, err := rb.Answer(context.Background(), question()); return err }
 
@@ -292,6 +294,41 @@ func TestHTTPCircuitBreaker(t *testing.T) {
 	require.NoError(t, ask())
 	require.NoError(t, ask())
 	assert.EqualValues(t, 9, f.calls.Load())
+
+	// 3 answered, 6 failed (two of them opening the breaker), 3 refused while it was open.
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(metrics)
+	got := gather(t, reg)
+	assert.Equal(t, 2.0, got[`aicc_robot_breaker_opens_total{robot="r1"}`])
+	for series, want := range map[string]float64{
+		`aicc_robot_requests_total{mode="answer",result="ok",robot="r1"}`:           3,
+		`aicc_robot_requests_total{mode="answer",result="failed",robot="r1"}`:       6,
+		`aicc_robot_requests_total{mode="answer",result="breaker_open",robot="r1"}`: 3,
+		`aicc_robot_requests_total{mode="answer",result="timeout",robot="r1"}`:      0,
+		`aicc_robot_requests_total{mode="suggest",result="ok",robot="r1"}`:          0,
+	} {
+		value, ok := got[series]
+		assert.True(t, ok, "%s is not exported", series)
+		assert.Equal(t, want, value, series)
+	}
+}
+
+// gather returns the counters of reg by series, name{label="value",…} with the labels sorted by name.
+func gather(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	out := map[string]float64{}
+	for _, mf := range families {
+		for _, m := range mf.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() { // sorted by name
+				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+			}
+			out[mf.GetName()+"{"+strings.Join(labels, ",")+"}"] = m.GetCounter().GetValue()
+		}
+	}
+	return out
 }
 
 // While the half-open trial is under way, the other calls are refused.
@@ -354,4 +391,23 @@ func ExampleNewHTTP() {
 	answer, err := rb.Answer(context.Background(), aicc.RobotQuestion{AccessCode: "r1", PSID: "7001", Text: "hi"})
 	fmt.Println(answer.Texts, answer.Transfer, err)
 	// Output: [Hello from the robot.] false <nil>
+}
+
+// A registry counts the calls of its HTTP robots, and exports them as a collector.
+func TestRegistryCountsItsHTTPRobots(t *testing.T) {
+	f := newFakeRobot(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		reply(w, http.StatusOK, `{"suggestions": ["Hi"]}`)
+	})
+	robots := robot.NewRegistry(map[string]aicc.Robot{"r1": robot.NewHTTP("r1", f.URL, fast(robot.HTTPOptions{})), "builtin": robot.Rules{}})
+	rb, err := robots.Robot("r1")
+	require.NoError(t, err)
+	_, err = rb.Suggest(context.Background(), question())
+	require.NoError(t, err)
+
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(robots)
+	got := gather(t, reg)
+	assert.Equal(t, 1.0, got[`aicc_robot_requests_total{mode="suggest",result="ok",robot="r1"}`])
+	assert.Contains(t, got, `aicc_robot_breaker_opens_total{robot="r1"}`)
+	assert.Len(t, got, 9, "the series of r1 alone: the built-in robot makes no request") // 2 modes x 4 results, 1 breaker
 }

@@ -37,21 +37,39 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/aiccfb/aicc"
 )
 
 // BuiltinAccessCode is the access code of the built-in rule robot (Rules) in aicc dev.
 const BuiltinAccessCode = "builtin"
 
-// Registry maps access codes to robots. It implements aicc.Robots.
+// Registry maps access codes to robots. It implements aicc.Robots, and prometheus.Collector with the Metrics
+// of its HTTP robots: register it where the process's other metrics are.
 type Registry struct {
-	robots map[string]aicc.Robot
+	robots  map[string]aicc.Robot
+	metrics *Metrics
 }
 
-// NewRegistry returns the registry of robots, by access code.
+// NewRegistry returns the registry of robots, by access code. It counts the calls of the HTTP robots made
+// without HTTPOptions.Metrics.
 func NewRegistry(robots map[string]aicc.Robot) *Registry {
-	return &Registry{robots: maps.Clone(robots)}
+	r := &Registry{robots: maps.Clone(robots), metrics: NewMetrics()}
+	for _, rb := range r.robots {
+		if h, ok := rb.(*HTTP); ok && h.metrics == nil {
+			h.metrics = r.metrics
+			r.metrics.add(h.accessCode)
+		}
+	}
+	return r
 }
+
+// Describe implements prometheus.Collector.
+func (r *Registry) Describe(ch chan<- *prometheus.Desc) { r.metrics.Describe(ch) }
+
+// Collect implements prometheus.Collector.
+func (r *Registry) Collect(ch chan<- prometheus.Metric) { r.metrics.Collect(ch) }
 
 // Robot returns the robot of the access code; ENOTFOUND when none has it.
 func (r *Registry) Robot(accessCode string) (aicc.Robot, error) {

@@ -187,6 +187,7 @@ func dev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer)
 		slog.String("took", time.Since(start).Round(time.Millisecond).String()))
 
 	reg := newRegistry()
+	reg.MustRegister(robots)
 	metricsHandler, closeMetrics := temporalMetrics(reg, logger)
 	defer closeMetrics.Close()
 	opts := client.Options{

@@ -105,6 +105,7 @@ func runAPI(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	defer d.Close()
 	keyring, store, reg, tc := d.keyring, d.store, d.reg, d.temporal
+	ops.MustRegister(reg, robots) // the robot assistant's calls
 	go logTemporalReachable(ctx, tc, cfg, logger)
 
 	srv := &api.Server{
@@ -150,6 +151,7 @@ func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	defer d.Close()
 	keyring, store, reg, tc := d.keyring, d.store, d.reg, d.temporal
+	ops.MustRegister(reg, robots) // the intelligent robot's calls
 	if err := worker.RegisterSearchAttributes(ctx, tc, cfg.TemporalNamespace); err != nil {
 		// Compose's admin-tools job registers them too; a worker without the permission still works.
 		logger.Warn("could not register search attributes", slog.String("error", err.Error()))
