@@ -26,6 +26,7 @@ import (
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/aiccfb/aicc"
 )
@@ -179,6 +180,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	// Export all channels from the channel list, watched to Success, then Download: a zip that opens.
 	b.screenshot("channels")
 	b.checkAccessibility("Channels")
+	b.phoneWidth()
 	b.click("Export all")
 	b.waitText("Status:")
 	b.doWithin(exportTimeout, "wait for the export's Download", chromedp.WaitVisible(visible(button("Download"))))
@@ -200,7 +202,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	viewer := d.viewerToken(t)
 	b.signOut()
-	b.signIn(viewer)
+	b.signInWithKeyboard(viewer)
 	b.waitHeading("Channels")
 	for _, screen := range []struct{ route, title, step string }{
 		{"#/channels", "Channels", "viewer-channels"},
@@ -808,6 +810,34 @@ func (b *consoleBrowser) signIn(token string) {
 	b.fill("API token", token)
 	b.click("Sign in")
 	b.do("wait for the signed-in shell", chromedp.WaitVisible(visible(button("Sign out"))))
+}
+
+// signInWithKeyboard signs in as someone without a mouse: Tab to the token field, type, Enter.
+func (b *consoleBrowser) signInWithKeyboard(token string) {
+	b.t.Helper()
+	b.waitHeading("Sign in")
+	b.do("tab to the API token", chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur()`))
+	for range 10 {
+		b.do("press Tab", chromedp.KeyEvent(kb.Tab))
+		if focused, _ := b.eval(callOn(labelled("API token"), `function() { return this === document.activeElement; }`)); focused == "true" {
+			b.do("type the token and press Enter", chromedp.KeyEvent(token+kb.Enter))
+			b.do("wait for the signed-in shell", chromedp.WaitVisible(visible(button("Sign out"))))
+			return
+		}
+	}
+	b.fail("Tab does not reach the API token field")
+}
+
+// phoneWidth shows the screen 390 pixels wide, as a phone does, and fails when the page itself must scroll
+// sideways (a wide table scrolls inside its own box); then it goes back to 1280×800.
+func (b *consoleBrowser) phoneWidth() {
+	b.t.Helper()
+	b.do("a phone's width", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	b.screenshot("phone")
+	if over, err := b.eval(`document.documentElement.scrollWidth - document.documentElement.clientWidth`); err != nil || over != "0" {
+		b.fail("at 390 pixels the page is %s pixels wider than the screen (%v)", over, err)
+	}
+	b.do("back to 1280×800", chromedp.EmulateViewport(1280, 800))
 }
 
 // signOut signs out and checks that the token is gone from the browser: the session storage is empty and a
