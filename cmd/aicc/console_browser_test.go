@@ -45,10 +45,10 @@ var updateConsoleScreenshot = flag.Bool("update-console-screenshot", false,
 
 // consoleStepTimeout bounds one browser step: a click, a wait for a text, an axe run. The flow itself has
 // no time limit beyond go test's.
-const consoleStepTimeout = 30 * time.Second
+const consoleStepTimeout = time.Minute
 
 // exportTimeout bounds the wait for an export of two channels to succeed: a workflow, on a busy machine.
-const exportTimeout = 2 * time.Minute
+const exportTimeout = 3 * time.Minute
 
 // TestConsoleInABrowser follows the seed's procedure in the console, as issue 15's acceptance lists it: sign
 // in, create an OU and a skill queue, run the wizard with a deliberate field error and its fix, answer Meta's
