@@ -26,7 +26,8 @@ import (
 //   - The read model is written through SaveConversation once per batch of signals, not once per event. The
 //     database activities are local activities: a signal costs one workflow task and no activity task.
 //   - When the channel's "session end due to no customer reply" is enabled, an open conversation ends when no
-//     customer message has come for its timeout, counted from when the workflow applied the last one: the end
+//     customer message has come for its timeout (of the agents' working time alone, with the channel's
+//     work-time-only option), counted from when the workflow applied the last one: the end
 //     message is sent when there is one (a failure to send it is logged and the session ends all the same), and
 //     the conversation is recorded as ended. A newer customer message opens it again. The end waits while the
 //     inbox holds events of the conversation this run has not applied (the dispatcher lags, or was down): it

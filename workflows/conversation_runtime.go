@@ -174,14 +174,19 @@ func (wf *conversationImpl) refreshSettings(ctx workflow.Context) error {
 }
 
 // loadSettings reads the channel's settings again, with the work plan from now (or from a pending timer's
-// start, when earlier). When they cannot be read (the channel is being deleted, the store refuses), the run
-// keeps those it has, and tries again no sooner than settingsMaxAge later.
+// start, when earlier). When the store refuses, the run keeps those it has, and tries again no sooner than
+// settingsMaxAge later; when the channel no longer exists, a run that takes plans turns its timers off.
 func (wf *conversationImpl) loadSettings(ctx workflow.Context, now time.Time) error {
 	var a *activities.Activities
 	var settings activities.ConversationSettings
 	switch err := wf.database(ctx, a.LoadConversationSettings, wf.settingsInput(now)).Get(ctx, &settings); {
 	case temporal.IsCanceledError(err):
 		return err
+	case wf.planned() && applicationErrorType(err) == aicc.ENOTFOUND:
+		// As at the run's start: the channel is being deleted, and no timer of its acts any more (a provisional
+		// deadline would otherwise wait for a plan that never comes).
+		wf.logger.Warn("The conversation's channel does not exist any more; its timers are off")
+		wf.settings, wf.plan = activities.ConversationSettings{}, nil
 	case err != nil:
 		wf.logger.Warn("The channel's settings could not be read again; the session follows those read before", "Error", err)
 	default:
@@ -224,7 +229,15 @@ func (wf *conversationImpl) refreshPlan(ctx workflow.Context) error {
 		return nil
 	}
 	wf.logger.Info("The work plan runs out; reading the channel's settings again", "Through", wf.plan.Through)
-	return wf.loadSettings(ctx, now)
+	if err := wf.loadSettings(ctx, now); err != nil {
+		return err
+	}
+	// A deadline the old plan could not place may be known now: the read model shows the timers as they are.
+	if slices.Equal(wf.timers(), wf.state.Conversation.Timers) {
+		return nil
+	}
+	wf.changed = true
+	return wf.save(ctx)
 }
 
 // planStale reports whether less than workPlanLookahead of the work plan is left at now.

@@ -28,8 +28,9 @@ type RuntimeSuite struct {
 	stored   *aicc.Conversation
 	saved    []aicc.Conversation
 	settings activities.ConversationSettings
-	// settingsReads are the inputs of every LoadConversationSettings.
+	// settingsReads are the inputs of every LoadConversationSettings, which fails with settingsErr when set.
 	settingsReads []activities.ConversationSettingsInput
+	settingsErr   error
 	asked         []string // the texts the robot was asked about
 	answer        aicc.RobotAnswer
 	robotErr      error
@@ -49,7 +50,7 @@ const (
 )
 
 func (s *RuntimeSuite) SetupTest() {
-	s.stored, s.saved, s.asked, s.sent, s.robotErr, s.settingsReads = nil, nil, nil, nil, nil, nil
+	s.stored, s.saved, s.asked, s.sent, s.robotErr, s.settingsReads, s.settingsErr = nil, nil, nil, nil, nil, nil, nil
 	s.answer = aicc.RobotAnswer{Texts: []string{"Hello! How can I help?"}}
 	s.settings = activities.ConversationSettings{
 		Robot: true, RobotAccessCode: "builtin", TransferKeywords: []string{"agent", "人工"},
@@ -80,6 +81,9 @@ func (s *RuntimeSuite) SetupTest() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			s.settingsReads = append(s.settingsReads, in)
+			if s.settingsErr != nil {
+				return activities.ConversationSettings{}, s.settingsErr
+			}
 			settings := s.settings
 			if !in.PlanFrom.IsZero() { // as the activity resolves the work time
 				loc, err := aicc.CalendarLocation(settings.Calendar)
@@ -655,13 +659,42 @@ func (s *RuntimeSuite) TestWorkPlanReadAgainWhenItRunsOut() {
 
 	provisional := time.Date(2026, time.May, 18, 9, 10, 0, 0, time.UTC) // a week before the plan's end, May 25 09:10
 	s.Equal([]aicc.ConversationTimer{{Kind: aicc.TimerNoCustomerReply, At: provisional}}, s.at(3*time.Minute).Timers)
-	s.Equal(aicc.ConversationOpen, s.at(provisional.Sub(t0)+time.Hour).Status, "the provisional instant ends nothing")
+	ended := time.Date(2026, time.May, 26, 9, 10, 0, 0, time.UTC) // 10 + 10 + 10 minutes of working time
+	c := s.at(provisional.Sub(t0) + time.Hour)
+	s.Equal(aicc.ConversationOpen, c.Status, "the provisional instant ends nothing")
+	s.Equal([]aicc.ConversationTimer{{Kind: aicc.TimerNoCustomerReply, At: ended}}, c.Timers, "the new plan places the deadline")
 	// Read at the run's start, the session's start, and at the provisional instant (then again, a week before
 	// the end of that plan).
 	s.Require().GreaterOrEqual(len(s.settingsReads), 3)
 	s.Equal(provisional.Add(activities.WorkPlanSpan), s.settingsReads[2].PlanTo)
 	s.Equal(t0.Add(2*time.Minute), s.settingsReads[2].PlanFrom, "the new plan counts from the timeout's start")
-	c := s.last()
+	c = s.last()
 	s.Equal(aicc.ConversationEnded, c.Status)
-	s.Equal(time.Date(2026, time.May, 26, 9, 10, 0, 0, time.UTC), c.EndedAt, "10 + 10 + 10 minutes of working time")
+	s.Equal(ended, c.EndedAt)
+}
+
+// A channel deleted while a work-time-only deadline waits for the next plan turns the conversation's timers
+// off: the run does not wait for a plan that never comes, and ends idle with the session open.
+func (s *RuntimeSuite) TestWorkPlanOfADeletedChannel() {
+	s.settings.NoCustomerReplyEnabled, s.settings.NoCustomerReplyTimeout = true, 30*time.Minute
+	s.settings.NoCustomerReplyWorkTimeOnly, s.settings.EndMessage = true, "Goodbye!"
+	s.settings.WorkTime = aicc.WorkTime{Workday: []aicc.TimeSegment{{Start: "09:00", End: "09:10"}}}
+	cal := &aicc.ServiceCalendar{TimeZone: "UTC", WeeklyNonWorkingDays: []time.Weekday{time.Saturday, time.Sunday}}
+	for d := 5; d <= 24; d++ {
+		cal.RestDates = append(cal.RestDates, time.Date(2026, time.May, d, 0, 0, 0, 0, time.UTC).Format(time.DateOnly))
+	}
+	s.settings.Calendar = cal
+	s.customer(1, 2*time.Minute, "hello")
+	s.env.RegisterDelayedCallback(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.settingsErr = temporal.NewNonRetryableApplicationError("The channel does not exist.", aicc.ENOTFOUND, nil)
+	}, 10*24*time.Hour)
+	s.run(rtIn)
+
+	c := s.last()
+	s.Equal(aicc.ConversationOpen, c.Status)
+	s.Empty(c.Timers)
+	s.Equal([]string{"robot:Hello! How can I help?"}, s.sentTexts(), "no end message")
+	s.Len(s.settingsReads, 3, "read once at the provisional instant, not again")
 }
