@@ -69,7 +69,7 @@ func (s *Store) StoreWebhook(ctx context.Context, events []aicc.InboxEvent, reje
 			if len(rejects) == 0 {
 				return nil
 			}
-			return insertRejects(ctx, tx, rejects, received)
+			return s.insertRejects(ctx, tx, rejects, received)
 		})
 	}
 	if err != nil {

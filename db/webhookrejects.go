@@ -2,6 +2,8 @@ package db
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -29,9 +31,10 @@ func (r webhookRejectRow) domain() aicc.WebhookReject {
 	}
 }
 
-// insertRejects inserts rejects with one statement and sets their ReceivedAt to received's (the time the
-// database keeps of it). Strings lose their NUL characters, as the inbox's do; the payload keeps them.
-func insertRejects(ctx context.Context, db bun.IDB, rejects []aicc.WebhookReject, received func(time.Time) time.Time) error {
+// insertRejects inserts rejects through tx, with one statement (on SQLite one per sqliteInsertRows, their
+// values bound as the inbox's are: see insertEventsSQLite), and sets their ReceivedAt to received's (the time
+// the database keeps of it). Strings lose their NUL characters, as the inbox's do; the payload keeps them.
+func (s *Store) insertRejects(ctx context.Context, tx bun.Tx, rejects []aicc.WebhookReject, received func(time.Time) time.Time) error {
 	rows := make([]webhookRejectRow, len(rejects))
 	for i := range rejects {
 		r := &rejects[i]
@@ -45,9 +48,31 @@ func insertRejects(ctx context.Context, db bun.IDB, rejects []aicc.WebhookReject
 			Location: noNUL(r.Location), Reason: noNUL(r.Reason), Payload: payload, ReceivedAt: r.ReceivedAt,
 		}
 	}
-	_, err := db.NewInsert().Model(&rows).ExcludeColumn("id").Exec(ctx)
-	return err
+	if s.dialect == Postgres {
+		_, err := tx.NewInsert().Model(&rows).ExcludeColumn("id").Exec(ctx)
+		return err
+	}
+	for chunk := range slices.Chunk(rows, sqliteInsertRows) {
+		var q strings.Builder
+		q.WriteString(sqliteInsertRejects)
+		args := make([]any, 0, len(chunk)*7)
+		for i, r := range chunk {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString("(?,?,?,?,?,?,?)")
+			at := s.db.Dialect().AppendTime(nil, r.ReceivedAt) // as Bun writes it, quoted
+			args = append(args, r.TenantID, r.ChannelID, r.Kind, r.Location, r.Reason, r.Payload, string(at[1:len(at)-1]))
+		}
+		if _, err := tx.Tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
+
+const sqliteInsertRejects = `INSERT INTO webhook_rejects
+	(tenant_id, channel_id, kind, location, reason, payload, received_at) VALUES `
 
 // WebhookRejects lists the tenant's webhook rejects, only channelID's unless it is "", the latest first: by ID
 // descending, which is the order they were kept in, read through webhook_rejects_tenant_idx (or _channel_idx).
