@@ -86,14 +86,19 @@ func TestConsoleInABrowser(t *testing.T) {
 	b.checkAccessibility("Directory")
 
 	// Newly created: the three steps, with a Channel Name the seed's rule refuses (it must start with a letter
-	// or an underscore); the API's error shows next to the field, on its step, and the fix goes through.
+	// or an underscore) and the robot on without a transfer keyword; each of the API's errors shows next to its
+	// field, on its step, and the fixes go through.
 	b.goTo("#/channels", "Channels")
 	b.click("Newly created")
 	b.waitHeading("Newly created")
 	b.waitHeading("Channel information")
 	b.fill("App ID", FakeMetaAppID)
 	b.fill("App Secret", FakeMetaAppSecret)
+	// SHA-1 brings the seed's warning; SHA-256 takes it away.
+	b.choose("Interconnection Encryption Algorithm", "SHA-1")
+	b.waitText("SHA-1 is not strong enough")
 	b.choose("Interconnection Encryption Algorithm", "SHA-256")
+	b.do("the SHA-1 warning goes", chromedp.WaitNotPresent(visible(textOnPage("SHA-1 is not strong enough"))))
 	b.screenshot("wizard-channel-information")
 	b.checkAccessibility("wizard, Channel information")
 	b.click("Next")
@@ -101,10 +106,20 @@ func TestConsoleInABrowser(t *testing.T) {
 	b.fill("Channel Name", "1st_support")
 	b.choose("OU Configuration", "Support")
 	b.choose("Skill Queue", "Messenger")
+	// Agent Work Time: a second workday segment (New), then Remove takes it away again.
+	b.do("add a workday time segment", chromedp.Click(visible(`//button[@aria-label='New workday time segment']`), chromedp.NodeVisible))
+	b.fill("Workday 2 start", "19:00")
+	b.do("remove it", chromedp.Click(visible(`//button[@aria-label='Remove workday time segment 2']`), chromedp.NodeVisible),
+		chromedp.WaitNotPresent(labelled("Workday 2 start")))
 	b.click("Next")
 	b.waitHeading("Robot configuration")
+	// The intelligent robot on (aicc dev's built-in one) without a Keyword for Transfer to Agent: the seed's
+	// rule makes it a second error, on this step.
+	b.do("connect the intelligent robot", chromedp.Click(labelled("Connecting to the Intelligent Robot"), chromedp.NodeVisible))
+	b.fill("Robot access code", "builtin")
+	b.fill("Robot name", "Aicc robot")
 	b.click("The next step")
-	b.waitHeading("Basic configuration") // back on the step of the field in error
+	b.waitHeading("Basic configuration") // back on the first step with a field in error
 	b.do("wait for the field error", chromedp.WaitVisible(visible(`//*[@aria-invalid='true']`)))
 	if msg := b.fieldError("Channel Name"); msg == "" {
 		b.fail("the API's error on the Channel Name is not shown next to the field")
@@ -116,6 +131,12 @@ func TestConsoleInABrowser(t *testing.T) {
 	b.fill("Channel Name", "fb_support")
 	b.click("Next")
 	b.waitHeading("Robot configuration")
+	if msg := b.fieldError("Keyword for Transfer to Agent"); msg == "" {
+		b.fail("the API's error on the Keyword for Transfer to Agent is not shown next to the field")
+	} else {
+		t.Logf("the Keyword for Transfer to Agent's error, next to the field: %q", msg)
+	}
+	b.fill("Keyword for Transfer to Agent", "agent, human")
 	b.click("The next step")
 
 	// The next step: the callback URL and the verification code to paste into Meta, with copy buttons. Here
