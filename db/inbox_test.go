@@ -83,6 +83,32 @@ func TestStoreEventsIsAtomic(t *testing.T) {
 	})
 }
 
+// A batch larger than one SQLite statement (32 events) is one transaction all the same: a bad event in its
+// last statement stores nothing, and a repeat in a later statement is a duplicate of the event of an earlier one.
+func TestStoreEventsManyStatements(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		ctx := context.Background()
+		batch := make([]aicc.InboxEvent, 100)
+		for i := range batch {
+			batch[i] = event("ch_1", "p1", fmt.Sprint("u", i%7), fmt.Sprint("m", i), int64(i))
+		}
+		bad := slices.Clone(batch)
+		bad[99].DedupKey = ""
+		_, err := s.StoreEvents(ctx, bad)
+		require.Error(t, err)
+		requireUndelivered(t, s, 0)
+
+		batch[80] = event("ch_1", "p1", "u3", "m3", 3) // the event of batch[3], in the third statement
+		dup, err := s.StoreEvents(ctx, batch)
+		require.NoError(t, err)
+		require.Equal(t, 1, dup)
+		require.Zero(t, batch[80].ID)
+		require.Positive(t, batch[3].ID)
+		require.Greater(t, batch[99].ID, batch[40].ID)
+		requireUndelivered(t, s, 99)
+	})
+}
+
 func TestClaimAndDeliver(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, s *db.Store) {
 		ctx := context.Background()
