@@ -32,8 +32,8 @@ import (
 //   - Agents assign, reply, transfer (to the channel's session-transfer targets), close and decline an offer
 //     through Updates.
 //   - Every message the workflow sends goes through SendConversationMessage, once per OutboundID.
-//   - When agents work comes, from workPlanRevision on, from the settings activity as an aicc.WorkPlan of two
-//     weeks, read again when less than workPlanLookahead of it is left: the workflow loads no time zone.
+//   - From workPlanRevision on, the agents' working time comes from the settings activity as an aicc.WorkPlan
+//     of two weeks, read again when less than workPlanLookahead of it is left: the workflow loads no time zone.
 
 // Why a conversation went to a queue, the label of aicc_conversation_transfers_total.
 const (
