@@ -217,6 +217,10 @@ var starters = map[string]func(context.Context, client.Client) error{
 		_, err := workflows.TransferConversation(ctx, c, "ten_1", conversationKey, workflows.TransferRequest{AgentID: "ann", QueueID: "sq_1"})
 		return err
 	},
+	"DeclineConversation": func(ctx context.Context, c client.Client) error {
+		_, err := workflows.DeclineConversation(ctx, c, "ten_1", conversationKey, "ann")
+		return err
+	},
 	"CloseConversation": func(ctx context.Context, c client.Client) error {
 		_, err := workflows.CloseConversation(ctx, c, "ten_1", conversationKey, "ann")
 		return err
