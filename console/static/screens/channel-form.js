@@ -19,6 +19,7 @@ export const labels = {
   'basic.lastAgentMode.windowMinutes': 'Last Agent Mode window (minutes)',
   'basic.noCustomerReplyEnd.timeoutMinutes': 'No customer reply timeout (minutes)',
   'basic.noCustomerReplyEnd.endMessage': 'Session end message',
+  'basic.noCustomerReplyEnd.workTimeOnly': 'Count working time only',
   'basic.noAgentReplyTransfer.timeoutSeconds': 'No agent reply timeout (seconds)',
   'basic.noAgentReplyTransfer.targetSkillQueueId': 'Transfer to skill queue',
   'basic.noAgentReplyTransfer.notice': 'Transfer notice',
@@ -44,7 +45,7 @@ export function emptyDraft() {
     workday: [{ start: '09:00', end: '18:00' }], nonWorkday: [{ start: '', end: '' }], serviceCalendarId: '',
     nonWorkingTimeNotice: '',
     lastAgent: false, lastAgentWindow: '1440',
-    noCustomerReply: false, noCustomerReplyMinutes: '20', noCustomerReplyMessage: '',
+    noCustomerReply: false, noCustomerReplyMinutes: '20', noCustomerReplyMessage: '', noCustomerReplyWorkTimeOnly: false,
     noAgentReply: false, noAgentReplySeconds: '60', noAgentReplyQueue: '', noAgentReplyNotice: '',
     sessionTransfer: false, transferQueues: [],
     robot: false, robotAccessCode: '', robotName: '', robotAvatar: '1', robotGender: 'unspecified', keywords: '',
@@ -67,7 +68,7 @@ export function toBody(d) {
     nonWorkingTimeNotice: d.nonWorkingTimeNotice,
     lastAgentMode: { enabled: d.lastAgent, windowMinutes: num(d.lastAgentWindow) },
     noCustomerReplyEnd: { enabled: d.noCustomerReply, timeoutMinutes: num(d.noCustomerReplyMinutes),
-      endMessage: d.noCustomerReplyMessage },
+      endMessage: d.noCustomerReplyMessage, workTimeOnly: d.noCustomerReplyWorkTimeOnly },
     noAgentReplyTransfer: { enabled: d.noAgentReply, timeoutSeconds: num(d.noAgentReplySeconds),
       targetSkillQueueId: d.noAgentReplyQueue, notice: d.noAgentReplyNotice },
     sessionTransfer: { enabled: d.sessionTransfer, targetSkillQueueIds: d.transferQueues },
@@ -115,6 +116,7 @@ export function draftOf(ch) {
     noCustomerReply: !!(b.noCustomerReplyEnd && b.noCustomerReplyEnd.enabled),
     noCustomerReplyMinutes: str(b.noCustomerReplyEnd && b.noCustomerReplyEnd.timeoutMinutes, '20'),
     noCustomerReplyMessage: (b.noCustomerReplyEnd && b.noCustomerReplyEnd.endMessage) || '',
+    noCustomerReplyWorkTimeOnly: !!(b.noCustomerReplyEnd && b.noCustomerReplyEnd.workTimeOnly),
     noAgentReply: !!(b.noAgentReplyTransfer && b.noAgentReplyTransfer.enabled),
     noAgentReplySeconds: str(b.noAgentReplyTransfer && b.noAgentReplyTransfer.timeoutSeconds, '60'),
     noAgentReplyQueue: (b.noAgentReplyTransfer && b.noAgentReplyTransfer.targetSkillQueueId) || '',
@@ -185,7 +187,11 @@ export function BasicFields({ d, set, err, directory }) {
               hint="1 to 60; longer than the skill queue's maximum waiting time."
               error=${err('basic.noCustomerReplyEnd.timeoutMinutes')} />
             <${Field} label="Session end message" type="textarea" value=${d.noCustomerReplyMessage}
-              onInput=${set('noCustomerReplyMessage')} error=${err('basic.noCustomerReplyEnd.endMessage')} />`}
+              onInput=${set('noCustomerReplyMessage')} error=${err('basic.noCustomerReplyEnd.endMessage')} />
+            <${Field} type="checkbox" label="Count working time only" value=${d.noCustomerReplyWorkTimeOnly}
+              onInput=${set('noCustomerReplyWorkTimeOnly')}
+              hint="The timeout runs only during the work time above: a customer is not timed out overnight."
+              error=${err('basic.noCustomerReplyEnd.workTimeOnly')} />`}
         </fieldset>
         <fieldset><legend>Session Transfer Due to No Agent Reply</legend>
           <${Field} type="checkbox" label="Enable Session Transfer Due to No Agent Reply" value=${d.noAgentReply}

@@ -98,7 +98,7 @@ function Configuration({ ch, canWrite, onSaved }) {
           <dt>Non-Working Time Notification</dt><dd>${b.nonWorkingTimeNotice || 'None'}</dd>
           <dt>Last Agent Mode</dt><dd>${onOff(b.lastAgentMode.enabled)}${b.lastAgentMode.enabled && `, ${b.lastAgentMode.windowMinutes} min`}</dd>
           <dt>Session End Due to No Customer Reply</dt><dd>${onOff(b.noCustomerReplyEnd.enabled)}${b.noCustomerReplyEnd.enabled
-            && `, after ${b.noCustomerReplyEnd.timeoutMinutes} min`}</dd>
+            && `, after ${b.noCustomerReplyEnd.timeoutMinutes} min${b.noCustomerReplyEnd.workTimeOnly ? ' of working time' : ''}`}</dd>
           <dt>Session Transfer Due to No Agent Reply</dt><dd>${onOff(b.noAgentReplyTransfer.enabled)}${b.noAgentReplyTransfer.enabled
             && `, after ${b.noAgentReplyTransfer.timeoutSeconds} s to ${nameOf(lists.queues, b.noAgentReplyTransfer.targetSkillQueueId)}`}</dd>
           <dt>Session Transfer</dt><dd>${onOff(b.sessionTransfer.enabled)}${b.sessionTransfer.enabled
