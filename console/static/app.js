@@ -87,8 +87,8 @@ function SignIn({ notice, onSignedIn }) {
         <${Field} label="API token" type="password" autocomplete="off" spellcheck="false" required
           value=${token} onInput=${setTokenValue} error=${error && error.fields.token} />
       </${Form}>
-      <p class="hint">A sysadmin creates tokens with <code>aicc tokens create</code> or on the System screen;
-        <code>aicc dev</code> prints its tokens when it starts.</p>
+      <p class="hint">A sysadmin creates tokens with <code>aicc tokens create</code> or on the System screen; the
+        banner of <code>aicc dev</code> shows its tokens.</p>
     </main>
   </div>`;
 }
@@ -125,8 +125,9 @@ function Shell({ session }) {
     <main id="main" ref=${mainRef} tabindex="-1">
       ${found
         ? html`<${Screen} key=${hash} route=${found.route} params=${found.params} session=${session} />`
-        : html`<h1 tabindex="-1">Not found</h1><${Notice} kind="warning">There is no screen at ${hash || 'this address'}.
-            <a href=${home(session.role)}>Go to the start</a>.</${Notice}>`}
+        : html`<h1 tabindex="-1">Not found</h1>
+            <${Notice} kind="warning">There is no screen at ${hash || 'this address'}. <a href=${home(session.role)}>Go
+              to the start</a>.</${Notice}>`}
     </main>
   </div>`;
 }
