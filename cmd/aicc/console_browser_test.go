@@ -319,21 +319,7 @@ type consoleDev struct {
 func startConsoleDev(t *testing.T) *consoleDev {
 	t.Helper()
 	dir := t.TempDir()
-	ports := make([]string, 4)
-	for i := range ports {
-		port, err := freePort("127.0.0.1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[i] = strconv.Itoa(port)
-	}
-	cfg, err := ConfigFromEnv(env(map[string]string{
-		"AICC_DATA_DIR": dir, "AICC_HTTP_ADDR": "127.0.0.1:" + ports[0], "AICC_UI_PORT": ports[1],
-		"AICC_TEMPORAL_PORT": ports[2], "AICC_PUBLIC_ADDR": "127.0.0.1:" + ports[3],
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := devTestConfig(t, dir, nil)
 	cfg.FakeMeta = true
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
@@ -354,7 +340,7 @@ func startConsoleDev(t *testing.T) *consoleDev {
 		}
 		return strings.Contains(out.String(), "aicc dev is running")
 	})
-	d := &consoleDev{adminURL: "http://127.0.0.1:" + ports[0], publicURL: "http://127.0.0.1:" + ports[3]}
+	d := &consoleDev{adminURL: "http://" + cfg.HTTPAddr, publicURL: "http://" + cfg.PublicAddr}
 	b, err := os.ReadFile(filepath.Join(dir, devTokensFile))
 	if err != nil {
 		t.Fatal(err)

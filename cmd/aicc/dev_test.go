@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -301,26 +302,35 @@ func TestPrintBannerMeta(t *testing.T) {
 	}
 }
 
+// devTestConfig is aicc dev's configuration for a test: its data in dir, its four listeners (the admin API,
+// the Web UI, Temporal, the public listener) on free ports of the loopback interface, and the extra variables.
+func devTestConfig(t *testing.T, dir string, extra map[string]string) Config {
+	t.Helper()
+	vars := map[string]string{"AICC_DATA_DIR": dir}
+	for _, name := range []string{"AICC_HTTP_ADDR", "AICC_UI_PORT", "AICC_TEMPORAL_PORT", "AICC_PUBLIC_ADDR"} {
+		port, err := freePort("127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		vars[name] = strconv.Itoa(port)
+		if strings.HasSuffix(name, "_ADDR") {
+			vars[name] = "127.0.0.1:" + vars[name]
+		}
+	}
+	maps.Copy(vars, extra)
+	cfg, err := ConfigFromEnv(env(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 // With AICC_DATABASE_URL set, aicc dev keeps the application's data there (here a Postgres schema of its
 // own) instead of SQLite in the data directory, and its banner says so without showing the URL.
 func TestDevUsesDatabaseURL(t *testing.T) {
 	pgURL := dbtest.PostgresURL(t)
 	dir := t.TempDir()
-	ports := make([]string, 4)
-	for i := range ports {
-		port, err := freePort("127.0.0.1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[i] = strconv.Itoa(port)
-	}
-	cfg, err := ConfigFromEnv(env(map[string]string{
-		"AICC_DATABASE_URL": pgURL, "AICC_DATA_DIR": dir, "AICC_HTTP_ADDR": "127.0.0.1:" + ports[0],
-		"AICC_UI_PORT": ports[1], "AICC_TEMPORAL_PORT": ports[2], "AICC_PUBLIC_ADDR": "127.0.0.1:" + ports[3],
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := devTestConfig(t, dir, map[string]string{"AICC_DATABASE_URL": pgURL})
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
 	done := make(chan error, 1)

@@ -32,7 +32,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -304,21 +303,7 @@ func TestREADMEWalkthrough(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), readmeTimeout)
 	defer cancel()
 	dataDir := t.TempDir()
-	ports := make([]string, 4) // admin API, Web UI, Temporal, public listener
-	for i := range ports {
-		port, err := freePort("127.0.0.1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[i] = strconv.Itoa(port)
-	}
-	cfg, err := ConfigFromEnv(env(map[string]string{
-		"AICC_DATA_DIR": dataDir, "AICC_HTTP_ADDR": "127.0.0.1:" + ports[0], "AICC_UI_PORT": ports[1],
-		"AICC_TEMPORAL_PORT": ports[2], "AICC_PUBLIC_ADDR": "127.0.0.1:" + ports[3],
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := devTestConfig(t, dataDir, nil)
 	cfg.FakeMeta = true
 
 	start := time.Now()
@@ -352,7 +337,7 @@ func TestREADMEWalkthrough(t *testing.T) {
 
 	start = time.Now()
 	output, runErr := runWalkthroughScript(ctx, t.TempDir(), w.Script,
-		"AICC=http://127.0.0.1:"+ports[0], "DATA_DIR="+dataDir)
+		"AICC=http://"+cfg.HTTPAddr, "DATA_DIR="+dataDir)
 	t.Logf("the walk-through's %d promises ran in %s", len(w.Promises), time.Since(start).Round(time.Millisecond))
 	failures := checkPromises(output, w.Promises)
 	if runErr != nil {
@@ -367,7 +352,7 @@ func TestREADMEWalkthrough(t *testing.T) {
 	}
 
 	// What aicc dev exposes after the walk-through passes Prometheus' metric lint (promtool check metrics).
-	lintMetrics(t, "http://127.0.0.1:"+ports[0]+"/metrics")
+	lintMetrics(t, "http://"+cfg.HTTPAddr+"/metrics")
 
 	// The same output does not keep a promise changed in the README.
 	broken := strings.Replace(readREADME(t), `# => "verified"`, `# => "awaiting_verification"`, 1)
