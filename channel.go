@@ -88,7 +88,7 @@ type Onboarding struct {
 type BasicConfig struct {
 	OUID                 string               `json:"ouId"`
 	SkillQueueID         string               `json:"skillQueueId"`
-	TransferKeywords     []string             `json:"transferKeywords"`
+	TransferKeywords     KeywordList          `json:"transferKeywords"`
 	WorkTime             WorkTime             `json:"workTime"`
 	ServiceCalendarID    string               `json:"serviceCalendarId,omitempty"`
 	NonWorkingTimeNotice string               `json:"nonWorkingTimeNotice,omitempty"`
@@ -100,8 +100,8 @@ type BasicConfig struct {
 
 // WorkTime holds the agents' working-time segments for working and non-working days.
 type WorkTime struct {
-	Workday    []TimeSegment `json:"workday"`
-	NonWorkday []TimeSegment `json:"nonWorkday"`
+	Workday    SegmentList `json:"workday"`
+	NonWorkday SegmentList `json:"nonWorkday"`
 }
 
 // TimeSegment is a half-open span of a day, "HH:MM" to "HH:MM", within 00:00–24:00.
@@ -136,8 +136,8 @@ type NoAgentReplyTransfer struct {
 
 // SessionTransfer lets agents transfer a session to one of the allowed skill queues.
 type SessionTransfer struct {
-	Enabled             bool     `json:"enabled"`
-	TargetSkillQueueIDs []string `json:"targetSkillQueueIds"`
+	Enabled             bool        `json:"enabled"`
+	TargetSkillQueueIDs QueueIDList `json:"targetSkillQueueIds"`
 }
 
 // RobotConfig is the "Robot Configuration" of a channel (seed Table 3).

@@ -37,7 +37,7 @@ func TestChannelDefaults(t *testing.T) {
 	require.NoError(t, ch.Validate(refs))
 	require.Equal(t, aicc.AlgorithmSHA256, ch.Algorithm)
 	require.Equal(t, 20, ch.Basic.NoCustomerReply.TimeoutMinutes)
-	require.Equal(t, []aicc.TimeSegment{{Start: "00:00", End: "24:00"}}, ch.Basic.WorkTime.Workday)
+	require.Equal(t, aicc.SegmentList{{Start: "00:00", End: "24:00"}}, ch.Basic.WorkTime.Workday)
 	require.Empty(t, ch.Warnings())
 
 	ch.Algorithm = aicc.AlgorithmSHA1

@@ -32,6 +32,42 @@ func (l *DateList) UnmarshalJSON(data []byte) error {
 	return decodeList(data, MaxCalendarDates, (*[]string)(l))
 }
 
+// KeywordList is a channel's transfer keywords as a request sends them: a JSON array of more than
+// MaxTransferKeywords items is not decoded (see decodeList).
+type KeywordList []string
+
+// UnmarshalJSON decodes the array when it has at most MaxTransferKeywords items.
+func (l *KeywordList) UnmarshalJSON(data []byte) error {
+	return decodeList(data, MaxTransferKeywords, (*[]string)(l))
+}
+
+// QueueIDList is a channel's session-transfer target queues as a request sends them: a JSON array of more than
+// MaxTransferTargets items is not decoded (see decodeList).
+type QueueIDList []string
+
+// UnmarshalJSON decodes the array when it has at most MaxTransferTargets items.
+func (l *QueueIDList) UnmarshalJSON(data []byte) error {
+	return decodeList(data, MaxTransferTargets, (*[]string)(l))
+}
+
+// SegmentList is the working-time segments of one kind of day as a request sends them: a JSON array of more
+// than MaxWorkTimeSegments items is not decoded (see decodeList).
+type SegmentList []TimeSegment
+
+// UnmarshalJSON decodes the array when it has at most MaxWorkTimeSegments items.
+func (l *SegmentList) UnmarshalJSON(data []byte) error {
+	return decodeList(data, MaxWorkTimeSegments, (*[]TimeSegment)(l))
+}
+
+// ChannelIDList is the channel IDs an export request selects: a JSON array of more than MaxExportSelection
+// items is not decoded (see decodeList).
+type ChannelIDList []string
+
+// UnmarshalJSON decodes the array when it has at most MaxExportSelection items.
+func (l *ChannelIDList) UnmarshalJSON(data []byte) error {
+	return decodeList(data, MaxExportSelection, (*[]string)(l))
+}
+
 // decodeList decodes the JSON array data into *list when it has at most limit items. A longer array is not
 // decoded: *list becomes limit+1 zero items, which Validate refuses by the list's length alone, as it would the
 // whole list; telling that takes a scan of the array's bytes up to its limit+1st item. Anything else (null, an

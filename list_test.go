@@ -88,3 +88,34 @@ func TestOversizedCalendarListsRefusedWhole(t *testing.T) {
 		"makeUpWorkDates":      "must have at most 366 dates",
 	}, e.Fields)
 }
+
+// The channel's and the export's lists are decoded only within their limits as well: past it, into limit+1
+// zero items (which Validate refuses by their number alone), even when the items past the limit could not be
+// decoded at all.
+func TestChannelAndExportListsDecodeWithinTheirLimits(t *testing.T) {
+	var basic aicc.BasicConfig
+	within := `{"transferKeywords":["agent","human"],"sessionTransfer":{"targetSkillQueueIds":["sq_1"]},` +
+		`"workTime":{"workday":[{"start":"09:00","end":"12:00"}],"nonWorkday":null}}`
+	require.NoError(t, json.Unmarshal([]byte(within), &basic))
+	require.Equal(t, aicc.KeywordList{"agent", "human"}, basic.TransferKeywords)
+	require.Equal(t, aicc.QueueIDList{"sq_1"}, basic.SessionTransfer.TargetSkillQueueIDs)
+	require.Equal(t, aicc.SegmentList{{Start: "09:00", End: "12:00"}}, basic.WorkTime.Workday)
+	require.Nil(t, basic.WorkTime.NonWorkday)
+
+	over := func(n int, item string) string { return "[" + strings.Repeat(item+",", n) + `{"not":"an item"}]` }
+	past := `{"transferKeywords":` + over(aicc.MaxTransferKeywords, `"k"`) +
+		`,"sessionTransfer":{"targetSkillQueueIds":` + over(aicc.MaxTransferTargets, `"sq"`) +
+		`},"workTime":{"workday":` + over(aicc.MaxWorkTimeSegments, `{"start":"09:00","end":"10:00"}`) +
+		`,"nonWorkday":` + over(100_000, `7`) + `}}`
+	require.NoError(t, json.Unmarshal([]byte(past), &basic))
+	require.Equal(t, make(aicc.KeywordList, aicc.MaxTransferKeywords+1), basic.TransferKeywords)
+	require.Equal(t, make(aicc.QueueIDList, aicc.MaxTransferTargets+1), basic.SessionTransfer.TargetSkillQueueIDs)
+	require.Equal(t, make(aicc.SegmentList, aicc.MaxWorkTimeSegments+1), basic.WorkTime.Workday)
+	require.Equal(t, make(aicc.SegmentList, aicc.MaxWorkTimeSegments+1), basic.WorkTime.NonWorkday)
+
+	var ids aicc.ChannelIDList
+	require.NoError(t, json.Unmarshal([]byte(over(aicc.MaxExportSelection, `"ch_1"`)), &ids))
+	require.Len(t, ids, aicc.MaxExportSelection+1)
+	require.NoError(t, json.Unmarshal([]byte(`["ch_1","ch_2"]`), &ids))
+	require.Equal(t, aicc.ChannelIDList{"ch_1", "ch_2"}, ids)
+}

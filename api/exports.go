@@ -69,7 +69,7 @@ func toExportJSON(e *aicc.Export) exportJSON {
 // not take the start the task stays pending, and the worker's resumer starts it.
 func (s *Server) createExport(c *gin.Context) error {
 	var req struct {
-		ChannelIDs []string `json:"channelIds"`
+		ChannelIDs aicc.ChannelIDList `json:"channelIds"`
 		Filter     struct {
 			Status aicc.ChannelStatus `json:"status"`
 			Name   string             `json:"name"`

@@ -156,7 +156,7 @@ func TestChannelCreateAndSecrets(t *testing.T) {
 		require.Equal(t, keyring.Fingerprint("app-secret-"+ch.ID), got.AppSecret.Fingerprint)
 		require.Equal(t, now.Truncate(time.Microsecond), got.AppSecret.UpdatedAt)
 		require.True(t, got.VerifyToken.Set)
-		require.Equal(t, []string{"sales", "agent"}, got.Basic.TransferKeywords)
+		require.Equal(t, aicc.KeywordList{"sales", "agent"}, got.Basic.TransferKeywords)
 		require.Equal(t, aicc.StatusAwaitingVerification, got.Onboarding.Status)
 
 		found, err := s.FindChannel(ctx, ch.ID)

@@ -124,7 +124,7 @@ func TestRow(t *testing.T) {
 		"updated_at":                                  "2024-06-07T08:09:10Z",
 	}
 	require.Equal(t, want, got)
-	require.Equal(t, records[0].Basic.TransferKeywords, splitList(got["transfer_keywords"]))
+	require.Equal(t, records[0].Basic.TransferKeywords, aicc.KeywordList(splitList(got["transfer_keywords"])))
 	require.Equal(t, []string{`Shop, "Main"; 1`, "店铺"}, splitList(got["page_names"]))
 
 	bare := cells(records[1])
