@@ -121,20 +121,13 @@ const sqliteInsertRows = 32
 // events of 1 KiB that text is 3 MB, and writing and parsing it cost more than storing the rows (measured in
 // docs/benchmarks.md, "Validation").
 func (s *Store) insertEventsSQLite(ctx context.Context, db queryer, rows []inboxRow) ([]storedEvent, error) {
-	var q strings.Builder
-	q.WriteString(sqliteInsertEvents)
-	args := make([]any, 0, len(rows)*12)
-	for i, r := range rows {
-		if i > 0 {
-			q.WriteByte(',')
-		}
-		q.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?)")
-		received := s.db.Dialect().AppendTime(nil, r.ReceivedAt) // as Bun writes it: '2006-01-02 15:04:05.999999-07:00'
-		args = append(args, r.TenantID, r.ChannelID, r.PageID, r.PSID, r.Kind, r.MID, r.Watermark, r.TS, r.DedupKey,
-			r.Text, r.Payload, string(received[1:len(received)-1]))
-	}
-	q.WriteString(" ON CONFLICT (page_id, dedup_key) DO NOTHING RETURNING id, page_id, dedup_key")
-	res, err := db.QueryContext(ctx, q.String(), args...)
+	query, args := sqliteInsert(sqliteInsertEvents, " ON CONFLICT (page_id, dedup_key) DO NOTHING RETURNING id, page_id, dedup_key",
+		len(rows), func(i int) []any {
+			r := &rows[i]
+			return []any{r.TenantID, r.ChannelID, r.PageID, r.PSID, r.Kind, r.MID, r.Watermark, r.TS, r.DedupKey,
+				r.Text, r.Payload, s.sqliteTime(r.ReceivedAt)}
+		})
+	res, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -148,6 +141,35 @@ func (s *Store) insertEventsSQLite(ctx context.Context, db queryer, rows []inbox
 		stored = append(stored, e)
 	}
 	return stored, res.Err()
+}
+
+// sqliteInsert is the statement head, then n rows of values (row i's from values(i), each bound as a
+// parameter), then tail, with its arguments: a multi-row INSERT as insertEventsSQLite and insertRejects run it.
+func sqliteInsert(head, tail string, n int, values func(i int) []any) (string, []any) {
+	var q strings.Builder
+	q.WriteString(head)
+	var args []any
+	var placeholders string // "(?,?,…)", one ? per value of a row
+	for i := range n {
+		row := values(i)
+		if i == 0 {
+			placeholders = "(?" + strings.Repeat(",?", len(row)-1) + ")"
+			args = make([]any, 0, n*len(row))
+		} else {
+			q.WriteByte(',')
+		}
+		q.WriteString(placeholders)
+		args = append(args, row...)
+	}
+	q.WriteString(tail)
+	return q.String(), args
+}
+
+// sqliteTime is t as Bun writes a time for SQLite ('2006-01-02 15:04:05.999999-07:00', without the quotes), so
+// that a row bound by sqliteInsert compares and sorts as one Bun wrote.
+func (s *Store) sqliteTime(t time.Time) string {
+	quoted := s.db.Dialect().AppendTime(nil, t)
+	return string(quoted[1 : len(quoted)-1])
 }
 
 const sqliteInsertEvents = `INSERT INTO inbox

@@ -3,7 +3,6 @@ package db
 import (
 	"context"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -53,18 +52,11 @@ func (s *Store) insertRejects(ctx context.Context, tx bun.Tx, rejects []aicc.Web
 		return insertRejectsPostgres(ctx, tx, rows)
 	}
 	for chunk := range slices.Chunk(rows, sqliteInsertRows) {
-		var q strings.Builder
-		q.WriteString(sqliteInsertRejects)
-		args := make([]any, 0, len(chunk)*7)
-		for i, r := range chunk {
-			if i > 0 {
-				q.WriteByte(',')
-			}
-			q.WriteString("(?,?,?,?,?,?,?)")
-			at := s.db.Dialect().AppendTime(nil, r.ReceivedAt) // as Bun writes it, quoted
-			args = append(args, r.TenantID, r.ChannelID, r.Kind, r.Location, r.Reason, r.Payload, string(at[1:len(at)-1]))
-		}
-		if _, err := tx.Tx.ExecContext(ctx, q.String(), args...); err != nil {
+		query, args := sqliteInsert(sqliteInsertRejects, "", len(chunk), func(i int) []any {
+			r := &chunk[i]
+			return []any{r.TenantID, r.ChannelID, r.Kind, r.Location, r.Reason, r.Payload, s.sqliteTime(r.ReceivedAt)}
+		})
+		if _, err := tx.Tx.ExecContext(ctx, query, args...); err != nil {
 			return err
 		}
 	}
