@@ -127,12 +127,16 @@ func (s *Store) insertEventsSQLite(ctx context.Context, db queryer, rows []inbox
 			return []any{r.TenantID, r.ChannelID, r.PageID, r.PSID, r.Kind, r.MID, r.Watermark, r.TS, r.DedupKey,
 				r.Text, r.Payload, s.sqliteTime(r.ReceivedAt)}
 		})
-	res, err := db.QueryContext(ctx, query, args...)
+	return scanStoredEvents(db.QueryContext(ctx, query, args...))
+}
+
+// scanStoredEvents reads the events an insert's RETURNING id, page_id, dedup_key gives back: those it stored.
+func scanStoredEvents(res *sql.Rows, err error) ([]storedEvent, error) {
 	if err != nil {
 		return nil, err
 	}
 	defer res.Close()
-	stored := make([]storedEvent, 0, len(rows))
+	var stored []storedEvent
 	for res.Next() {
 		var e storedEvent
 		if err := res.Scan(&e.ID, &e.PageID, &e.DedupKey); err != nil {
@@ -202,21 +206,8 @@ func insertEventsPostgres(ctx context.Context, db queryer, rows []inboxRow) ([]s
 	}
 	// The database/sql layer of pgx reads a leading QueryExecMode argument as the mode of this one query;
 	// the pool's default (simple protocol, which suits Bun's inlined SQL) stays for everything else.
-	res, err := db.QueryContext(ctx, pgInsertEvents, pgx.QueryExecModeCacheStatement,
-		tenant, channel, page, psid, kind, mid, watermark, ts, dedup, text, payload, received)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Close()
-	var stored []storedEvent
-	for res.Next() {
-		var e storedEvent
-		if err := res.Scan(&e.ID, &e.PageID, &e.DedupKey); err != nil {
-			return nil, err
-		}
-		stored = append(stored, e)
-	}
-	return stored, res.Err()
+	return scanStoredEvents(db.QueryContext(ctx, pgInsertEvents, pgx.QueryExecModeCacheStatement,
+		tenant, channel, page, psid, kind, mid, watermark, ts, dedup, text, payload, received))
 }
 
 const pgInsertEvents = `INSERT INTO inbox
