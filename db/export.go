@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -19,8 +20,7 @@ const matchChunk = aicc.MaxExportSelection
 // that sel.Status and sel.Name keep, as they filter ListChannels; with them, those of the IDs that are the
 // tenant's channels and pass the same filters. unknown lists, sorted and once each, the IDs that are not the
 // tenant's channels; a channel that exists but fails a filter is not unknown, only not counted. Channels being
-// deleted match nothing, and their IDs are unknown: they are going away. The IDs are checked 10,000 to a query,
-// which tells for each one found whether it passes the filters: every ID is looked up once.
+// deleted match nothing, and their IDs are unknown: they are going away. The IDs are checked 10,000 to a query.
 func (s *Store) MatchExportChannels(ctx context.Context, tenantID string, sel aicc.ExportSelection) (int, []string, error) {
 	if len(sel.ChannelIDs) == 0 {
 		n, err := exportMatch(s.db.NewSelect().Model((*channelRow)(nil)), tenantID, sel).Count(ctx)
@@ -30,33 +30,62 @@ func (s *Store) MatchExportChannels(ctx context.Context, tenantID string, sel ai
 	var unknown []string
 	n := 0
 	for chunk := range slices.Chunk(uniqueIDs(sel.ChannelIDs), matchChunk) {
+		matched, missing, err := s.matchChannelIDs(ctx, tenantID, chunk, filter, args)
+		if err != nil {
+			return 0, nil, wrap(err, "match export channels")
+		}
+		n += matched
+		unknown = append(unknown, missing...)
+	}
+	return n, unknown, nil
+}
+
+// matchChannelIDs counts the channels of ids, sorted and once each, that are the tenant's, not being deleted,
+// and pass filter, and returns, sorted, the IDs that are not the tenant's channels. Each ID is looked up once,
+// the IDs travelling as one array: 10,000 constants take both databases many times as long to parse and plan.
+func (s *Store) matchChannelIDs(ctx context.Context, tenantID string, ids []string, filter string, args []any) (int, []string, error) {
+	if s.dialect == Postgres {
 		var known []struct {
 			ID      string `bun:"id"`
 			Matched int    `bun:"matched"`
 		}
-		// Postgres plans one array literal in a fraction of the time it takes to plan 10,000 constants.
-		in, list := "id IN (?)", any(bun.List(chunk))
-		if s.dialect == Postgres {
-			in, list = "id = ANY(?)", pgdialect.Array(chunk)
-		}
 		err := s.db.NewSelect().Model((*channelRow)(nil)).Column("id").
 			ColumnExpr("CASE WHEN "+filter+" THEN 1 ELSE 0 END AS matched", args...).
-			Where("tenant_id = ? AND status <> ? AND "+in, tenantID, string(aicc.StatusDeleting), list).
+			Where("tenant_id = ? AND status <> ? AND id = ANY(?)", tenantID, string(aicc.StatusDeleting), pgdialect.Array(ids)).
 			Scan(ctx, &known)
 		if err != nil {
-			return 0, nil, wrap(err, "match export channels")
+			return 0, nil, err
 		}
 		isKnown := make(map[string]bool, len(known))
+		n := 0
 		for _, k := range known {
 			isKnown[k.ID] = true
 			n += k.Matched
 		}
-		for _, id := range chunk {
-			if !isKnown[id] {
-				unknown = append(unknown, id)
-			}
-		}
+		return n, slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return isKnown[id] }), nil
 	}
+	// On SQLite the IDs are a JSON array whose items are looked up in the channels' index in turn, and one row
+	// comes back: the count, and the unknown IDs as a JSON array.
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return 0, nil, err
+	}
+	var (
+		n       int
+		missing string
+	)
+	err = s.db.NewRaw("SELECT coalesce(sum(CASE WHEN c.id IS NOT NULL AND "+filter+" THEN 1 ELSE 0 END), 0), "+
+		"coalesce(json_group_array(j.value) FILTER (WHERE c.id IS NULL), '[]') "+
+		"FROM json_each(?) AS j LEFT JOIN channels AS c ON c.tenant_id = ? AND c.id = j.value AND c.status <> ?",
+		slices.Concat(args, []any{string(list), tenantID, string(aicc.StatusDeleting)})...).Scan(ctx, &n, &missing)
+	if err != nil {
+		return 0, nil, err
+	}
+	var unknown []string
+	if err := json.Unmarshal([]byte(missing), &unknown); err != nil {
+		return 0, nil, err
+	}
+	slices.Sort(unknown)
 	return n, unknown, nil
 }
 
