@@ -45,8 +45,9 @@ const DefaultMaxOpenConns = 32
 
 // Store is the application database. It implements aicc.Store.
 type Store struct {
-	db      *bun.DB
-	dialect string
+	db          *bun.DB
+	dialect     string
+	checkpoints *checkpointer // SQLite only
 }
 
 var _ aicc.Store = (*Store)(nil)
@@ -81,13 +82,20 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 		// WAL lets readers run beside the writer; immediate transactions take the write lock at BEGIN, so two
 		// processes on one file wait on busy_timeout instead of failing on a lock upgrade.
 		sqldb, err := sql.Open(sqliteshim.ShimName, rest+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"+
-			"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+			"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"+
+			// A webhook POST's transaction fits in the page cache (the default, 2 MiB, spilled pages to the log
+			// before the commit and wrote some twice); the log is checkpointed in the background.
+			fmt.Sprintf("&_pragma=cache_size(-32768)&_pragma=wal_autocheckpoint(%d)", sqliteMaxLogPages))
 		if err != nil {
 			return nil, fmt.Errorf("db: sqlite: %w", err)
 		}
 		// One connection: SQLite has a single writer, and a pool of one never sees SQLITE_BUSY from itself.
 		sqldb.SetMaxOpenConns(1)
 		s = &Store{db: bun.NewDB(sqldb, sqlitedialect.New()), dialect: SQLite}
+		if s.checkpoints, err = startCheckpointer(rest); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("db: sqlite: %w", err)
+		}
 	default:
 		// The URL itself is not echoed: it may hold a password.
 		return nil, fmt.Errorf("db: unsupported database URL scheme %q: want postgres://… or sqlite:PATH", scheme)
@@ -100,7 +108,12 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if s.checkpoints != nil {
+		s.checkpoints.close()
+	}
+	return s.db.Close()
+}
 
 // Dialect returns "postgres" or "sqlite".
 func (s *Store) Dialect() string { return s.dialect }

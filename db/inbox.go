@@ -99,9 +99,26 @@ func (s *Store) insertEvents(ctx context.Context, raw queryer, rows []inboxRow) 
 	if s.dialect == Postgres {
 		return insertEventsPostgres(ctx, raw, rows)
 	}
-	var stored []storedEvent
+	var (
+		stored []storedEvent
+		full   *sql.Stmt // the statement of a whole chunk, parsed once for all the whole chunks of rows
+	)
 	for chunk := range slices.Chunk(rows, sqliteInsertRows) {
-		more, err := s.insertEventsSQLite(ctx, raw, chunk)
+		query, args := s.sqliteInsertEvents(chunk)
+		var err error
+		if full == nil && len(chunk) == sqliteInsertRows && len(rows) > sqliteInsertRows {
+			if full, err = raw.PrepareContext(ctx, query); err != nil {
+				return nil, err
+			}
+			defer full.Close()
+		}
+		var res *sql.Rows
+		if full != nil && len(chunk) == sqliteInsertRows {
+			res, err = full.QueryContext(ctx, args...)
+		} else {
+			res, err = raw.QueryContext(ctx, query, args...)
+		}
+		more, err := scanStoredEvents(res, err)
 		if err != nil {
 			return nil, err
 		}
@@ -116,18 +133,17 @@ func (s *Store) insertEvents(ctx context.Context, raw queryer, rows []inboxRow) 
 // runs a batch of more in a transaction.
 const sqliteInsertRows = 32
 
-// insertEventsSQLite is StoreEvents' insert on SQLite: one statement with every value bound as a parameter.
-// Bun would write the values into the SQL text, the payloads in hex, which SQLite then parses back: for 1000
-// events of 1 KiB that text is 3 MB, and writing and parsing it cost more than storing the rows (measured in
-// docs/benchmarks.md, "Validation").
-func (s *Store) insertEventsSQLite(ctx context.Context, db queryer, rows []inboxRow) ([]storedEvent, error) {
-	query, args := sqliteInsert(sqliteInsertEvents, " ON CONFLICT (page_id, dedup_key) DO NOTHING RETURNING id, page_id, dedup_key",
+// sqliteInsertEvents is StoreEvents' insert of rows on SQLite, with its arguments: one statement with every
+// value bound as a parameter. Bun would write the values into the SQL text, the payloads in hex, which SQLite
+// then parses back: for 1000 events of 1 KiB that text is 3 MB, and writing and parsing it cost more than
+// storing the rows (measured in docs/benchmarks.md, "Validation").
+func (s *Store) sqliteInsertEvents(rows []inboxRow) (string, []any) {
+	return sqliteInsert(sqliteInsertEventsHead, " ON CONFLICT (page_id, dedup_key) DO NOTHING RETURNING id, page_id, dedup_key",
 		len(rows), func(i int) []any {
 			r := &rows[i]
 			return []any{r.TenantID, r.ChannelID, r.PageID, r.PSID, r.Kind, r.MID, r.Watermark, r.TS, r.DedupKey,
 				r.Text, r.Payload, s.sqliteTime(r.ReceivedAt)}
 		})
-	return scanStoredEvents(db.QueryContext(ctx, query, args...))
 }
 
 // scanStoredEvents reads the events an insert's RETURNING id, page_id, dedup_key gives back: those it stored.
@@ -176,12 +192,13 @@ func (s *Store) sqliteTime(t time.Time) string {
 	return string(quoted[1 : len(quoted)-1])
 }
 
-const sqliteInsertEvents = `INSERT INTO inbox
+const sqliteInsertEventsHead = `INSERT INTO inbox
 	(tenant_id, channel_id, page_id, psid, kind, mid, watermark, ts, dedup_key, text, payload, received_at) VALUES `
 
 // queryer is a *sql.DB or a *sql.Tx.
 type queryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
 }
 
 // storedEvent is what the insert of StoreEvents returns of each row it inserted.

@@ -32,7 +32,7 @@ func (r webhookRejectRow) domain() aicc.WebhookReject {
 }
 
 // insertRejects inserts rejects through tx, their values bound as parameters as the inbox's are (on Postgres
-// one statement, on SQLite one per sqliteInsertRows: see insertEventsSQLite), and sets their ReceivedAt to received's (the time
+// one statement, on SQLite one per sqliteInsertRows: see sqliteInsertEvents), and sets their ReceivedAt to received's (the time
 // the database keeps of it). Strings lose their NUL characters, as the inbox's do; the payload keeps them.
 func (s *Store) insertRejects(ctx context.Context, tx bun.Tx, rejects []aicc.WebhookReject, received func(time.Time) time.Time) error {
 	rows := make([]webhookRejectRow, len(rejects))
