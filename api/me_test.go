@@ -46,6 +46,9 @@ func TestMe(t *testing.T) {
 	assert.Equal(t, "console viewer", me.Name)
 	require.NotNil(t, me.ExpiresAt)
 	assert.True(t, expires.Equal(*me.ExpiresAt), "expiresAt %v, want %v", me.ExpiresAt, expires)
+	// Its first use is this very request, and the answer says so.
+	require.NotNil(t, me.LastUsedAt, "lastUsedAt")
+	assert.True(t, h.now().Equal(*me.LastUsedAt), "lastUsedAt %v, want %v", me.LastUsedAt, h.now())
 
 	requireStatus(t, h.delete("/v1/tokens/"+viewer.ID, tn.Admin), http.StatusNoContent)
 	requireError(t, h.get("/v1/me", viewer.Token), http.StatusUnauthorized, aicc.EUNAUTH)

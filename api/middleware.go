@@ -19,6 +19,7 @@ import (
 const (
 	requestIDKey = "aicc.requestID"
 	principalKey = "aicc.principal"
+	tokenKey     = "aicc.token" // the caller's *aicc.APIToken, as authenticate found it
 	// quietKey marks a request that gets no request log line: a webhook POST throttled, or refused beyond its
 	// channel ID's log budget (see WebhookLimits). A flood must not become a flood of log lines; the metrics
 	// count it.
@@ -157,9 +158,12 @@ func (s *Server) authenticate(c *gin.Context) error {
 		if err := s.Store.TouchToken(ctx, t.ID, now); err != nil {
 			s.log(c).LogAttrs(ctx, slog.LevelWarn, "recording the token's last use failed",
 				slog.String("token_id", t.ID), slog.String("error", err.Error()))
+		} else {
+			t.LastUsedAt = now
 		}
 	}
 	c.Set(principalKey, aicc.Principal{TokenID: t.ID, TenantID: t.TenantID, Role: t.Role})
+	c.Set(tokenKey, t)
 	return nil
 }
 
