@@ -85,6 +85,22 @@ func TestConsoleInABrowser(t *testing.T) {
 	b.screenshot("directory")
 	b.checkAccessibility("Directory")
 
+	// A first channel, through the API, with the fake Meta's app: its onboarding waits for Meta. Cancelled,
+	// then deleted, each behind a confirmation; its deletion frees the app for the channel the wizard creates.
+	trialID := d.createChannel(t, "fb_trial", FakeMetaAppID, FakeMetaAppSecret)
+	b.goTo("#/channels/"+trialID, "Channel fb_trial")
+	b.waitText("Waiting for Meta's verification of the callback URL")
+	b.click("Cancel the onboarding")
+	b.click("Cancel onboarding")
+	b.waitText("The onboarding was cancelled.")
+	b.screenshot("onboarding-cancelled")
+	b.click("Delete channel fb_trial")
+	b.screenshot("delete-channel")
+	b.checkAccessibility("the deletion's confirmation")
+	b.click("Delete")
+	b.waitHeading("Channels")
+	d.waitChannelGone(t, trialID)
+
 	// Newly created: the three steps, with a Channel Name the seed's rule refuses (it must start with a letter
 	// or an underscore) and the robot on without a transfer keyword; each of the API's errors shows next to its
 	// field, on its step, and the fixes go through.
@@ -190,8 +206,9 @@ func TestConsoleInABrowser(t *testing.T) {
 	b.waitRotation("Complete")
 	b.screenshot("rotation-complete")
 
-	// A second channel, through the API, so that the list has more than one; its onboarding waits for Meta.
-	d.createChannel(t, "fb_sales")
+	// A second channel, through the API, so that the list has more than one: an app the fake Meta does not
+	// know, so its onboarding fails.
+	d.createChannel(t, "fb_sales", "1234567890123499", "console-test-app-secret")
 	b.goTo("#/channels", "Channels")
 	b.waitText("fb_sales")
 	if *updateConsoleScreenshot {
@@ -387,13 +404,18 @@ func (d *consoleDev) call(t *testing.T, token, method, path string, body any, wa
 	}
 }
 
-// createChannel creates a channel with the tenant's first OU and skill queue and an app of its own.
-func (d *consoleDev) createChannel(t *testing.T, name string) {
+// createChannel creates a channel of the app with the tenant's first OU and skill queue, and returns its ID.
+func (d *consoleDev) createChannel(t *testing.T, name, appID, appSecret string) string {
 	t.Helper()
 	var ous, queues struct {
 		Items []struct {
 			ID string `json:"id"`
 		} `json:"items"`
+	}
+	var created struct {
+		Channel struct {
+			ID string `json:"id"`
+		} `json:"channel"`
 	}
 	d.call(t, d.tokens.TenantAdmin, http.MethodGet, "/v1/ous?limit=1", nil, http.StatusOK, &ous)
 	d.call(t, d.tokens.TenantAdmin, http.MethodGet, "/v1/skill-queues?limit=1", nil, http.StatusOK, &queues)
@@ -401,10 +423,41 @@ func (d *consoleDev) createChannel(t *testing.T, name string) {
 		t.Fatalf("no OU or skill queue to create channel %s with", name)
 	}
 	d.call(t, d.tokens.TenantAdmin, http.MethodPost, "/v1/channels", map[string]any{
-		"name": name, "appId": "1234567890123499", "appSecret": "console-test-app-secret", "algorithm": "sha256",
+		"name": name, "appId": appID, "appSecret": appSecret, "algorithm": "sha256",
 		"basic": map[string]any{"ouId": ous.Items[0].ID, "skillQueueId": queues.Items[0].ID,
 			"workTime": map[string]any{"workday": []map[string]string{{"start": "08:00", "end": "20:00"}}}},
-	}, http.StatusCreated, nil)
+	}, http.StatusCreated, &created)
+	if created.Channel.ID == "" {
+		t.Fatalf("POST /v1/channels answered no channel ID for %s", name)
+	}
+	return created.Channel.ID
+}
+
+// waitChannelGone waits until the channel answers 404: its deletion has finished.
+func (d *consoleDev) waitChannelGone(t *testing.T, channelID string) {
+	t.Helper()
+	deadline := time.Now().Add(exportTimeout)
+	for {
+		req, err := http.NewRequest(http.MethodGet, d.adminURL+"/v1/channels/"+channelID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+d.tokens.TenantAdmin)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode == http.StatusNotFound:
+			return
+		case resp.StatusCode != http.StatusOK:
+			t.Fatalf("GET /v1/channels/%s = %d while it is being deleted, want 200 or 404", channelID, resp.StatusCode)
+		case time.Now().After(deadline):
+			t.Fatalf("channel %s is still there %s after the console deleted it", channelID, exportTimeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // viewerToken creates a tenant-viewer token of the dev tenant with the tenant admin's token.

@@ -55,6 +55,12 @@ export function OnboardingPanel({ channel, setup, onSetup, canWrite, onChange })
   const replaceCode = act('code', async () => {
     onSetup(await api('POST', `/v1/channels/${encodeURIComponent(channel.id)}/verify-token`));
   });
+  const [cancelling, setCancelling] = useState(false);
+  const cancel = act('cancel', async () => {
+    setCancelling(false);
+    const ch = await api('POST', `/v1/channels/${encodeURIComponent(channel.id)}/onboarding/cancel`);
+    onChange && onChange(ch.onboarding);
+  });
 
   const s = onboarding.status;
   return html`<section aria-labelledby="onboarding-heading">
@@ -90,7 +96,13 @@ export function OnboardingPanel({ channel, setup, onSetup, canWrite, onChange })
         busy=${busy === 'restart'} onClick=${restart}>Start the onboarding again</${Button}>`}
       ${s !== 'active' && s !== 'deleting' && html`<${Button} busy=${busy === 'code'} onClick=${replaceCode}>
         Replace the verification code</${Button}>`}
-    </div>`}
+      ${live && html`<${Button} kind="danger" busy=${busy === 'cancel'} onClick=${() => setCancelling(true)}>
+        Cancel the onboarding</${Button}>`}
+    </div>
+    <${ConfirmDialog} open=${cancelling} title="Cancel the onboarding?" confirmLabel="Cancel onboarding"
+      cancelLabel="Keep waiting" danger onConfirm=${cancel} onCancel=${() => setCancelling(false)}>
+      <p>The channel stops waiting for Meta's verification and no Page can be added. It can be started again.</p>
+    </${ConfirmDialog}>`}
   </section>`;
 }
 

@@ -1,7 +1,7 @@
 // The channel page (#/channels/:channelId): its configuration (read, and Edit configuration for admins), the
-// onboarding's live state, the Pages with Configuration (a new Token Secret per Page), the App Secret's Edit
-// with its overlap window and revoke-previous, the rotation (which Pages still need a new token), and the
-// channel's audit log.
+// onboarding's live state (and its cancelling), the Pages with Configuration (a new Token Secret per Page), the
+// App Secret's Edit with its overlap window and revoke-previous, the rotation (which Pages still need a new
+// token), the channel's audit log, and deleting the channel.
 
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
@@ -46,7 +46,37 @@ export default function Channel({ params, session }) {
     <${Secrets} ch=${ch} path=${path} rotation=${rotation} canWrite=${session.canWrite} onChange=${reload} />
     <${PagesPanel} channelId=${ch.id} canWrite=${session.canWrite} configure missing=${missing} onChange=${reload} />
     <${Audit} key=${changes} path=${path} />
+    ${session.canWrite && ch.status !== 'deleting' && html`<${DeleteChannel} ch=${ch} path=${path} />`}
   `;
+}
+
+/** Delete the channel: after the confirmation, DELETE, then back to the list, where it shows as Deleting. */
+function DeleteChannel({ ch, path }) {
+  const [asking, setAsking] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const remove = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await api('DELETE', path);
+      location.hash = '#/channels';
+    } catch (e) {
+      setError(e);
+      setAsking(false);
+    }
+    setBusy(false);
+  };
+  return html`<section aria-labelledby="delete-heading">
+    <h2 id="delete-heading">Delete the channel</h2>
+    ${error && html`<${Notice} kind="error">The channel could not be deleted: ${error.message}</${Notice}>`}
+    <div class="actions"><${Button} kind="danger" onClick=${() => setAsking(true)}>Delete channel ${ch.name}</${Button}></div>
+    <${ConfirmDialog} open=${asking} title=${`Delete channel ${ch.name}?`} confirmLabel="Delete" danger busy=${busy}
+      onConfirm=${remove} onCancel=${() => setAsking(false)}>
+      <p>Its onboarding stops, every Page is unsubscribed from the app and removed, and the channel is deleted with
+        its secrets. Meta's webhooks for it are stored until its Pages are disconnected. This cannot be undone.</p>
+    </${ConfirmDialog}>
+  </section>`;
 }
 
 const algorithmNames = { sha256: 'SHA-256', sha1: 'SHA-1' };
