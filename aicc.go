@@ -184,6 +184,10 @@ const (
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
+// MaxIDLength bounds the IDs NewID makes (a short prefix, "_" and 26 characters), with room to spare: a longer
+// ID names nothing, and a store may say so without looking it up.
+const MaxIDLength = 64
+
 // NewID returns prefix + "_" + 26 random base32 characters (130 bits): unguessable, so a channel ID can stand
 // in Meta's callback URL.
 func NewID(prefix string) string {

@@ -69,6 +69,10 @@ type DirectoryStore interface {
 	CreateServiceCalendar(ctx context.Context, c *ServiceCalendar) error
 	GetServiceCalendar(ctx context.Context, tenantID, id string) (*ServiceCalendar, error)
 	ListServiceCalendars(ctx context.Context, tenantID string, opt ListOptions) ([]*ServiceCalendar, string, error)
+
+	// GetRefs returns the tenant's OUs, skill queues and service calendars with the given IDs, in one query
+	// per kind that has IDs; an ID that names none of the tenant's is absent from its map.
+	GetRefs(ctx context.Context, tenantID string, ouIDs, queueIDs, calendarIDs []string) (Refs, error)
 }
 
 // ChannelSecrets are a new channel's sealed secrets.

@@ -177,40 +177,15 @@ func (s *Server) rotateVerifyToken(c *gin.Context) error {
 	return nil
 }
 
-// validateChannel loads the directory resources the channel refers to, from its own tenant, and reports every
-// broken rule at once, together with the errors of fields checked elsewhere (extra).
+// validateChannel loads the directory resources the channel refers to, from its own tenant, one query per kind,
+// and reports every broken rule at once, together with the errors of fields checked elsewhere (extra).
 func (s *Server) validateChannel(ctx context.Context, ch *aicc.Channel, extra ...error) error {
 	ouIDs, queueIDs, calendarIDs := ch.References()
-	refs := aicc.Refs{
-		OUs: map[string]*aicc.OU{}, SkillQueues: map[string]*aicc.SkillQueue{}, Calendars: map[string]*aicc.ServiceCalendar{},
-	}
-	if err := loadRefs(ctx, ch.TenantID, ouIDs, s.Store.GetOU, refs.OUs); err != nil {
-		return err
-	}
-	if err := loadRefs(ctx, ch.TenantID, queueIDs, s.Store.GetSkillQueue, refs.SkillQueues); err != nil {
-		return err
-	}
-	if err := loadRefs(ctx, ch.TenantID, calendarIDs, s.Store.GetServiceCalendar, refs.Calendars); err != nil {
+	refs, err := s.Store.GetRefs(ctx, ch.TenantID, ouIDs, queueIDs, calendarIDs)
+	if err != nil {
 		return err
 	}
 	return aicc.JoinInvalid(append([]error{ch.Validate(refs)}, extra...)...)
-}
-
-// loadRefs puts the resources of the tenant with the given IDs into m; a missing one stays absent.
-func loadRefs[T any](ctx context.Context, tenantID string, ids []string,
-	get func(ctx context.Context, tenantID, id string) (T, error), m map[string]T,
-) error {
-	for _, id := range ids {
-		v, err := get(ctx, tenantID, id)
-		switch {
-		case aicc.ErrorCode(err) == aicc.ENOTFOUND:
-		case err != nil:
-			return err
-		default:
-			m[id] = v
-		}
-	}
-	return nil
 }
 
 func (s *Server) listChannels(c *gin.Context) error {

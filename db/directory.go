@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"slices"
 
 	"github.com/aiccfb/aicc"
 	"github.com/uptrace/bun"
@@ -89,6 +90,42 @@ func (s *Store) ListServiceCalendars(ctx context.Context, tenantID string, opt a
 }
 
 // getInTenant scans the row of model's table with the given ID in the tenant.
+// GetRefs returns the tenant's OUs, skill queues and service calendars with the given IDs, in one query per
+// kind that has IDs; an ID that names none of the tenant's is absent from its map.
+func (s *Store) GetRefs(ctx context.Context, tenantID string, ouIDs, queueIDs, calendarIDs []string) (aicc.Refs, error) {
+	refs := aicc.Refs{
+		OUs: map[string]*aicc.OU{}, SkillQueues: map[string]*aicc.SkillQueue{}, Calendars: map[string]*aicc.ServiceCalendar{},
+	}
+	err := getRefs(ctx, s.db, tenantID, ouIDs, refs.OUs, func(r *ouRow) (string, *aicc.OU) { return r.ID, r.domain() })
+	if err == nil {
+		err = getRefs(ctx, s.db, tenantID, queueIDs, refs.SkillQueues,
+			func(r *queueRow) (string, *aicc.SkillQueue) { return r.ID, r.domain() })
+	}
+	if err == nil {
+		err = getRefs(ctx, s.db, tenantID, calendarIDs, refs.Calendars,
+			func(r *calendarRow) (string, *aicc.ServiceCalendar) { return r.ID, r.domain() })
+	}
+	return refs, wrap(err, "get references")
+}
+
+// getRefs puts the tenant's rows with the given IDs into m, by ID, with one query; IDs longer than any ID name
+// nothing and are not looked up.
+func getRefs[R, T any](ctx context.Context, idb bun.IDB, tenantID string, ids []string, m map[string]T, entry func(*R) (string, T)) error {
+	ids = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return len(id) > aicc.MaxIDLength })
+	if len(ids) == 0 {
+		return nil
+	}
+	var rows []*R
+	if err := idb.NewSelect().Model(&rows).Where("tenant_id = ? AND id IN (?)", tenantID, bun.List(ids)).Scan(ctx); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		id, v := entry(r)
+		m[id] = v
+	}
+	return nil
+}
+
 func getInTenant(ctx context.Context, idb bun.IDB, model any, tenantID, id string) error {
 	return idb.NewSelect().Model(model).Where("id = ? AND tenant_id = ?", id, tenantID).Scan(ctx)
 }

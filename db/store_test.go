@@ -140,6 +140,27 @@ func TestDirectory(t *testing.T) {
 		bCalendars, _, err := s.ListServiceCalendars(ctx, b.ID, aicc.ListOptions{})
 		require.NoError(t, err)
 		require.Empty(t, bCalendars)
+
+		// A channel's references, one query per kind: tenant b's OU and queue, and IDs of nothing, are absent.
+		counter := &queryCounter{}
+		//lint:ignore SA1019 the store's own *bun.DB must count; WithQueryHook returns a copy the store does not use
+		s.DB().AddQueryHook(counter)
+		refs, err := s.GetRefs(ctx, a.ID, []string{ous[2].ID, bOU.ID, "ou_none"},
+			[]string{q.ID, dup.ID, "sq_none"}, []string{empty.ID, c.ID})
+		require.NoError(t, err)
+		require.Equal(t, 3, counter.selects)
+		require.Equal(t, map[string]*aicc.OU{ous[2].ID: ous[2]}, refs.OUs)
+		require.Equal(t, map[string]*aicc.SkillQueue{q.ID: q}, refs.SkillQueues)
+		require.Equal(t, map[string]*aicc.ServiceCalendar{c.ID: c, empty.ID: empty}, refs.Calendars)
+		counter.selects = 0
+		refs, err = s.GetRefs(ctx, a.ID, nil, nil, nil)
+		require.NoError(t, err)
+		require.Zero(t, counter.selects, "no IDs, no query")
+		require.Empty(t, refs.OUs)
+		refs, err = s.GetRefs(ctx, a.ID, nil, []string{strings.Repeat("x", aicc.MaxIDLength+1)}, nil)
+		require.NoError(t, err)
+		require.Zero(t, counter.selects, "an ID longer than any names nothing, without a query")
+		require.Empty(t, refs.SkillQueues)
 	})
 }
 
