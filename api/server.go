@@ -321,6 +321,9 @@ func decodeJSON(c *gin.Context, v any) error {
 	if err != nil {
 		return err
 	}
+	if key, ok := firstUnknownKey(data, reflect.TypeOf(v)); ok {
+		return invalid(key, "is not a known field")
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err = dec.Decode(v); err == nil {
