@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -45,7 +46,7 @@ func (s *keyScanner) value(t reflect.Type) (string, scanned) {
 	case t == nil || reflect.PointerTo(t).Implements(unmarshalerType):
 		// Decodes itself (the bounded lists, for one): its keys are its own business.
 	case s.peek() == '{' && structFields(t) != nil:
-		return s.object(structFields(t))
+		return s.members(structFields(t).lookup)
 	case s.peek() == '{' && t.Kind() == reflect.Map && decodesByField(t.Elem()):
 		return s.members(func(string) (reflect.Type, bool) { return t.Elem(), true })
 	case s.peek() == '[' && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && decodesByField(t.Elem()):
@@ -55,11 +56,6 @@ func (s *keyScanner) value(t reflect.Type) (string, scanned) {
 		return "", malformed
 	}
 	return "", allKnown
-}
-
-// object reads an object whose keys must be fields.
-func (s *keyScanner) object(fields fieldSet) (string, scanned) {
-	return s.members(fields.lookup)
 }
 
 // members reads an object; field tells what each key decodes into, and whether it is known.
@@ -122,7 +118,7 @@ func (s *keyScanner) key() (string, bool) {
 		return "", false
 	}
 	raw := s.data[start:s.i]
-	if !strings.ContainsRune(string(raw), '\\') {
+	if bytes.IndexByte(raw, '\\') < 0 {
 		return string(raw[1 : len(raw)-1]), true
 	}
 	var key string
