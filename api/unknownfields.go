@@ -26,9 +26,14 @@ func firstUnknownKey(body []byte, t reflect.Type) (key string, ok bool) {
 // keyScanner reads JSON far enough to see the keys of the objects that decode into structs, skipping every
 // other value.
 type keyScanner struct {
-	data []byte
-	i    int
+	data  []byte
+	i     int
+	depth int // objects and arrays open
 }
+
+// maxScanDepth bounds the nesting the scanner follows (a recursive type could follow the body's); deeper
+// bodies are left to the decoding, which has its own bound.
+const maxScanDepth = 64
 
 // scanned is what the scanner found in a value.
 type scanned int
@@ -36,7 +41,7 @@ type scanned int
 const (
 	allKnown   scanned = iota // every key it holds names a field
 	unknownKey                // a key names no field
-	malformed                 // not well-formed JSON: the scan stops
+	malformed                 // not well-formed JSON, or nested too deep: the scan stops
 )
 
 // value reads the value at the scanner's position, which decodes into t.
@@ -60,6 +65,10 @@ func (s *keyScanner) value(t reflect.Type) (string, scanned) {
 
 // members reads an object; field tells what each key decodes into, and whether it is known.
 func (s *keyScanner) members(field func(key string) (reflect.Type, bool)) (string, scanned) {
+	if s.depth++; s.depth > maxScanDepth {
+		return "", malformed
+	}
+	defer func() { s.depth-- }()
 	s.next('{')
 	for first := true; ; first = false {
 		s.space()
@@ -93,6 +102,10 @@ func (s *keyScanner) members(field func(key string) (reflect.Type, bool)) (strin
 
 // array reads an array whose items decode into elem.
 func (s *keyScanner) array(elem reflect.Type) (string, scanned) {
+	if s.depth++; s.depth > maxScanDepth {
+		return "", malformed
+	}
+	defer func() { s.depth-- }()
 	s.next('[')
 	for first := true; ; first = false {
 		s.space()

@@ -35,6 +35,10 @@ type scanOuter struct {
 	Plain    int
 }
 
+type scanNode struct {
+	Next *scanNode `json:"next"`
+}
+
 // firstUnknownKey names the key encoding/json's DisallowUnknownFields refuses first, without reading on, in
 // objects, arrays and maps of structs alike; it stays out of what json does not check (maps of plain values,
 // raw values, types that decode themselves), and leaves a body it cannot follow to the decoding.
@@ -85,6 +89,13 @@ func TestFirstUnknownKey(t *testing.T) {
 		if key, found := firstUnknownKey([]byte(body), reflect.TypeFor[*scanOuter]()); found {
 			t.Errorf("%s: firstUnknownKey = %q, want no verdict", body, key)
 		}
+	}
+	deep := strings.Repeat(`{"next":`, maxScanDepth) + `{"zz":1}` + strings.Repeat(`}`, maxScanDepth)
+	if key, found := firstUnknownKey([]byte(deep), reflect.TypeFor[*scanNode]()); found {
+		t.Errorf("nested %d deep: firstUnknownKey = %q, want the decoding to decide", maxScanDepth+1, key)
+	}
+	if key, _ := firstUnknownKey([]byte(`{"next":{"next":{"zz":1}}}`), reflect.TypeFor[*scanNode]()); key != "zz" {
+		t.Errorf("a recursive type, 3 deep: firstUnknownKey = %q, want zz", key)
 	}
 	if _, found := firstUnknownKey([]byte(`{"x":1}`), reflect.TypeFor[map[string]int]()); found {
 		t.Error("a map takes any key")
