@@ -16,6 +16,9 @@ const (
 	AuditChannelCreate          AuditAction = "channel.create"
 	AuditChannelUpdate          AuditAction = "channel.update"
 	AuditChannelDeleteRequested AuditAction = "channel.delete_requested"
+	AuditOnboardingStart        AuditAction = "channel.onboarding.start"
+	AuditOnboardingConfirm      AuditAction = "channel.onboarding.confirm"
+	AuditOnboardingCancel       AuditAction = "channel.onboarding.cancel"
 	AuditVerifyTokenReplace     AuditAction = "channel.verify_token.replace"
 	AuditAppSecretChange        AuditAction = "channel.app_secret.change"
 	AuditRotationRevokePrevious AuditAction = "channel.rotation.revoke_previous"
@@ -31,7 +34,8 @@ const (
 
 // AuditActions is every audited action.
 var AuditActions = []AuditAction{
-	AuditChannelCreate, AuditChannelUpdate, AuditChannelDeleteRequested, AuditVerifyTokenReplace,
+	AuditChannelCreate, AuditChannelUpdate, AuditChannelDeleteRequested, AuditOnboardingStart,
+	AuditOnboardingConfirm, AuditOnboardingCancel, AuditVerifyTokenReplace,
 	AuditAppSecretChange, AuditRotationRevokePrevious, AuditPageAdd, AuditPageRemoveRequested,
 	AuditPageTokenSecretChange, AuditCertificateUpload, AuditTenantCreate, AuditTokenCreate, AuditTokenRevoke,
 	AuditDeadLetterRetry,

@@ -98,8 +98,9 @@ func (s *Server) answerAudit(c *gin.Context, f aicc.AuditFilter) error {
 // and the entry commit in one transaction, so the entry exists exactly when the change committed, and a refused
 // change (400, 404, 409) leaves none.
 //
-// A change a workflow makes (a channel's deletion, a Page's removal) is recorded as its request
-// (channel.delete_requested, page.remove_requested), appended by Audited with a nil change once Temporal has
+// A change a workflow makes (a channel's deletion, a Page's removal, an onboarding's start, confirmation and
+// cancellation) is recorded as its request (channel.delete_requested, page.remove_requested,
+// channel.onboarding.start, …), appended by Audited with a nil change once Temporal has
 // accepted the request (audited with a nil change): a request Temporal refused or did not take leaves none. Two gaps
 // remain, both closed by the client's retry, which joins the running workflow and is recorded: when Temporal
 // takes the request but does not answer in time (503), and when the entry's append fails after Temporal took

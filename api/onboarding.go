@@ -44,6 +44,9 @@ func (s *Server) startOnboarding(c *gin.Context) error {
 	if st.Status == aicc.StatusFailed && st.ErrorCode != "" {
 		return onboardingFailure(st.ErrorCode)
 	}
+	if err := s.auditOnboarding(c, aicc.AuditOnboardingStart, ch); err != nil {
+		return err
+	}
 	s.log(c).Info("onboarding started", slog.String("channel_id", ch.ID))
 	return s.answerChannel(c, http.StatusAccepted, ch.ID)
 }
@@ -92,17 +95,17 @@ func (s *Server) getOnboarding(c *gin.Context) error {
 }
 
 func (s *Server) confirmOnboarding(c *gin.Context) error {
-	return s.updateOnboarding(c, "confirm", workflows.ConfirmOnboarding)
+	return s.updateOnboarding(c, aicc.AuditOnboardingConfirm, workflows.ConfirmOnboarding)
 }
 
 func (s *Server) cancelOnboarding(c *gin.Context) error {
-	return s.updateOnboarding(c, "cancel", workflows.CancelOnboarding)
+	return s.updateOnboarding(c, aicc.AuditOnboardingCancel, workflows.CancelOnboarding)
 }
 
 // updateOnboarding sends an Update through send and waits for its outcome: the workflow's validator answers at
 // once with a domain code (NOT_VERIFIED, ONBOARDING_FINISHED), and a completed update has recorded the new
-// state, which the answer shows.
-func (s *Server) updateOnboarding(c *gin.Context, name string,
+// state, which the answer shows, and the audit log records it as action.
+func (s *Server) updateOnboarding(c *gin.Context, action aicc.AuditAction,
 	send func(context.Context, client.Client, string) (workflows.OnboardingState, error),
 ) error {
 	ch, err := s.channelForChange(c)
@@ -112,8 +115,18 @@ func (s *Server) updateOnboarding(c *gin.Context, name string,
 	if _, err := send(c.Request.Context(), s.Temporal, ch.ID); err != nil {
 		return s.temporalError(c, err)
 	}
-	s.log(c).Info("onboarding updated", slog.String("channel_id", ch.ID), slog.String("update", name))
+	if err := s.auditOnboarding(c, action, ch); err != nil {
+		return err
+	}
+	s.log(c).Info("onboarding updated", slog.String("channel_id", ch.ID), slog.String("update", string(action)))
 	return s.answerChannel(c, http.StatusOK, ch.ID)
+}
+
+// auditOnboarding records a request the onboarding workflow accepted (see the audit log's comment in audit.go).
+func (s *Server) auditOnboarding(c *gin.Context, action aicc.AuditAction, ch *aicc.Channel) error {
+	entry := s.audit(c, action, aicc.AuditTarget{Type: aicc.TargetChannel, ID: ch.ID}, ch.ID,
+		map[string]string{aicc.DetailName: ch.Name})
+	return s.audited(c, entry, nil)
 }
 
 // answerChannel answers the tenant's channel as stored, with status.

@@ -62,8 +62,10 @@ func TestConfirmOnboarding(t *testing.T) {
 					aicc.Onboarding{Status: aicc.StatusActive, Step: workflows.StepDone, ActivatedAt: h.now(), UpdatedAt: h.now()}))
 			}).
 			Return(updateHandle(t, nil), nil).Once()
-		r := h.post(path, tn.Admin, nil)
+		var r *response
+		e := h.audited("/v1/channels/"+id+"/audit", tn.Viewer, func() { r = h.post(path, tn.Admin, nil) })
 		requireStatus(t, r, http.StatusOK)
+		assert.Equal(t, "channel.onboarding.confirm", e.Action)
 		var ch channel
 		r.decode(t, &ch)
 		assert.Equal(t, string(aicc.StatusActive), ch.Status)
@@ -81,18 +83,25 @@ func TestCancelOnboarding(t *testing.T) {
 	id := h.createChannel(tn, channelBody(tn, "fb_main")).Channel.ID
 	path := "/v1/channels/" + id + "/onboarding/cancel"
 
+	channelLog := "/v1/channels/" + id + "/audit"
+
+	// The cancellation the workflow accepted is in the audit log, with who asked; a refused one is not.
 	h.temporal.On("UpdateWorkflow", mock.Anything, updateOptions(id, workflows.UpdateCancel)).
 		Return(updateHandle(t, nil), nil).Once()
-	requireStatus(t, h.post(path, tn.Admin, nil), http.StatusOK)
+	e := h.audited(channelLog, tn.Viewer, func() { requireStatus(t, h.post(path, tn.Admin, nil), http.StatusOK) })
+	assert.Equal(t, "channel.onboarding.cancel", e.Action)
+	requireActor(t, e, h.tokenID(tn.Admin), "tenant-admin")
+	assert.Equal(t, map[string]string{"name": "fb_main"}, e.Details)
 
 	over := temporal.NewNonRetryableApplicationError("The onboarding is over.", aicc.EONBOARDINGFINISHED, nil)
 	h.temporal.On("UpdateWorkflow", mock.Anything, updateOptions(id, workflows.UpdateCancel)).
 		Return(updateHandle(t, over), nil).Once()
-	requireError(t, h.post(path, tn.Admin, nil), http.StatusConflict, aicc.EONBOARDINGFINISHED)
-
 	h.temporal.On("UpdateWorkflow", mock.Anything, updateOptions(id, workflows.UpdateCancel)).
 		Return(nil, serviceerror.NewUnavailable("no route to host")).Once()
-	requireError(t, h.post(path, tn.Admin, nil), http.StatusServiceUnavailable, aicc.EUNAVAILABLE)
+	h.notAudited(channelLog, tn.Viewer, func() {
+		requireError(t, h.post(path, tn.Admin, nil), http.StatusConflict, aicc.EONBOARDINGFINISHED)
+		requireError(t, h.post(path, tn.Admin, nil), http.StatusServiceUnavailable, aicc.EUNAVAILABLE)
+	})
 }
 
 func TestStartOnboarding(t *testing.T) {
@@ -118,7 +127,11 @@ func TestStartOnboarding(t *testing.T) {
 	// uploads one fails the same way, with that code.
 	assert.Equal(t, string(aicc.StatusFailed), c.Channel.Status)
 	assert.Equal(t, aicc.ECERTMISSING, c.Channel.Onboarding["errorCode"])
-	e := requireError(t, h.post(path, tn.Admin, nil), http.StatusConflict, aicc.ECERTMISSING)
+	channelLog := "/v1/channels/" + id + "/audit"
+	var e apiError
+	h.notAudited(channelLog, tn.Viewer, func() {
+		e = requireError(t, h.post(path, tn.Admin, nil), http.StatusConflict, aicc.ECERTMISSING)
+	})
 	assert.Contains(t, e.Message, "upload")
 	assert.Equal(t, aicc.StatusFailed, recorded().Status)
 	assert.Equal(t, aicc.ECERTMISSING, recorded().ErrorCode)
@@ -126,8 +139,10 @@ func TestStartOnboarding(t *testing.T) {
 	// Once a certificate is uploaded, the failed onboarding restarts and the error code is gone.
 	requireStatus(t, h.post("/v1/system/certificates", sys,
 		map[string]any{"pem": selfSigned(t, h.now().Add(-time.Hour), h.now().Add(30*24*time.Hour))}), http.StatusCreated)
-	r := h.post(path, tn.Admin, nil)
+	var r *response
+	started := h.audited(channelLog, tn.Viewer, func() { r = h.post(path, tn.Admin, nil) })
 	requireStatus(t, r, http.StatusAccepted)
+	assert.Equal(t, "channel.onboarding.start", started.Action)
 	var restarted channel
 	r.decode(t, &restarted)
 	assert.Equal(t, string(aicc.StatusAwaitingVerification), restarted.Status)

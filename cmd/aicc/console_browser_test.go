@@ -93,6 +93,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	b.click("Cancel the onboarding")
 	b.click("Cancel onboarding")
 	b.waitText("The onboarding was cancelled.")
+	b.waitText("Onboarding cancelled") // the audit log's new entry
 	b.screenshot("onboarding-cancelled")
 	b.click("Delete channel fb_trial")
 	b.screenshot("delete-channel")

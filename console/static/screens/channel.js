@@ -42,7 +42,7 @@ export default function Channel({ params, session }) {
     ${channel.error && html`<${Notice} kind="error">${channel.error.message}</${Notice}>`}
     <${Configuration} ch=${ch} canWrite=${session.canWrite} onSaved=${(saved) => { channel.setData(saved); setChanges((n) => n + 1); }} />
     <${OnboardingPanel} channel=${ch} setup=${setup} onSetup=${setSetup} canWrite=${session.canWrite}
-      onChange=${(o) => { if (o.status !== ch.status) channel.reload(); }} />
+      onChange=${(o) => { if (o.status !== ch.status) reload(); }} />
     <${Secrets} ch=${ch} path=${path} rotation=${rotation} canWrite=${session.canWrite} onChange=${reload} />
     <${PagesPanel} channelId=${ch.id} canWrite=${session.canWrite} configure missing=${missing} onChange=${reload} />
     <${Audit} key=${changes} path=${path} />
@@ -262,7 +262,9 @@ function AppSecretDialog({ path, name, onCancel, onDone }) {
 
 const actionNames = {
   'channel.create': 'Channel created', 'channel.update': 'Configuration changed',
-  'channel.delete_requested': 'Deletion requested', 'channel.verify_token.replace': 'Verification code replaced',
+  'channel.delete_requested': 'Deletion requested', 'channel.onboarding.start': 'Onboarding started',
+  'channel.onboarding.confirm': 'Submitted', 'channel.onboarding.cancel': 'Onboarding cancelled',
+  'channel.verify_token.replace': 'Verification code replaced',
   'channel.app_secret.change': 'App Secret changed', 'channel.rotation.revoke_previous': 'Previous App Secret revoked',
   'page.add': 'Page added', 'page.remove_requested': 'Page removal requested',
   'page.token_secret.change': 'Token Secret changed',
