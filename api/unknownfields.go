@@ -65,22 +65,7 @@ func (s *keyScanner) value(t reflect.Type) (string, scanned) {
 
 // members reads an object; field tells what each key decodes into, and whether it is known.
 func (s *keyScanner) members(field func(key string) (reflect.Type, bool)) (string, scanned) {
-	if s.depth++; s.depth > maxScanDepth {
-		return "", malformed
-	}
-	defer func() { s.depth-- }()
-	s.next('{')
-	for first := true; ; first = false {
-		s.space()
-		if s.next('}') {
-			return "", allKnown
-		}
-		if !first {
-			if !s.next(',') {
-				return "", malformed
-			}
-			s.space()
-		}
+	return s.sequence('}', func() (string, scanned) {
 		key, ok := s.key()
 		if !ok {
 			return "", malformed
@@ -94,22 +79,26 @@ func (s *keyScanner) members(field func(key string) (reflect.Type, bool)) (strin
 		if !known {
 			return key, unknownKey
 		}
-		if key, r := s.value(t); r != allKnown {
-			return key, r
-		}
-	}
+		return s.value(t)
+	})
 }
 
 // array reads an array whose items decode into elem.
 func (s *keyScanner) array(elem reflect.Type) (string, scanned) {
+	return s.sequence(']', func() (string, scanned) { return s.value(elem) })
+}
+
+// sequence reads the object or array whose opening bracket is at the scanner's position, up to its closing
+// one, with item reading each member or item, until one is not allKnown.
+func (s *keyScanner) sequence(closing byte, item func() (string, scanned)) (string, scanned) {
 	if s.depth++; s.depth > maxScanDepth {
 		return "", malformed
 	}
 	defer func() { s.depth-- }()
-	s.next('[')
+	s.i++
 	for first := true; ; first = false {
 		s.space()
-		if s.next(']') {
+		if s.next(closing) {
 			return "", allKnown
 		}
 		if !first {
@@ -118,7 +107,7 @@ func (s *keyScanner) array(elem reflect.Type) (string, scanned) {
 			}
 			s.space()
 		}
-		if key, r := s.value(elem); r != allKnown {
+		if key, r := item(); r != allKnown {
 			return key, r
 		}
 	}
