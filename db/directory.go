@@ -89,7 +89,6 @@ func (s *Store) ListServiceCalendars(ctx context.Context, tenantID string, opt a
 	return mapRows(rows, (*calendarRow).domain), next, nil
 }
 
-// getInTenant scans the row of model's table with the given ID in the tenant.
 // GetRefs returns the tenant's OUs, skill queues and service calendars with the given IDs, in one query per
 // kind that has IDs; an ID that names none of the tenant's is absent from its map.
 func (s *Store) GetRefs(ctx context.Context, tenantID string, ouIDs, queueIDs, calendarIDs []string) (aicc.Refs, error) {
@@ -126,6 +125,7 @@ func getRefs[R, T any](ctx context.Context, idb bun.IDB, tenantID string, ids []
 	return nil
 }
 
+// getInTenant scans the row of model's table with the given ID in the tenant.
 func getInTenant(ctx context.Context, idb bun.IDB, model any, tenantID, id string) error {
 	return idb.NewSelect().Model(model).Where("id = ? AND tenant_id = ?", id, tenantID).Scan(ctx)
 }
