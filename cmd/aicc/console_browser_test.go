@@ -47,8 +47,9 @@ var updateConsoleScreenshot = flag.Bool("update-console-screenshot", false,
 // no time limit beyond go test's.
 const consoleStepTimeout = time.Minute
 
-// exportTimeout bounds the wait for an export of two channels to succeed: a workflow, on a busy machine.
-const exportTimeout = 3 * time.Minute
+// workflowTimeout bounds the wait for a workflow the console started to finish (an export of two channels, a
+// channel's deletion), on a busy machine.
+const workflowTimeout = 3 * time.Minute
 
 // TestConsoleInABrowser follows the seed's procedure in the console, as issue 15's acceptance lists it: sign
 // in, create an OU and a skill queue, run the wizard with a deliberate field error and its fix, answer Meta's
@@ -222,7 +223,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	b.phoneWidth()
 	b.click("Export all")
 	b.waitText("Status:")
-	b.doWithin(exportTimeout, "wait for the export's Download", chromedp.WaitVisible(visible(button("Download"))))
+	b.doWithin(workflowTimeout, "wait for the export's Download", chromedp.WaitVisible(visible(button("Download"))))
 	b.waitText("Status: Success")
 	b.screenshot("export-done")
 	b.checkAccessibility("export task")
@@ -437,7 +438,7 @@ func (d *consoleDev) createChannel(t *testing.T, name, appID, appSecret string) 
 // waitChannelGone waits until the channel answers 404: its deletion has finished.
 func (d *consoleDev) waitChannelGone(t *testing.T, channelID string) {
 	t.Helper()
-	deadline := time.Now().Add(exportTimeout)
+	deadline := time.Now().Add(workflowTimeout)
 	for {
 		req, err := http.NewRequest(http.MethodGet, d.adminURL+"/v1/channels/"+channelID, nil)
 		if err != nil {
@@ -455,7 +456,7 @@ func (d *consoleDev) waitChannelGone(t *testing.T, channelID string) {
 		case resp.StatusCode != http.StatusOK:
 			t.Fatalf("GET /v1/channels/%s = %d while it is being deleted, want 200 or 404", channelID, resp.StatusCode)
 		case time.Now().After(deadline):
-			t.Fatalf("channel %s is still there %s after the console deleted it", channelID, exportTimeout)
+			t.Fatalf("channel %s is still there %s after the console deleted it", channelID, workflowTimeout)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
