@@ -234,13 +234,26 @@ func TestConsoleInABrowser(t *testing.T) {
 	b.goTo("#/exports", "Exports")
 	b.checkAccessibility("Exports")
 
+	// The tenant's API tokens: a viewer's token created here, its value shown once; the viewer signs in with it
+	// below.
+	b.goTo("#/system", "API tokens")
+	b.fill("Token name", "console viewer")
+	b.choose("Role", "Viewer (read only)")
+	b.click("Create token")
+	b.waitText("Copy the token now: this is the only time it is shown.")
+	viewer := b.value("API token console viewer")
+	if !strings.HasPrefix(viewer, aicc.TokenPrefix) {
+		b.fail("the new token shown is %q, not an API token", viewer)
+	}
+	b.screenshot("token-created")
+	b.click("I have copied the token")
+
 	// A viewer: the same screens, without a control that changes anything. The same check on the
 	// administrator's channel list finds the write controls.
 	b.goTo("#/channels", "Channels")
 	if found := b.writeControls(); !slices.Contains(found, "Newly created") || !slices.Contains(found, "Export all") {
 		b.fail("the write controls found on the administrator's channel list are %q", found)
 	}
-	viewer := d.viewerToken(t)
 	b.signOut()
 	b.signInWithKeyboard(viewer)
 	b.waitHeading("Channels")
@@ -460,21 +473,6 @@ func (d *consoleDev) waitChannelGone(t *testing.T, channelID string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// viewerToken creates a tenant-viewer token of the dev tenant with the tenant admin's token.
-func (d *consoleDev) viewerToken(t *testing.T) string {
-	t.Helper()
-	var created struct {
-		Token string `json:"token"`
-		Role  string `json:"role"`
-	}
-	d.call(t, d.tokens.TenantAdmin, http.MethodPost, "/v1/tokens",
-		map[string]string{"name": "console viewer", "role": string(aicc.RoleTenantViewer)}, http.StatusCreated, &created)
-	if created.Role != string(aicc.RoleTenantViewer) || !strings.HasPrefix(created.Token, aicc.TokenPrefix) {
-		t.Fatalf("created token = %+v, want a tenant-viewer one", created)
-	}
-	return created.Token
 }
 
 // consoleBrowser is one headless chromium tab on the console, with the helpers the flow reads like a person's

@@ -4,9 +4,11 @@
 //   usePolling(fn, ms, active) calls fn every ms while active is true and the component is shown
 //   useCursorList(path)        one page of a cursor list (GET path?cursor=…): {items, error, loading, reload,
 //                              pager}; pass pager to <Pager>. A new path starts again at the first page.
+//   useCreate(path, initial, toBody, onCreated)
+//                              a creation form's state: {values, set, error, busy, created, clear, submit}
 
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { get } from './api.js';
+import { api, get } from './api.js';
 
 /** Loads fn()'s promise when deps change; an answer that arrives after newer deps is dropped. */
 export function useLoad(fn, deps) {
@@ -72,4 +74,33 @@ export function useCursorList(path) {
       onNext: () => setPos({ path, cursors: [...cursors, next] }),
     },
   };
+}
+
+/**
+ * The state of a creation form: its values (set(name) makes a field's onInput), and submit, which POSTs
+ * toBody(values) to path, then empties the form, keeps the answer in created (clear() forgets it) and calls
+ * onCreated with it. toBody may throw an error of the API's shape ({message, fields}) for a field the form
+ * checks itself.
+ */
+export function useCreate(path, initial, toBody, onCreated) {
+  const [values, setValues] = useState(initial);
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const [created, setCreated] = useState(null);
+  const set = (name) => (v) => setValues((s) => ({ ...s, [name]: v }));
+  const submit = async () => {
+    setBusy(true);
+    setError(null);
+    setCreated(null);
+    try {
+      const item = await api('POST', path, toBody(values));
+      setValues(initial);
+      setCreated(item);
+      onCreated(item);
+    } catch (e) {
+      setError(e);
+    }
+    setBusy(false);
+  };
+  return { values, set, error, busy, created, clear: () => setCreated(null), submit };
 }

@@ -3,9 +3,8 @@
 // page by page and, for an administrator, created with every field error of the API next to its field.
 
 import { html } from 'htm/preact';
-import { useState } from 'preact/hooks';
-import { api, get } from '../lib/api.js';
-import { useCursorList, useLoad } from '../lib/hooks.js';
+import { get } from '../lib/api.js';
+import { useCreate, useCursorList, useLoad } from '../lib/hooks.js';
 import { Field, Form, Notice, Pager, Spinner, Table, fieldError, formatTime } from '../lib/ui.js';
 
 /** The most items one request lists (the API's limit): the OUs offered in the selects. */
@@ -46,30 +45,6 @@ function ListState({ list, what }) {
   if (list.error) return html`<${Notice} kind="error">The ${what} could not be loaded: ${list.error.message}</${Notice}>`;
   if (list.loading && list.items.length === 0) return html`<${Spinner} />`;
   return null;
-}
-
-/** The state of a create form: its values, the last error, busy, and submit, which posts and resets. */
-function useCreate(path, initial, toBody, onCreated) {
-  const [values, setValues] = useState(initial);
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
-  const [created, setCreated] = useState(null);
-  const set = (name) => (v) => setValues((s) => ({ ...s, [name]: v }));
-  const submit = async () => {
-    setBusy(true);
-    setError(null);
-    setCreated(null);
-    try {
-      const item = await api('POST', path, toBody(values));
-      setValues(initial);
-      setCreated(item);
-      onCreated(item);
-    } catch (e) {
-      setError(e);
-    }
-    setBusy(false);
-  };
-  return { values, set, error, busy, created, submit };
 }
 
 /** A whole number as typed, or the text itself for the API to refuse; undefined (the default) when empty. */

@@ -5,7 +5,7 @@
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
 import { api, get, query } from '../lib/api.js';
-import { useCursorList, useLoad } from '../lib/hooks.js';
+import { useCreate, useCursorList, useLoad } from '../lib/hooks.js';
 import {
   Button, ConfirmDialog, CopyValue, Field, Form, Notice, Pager, Spinner, Table, fieldError, formatTime,
 } from '../lib/ui.js';
@@ -242,39 +242,22 @@ const tokenRoleOptions = [
 
 /** The form that creates a token, and the token's value, shown once, after it is created. */
 function CreateToken({ sysadmin, tenantOptions, onCreated }) {
-  const initial = { name: '', role: 'tenant-admin', tenantId: '', expiresAt: '' };
-  const [values, setValues] = useState(initial);
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
-  const [created, setCreated] = useState(null);
-  const set = (name) => (v) => setValues((s) => ({ ...s, [name]: v }));
-  const submit = async () => {
-    setBusy(true);
-    setError(null);
-    setCreated(null);
-    const expires = values.expiresAt ? new Date(values.expiresAt) : null;
+  const form = useCreate('/v1/tokens', { name: '', role: 'tenant-admin', tenantId: '', expiresAt: '' }, (v) => {
+    const expires = v.expiresAt ? new Date(v.expiresAt) : null;
     if (expires && Number.isNaN(expires.getTime())) {
-      setError({ message: 'The request has invalid fields.', fields: { expiresAt: 'is not a date and time' } });
-      setBusy(false);
-      return;
+      throw { message: 'The request has invalid fields.', fields: { expiresAt: 'is not a date and time' } };
     }
-    try {
-      const body = { name: values.name, role: values.role, expiresAt: expires ? expires.toISOString() : undefined };
-      if (sysadmin) body.tenantId = values.tenantId;
-      setCreated(await api('POST', '/v1/tokens', body));
-      setValues(initial);
-      onCreated();
-    } catch (e) {
-      setError(e);
-    }
-    setBusy(false);
-  };
+    const body = { name: v.name, role: v.role, expiresAt: expires ? expires.toISOString() : undefined };
+    if (sysadmin) body.tenantId = v.tenantId;
+    return body;
+  }, () => onCreated());
+  const { values, set, error, busy, created, submit } = form;
   return html`<h3>New API token</h3>
     ${created && html`<div class="notice warning token-once" role="alert">
       <p><strong>Copy the token now: this is the only time it is shown.</strong> It cannot be shown again; if it is
         lost, revoke it and create another. Keep it as secret as a password.</p>
       <${CopyValue} label=${`API token ${created.name}`} value=${created.token} copyLabel="Copy token" />
-      <${Button} onClick=${() => setCreated(null)}>I have copied the token</${Button}>
+      <${Button} onClick=${form.clear}>I have copied the token</${Button}>
     </div>`}
     <${Form} onSubmit=${submit} submitLabel="Create token" busy=${busy} error=${error}
       labels=${{ name: 'Token name', role: 'Role', tenantId: 'Tenant', expiresAt: 'Expires' }}>
