@@ -589,6 +589,11 @@ func (env *benchEnv) cases(b testing.TB) []benchCase {
 		fill(`{"channelIds":[`, `]}`, aicc.MaxExportSelection, func(i int) string {
 			return quoted(fmt.Sprintf("ch_%0*d", idLen-3, i))
 		}, maxBody)))
+	// The longest IDs that are looked up (a longer one is unknown without a look): 10,000 of them, none a channel.
+	add("POST exports", with(exp, "ids-10000-unknown-longest-looked-up", "channelIds",
+		pad(fill(`{"channelIds":[`, `]}`, aicc.MaxExportSelection, func(i int) string {
+			return quoted(fmt.Sprintf("ch_%0*d", aicc.MaxIDLength-3, i))
+		}, maxBody), maxBody)))
 	known := exp
 	known.name, known.status, known.slow = "ids-10000-known-filtered-padded", http.StatusAccepted, true
 	known.setup = func(b testing.TB) {

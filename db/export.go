@@ -44,8 +44,19 @@ func (s *Store) MatchExportChannels(ctx context.Context, tenantID string, sel ai
 // and pass filter, and returns, sorted, the IDs that are not the tenant's channels. The IDs travel as one
 // array whose items are looked up in the channels' key in turn, and one row comes back: the count, and the
 // unknown IDs as a JSON array. 10,000 constants would take either database many times as long to parse and
-// plan, and 10,000 rows back as long to read.
+// plan, and 10,000 rows back as long to read. An ID longer than aicc.MaxIDLength is unknown without a look.
 func (s *Store) matchChannelIDs(ctx context.Context, tenantID string, ids []string, filter string, args []any) (int, []string, error) {
+	var overlong []string // longer than any ID: unknown without a look
+	ids = slices.DeleteFunc(slices.Clone(ids), func(id string) bool {
+		if len(id) > aicc.MaxIDLength {
+			overlong = append(overlong, id)
+			return true
+		}
+		return false
+	})
+	if len(ids) == 0 {
+		return 0, overlong, nil
+	}
 	source, unknownIDs := "unnest(?::text[]) AS j (value)", "array_to_json(array_agg(j.value) FILTER (WHERE c.id IS NULL))"
 	var list any = pgdialect.Array(ids)
 	if s.dialect == SQLite {
@@ -70,6 +81,7 @@ func (s *Store) matchChannelIDs(ctx context.Context, tenantID string, ids []stri
 	if err := json.Unmarshal([]byte(missing), &unknown); err != nil {
 		return 0, nil, err
 	}
+	unknown = append(unknown, overlong...)
 	slices.Sort(unknown)
 	return n, unknown, nil
 }

@@ -406,12 +406,21 @@ func TestMatchExportChannelsLooksUpEachIDOnce(t *testing.T) {
 		counter := &queryCounter{}
 		//lint:ignore SA1019 the store's own *bun.DB must count; WithQueryHook returns a copy the store does not use
 		s.DB().AddQueryHook(counter)
-		sel := aicc.ExportSelection{ChannelIDs: slices.Concat(ids, []string{"ch_missing"}), Status: aicc.StatusAwaitingVerification, Name: "SEED 1"}
+		overlong := "ch_" + strings.Repeat("x", aicc.MaxIDLength)
+		sel := aicc.ExportSelection{ChannelIDs: slices.Concat(ids, []string{overlong, "ch_missing"}), Status: aicc.StatusAwaitingVerification, Name: "SEED 1"}
 		n, unknown, err := s.MatchExportChannels(ctx, a.ID, sel)
 		require.NoError(t, err)
 		require.Equal(t, 900, n, "Seed 1000 to Seed 1999 but every tenth, which is active")
-		require.Equal(t, []string{"ch_missing"}, unknown)
+		require.Equal(t, []string{"ch_missing", overlong}, unknown)
 		require.Equal(t, 1, counter.selects)
+
+		// An ID longer than any names nothing: no query for it.
+		counter.selects = 0
+		n, unknown, err = s.MatchExportChannels(ctx, a.ID, aicc.ExportSelection{ChannelIDs: []string{overlong}})
+		require.NoError(t, err)
+		require.Zero(t, n)
+		require.Equal(t, []string{overlong}, unknown)
+		require.Zero(t, counter.selects)
 
 		// The store checks more than a selection the API accepts in as many queries as it takes.
 		missing := make([]string, aicc.MaxExportSelection)
