@@ -30,26 +30,7 @@ func TestClaimsMigration(t *testing.T) {
 			require.NoError(t, err)
 			t.Cleanup(func() { s.Close() })
 
-			// Every migration before the claims.
-			dir, err := fs.Sub(migrationFiles, "migrations/"+s.dialect)
-			require.NoError(t, err)
-			before := fstest.MapFS{}
-			entries, err := fs.ReadDir(dir, ".")
-			require.NoError(t, err)
-			for _, e := range entries {
-				if e.Name() >= "20261210000000" {
-					continue
-				}
-				b, err := fs.ReadFile(dir, e.Name())
-				require.NoError(t, err)
-				before[e.Name()] = &fstest.MapFile{Data: b}
-			}
-			ms := migrate.NewMigrations()
-			require.NoError(t, ms.Discover(before))
-			m := migrate.NewMigrator(s.db, ms)
-			require.NoError(t, m.Init(ctx))
-			_, err = m.Migrate(ctx)
-			require.NoError(t, err)
+			migrateBefore(t, s, "20261210000000") // every migration before the claims
 
 			at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 			exec := func(query string, args ...any) {
@@ -146,6 +127,31 @@ func requireCount(tb testing.TB, s *Store, table string, want int) {
 }
 
 // sqliteURL and postgresURL are dbtest's, which this package's own tests cannot import.
+// migrateBefore applies to s every migration whose version sorts before version, as a database written by an
+// older aicc would have them.
+func migrateBefore(t *testing.T, s *Store, version string) {
+	t.Helper()
+	ctx := context.Background()
+	dir, err := fs.Sub(migrationFiles, "migrations/"+s.dialect)
+	require.NoError(t, err)
+	before := fstest.MapFS{}
+	entries, err := fs.ReadDir(dir, ".")
+	require.NoError(t, err)
+	for _, e := range entries {
+		if e.Name() < version {
+			b, err := fs.ReadFile(dir, e.Name())
+			require.NoError(t, err)
+			before[e.Name()] = &fstest.MapFile{Data: b}
+		}
+	}
+	ms := migrate.NewMigrations()
+	require.NoError(t, ms.Discover(before))
+	m := migrate.NewMigrator(s.db, ms)
+	require.NoError(t, m.Init(ctx))
+	_, err = m.Migrate(ctx)
+	require.NoError(t, err)
+}
+
 func sqliteURL(tb testing.TB) string { return "sqlite:" + filepath.Join(tb.TempDir(), "app.db") }
 
 func postgresURL(tb testing.TB) string {

@@ -2,13 +2,10 @@ package db
 
 import (
 	"context"
-	"io/fs"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"github.com/uptrace/bun/migrate"
 
 	"github.com/aiccfb/aicc"
 )
@@ -24,24 +21,7 @@ func TestOversizedBodyMigration(t *testing.T) {
 			require.NoError(t, err)
 			t.Cleanup(func() { s.Close() })
 
-			dir, err := fs.Sub(migrationFiles, "migrations/"+s.dialect)
-			require.NoError(t, err)
-			before := fstest.MapFS{}
-			entries, err := fs.ReadDir(dir, ".")
-			require.NoError(t, err)
-			for _, e := range entries {
-				if e.Name() < "20270101000000" {
-					b, err := fs.ReadFile(dir, e.Name())
-					require.NoError(t, err)
-					before[e.Name()] = &fstest.MapFile{Data: b}
-				}
-			}
-			ms := migrate.NewMigrations()
-			require.NoError(t, ms.Discover(before))
-			m := migrate.NewMigrator(s.db, ms)
-			require.NoError(t, m.Init(ctx))
-			_, err = m.Migrate(ctx)
-			require.NoError(t, err)
+			migrateBefore(t, s, "20270101000000")
 
 			at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 			reject := func(kind aicc.WebhookRejectKind, payload string) aicc.WebhookReject {
