@@ -272,9 +272,12 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	b.signOut()
 
-	// The sysadmin's System screen.
+	// The sysadmin's System screen, where a tenant is created.
 	b.signIn(d.tokens.Sysadmin)
 	b.waitHeading("System")
+	b.fill("Tenant name", "Acme")
+	b.click("Create tenant")
+	b.waitText("Tenant Acme is created.")
 	b.screenshot("system")
 	b.checkAccessibility("System")
 	b.signOut()

@@ -4,6 +4,7 @@
 //   usePolling(fn, ms, active) calls fn every ms while active is true and the component is shown
 //   useCursorList(path)        one page of a cursor list (GET path?cursor=…): {items, error, loading, reload,
 //                              pager}; pass pager to <Pager>. A new path starts again at the first page.
+//   useSubmit(fn)              a form's or an action's submission: {busy, error, run}
 //   useCreate(path, initial, toBody, onCreated)
 //                              a creation form's state: {values, set, error, busy, created, clear, submit}
 
@@ -77,6 +78,26 @@ export function useCursorList(path) {
 }
 
 /**
+ * A form's or an action's submission: run(...args) awaits fn(...args), busy meanwhile, and keeps what it threw
+ * (an API error, {message, fields}) as error until it runs again.
+ */
+export function useSubmit(fn) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const run = async (...args) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await fn(...args);
+    } catch (e) {
+      setError(e);
+    }
+    setBusy(false);
+  };
+  return { busy, error, run };
+}
+
+/**
  * The state of a creation form: its values (set(name) makes a field's onInput), and submit, which POSTs
  * toBody(values) to path, then empties the form, keeps the answer in created (clear() forgets it) and calls
  * onCreated with it. toBody may throw an error of the API's shape ({message, fields}) for a field the form
@@ -84,23 +105,14 @@ export function useCursorList(path) {
  */
 export function useCreate(path, initial, toBody, onCreated) {
   const [values, setValues] = useState(initial);
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
   const [created, setCreated] = useState(null);
   const set = (name) => (v) => setValues((s) => ({ ...s, [name]: v }));
-  const submit = async () => {
-    setBusy(true);
-    setError(null);
+  const { busy, error, run } = useSubmit(async () => {
     setCreated(null);
-    try {
-      const item = await api('POST', path, toBody(values));
-      setValues(initial);
-      setCreated(item);
-      onCreated(item);
-    } catch (e) {
-      setError(e);
-    }
-    setBusy(false);
-  };
-  return { values, set, error, busy, created, clear: () => setCreated(null), submit };
+    const item = await api('POST', path, toBody(values));
+    setValues(initial);
+    setCreated(item);
+    onCreated(item);
+  });
+  return { values, set, error, busy, created, clear: () => setCreated(null), submit: run };
 }

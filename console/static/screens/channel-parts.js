@@ -4,7 +4,7 @@
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, get } from '../lib/api.js';
-import { useLoad, usePolling } from '../lib/hooks.js';
+import { useLoad, usePolling, useSubmit } from '../lib/hooks.js';
 import { Button, ConfirmDialog, CopyValue, Field, Form, Notice, Spinner, Table, fieldError, formatTime } from '../lib/ui.js';
 
 /** How often the live states (onboarding, connecting Pages) are read again. */
@@ -211,21 +211,11 @@ function PageCreate({ base, onDone, onCancel }) {
   const [pageId, setPageId] = useState('');
   const [token, setToken] = useState('');
   const [name, setName] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState(null);
-  const submit = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      const body = { pageId: pageId.trim(), tokenSecret: token.trim() };
-      if (name.trim()) body.name = name.trim();
-      const page = await api('POST', base, body);
-      onDone(page);
-    } catch (e) {
-      setError(e);
-      setBusy(false);
-    }
-  };
+  const { busy, error, run: submit } = useSubmit(async () => {
+    const body = { pageId: pageId.trim(), tokenSecret: token.trim() };
+    if (name.trim()) body.name = name.trim();
+    onDone(await api('POST', base, body));
+  });
   return html`<${Form} class="panel" onSubmit=${submit} submitLabel="Save" busy=${busy} error=${error}
     labels=${{ pageId: 'Page ID', tokenSecret: 'TokenSecret', name: 'Page name' }}
     actions=${html`<${Button} onClick=${onCancel}>Cancel</${Button}>`}>
@@ -242,18 +232,9 @@ function PageCreate({ base, onDone, onCancel }) {
 /** Configuration: a new Token Secret for one Page, in a dialog. */
 function TokenSecretDialog({ base, page, onDone, onCancel }) {
   const [token, setToken] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState(null);
-  const submit = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      onDone(await api('PUT', `${base}/${encodeURIComponent(page.pageId)}/token-secret`, { tokenSecret: token.trim() }));
-    } catch (e) {
-      setError(e);
-      setBusy(false);
-    }
-  };
+  const { busy, error, run: submit } = useSubmit(async () => {
+    onDone(await api('PUT', `${base}/${encodeURIComponent(page.pageId)}/token-secret`, { tokenSecret: token.trim() }));
+  });
   return html`<${ModalForm} title=${`Configuration of Page ${page.pageId}`} onCancel=${onCancel}>
     <${Form} onSubmit=${submit} submitLabel="Save" busy=${busy} error=${error} labels=${{ tokenSecret: 'Token Secret' }}
       actions=${html`<${Button} onClick=${onCancel}>Cancel</${Button}>`}>

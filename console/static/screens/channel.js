@@ -6,7 +6,7 @@
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
 import { api, get } from '../lib/api.js';
-import { useCursorList, useLoad, usePolling } from '../lib/hooks.js';
+import { useCursorList, useLoad, usePolling, useSubmit } from '../lib/hooks.js';
 import { Button, ConfirmDialog, Field, Form, Notice, Pager, Spinner, Table, fieldError, formatTime } from '../lib/ui.js';
 import { BasicFields, RobotFields, directoryLists, draftOf, labels, loadDirectory, toBody } from './channel-form.js';
 import { ModalForm, OnboardingPanel, PagesPanel, pollMillis } from './channel-parts.js';
@@ -53,20 +53,14 @@ export default function Channel({ params, session }) {
 /** Delete the channel: after the confirmation, DELETE, then back to the list, where it shows as Deleting. */
 function DeleteChannel({ ch, path }) {
   const [asking, setAsking] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState(null);
-  const remove = async () => {
-    setBusy(true);
-    setError(null);
+  const { busy, error, run: remove } = useSubmit(async () => {
     try {
       await api('DELETE', path);
-      location.hash = '#/channels';
-    } catch (e) {
-      setError(e);
+    } finally {
       setAsking(false);
     }
-    setBusy(false);
-  };
+    location.hash = '#/channels';
+  });
   return html`<section aria-labelledby="delete-heading">
     <h2 id="delete-heading">Delete the channel</h2>
     ${error && html`<${Notice} kind="error">The channel could not be deleted: ${error.message}</${Notice}>`}
@@ -143,22 +137,13 @@ function Configuration({ ch, canWrite, onSaved }) {
 /** The edit form of the name, basic and robot configuration; the API checks every rule again. */
 function EditConfiguration({ ch, lists, onCancel, onSaved }) {
   const [d, setDraft] = useState(() => draftOf(ch));
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
   const set = (key) => (value) => setDraft((old) => ({ ...old, [key]: value }));
-  const err = (p) => fieldError(error, p);
-  const save = async () => {
-    setBusy(true);
-    setError(null);
+  const { busy, error, run: save } = useSubmit(async () => {
     const { name, basic, robot } = toBody(d);
     if (!basic.transferKeywords) basic.transferKeywords = [];
-    try {
-      onSaved(await api('PATCH', `/v1/channels/${encodeURIComponent(ch.id)}`, { name, basic, robot }));
-    } catch (e) {
-      setError(e);
-      setBusy(false);
-    }
-  };
+    onSaved(await api('PATCH', `/v1/channels/${encodeURIComponent(ch.id)}`, { name, basic, robot }));
+  });
+  const err = (p) => fieldError(error, p);
   return html`<section aria-labelledby="config-heading">
     <h2 id="config-heading">Edit configuration</h2>
     <${Form} onSubmit=${save} submitLabel="Save configuration" busy=${busy} error=${error} labels=${labels}
@@ -233,20 +218,11 @@ function Secrets({ ch, path, rotation, canWrite, onChange }) {
 function AppSecretDialog({ path, name, onCancel, onDone }) {
   const [secret, setSecret] = useState('');
   const [hours, setHours] = useState('24');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState(null);
-  const submit = async () => {
-    setBusy(true);
-    setError(null);
+  const { busy, error, run: submit } = useSubmit(async () => {
     const h = Number(hours);
     const overlapSeconds = hours.trim() !== '' && Number.isFinite(h) ? Math.round(h * 3600) : hours;
-    try {
-      onDone(await api('PUT', `${path}/app-secret`, { appSecret: secret.trim(), overlapSeconds }));
-    } catch (e) {
-      setError(e);
-      setBusy(false);
-    }
-  };
+    onDone(await api('PUT', `${path}/app-secret`, { appSecret: secret.trim(), overlapSeconds }));
+  });
   return html`<${ModalForm} title=${`Edit the App Secret of ${name}`} onCancel=${onCancel}>
     <${Form} onSubmit=${submit} submitLabel="Save" busy=${busy} error=${error}
       labels=${{ appSecret: 'App Secret', overlapSeconds: 'Previous App Secret accepted for (hours)' }}

@@ -5,7 +5,7 @@
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
 import { api, download, get } from '../lib/api.js';
-import { useCursorList, useLoad, usePolling } from '../lib/hooks.js';
+import { useCursorList, useLoad, usePolling, useSubmit } from '../lib/hooks.js';
 import {
   Button, ConfirmDialog, Field, Form, Notice, Pager, Progress, Spinner, Table, fieldError, formatTime,
 } from '../lib/ui.js';
@@ -96,19 +96,10 @@ function ExportList({ session }) {
 /** "Export all channels": starts an export of every channel and opens it. */
 function ExportAll() {
   const [format, setFormat] = useState('csv');
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      const e = await api('POST', '/v1/exports', { format });
-      location.hash = `#/exports/${encodeURIComponent(e.id)}`;
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
-  };
+  const { busy, error, run: submit } = useSubmit(async () => {
+    const e = await api('POST', '/v1/exports', { format });
+    location.hash = `#/exports/${encodeURIComponent(e.id)}`;
+  });
   return html`<section aria-labelledby="export-all-h">
     <h2 id="export-all-h">Export all channels</h2>
     <${Form} onSubmit=${submit} submitLabel="Export all channels" busy=${busy} error=${error}

@@ -5,7 +5,7 @@
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
 import { api, get, query } from '../lib/api.js';
-import { useCreate, useCursorList, useLoad } from '../lib/hooks.js';
+import { useCreate, useCursorList, useLoad, useSubmit } from '../lib/hooks.js';
 import {
   Button, ConfirmDialog, CopyValue, Field, Form, Notice, Pager, Spinner, Table, fieldError, formatTime,
 } from '../lib/ui.js';
@@ -65,8 +65,6 @@ function Certificates() {
   const certs = useLoad(() => get('/v1/system/certificates'), []);
   const items = (certs.data && certs.data.items) || [];
   const [pem, setPem] = useState('');
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
   const [added, setAdded] = useState(null);
   const [fileNote, setFileNote] = useState('');
   const choose = async (e) => {
@@ -79,20 +77,13 @@ function Certificates() {
     setPem(await file.text());
     setFileNote(`${file.name} is read into the field above; check it and upload.`);
   };
-  const submit = async () => {
-    setBusy(true);
-    setError(null);
+  const { busy, error, run: submit } = useSubmit(async () => {
     setAdded(null);
-    try {
-      setAdded(await api('POST', '/v1/system/certificates', { pem }));
-      setPem('');
-      setFileNote('');
-      certs.reload();
-    } catch (e) {
-      setError(e);
-    }
-    setBusy(false);
-  };
+    setAdded(await api('POST', '/v1/system/certificates', { pem }));
+    setPem('');
+    setFileNote('');
+    certs.reload();
+  });
   const usable = items.some((c) => !c.expired);
   return html`<section aria-labelledby="certs-h">
     <h2 id="certs-h">Certificates</h2>
@@ -132,23 +123,14 @@ function Certificates() {
 function Tenants({ onCreated }) {
   const list = useCursorList('/v1/tenants');
   const [name, setName] = useState('');
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
   const [created, setCreated] = useState(null);
-  const submit = async () => {
-    setBusy(true);
-    setError(null);
+  const { busy, error, run: submit } = useSubmit(async () => {
     setCreated(null);
-    try {
-      setCreated(await api('POST', '/v1/tenants', { name }));
-      setName('');
-      list.reload();
-      onCreated();
-    } catch (e) {
-      setError(e);
-    }
-    setBusy(false);
-  };
+    setCreated(await api('POST', '/v1/tenants', { name }));
+    setName('');
+    list.reload();
+    onCreated();
+  });
   return html`<section aria-labelledby="tenants-h">
     <h2 id="tenants-h">Tenants</h2>
     <${ListState} list=${list} what="tenants" />
