@@ -99,11 +99,19 @@ func (s *Store) insertEvents(ctx context.Context, raw queryer, rows []inboxRow) 
 	if s.dialect == Postgres {
 		return insertEventsPostgres(ctx, raw, rows)
 	}
+	// modernc's driver watches a cancellable context with a goroutine of its own for each statement, which cost a
+	// webhook POST of 1000 events about as much as binding them. Each statement is short (sqliteInsertRows
+	// events), so ctx is looked at between them instead.
+	live := ctx
+	ctx = context.WithoutCancel(ctx)
 	var (
 		stored []storedEvent
 		full   *sql.Stmt // the statement of a whole chunk, parsed once for all the whole chunks of rows
 	)
 	for chunk := range slices.Chunk(rows, sqliteInsertRows) {
+		if err := live.Err(); err != nil {
+			return nil, err
+		}
 		query, args := s.sqliteInsertEvents(chunk)
 		var err error
 		if full == nil && len(chunk) == sqliteInsertRows && len(rows) > sqliteInsertRows {
@@ -127,11 +135,12 @@ func (s *Store) insertEvents(ctx context.Context, raw queryer, rows []inboxRow) 
 	return stored, nil
 }
 
-// sqliteInsertRows is how many events one INSERT takes on SQLite, 12 parameters each: modernc's driver looks
+// sqliteInsertRows is how many events one INSERT takes on SQLite, 14 parameters each: modernc's driver looks
 // each parameter up among all of a statement's arguments, so binding n of them takes n²/2 steps (12,000, for
-// a webhook POST's 1000 events, cost 195 ms; 32 rows, 384 parameters, keep it to a few ms in all). StoreWebhook
-// runs a batch of more in a transaction.
-const sqliteInsertRows = 32
+// a webhook POST's 1000 events, cost 195 ms), and each step took 1 to 15 ns from one build to the next; a
+// statement also has a cost of its own. 16 rows, 224 parameters, keep both to a few ms for 1000 events
+// (docs/benchmarks.md, "Validation"). StoreWebhook runs a batch of more in a transaction.
+const sqliteInsertRows = 16
 
 // sqliteInsertEvents is StoreEvents' insert of rows on SQLite, with its arguments: one statement with every
 // value bound as a parameter. Bun would write the values into the SQL text, the payloads in hex, which SQLite
@@ -142,7 +151,7 @@ func (s *Store) sqliteInsertEvents(rows []inboxRow) (string, []any) {
 		len(rows), func(i int) []any {
 			r := &rows[i]
 			return []any{r.TenantID, r.ChannelID, r.PageID, r.PSID, r.Kind, r.MID, r.Watermark, r.TS, r.DedupKey,
-				r.Text, r.Payload, s.sqliteTime(r.ReceivedAt)}
+				r.Text, int64(r.TextOffset), int64(r.TextLength), r.Payload, s.sqliteTime(r.ReceivedAt)}
 		})
 }
 
@@ -193,7 +202,8 @@ func (s *Store) sqliteTime(t time.Time) string {
 }
 
 const sqliteInsertEventsHead = `INSERT INTO inbox
-	(tenant_id, channel_id, page_id, psid, kind, mid, watermark, ts, dedup_key, text, payload, received_at) VALUES `
+	(tenant_id, channel_id, page_id, psid, kind, mid, watermark, ts, dedup_key, text, text_offset, text_length, payload,
+	received_at) VALUES `
 
 // queryer is a *sql.DB or a *sql.Tx.
 type queryer interface {
@@ -217,20 +227,23 @@ func insertEventsPostgres(ctx context.Context, db queryer, rows []inboxRow) ([]s
 	tenant, channel, page, psid, kind, mid, dedup, text := make([]string, n), make([]string, n),
 		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	watermark, ts, payload, received := make([]int64, n), make([]int64, n), make([][]byte, n), make([]time.Time, n)
+	textOffset, textLength := make([]int32, n), make([]int32, n)
 	for i, r := range rows {
 		tenant[i], channel[i], page[i], psid[i], kind[i], mid[i] = r.TenantID, r.ChannelID, r.PageID, r.PSID, r.Kind, r.MID
 		dedup[i], text[i], watermark[i], ts[i], payload[i], received[i] = r.DedupKey, r.Text, r.Watermark, r.TS, r.Payload, r.ReceivedAt
+		textOffset[i], textLength[i] = int32(r.TextOffset), int32(r.TextLength)
 	}
 	// The database/sql layer of pgx reads a leading QueryExecMode argument as the mode of this one query;
 	// the pool's default (simple protocol, which suits Bun's inlined SQL) stays for everything else.
 	return scanStoredEvents(db.QueryContext(ctx, pgInsertEvents, pgx.QueryExecModeCacheStatement,
-		tenant, channel, page, psid, kind, mid, watermark, ts, dedup, text, payload, received))
+		tenant, channel, page, psid, kind, mid, watermark, ts, dedup, text, textOffset, textLength, payload, received))
 }
 
 const pgInsertEvents = `INSERT INTO inbox
-	(tenant_id, channel_id, page_id, psid, kind, mid, watermark, ts, dedup_key, text, payload, received_at)
+	(tenant_id, channel_id, page_id, psid, kind, mid, watermark, ts, dedup_key, text, text_offset, text_length, payload,
+	received_at)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
-	$8::bigint[], $9::text[], $10::text[], $11::bytea[], $12::timestamptz[])
+	$8::bigint[], $9::text[], $10::text[], $11::integer[], $12::integer[], $13::bytea[], $14::timestamptz[])
 ON CONFLICT (page_id, dedup_key) DO NOTHING
 RETURNING id, page_id, dedup_key`
 
@@ -277,8 +290,8 @@ func (s *Store) ClaimConversations(ctx context.Context, owner string, limit, per
 const claimScanFactor = 4
 
 // inboxColumns are the columns of inboxRow.
-const inboxColumns = "id, tenant_id, channel_id, page_id, psid, kind, mid, watermark, ts, dedup_key, text, payload, " +
-	"received_at, delivered_at, attempts, last_error, dead_at"
+const inboxColumns = "id, tenant_id, channel_id, page_id, psid, kind, mid, watermark, ts, dedup_key, text, text_offset, " +
+	"text_length, payload, received_at, delivered_at, attempts, last_error, dead_at"
 
 // The database's clock, in ms since the epoch.
 const (

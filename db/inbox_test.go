@@ -83,7 +83,7 @@ func TestStoreEventsIsAtomic(t *testing.T) {
 	})
 }
 
-// A batch larger than one SQLite statement (32 events) is one transaction all the same: a bad event in its
+// A batch larger than one SQLite statement (16 events) is one transaction all the same: a bad event in its
 // last statement stores nothing, and a repeat in a later statement is a duplicate of the event of an earlier one.
 func TestStoreEventsManyStatements(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, s *db.Store) {
@@ -98,7 +98,7 @@ func TestStoreEventsManyStatements(t *testing.T) {
 		require.Error(t, err)
 		requireUndelivered(t, s, 0)
 
-		batch[80] = event("ch_1", "p1", "u3", "m3", 3) // the event of batch[3], in the third statement
+		batch[80] = event("ch_1", "p1", "u3", "m3", 3) // the event of batch[3], in the sixth statement
 		dup, err := s.StoreEvents(ctx, batch)
 		require.NoError(t, err)
 		require.Equal(t, 1, dup)

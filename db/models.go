@@ -3,6 +3,7 @@ package db
 import (
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/aiccfb/aicc"
 	"github.com/uptrace/bun"
@@ -353,7 +354,9 @@ type inboxRow struct {
 	Watermark     int64
 	TS            int64 `bun:"ts"`
 	DedupKey      string
-	Text          string
+	Text          string // "" when the text lies in Payload: TextLength bytes from TextOffset
+	TextOffset    int
+	TextLength    int
 	Payload       []byte
 	ReceivedAt    time.Time
 	DeliveredAt   time.Time `bun:",nullzero"`
@@ -364,25 +367,41 @@ type inboxRow struct {
 
 // newInboxRow returns the row of a new event. Its strings lose their NUL characters, which neither database
 // takes in text: Meta's JSON may escape one, and an event that can never be stored would make Meta retry its
-// POST forever. The payload keeps them.
+// POST forever. The payload keeps them. A text found byte for byte in the payload is kept as where it lies
+// there, not a second time.
 func newInboxRow(e *aicc.InboxEvent) inboxRow {
 	payload := e.Payload
 	if payload == nil {
 		payload = []byte{} // NOT NULL
 	}
-	return inboxRow{
+	r := inboxRow{
 		TenantID: noNUL(e.TenantID), ChannelID: noNUL(e.ChannelID), PageID: noNUL(e.PageID), PSID: noNUL(e.PSID),
 		Kind: noNUL(string(e.Kind)), MID: noNUL(e.MID), Watermark: e.Watermark, TS: e.Timestamp,
 		DedupKey: noNUL(e.DedupKey), Text: noNUL(e.Text), Payload: payload,
 		ReceivedAt: norm(e.ReceivedAt), DeliveredAt: norm(e.DeliveredAt),
 	}
+	// A text with escapes (or a NUL, which noNUL dropped) is not in the payload as it is.
+	if r.Text != "" && len(r.Text) == len(e.Text) {
+		if i := strings.Index(unsafe.String(unsafe.SliceData(payload), len(payload)), r.Text); i >= 0 {
+			r.Text, r.TextOffset, r.TextLength = "", i, len(r.Text)
+		}
+	}
+	return r
+}
+
+// text is the event's text: the Text column, or the payload's bytes it names.
+func (r *inboxRow) text() string {
+	if end := r.TextOffset + r.TextLength; r.TextLength > 0 && r.TextOffset >= 0 && end <= len(r.Payload) {
+		return string(r.Payload[r.TextOffset:end])
+	}
+	return r.Text
 }
 
 func (r *inboxRow) domain() aicc.InboxEvent {
 	e := aicc.InboxEvent{
 		ID: r.ID, TenantID: r.TenantID, ChannelID: r.ChannelID, PageID: r.PageID, PSID: r.PSID,
 		Kind: aicc.EventKind(r.Kind), MID: r.MID, Watermark: r.Watermark, Timestamp: r.TS, DedupKey: r.DedupKey,
-		Text: r.Text, Payload: r.Payload, ReceivedAt: utc(r.ReceivedAt), DeliveredAt: utc(r.DeliveredAt),
+		Text: r.text(), Payload: r.Payload, ReceivedAt: utc(r.ReceivedAt), DeliveredAt: utc(r.DeliveredAt),
 		Attempts: r.Attempts, LastError: r.LastError, DeadAt: utc(r.DeadAt),
 	}
 	if len(e.Payload) == 0 {
