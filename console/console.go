@@ -5,6 +5,7 @@ package console
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
@@ -23,11 +24,13 @@ const Prefix = "/console/"
 //go:embed static
 var static embed.FS
 
-// file is one embedded file, ready to answer.
+// file is one embedded file, ready to answer: as it is, and gzip-compressed when that makes it smaller.
 type file struct {
 	body        []byte
 	contentType string
 	etag        string
+	gzipped     []byte // nil when compressing does not pay
+	gzipETag    string // the compressed representation's own ETag
 }
 
 // contentTypes are the media types of the files the console holds, by extension; a file with another
@@ -46,7 +49,8 @@ var contentTypes = map[string]string{
 // path, a redirect from the prefix without its slash, and 404 for anything else. Every answer carries a strict
 // Content-Security-Policy (scripts only from the console's own files and its import map, nothing inline, no
 // framing, requests only to this origin) and is revalidated on every use (no-cache) against an ETag, the
-// file's SHA-256, so that a new binary's files are never mixed with an old one's.
+// file's SHA-256, so that a new binary's files are never mixed with an old one's. A browser that accepts gzip
+// gets the text files compressed (compressed once, when the handler is made), under an ETag of their own.
 func Handler() http.Handler {
 	files, csp, err := load(static)
 	if err != nil {
@@ -74,8 +78,16 @@ func Handler() http.Handler {
 		}
 		h.Set("Content-Type", f.contentType)
 		h.Set("Cache-Control", "no-cache")
-		h.Set("ETag", f.etag)
-		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(f.body))
+		body, etag := f.body, f.etag
+		if f.gzipped != nil {
+			h.Add("Vary", "Accept-Encoding")
+			if acceptsGzip(r.Header.Values("Accept-Encoding")) {
+				body, etag = f.gzipped, f.gzipETag
+				h.Set("Content-Encoding", "gzip")
+			}
+		}
+		h.Set("ETag", etag)
+		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(body))
 	})
 }
 
@@ -96,8 +108,14 @@ func load(fsys fs.FS) (map[string]file, string, error) {
 			ct = "text/plain; charset=utf-8"
 		}
 		sum := sha256.Sum256(body)
-		files[strings.TrimPrefix(p, "static/")] = file{body: body, contentType: ct,
-			etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
+		f := file{body: body, contentType: ct, etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
+		if f.gzipped, err = compress(body); err != nil {
+			return err
+		}
+		if f.gzipped != nil {
+			f.gzipETag = `"` + hex.EncodeToString(sum[:16]) + `-gzip"`
+		}
+		files[strings.TrimPrefix(p, "static/")] = f
 		return nil
 	})
 	if err != nil {
@@ -116,6 +134,61 @@ func load(fsys fs.FS) (map[string]file, string, error) {
 		"style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; " +
 		"form-action 'self'; frame-ancestors 'none'"
 	return files, csp, nil
+}
+
+// compress returns body gzip-compressed, or nil when that saves less than a tenth of it (images, small files).
+func compress(body []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(body); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	if buf.Len() > len(body)*9/10 {
+		return nil, nil
+	}
+	return buf.Bytes(), nil
+}
+
+// acceptsGzip reports whether Accept-Encoding header values accept gzip: listed with a quality above zero, or
+// not listed and * is.
+func acceptsGzip(values []string) bool {
+	var named, wildcard *bool // gzip's and *'s answer, when listed
+	for _, v := range values {
+		for coding := range strings.SplitSeq(v, ",") {
+			name, params, _ := strings.Cut(coding, ";")
+			accepted := qualityAboveZero(params)
+			switch name = strings.TrimSpace(name); {
+			case strings.EqualFold(name, "gzip"):
+				named = &accepted
+			case name == "*":
+				wildcard = &accepted
+			}
+		}
+	}
+	switch {
+	case named != nil:
+		return *named
+	case wildcard != nil:
+		return *wildcard
+	}
+	return false
+}
+
+// qualityAboveZero reports whether a coding's parameters ("q=0.5") leave it a quality above zero; without a
+// q it is 1.
+func qualityAboveZero(params string) bool {
+	for param := range strings.SplitSeq(params, ";") {
+		if q, ok := strings.CutPrefix(strings.TrimSpace(param), "q="); ok {
+			return strings.Trim(q, "0.") != ""
+		}
+	}
+	return true
 }
 
 // importMapOpen starts the one inline script index.html has; the browser hashes exactly the text between it
