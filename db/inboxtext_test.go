@@ -17,64 +17,57 @@ import (
 // before 20270101000002_inbox_text_in_payload; every text reads back as stored, and the migration's rollback
 // writes the kept-once texts back into the column.
 func TestInboxTextKeptOnce(t *testing.T) {
-	for dialect, newURL := range map[string]func(testing.TB) string{SQLite: sqliteURL, Postgres: postgresURL} {
-		t.Run(dialect, func(t *testing.T) {
-			ctx := context.Background()
-			s, err := Open(ctx, newURL(t))
-			require.NoError(t, err)
-			t.Cleanup(func() { s.Close() })
+	migratedBefore(t, "20270101000002", func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		_, err := s.db.NewRaw(`INSERT INTO inbox (tenant_id, channel_id, page_id, psid, kind, mid, watermark, ts,
+			dedup_key, text, payload, received_at) VALUES ('ten_a', 'ch_a', 'p1', 'u1', 'message', 'm0', 0, 1,
+			'mid|p1|m0', 'written before', ?, ?)`, []byte(`{"message":{"mid":"m0","text":"written before"}}`),
+			time.Now()).Exec(ctx)
+		require.NoError(t, err)
+		require.NoError(t, s.Migrate(ctx))
 
-			migrateBefore(t, s, "20270101000002")
-			_, err = s.db.NewRaw(`INSERT INTO inbox (tenant_id, channel_id, page_id, psid, kind, mid, watermark, ts,
-				dedup_key, text, payload, received_at) VALUES ('ten_a', 'ch_a', 'p1', 'u1', 'message', 'm0', 0, 1,
-				'mid|p1|m0', 'written before', ?, ?)`, []byte(`{"message":{"mid":"m0","text":"written before"}}`),
-				time.Now()).Exec(ctx)
-			require.NoError(t, err)
-			require.NoError(t, s.Migrate(ctx))
+		message := func(mid, text, payload string) aicc.InboxEvent {
+			return aicc.InboxEvent{TenantID: "ten_a", ChannelID: "ch_a", PageID: "p1", PSID: "u1", Kind: aicc.EventMessage,
+				MID: mid, Timestamp: 2, DedupKey: "mid|p1|" + mid, Text: text, Payload: []byte(payload)}
+		}
+		verbatim := "héllo 😀 wörld"
+		events := []aicc.InboxEvent{
+			message("m1", verbatim, `{"message":{"mid":"m1","text":"`+verbatim+`"}}`),
+			message("m2", "two\nlines", `{"message":{"mid":"m2","text":"two\nlines"}}`),
+			message("m3", "a\x00b", `{"message":{"mid":"m3","text":"a\u0000b"}}`),
+			message("m4", "not in the payload", `{"message":{"mid":"m4"}}`),
+		}
+		_, err = s.StoreEvents(ctx, events)
+		require.NoError(t, err)
 
-			message := func(mid, text, payload string) aicc.InboxEvent {
-				return aicc.InboxEvent{TenantID: "ten_a", ChannelID: "ch_a", PageID: "p1", PSID: "u1", Kind: aicc.EventMessage,
-					MID: mid, Timestamp: 2, DedupKey: "mid|p1|" + mid, Text: text, Payload: []byte(payload)}
-			}
-			verbatim := "héllo 😀 wörld"
-			events := []aicc.InboxEvent{
-				message("m1", verbatim, `{"message":{"mid":"m1","text":"`+verbatim+`"}}`),
-				message("m2", "two\nlines", `{"message":{"mid":"m2","text":"two\nlines"}}`),
-				message("m3", "a\x00b", `{"message":{"mid":"m3","text":"a\u0000b"}}`),
-				message("m4", "not in the payload", `{"message":{"mid":"m4"}}`),
-			}
-			_, err = s.StoreEvents(ctx, events)
-			require.NoError(t, err)
+		type columns struct {
+			MID        string `bun:"mid"`
+			Text       string
+			TextLength int
+		}
+		var rows []columns
+		require.NoError(t, s.db.NewRaw("SELECT mid, text, text_length FROM inbox ORDER BY id").Scan(ctx, &rows))
+		require.Equal(t, []columns{{"m0", "written before", 0}, {"m1", "", len(verbatim)},
+			{"m2", "two\nlines", 0}, {"m3", "ab", 0}, {"m4", "not in the payload", 0}}, rows)
 
-			type columns struct {
-				MID        string `bun:"mid"`
-				Text       string
-				TextLength int
-			}
-			var rows []columns
-			require.NoError(t, s.db.NewRaw("SELECT mid, text, text_length FROM inbox ORDER BY id").Scan(ctx, &rows))
-			require.Equal(t, []columns{{"m0", "written before", 0}, {"m1", "", len(verbatim)},
-				{"m2", "two\nlines", 0}, {"m3", "ab", 0}, {"m4", "not in the payload", 0}}, rows)
+		got, err := s.ClaimConversations(ctx, "test", 10, 10, time.Minute)
+		require.NoError(t, err)
+		texts := make(map[string]string)
+		for _, e := range got {
+			texts[e.MID] = e.Text
+		}
+		require.Equal(t, map[string]string{"m0": "written before", "m1": verbatim, "m2": "two\nlines", "m3": "ab",
+			"m4": "not in the payload"}, texts)
 
-			got, err := s.ClaimConversations(ctx, "test", 10, 10, time.Minute)
-			require.NoError(t, err)
-			texts := make(map[string]string)
-			for _, e := range got {
-				texts[e.MID] = e.Text
-			}
-			require.Equal(t, map[string]string{"m0": "written before", "m1": verbatim, "m2": "two\nlines", "m3": "ab",
-				"m4": "not in the payload"}, texts)
-
-			dir, err := fs.Sub(migrationFiles, "migrations/"+s.dialect)
-			require.NoError(t, err)
-			ms := migrate.NewMigrations()
-			require.NoError(t, ms.Discover(dir))
-			group, err := migrate.NewMigrator(s.db, ms).Rollback(ctx)
-			require.NoError(t, err)
-			require.Len(t, group.Migrations, 1)
-			var text string
-			require.NoError(t, s.db.NewRaw("SELECT text FROM inbox WHERE mid = 'm1'").Scan(ctx, &text))
-			require.Equal(t, verbatim, text)
-		})
-	}
+		dir, err := fs.Sub(migrationFiles, "migrations/"+s.dialect)
+		require.NoError(t, err)
+		ms := migrate.NewMigrations()
+		require.NoError(t, ms.Discover(dir))
+		group, err := migrate.NewMigrator(s.db, ms).Rollback(ctx)
+		require.NoError(t, err)
+		require.Len(t, group.Migrations, 1)
+		var text string
+		require.NoError(t, s.db.NewRaw("SELECT text FROM inbox WHERE mid = 'm1'").Scan(ctx, &text))
+		require.Equal(t, verbatim, text)
+	})
 }
