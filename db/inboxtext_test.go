@@ -13,9 +13,9 @@ import (
 )
 
 // TestInboxTextKeptOnce stores events whose text is in the payload as it is (kept once, as where it lies there)
-// and events whose text is not (escaped, with a NUL, or absent: kept in the text column), after a row written
-// before 20270101000002_inbox_text_in_payload; every text reads back as stored, and the migration's rollback
-// writes the kept-once texts back into the column.
+// and events whose text is not (escaped, with a NUL, absent, or not UTF-8: kept in the text column), after a
+// row written before 20270101000002_inbox_text_in_payload; every text reads back as stored, and the migration's
+// rollback writes the kept-once texts back into the column.
 func TestInboxTextKeptOnce(t *testing.T) {
 	migratedBefore(t, "20270101000002", func(t *testing.T, s *Store) {
 		ctx := context.Background()
@@ -58,6 +58,18 @@ func TestInboxTextKeptOnce(t *testing.T) {
 		}
 		require.Equal(t, map[string]string{"m0": "written before", "m1": verbatim, "m2": "two\nlines", "m3": "ab",
 			"m4": "not in the payload"}, texts)
+
+		// A text that is not UTF-8 is not hidden in the payload: it goes to the column, which Postgres refuses.
+		_, err = s.StoreEvents(ctx, []aicc.InboxEvent{message("m5", "\xff", `{"message":{"mid":"m5","text":"`+"\xff"+`"}}`)})
+		if s.dialect == Postgres {
+			var unstorable *aicc.UnstorableError
+			require.ErrorAs(t, err, &unstorable)
+		} else {
+			require.NoError(t, err)
+			var length int
+			require.NoError(t, s.db.NewRaw("SELECT text_length FROM inbox WHERE mid = 'm5'").Scan(ctx, &length))
+			require.Zero(t, length)
+		}
 
 		dir, err := fs.Sub(migrationFiles, "migrations/"+s.dialect)
 		require.NoError(t, err)

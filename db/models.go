@@ -3,6 +3,7 @@ package db
 import (
 	"strings"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/aiccfb/aicc"
@@ -380,8 +381,9 @@ func newInboxRow(e *aicc.InboxEvent) inboxRow {
 		DedupKey: noNUL(e.DedupKey), Text: noNUL(e.Text), Payload: payload,
 		ReceivedAt: norm(e.ReceivedAt), DeliveredAt: norm(e.DeliveredAt),
 	}
-	// A text with escapes (or a NUL, which noNUL dropped) is not in the payload as it is.
-	if r.Text != "" && len(r.Text) == len(e.Text) {
+	// A text with escapes (or a NUL, which noNUL dropped) is not in the payload as it is; one that is not UTF-8
+	// stays where Postgres refuses it, as before.
+	if r.Text != "" && len(r.Text) == len(e.Text) && utf8.ValidString(r.Text) {
 		if i := strings.Index(unsafe.String(unsafe.SliceData(payload), len(payload)), r.Text); i >= 0 {
 			r.Text, r.TextOffset, r.TextLength = "", i, len(r.Text)
 		}
