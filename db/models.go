@@ -384,11 +384,17 @@ func newInboxRow(e *aicc.InboxEvent) inboxRow {
 	// A text with escapes (or a NUL, which noNUL dropped) is not in the payload as it is; one that is not UTF-8
 	// stays where Postgres refuses it, as before.
 	if r.Text != "" && len(r.Text) == len(e.Text) && utf8.ValidString(r.Text) {
-		if i := strings.Index(unsafe.String(unsafe.SliceData(payload), len(payload)), r.Text); i >= 0 {
+		if i := indexIn(payload, r.Text); i >= 0 {
 			r.Text, r.TextOffset, r.TextLength = "", i, len(r.Text)
 		}
 	}
 	return r
+}
+
+// indexIn returns where s lies in b byte for byte, or -1. It reads b through a string that shares its bytes,
+// which do not change meanwhile, rather than copy either for the search.
+func indexIn(b []byte, s string) int {
+	return strings.Index(unsafe.String(unsafe.SliceData(b), len(b)), s)
 }
 
 // text is the event's text: the Text column, or the payload's bytes it names.
