@@ -100,8 +100,8 @@ func (s *Store) insertEvents(ctx context.Context, raw queryer, rows []inboxRow) 
 		return insertEventsPostgres(ctx, raw, rows)
 	}
 	// modernc's driver watches a cancellable context with a goroutine of its own for each statement, which cost a
-	// webhook POST of 1000 events about as much as binding them. Each statement is short (sqliteInsertRows
-	// events), so ctx is looked at between them instead.
+	// webhook POST of 1000 events 8 to 15 ms more (docs/benchmarks.md, "Validation", Fix 9). Each statement is
+	// short (sqliteInsertRows events), so ctx is looked at between them instead.
 	live := ctx
 	ctx = context.WithoutCancel(ctx)
 	var (
