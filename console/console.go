@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -50,15 +51,15 @@ var contentTypes = map[string]string{
 // Content-Security-Policy (scripts only from the console's own files and its import map, nothing inline, no
 // framing, requests only to this origin) and is revalidated on every use (no-cache) against an ETag, the
 // file's SHA-256, so that a new binary's files are never mixed with an old one's. A browser that accepts gzip
-// gets the text files compressed (compressed once, when the handler is made), under an ETag of their own.
+// gets the text files compressed (once per process), under an ETag of their own.
 func Handler() http.Handler {
-	files, csp, err := load(static)
+	st, err := loaded()
 	if err != nil {
 		panic(err) // the files are embedded: only a broken build gets here
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", csp)
+		h.Set("Content-Security-Policy", st.csp)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
@@ -70,7 +71,7 @@ func Handler() http.Handler {
 		if name == "" {
 			name = "index.html"
 		}
-		f, found := files[name]
+		f, found := st.files[name]
 		if !ok || !found {
 			h.Set("Cache-Control", "no-store")
 			http.Error(w, "404 page not found", http.StatusNotFound)
@@ -91,9 +92,18 @@ func Handler() http.Handler {
 	})
 }
 
-// load reads every file under static into a table by its path below static, and builds the
-// Content-Security-Policy, which allows index.html's import map by its hash.
-func load(fsys fs.FS) (map[string]file, string, error) {
+// site is the console's files by their path below static, and the Content-Security-Policy that allows
+// index.html's import map by its hash.
+type site struct {
+	files map[string]file
+	csp   string
+}
+
+// loaded loads the embedded files once per process: every handler serves the same ones.
+var loaded = sync.OnceValues(func() (*site, error) { return load(static) })
+
+// load reads every file under static, and builds the policy.
+func load(fsys fs.FS) (*site, error) {
 	files := make(map[string]file)
 	err := fs.WalkDir(fsys, "static", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -119,21 +129,21 @@ func load(fsys fs.FS) (map[string]file, string, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	index, ok := files["index.html"]
 	if !ok {
-		return nil, "", fmt.Errorf("console: static/index.html is missing")
+		return nil, fmt.Errorf("console: static/index.html is missing")
 	}
 	importMap, err := importMap(index.body)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	sum := sha256.Sum256(importMap)
 	csp := "default-src 'self'; script-src 'self' 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
 		"style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; " +
 		"form-action 'self'; frame-ancestors 'none'"
-	return files, csp, nil
+	return &site{files: files, csp: csp}, nil
 }
 
 // compress returns body gzip-compressed, or nil when that saves less than a tenth of it (images, small files).
