@@ -2,9 +2,11 @@ package api
 
 import (
 	"embed"
-	"net/http"
+	"sync"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/aiccfb/aicc/internal/static"
 )
 
 // docsFiles are the pages a browser gets: an index of what the server offers, and the API reference, rendered
@@ -14,14 +16,21 @@ import (
 //go:embed docs/index.html docs/docs.html docs/redoc.standalone.js docs/redoc.LICENSE
 var docsFiles embed.FS
 
-// serveDoc answers one embedded file with its media type.
-func serveDoc(name, contentType string) gin.HandlerFunc {
-	body, err := docsFiles.ReadFile("docs/" + name)
+// docs are docsFiles ready to serve, loaded (and compressed) once per process.
+var docs = sync.OnceValue(func() map[string]*static.File {
+	files, err := static.Load(docsFiles, "docs")
 	if err != nil {
 		panic(err) // the files are embedded: only a build without them gets here
 	}
-	return func(c *gin.Context) {
-		c.Header("Cache-Control", "no-cache")
-		c.Data(http.StatusOK, contentType, body)
+	return files
+})
+
+// serveDoc answers one embedded file: its media type, revalidated against its ETag, compressed for a browser
+// that accepts gzip (static.File.Serve).
+func serveDoc(name string) gin.HandlerFunc {
+	f, ok := docs()[name]
+	if !ok {
+		panic("api: docs/" + name + " is not embedded")
 	}
+	return func(c *gin.Context) { f.Serve(c.Writer, c.Request) }
 }
