@@ -57,8 +57,8 @@ func TestDocsInABrowser(t *testing.T) {
 	}
 }
 
-// The reference's script (1 MB) goes compressed to a browser that accepts gzip, and a browser that holds its
-// ETag is answered 304 without it; every page keeps its media type.
+// The reference's script (1 MB) and the spec go compressed to a browser that accepts gzip, and a browser that
+// holds the ETag is answered 304 without them; every page keeps its media type.
 func TestDocsFiles(t *testing.T) {
 	h := newHarness(t)
 	get := func(path string, header map[string]string) *httptest.ResponseRecorder {
@@ -71,17 +71,20 @@ func TestDocsFiles(t *testing.T) {
 		return rec
 	}
 	for path, contentType := range map[string]string{"/": "text/html; charset=utf-8", "/docs": "text/html; charset=utf-8",
-		"/docs/redoc.standalone.js": "text/javascript; charset=utf-8", "/docs/redoc.LICENSE": "text/plain; charset=utf-8"} {
+		"/docs/redoc.standalone.js": "text/javascript; charset=utf-8", "/docs/redoc.LICENSE": "text/plain; charset=utf-8",
+		"/openapi.yaml": "application/yaml"} {
 		rec := get(path, nil)
 		assert.Equal(t, http.StatusOK, rec.Code, path)
 		assert.Equal(t, contentType, rec.Header().Get("Content-Type"), path)
 		assert.Equal(t, "no-cache", rec.Header().Get("Cache-Control"), path)
 	}
-	plain := get("/docs/redoc.standalone.js", nil)
-	zipped := get("/docs/redoc.standalone.js", map[string]string{"Accept-Encoding": "gzip"})
-	assert.Equal(t, "gzip", zipped.Header().Get("Content-Encoding"))
-	assert.Less(t, zipped.Body.Len(), plain.Body.Len()/2)
-	again := get("/docs/redoc.standalone.js", map[string]string{"Accept-Encoding": "gzip", "If-None-Match": zipped.Header().Get("ETag")})
-	assert.Equal(t, http.StatusNotModified, again.Code)
-	assert.Empty(t, again.Body.Bytes())
+	for _, path := range []string{"/docs/redoc.standalone.js", "/openapi.yaml"} {
+		plain := get(path, nil)
+		zipped := get(path, map[string]string{"Accept-Encoding": "gzip"})
+		assert.Equal(t, "gzip", zipped.Header().Get("Content-Encoding"), path)
+		assert.Less(t, zipped.Body.Len(), plain.Body.Len()/2, path)
+		again := get(path, map[string]string{"Accept-Encoding": "gzip", "If-None-Match": zipped.Header().Get("ETag")})
+		assert.Equal(t, http.StatusNotModified, again.Code, path)
+		assert.Empty(t, again.Body.Bytes(), path)
+	}
 }

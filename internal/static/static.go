@@ -34,6 +34,7 @@ var contentTypes = map[string]string{
 	".map":  "application/json",
 	".svg":  "image/svg+xml",
 	".png":  "image/png",
+	".yaml": "application/yaml",
 }
 
 // Load reads every file under dir of fsys, by its path below dir, and compresses those that gain by it.
@@ -47,23 +48,25 @@ func Load(fsys fs.FS, dir string) (map[string]*File, error) {
 		if err != nil {
 			return err
 		}
-		ct, ok := contentTypes[path.Ext(p)]
-		if !ok {
-			ct = "text/plain; charset=utf-8"
-		}
-		sum := sha256.Sum256(body)
-		tag := hex.EncodeToString(sum[:16])
-		f := &File{body: body, contentType: ct, etag: `"` + tag + `"`}
-		if f.gzipped, err = compress(body); err != nil {
-			return err
-		}
-		if f.gzipped != nil {
-			f.gzipETag = `"` + tag + `-gzip"`
-		}
-		files[strings.TrimPrefix(p, dir+"/")] = f
+		files[strings.TrimPrefix(p, dir+"/")] = NewFile(p, body)
 		return nil
 	})
 	return files, err
+}
+
+// NewFile makes a File of body, with the media type of name's extension, compressed when it gains by it.
+func NewFile(name string, body []byte) *File {
+	ct, ok := contentTypes[path.Ext(name)]
+	if !ok {
+		ct = "text/plain; charset=utf-8"
+	}
+	sum := sha256.Sum256(body)
+	tag := hex.EncodeToString(sum[:16])
+	f := &File{body: body, contentType: ct, etag: `"` + tag + `"`, gzipped: compress(body)}
+	if f.gzipped != nil {
+		f.gzipETag = `"` + tag + `-gzip"`
+	}
+	return f
 }
 
 // Body is the file's content.
@@ -88,22 +91,16 @@ func (f *File) Serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // compress returns body gzip-compressed, or nil when that saves less than a tenth of it (images, small files).
-func compress(body []byte) ([]byte, error) {
+func compress(body []byte) []byte {
 	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := zw.Write(body); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
+	// Neither can fail: the level is valid, and a bytes.Buffer takes every write.
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	_, _ = zw.Write(body)
+	_ = zw.Close()
 	if buf.Len() > len(body)*9/10 {
-		return nil, nil
+		return nil
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes()
 }
 
 // acceptsGzip reports whether Accept-Encoding header values accept gzip: listed with a quality above zero, or
