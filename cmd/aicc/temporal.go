@@ -22,9 +22,9 @@ func startDevTemporal(ctx context.Context, logger *slog.Logger, dbFile string, p
 	return temporalserver.StartSQLite(ctx, dbFile, temporalserver.Options{Port: port, Namespace: namespace, Logger: logger})
 }
 
-// devDynamicConfig is the embedded server's dynamic configuration, which turns the version check off; the
-// tests' temporaltest servers take it too.
-func devDynamicConfig() dynamicconfig.StaticClient { return temporalserver.DynamicConfig() }
+// devDynamicConfig is the embedded server's dynamic configuration, which turns the version check off and
+// gives task queues one partition; the tests' temporaltest servers take it too.
+func devDynamicConfig() dynamicconfig.StaticClient { return temporalserver.SingleNodeDynamicConfig() }
 
 // freePort returns a TCP port that was free on ip a moment ago.
 func freePort(ip string) (int, error) {
