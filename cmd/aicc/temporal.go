@@ -24,7 +24,7 @@ func startDevTemporal(ctx context.Context, logger *slog.Logger, dbFile string, p
 
 // devDynamicConfig is the embedded server's dynamic configuration, which turns the version check off and
 // gives task queues one partition; the tests' temporaltest servers take it too.
-func devDynamicConfig() dynamicconfig.StaticClient { return temporalserver.SingleNodeDynamicConfig() }
+func devDynamicConfig() dynamicconfig.StaticClient { return temporalserver.DynamicConfig() }
 
 // freePort returns a TCP port that was free on ip a moment ago.
 func freePort(ip string) (int, error) {

@@ -67,7 +67,7 @@ func StartPostgres(ctx context.Context, url string, o Options) (*Server, error) 
 			"postgres-default":    {SQL: persistence},
 			"postgres-visibility": {SQL: &visibility},
 		},
-	}, hostPort, DynamicConfig(), o)
+	}, hostPort, o)
 }
 
 // postgresConfig turns a libpq URL into the server's SQL configuration, on the pgx plugin: the URL's query

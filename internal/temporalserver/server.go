@@ -101,11 +101,9 @@ func frontendAddr(port int) (string, error) {
 	return addr, l.Close()
 }
 
-// start starts a server on persistence with its frontend at hostPort and the dynamic configuration dc,
-// registers o.Namespace when it is missing and waits until the frontend answers for it.
-func start(
-	ctx context.Context, persistence config.Persistence, hostPort string, dc dynamicconfig.StaticClient, o Options,
-) (*Server, error) {
+// start starts a server on persistence with its frontend at hostPort, registers o.Namespace when it is missing
+// and waits until the frontend answers for it.
+func start(ctx context.Context, persistence config.Persistence, hostPort string, o Options) (*Server, error) {
 	_, p, err := net.SplitHostPort(hostPort)
 	if err != nil {
 		return nil, err
@@ -163,7 +161,7 @@ func start(
 		temporal.WithLogger(zl),
 		temporal.WithAuthorizer(authz),
 		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claims }),
-		temporal.WithDynamicConfigClient(dc),
+		temporal.WithDynamicConfigClient(DynamicConfig()),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("temporal server: %w", err)
@@ -184,8 +182,8 @@ func serverLogger() log.Logger {
 	return log.NewZapLogger(log.BuildZapLogger(log.Config{Level: "error"}))
 }
 
-// DynamicConfig is the embedded server's dynamic configuration on Postgres, as the compose stack's server has
-// it (deploy/temporal/dynamicconfig.yaml).
+// DynamicConfig is the embedded server's dynamic configuration, as the compose stack's server has it
+// (deploy/temporal/dynamicconfig.yaml). Tests that start a temporaltest server pass it too.
 func DynamicConfig() dynamicconfig.StaticClient {
 	return dynamicconfig.StaticClient{
 		// MUST stay off: otherwise the frontend calls version-info.temporal.io, and an embedded server makes no
@@ -195,19 +193,13 @@ func DynamicConfig() dynamicconfig.StaticClient {
 		// New search attributes are visible at once, so the first onboarding after registering TenantId and
 		// ChannelId can use them.
 		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
+		// One partition per task queue instead of four, as Temporal's own tests have it: one node and a few
+		// workers, whose workflow-task pollers then wait where every task arrives rather than on two partitions
+		// of four. The Conversation workflows applied a backlog of 5,000 new conversations in about half the
+		// time, on SQLite and on Postgres alike (docs/benchmarks.md, "Delivery").
+		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  1,
+		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): 1,
 	}
-}
-
-// SingleNodeDynamicConfig is DynamicConfig for a server that is one node with a few pollers: aicc dev's on
-// SQLite, and the tests' temporaltest servers. Its task queues have one partition instead of four, as
-// Temporal's own tests have them: a worker's two workflow-task pollers then wait where every task arrives,
-// rather than a task landing in a partition no poller waits on (the Conversation workflows of 5,000 new
-// conversations applied their events in about half the time: docs/benchmarks.md, "Delivery").
-func SingleNodeDynamicConfig() dynamicconfig.StaticClient {
-	dc := DynamicConfig()
-	dc[dynamicconfig.MatchingNumTaskqueueReadPartitions.Key()] = 1
-	dc[dynamicconfig.MatchingNumTaskqueueWritePartitions.Key()] = 1
-	return dc
 }
 
 // waitHealthy waits until the frontend answers for namespace, registering it when the store does not have

@@ -48,5 +48,5 @@ func StartSQLite(ctx context.Context, file string, o Options) (*Server, error) {
 		// The shard count is written into the database when it is created and can never change.
 		NumHistoryShards: 1,
 		DataStores:       map[string]config.DataStore{"sqlite-default": {SQL: sqlConf}},
-	}, hostPort, SingleNodeDynamicConfig(), o)
+	}, hostPort, o)
 }
