@@ -6,9 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -82,27 +86,60 @@ func Run(ctx context.Context, c client.Client, acts *activities.Activities, opts
 var searchAttributes = []string{workflows.SearchAttributeTenantID.GetName(), workflows.SearchAttributeChannelID.GetName()}
 
 // RegisterSearchAttributes adds the keyword search attributes TenantId and ChannelId to namespace unless it has
-// them already. It is idempotent and safe to run from several processes at once.
+// them already, and returns once the frontend takes them: Temporal's services learn of a namespace's new search
+// attributes at their next namespace cache refresh (every 2 s by default), and refuse workflows that carry them
+// until then. It is idempotent and safe to run from several processes at once.
 func RegisterSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
 	svc := c.OperatorService()
 	missing, err := missingSearchAttributes(ctx, svc, namespace)
-	if err != nil || len(missing) == 0 {
+	if err != nil {
 		return err
 	}
-	_, addErr := svc.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
-		Namespace:        namespace,
-		SearchAttributes: missing,
-	})
-	if addErr == nil {
-		return nil
+	if len(missing) > 0 {
+		_, addErr := svc.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+			Namespace:        namespace,
+			SearchAttributes: missing,
+		})
+		if addErr != nil {
+			// Another process may have added them in the meantime; the server's answer to that varies by
+			// version and visibility store, so look again rather than interpret the error.
+			missing, err = missingSearchAttributes(ctx, svc, namespace)
+			if err != nil || len(missing) > 0 {
+				return fmt.Errorf("add search attributes to namespace %q: %w", namespace, addErr)
+			}
+		}
 	}
-	// Another process may have added them in the meantime; the server's answer to that varies by
-	// version and visibility store, so look again rather than interpret the error.
-	missing, err = missingSearchAttributes(ctx, svc, namespace)
-	if err != nil || len(missing) > 0 {
-		return fmt.Errorf("add search attributes to namespace %q: %w", namespace, addErr)
+	return awaitSearchAttributes(ctx, c.WorkflowService(), namespace)
+}
+
+// searchAttributesWait bounds how long RegisterSearchAttributes waits for the frontend to take the search
+// attributes, many times the namespace cache's refresh.
+const searchAttributesWait = 30 * time.Second
+
+// awaitSearchAttributes returns once the frontend takes a visibility query on the search attributes, which it
+// refuses as an invalid argument while its namespace cache does not have them.
+func awaitSearchAttributes(ctx context.Context, svc workflowservice.WorkflowServiceClient, namespace string) error {
+	ctx, cancel := context.WithTimeout(ctx, searchAttributesWait)
+	defer cancel()
+	conds := make([]string, len(searchAttributes))
+	for i, name := range searchAttributes {
+		conds[i] = name + " = ''"
 	}
-	return nil
+	req := &workflowservice.ListWorkflowExecutionsRequest{Namespace: namespace, PageSize: 1, Query: strings.Join(conds, " AND ")}
+	for {
+		_, err := svc.ListWorkflowExecutions(ctx, req)
+		if _, refused := errors.AsType[*serviceerror.InvalidArgument](err); !refused {
+			if err != nil {
+				return fmt.Errorf("query search attributes of namespace %q: %w", namespace, err)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("search attributes of namespace %q are not usable yet: %w", namespace, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // missingSearchAttributes lists the search attributes namespace lacks, as AddSearchAttributes wants them. An

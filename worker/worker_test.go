@@ -11,6 +11,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/testsuite"
 	"google.golang.org/grpc"
@@ -55,13 +56,37 @@ func (o *operator) AddSearchAttributes(_ context.Context, in *operatorservice.Ad
 	return &operatorservice.AddSearchAttributesResponse{}, o.addErr
 }
 
-// fakeClient is a client.Client whose only working method is OperatorService.
+// frontend is a fake workflow service whose namespace cache has the search attributes after it refused that
+// many visibility queries.
+type frontend struct {
+	workflowservice.WorkflowServiceClient
+	refusals int
+	queries  []string
+}
+
+func (f *frontend) ListWorkflowExecutions(_ context.Context, in *workflowservice.ListWorkflowExecutionsRequest, _ ...grpc.CallOption) (*workflowservice.ListWorkflowExecutionsResponse, error) {
+	f.queries = append(f.queries, in.GetQuery())
+	if len(f.queries) <= f.refusals {
+		return nil, serviceerror.NewInvalidArgument("Namespace default has no mapping defined for search attribute TenantId")
+	}
+	return &workflowservice.ListWorkflowExecutionsResponse{}, nil
+}
+
+// fakeClient is a client.Client whose only working methods are OperatorService and WorkflowService.
 type fakeClient struct {
 	client.Client
 	op *operator
+	wf *frontend
 }
 
 func (c fakeClient) OperatorService() operatorservice.OperatorServiceClient { return c.op }
+
+func (c fakeClient) WorkflowService() workflowservice.WorkflowServiceClient {
+	if c.wf == nil {
+		return &frontend{}
+	}
+	return c.wf
+}
 
 const keyword = enumspb.INDEXED_VALUE_TYPE_KEYWORD
 
@@ -101,6 +126,22 @@ func TestRegisterSearchAttributes(t *testing.T) {
 		err := worker.RegisterSearchAttributes(ctx, fakeClient{op: op}, "default")
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "TenantId")
+	})
+
+	t.Run("waits until the frontend takes them", func(t *testing.T) {
+		wf := &frontend{refusals: 3}
+		require.NoError(t, worker.RegisterSearchAttributes(ctx, fakeClient{op: &operator{}, wf: wf}, "default"))
+		require.Len(t, wf.queries, 4)
+		assert.Equal(t, "TenantId = '' AND ChannelId = ''", wf.queries[3])
+	})
+
+	t.Run("never taken", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		err := worker.RegisterSearchAttributes(ctx, fakeClient{op: &operator{}, wf: &frontend{refusals: 1 << 30}}, "default")
+		var invalid *serviceerror.InvalidArgument
+		require.ErrorAs(t, err, &invalid)
+		assert.Contains(t, err.Error(), "not usable yet")
 	})
 
 	t.Run("unknown namespace", func(t *testing.T) {

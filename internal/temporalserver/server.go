@@ -190,9 +190,6 @@ func DynamicConfig() dynamicconfig.StaticClient {
 		// traffic beyond the loopback interface. The TEMPORAL_VERSION_CHECK_DISABLED variable is read at
 		// package init and would be too late to set here, so this does not depend on it.
 		dynamicconfig.EnableServerVersionCheck.Key(): false,
-		// New search attributes are visible at once, so the first onboarding after registering TenantId and
-		// ChannelId can use them.
-		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
 		// One partition per task queue instead of four, as Temporal's own tests have it: one node and a few
 		// workers, whose workflow-task pollers then wait where every task arrives rather than on two partitions
 		// of four. The Conversation workflows applied a backlog of 5,000 new conversations in about half the
