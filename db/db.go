@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/internal/sqlitewal"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -47,7 +48,7 @@ const DefaultMaxOpenConns = 32
 type Store struct {
 	db          *bun.DB
 	dialect     string
-	checkpoints *checkpointer // SQLite only
+	checkpoints *sqlitewal.Checkpointer // SQLite only
 }
 
 var _ aicc.Store = (*Store)(nil)
@@ -84,15 +85,17 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 		sqldb, err := sql.Open(sqliteshim.ShimName, rest+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"+
 			"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"+
 			// A webhook POST's transaction fits in the page cache (the default, 2 MiB, spilled pages to the log
-			// before the commit and wrote some twice); the log is checkpointed in the background.
-			fmt.Sprintf("&_pragma=cache_size(-32768)&_pragma=wal_autocheckpoint(%d)", sqliteMaxLogPages))
+			// before the commit and wrote some twice). The log is checkpointed in the background: a POST of 1000
+			// events writes about 600 pages of it, so with SQLite's automatic checkpoint every other one would copy
+			// a thousand pages before it is answered (a third of its time; docs/benchmarks.md, "Validation").
+			fmt.Sprintf("&_pragma=cache_size(-32768)&_pragma=wal_autocheckpoint(%d)", sqlitewal.MaxLogPages))
 		if err != nil {
 			return nil, fmt.Errorf("db: sqlite: %w", err)
 		}
 		// One connection: SQLite has a single writer, and a pool of one never sees SQLITE_BUSY from itself.
 		sqldb.SetMaxOpenConns(1)
 		s = &Store{db: bun.NewDB(sqldb, sqlitedialect.New()), dialect: SQLite}
-		if s.checkpoints, err = startCheckpointer(rest); err != nil {
+		if s.checkpoints, err = sqlitewal.Start(rest); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("db: sqlite: %w", err)
 		}
@@ -110,7 +113,7 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 // Close closes the database.
 func (s *Store) Close() error {
 	if s.checkpoints != nil {
-		s.checkpoints.close()
+		s.checkpoints.Close()
 	}
 	return s.db.Close()
 }

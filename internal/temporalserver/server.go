@@ -26,6 +26,8 @@ import (
 	"go.temporal.io/server/common/primitives"
 	"go.temporal.io/server/temporal"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/aiccfb/aicc/internal/sqlitewal"
 )
 
 // Options for StartSQLite and StartPostgres; zero values have defaults.
@@ -62,12 +64,19 @@ const loopback = "127.0.0.1"
 // Server is a running embedded Temporal server.
 type Server struct {
 	// HostPort is the frontend's gRPC address, host:port.
-	HostPort string
-	server   temporal.Server
+	HostPort    string
+	server      temporal.Server
+	checkpoints *sqlitewal.Checkpointer // SQLite only
 }
 
 // Stop stops the server; it takes about a second.
-func (s *Server) Stop() error { return s.server.Stop() }
+func (s *Server) Stop() error {
+	err := s.server.Stop()
+	if s.checkpoints != nil {
+		err = errors.Join(err, s.checkpoints.Close())
+	}
+	return err
+}
 
 // withDefaults fills the zero fields of o.
 func (o Options) withDefaults() Options {
