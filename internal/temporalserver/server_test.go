@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -17,11 +18,14 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/aiccfb/aicc"
 	"github.com/aiccfb/aicc/internal/temporalserver"
+	aiccworker "github.com/aiccfb/aicc/worker"
+	"github.com/aiccfb/aicc/workflows"
 )
 
 // postgresURLEnv names a Postgres database for tests (.ci/run sets it); the server's databases are created
@@ -70,7 +74,7 @@ func TestStartPostgres(t *testing.T) {
 	if err := run.Get(ctx, &got); err != nil || got != "hello postgres" {
 		t.Fatalf("workflow result = %q, %v; want %q", got, err, "hello postgres")
 	}
-	waitListed(t, c, opts.Namespace, "echo-1")
+	waitListed(t, c, opts.Namespace, `WorkflowId = "echo-1"`)
 	w.Stop()
 	c.Close()
 	stop()
@@ -91,6 +95,61 @@ func TestStartPostgres(t *testing.T) {
 	if st := desc.GetWorkflowExecutionInfo().GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
 		t.Errorf("after a restart the workflow's status = %v, want completed", st)
 	}
+}
+
+// TestStartSQLite starts a server on a new file, signals-with-start a workflow tagged with aicc's search attributes
+// and finds it through visibility by them and by columns whose indexes the new store leaves out, then starts
+// the server again on the same file: the workflow is still there.
+func TestStartSQLite(t *testing.T) {
+	ctx := context.Background()
+	file := filepath.Join(t.TempDir(), "temporal.db")
+	logger := slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil))
+	opts := temporalserver.Options{Namespace: "aicc-test", Logger: logger}
+	srv, err := temporalserver.StartSQLite(ctx, file, opts)
+	if err != nil {
+		t.Fatalf("StartSQLite on a new file: %v", err)
+	}
+	stop := stopOnce(t, srv)
+	c := dial(t, srv, opts)
+	if err := aiccworker.RegisterSearchAttributes(ctx, c, opts.Namespace); err != nil {
+		t.Fatal(err)
+	}
+	w := worker.New(c, "echo", worker.Options{})
+	w.RegisterWorkflow(echoWorkflow)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	run, err := c.SignalWithStartWorkflow(ctx, "echo-1", "greeting", "hello sqlite", client.StartWorkflowOptions{
+		TaskQueue: "echo", WorkflowExecutionTimeout: time.Minute,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.SearchAttributeTenantID.ValueSet("tn-1"), workflows.SearchAttributeChannelID.ValueSet("ch-1")),
+	}, echoWorkflow)
+	if err != nil {
+		t.Fatalf("SignalWithStartWorkflow: %v", err)
+	}
+	var got string
+	if err := run.Get(ctx, &got); err != nil || got != "hello sqlite" {
+		t.Fatalf("workflow result = %q, %v; want %q", got, err, "hello sqlite")
+	}
+	for _, query := range []string{
+		`TenantId = "tn-1" AND ChannelId = "ch-1"`,
+		`ExecutionStatus = "Completed" AND WorkflowType = "echoWorkflow"`,
+		`HistoryLength > 0 AND TaskQueue = "echo"`,
+	} {
+		waitListed(t, c, opts.Namespace, query)
+	}
+	w.Stop()
+	c.Close()
+	stop()
+
+	srv, err = temporalserver.StartSQLite(ctx, file, opts)
+	if err != nil {
+		t.Fatalf("StartSQLite on an existing file: %v", err)
+	}
+	stopOnce(t, srv)
+	c = dial(t, srv, opts)
+	defer c.Close()
+	waitListed(t, c, opts.Namespace, `TenantId = "tn-1"`)
 }
 
 // TestStartPostgresRefusesBadURL: a URL that names no database is refused before anything is started, and the
@@ -159,19 +218,19 @@ func dial(t *testing.T, srv *temporalserver.Server, o temporalserver.Options) cl
 	return c
 }
 
-// waitListed waits until visibility lists the workflow, for at most ten seconds.
-func waitListed(t *testing.T, c client.Client, namespace, workflowID string) {
+// waitListed waits until visibility lists one workflow for query, for at most ten seconds.
+func waitListed(t *testing.T, c client.Client, namespace, query string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		resp, err := c.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
-			Namespace: namespace, Query: fmt.Sprintf("WorkflowId = %q", workflowID),
+			Namespace: namespace, Query: query,
 		})
 		if err == nil && len(resp.GetExecutions()) == 1 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("visibility does not list %s after 10s: %d executions, %v", workflowID, len(resp.GetExecutions()), err)
+			t.Fatalf("visibility does not list one workflow for %s after 10s: %d executions, %v", query, len(resp.GetExecutions()), err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -2,12 +2,14 @@ package temporalserver
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 
+	"github.com/uptrace/bun/driver/sqliteshim"
 	"go.temporal.io/server/common/config"
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
 	sqliteschema "go.temporal.io/server/schema/sqlite"
@@ -44,6 +46,10 @@ func StartSQLite(ctx context.Context, file string, o Options) (*Server, error) {
 			_ = os.Remove(file) // half a schema would be skipped on the next start
 			return nil, fmt.Errorf("temporal schema: %w", err)
 		}
+		if err := dropVisibilityIndexes(file); err != nil {
+			_ = os.Remove(file)
+			return nil, fmt.Errorf("temporal schema: %w", err)
+		}
 	}
 	ns, err := sqliteschema.NewNamespaceConfig(clusterName, o.Namespace, false, nil)
 	if err != nil {
@@ -68,4 +74,50 @@ func StartSQLite(ctx context.Context, file string, o Options) (*Server, error) {
 	}
 	s.checkpoints = checkpoints
 	return s, nil
+}
+
+// visibilityIndexes are the indexes of Temporal's visibility table that a new SQLite store keeps: the Web UI's
+// default order, its filters by workflow ID, type, status, task queue and start time, and the keyword search
+// attributes (TenantId and ChannelId among them).
+var visibilityIndexes = map[string]bool{
+	"default_idx": true, "by_execution_time": true, "by_workflow_id": true, "by_workflow_type": true,
+	"by_status": true, "by_task_queue": true, "by_temporal_namespace_division": true,
+	"by_keyword_01": true, "by_keyword_02": true, "by_keyword_03": true, "by_keyword_04": true, "by_keyword_05": true,
+	"by_keyword_06": true, "by_keyword_07": true, "by_keyword_08": true, "by_keyword_09": true, "by_keyword_10": true,
+}
+
+// dropVisibilityIndexes drops the other indexes of the visibility table of the new SQLite store at file. Temporal's
+// schema indexes every column of it, ~60 indexes, most on columns computed from the row's search attributes
+// JSON, and one workflow start's visibility row was a quarter of the server's CPU; a query on a column without
+// its index scans the table, which a developer's store keeps small.
+func dropVisibilityIndexes(file string) error {
+	conn, err := sql.Open(sqliteshim.ShimName, file)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	rows, err := conn.Query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'executions_visibility' AND sql IS NOT NULL")
+	if err != nil {
+		return err
+	}
+	var drop []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		if !visibilityIndexes[name] {
+			drop = append(drop, name)
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	for _, name := range drop {
+		if _, err := conn.Exec(`DROP INDEX "` + name + `"`); err != nil {
+			return err
+		}
+	}
+	return nil
 }
