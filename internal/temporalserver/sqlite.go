@@ -31,8 +31,8 @@ func StartSQLite(ctx context.Context, file string, o Options) (*Server, error) {
 		// Plain keys become PRAGMAs; mode is a URI parameter. WAL lets readers and the writer work side by
 		// side, and synchronous=NORMAL is durable enough for a laptop (WAL is still crash-safe). The log is
 		// checkpointed in the background: the server's one connection serves every service, and a commit that
-		// checkpointed held them all while it copied the log and waited for fsync (a workflow's visibility row,
-		// with its ~50 indexes, writes the most pages, and paid it most often).
+		// checkpointed held them all while it copied the log and waited for fsync (a workflow's visibility row
+		// writes the most pages, and paid it most often).
 		ConnectAttributes: map[string]string{
 			"mode": "rwc", "journal_mode": "wal", "synchronous": "NORMAL",
 			"wal_autocheckpoint": strconv.Itoa(sqlitewal.MaxLogPages),
@@ -77,8 +77,8 @@ func StartSQLite(ctx context.Context, file string, o Options) (*Server, error) {
 }
 
 // visibilityIndexes are the indexes of Temporal's visibility table that a new SQLite store keeps: the Web UI's
-// default order, its filters by workflow ID, type, status, task queue and start time, and the keyword search
-// attributes (TenantId and ChannelId among them).
+// default order, its filters by workflow ID, type, status, task queue and execution time, the namespace division
+// Temporal adds to every list, and the keyword search attributes (TenantId and ChannelId among them).
 var visibilityIndexes = map[string]bool{
 	"default_idx": true, "by_execution_time": true, "by_workflow_id": true, "by_workflow_type": true,
 	"by_status": true, "by_task_queue": true, "by_temporal_namespace_division": true,
@@ -87,9 +87,9 @@ var visibilityIndexes = map[string]bool{
 }
 
 // dropVisibilityIndexes drops the other indexes of the visibility table of the new SQLite store at file. Temporal's
-// schema indexes every column of it, ~60 indexes, most on columns computed from the row's search attributes
-// JSON, and one workflow start's visibility row was a quarter of the server's CPU; a query on a column without
-// its index scans the table, which a developer's store keeps small.
+// schema has 58, most on columns computed from the row's search attributes JSON, and the visibility rows of new
+// workflows took a quarter of the server's CPU (docs/benchmarks.md, "Delivery"); a query on a column without its
+// index scans the table, which a developer's store keeps small.
 func dropVisibilityIndexes(file string) error {
 	conn, err := sql.Open(sqliteshim.ShimName, file)
 	if err != nil {
