@@ -98,3 +98,14 @@ func (d commitDelta) per(events int) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// autovacuum returns the server's autovacuum setting. With it off, as on some CI machines and unlike any
+// production server, no table is ever analyzed or vacuumed: Temporal's queue tables keep their dead rows and
+// have no statistics to be planned by.
+func (c *pgCounter) autovacuum(ctx context.Context) string {
+	var setting string
+	if err := c.admin.DB().NewRaw("SHOW autovacuum").Scan(ctx, &setting); err != nil {
+		return "unknown"
+	}
+	return setting
+}

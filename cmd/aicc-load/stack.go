@@ -110,6 +110,7 @@ func startStack(ctx context.Context, o options, dir string) (s *stack, err error
 			return s, err
 		}
 		s.closers = append(s.closers, s.pg.Close)
+		s.describe += "; Postgres autovacuum " + s.pg.autovacuum(ctx)
 	}
 	s.describe += fmt.Sprintf(", started in %.1f s; store %s", time.Since(start).Seconds(), s.store.Dialect())
 
