@@ -110,9 +110,11 @@ func startStack(ctx context.Context, o options, dir string) (s *stack, err error
 			return s, err
 		}
 		s.closers = append(s.closers, s.pg.Close)
-		s.describe += "; Postgres autovacuum " + s.pg.autovacuum(ctx)
 	}
 	s.describe += fmt.Sprintf(", started in %.1f s; store %s", time.Since(start).Seconds(), s.store.Dialect())
+	if s.pg != nil {
+		s.describe += "; Postgres autovacuum " + s.pg.autovacuum(ctx)
+	}
 
 	// The client encrypts payloads as aicc's processes do (with a key of this run's).
 	pc, err := codec.New(aicc.RandomBytes(aicc.MasterKeySize))
