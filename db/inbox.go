@@ -262,9 +262,9 @@ func (s *Store) ClaimConversations(ctx context.Context, owner string, limit, per
 		return nil, nil
 	}
 	leaseMS := lease.Milliseconds()
-	candidates, args := sqliteCandidates, []any{limit, owner, leaseMS, leaseMS}
+	candidates, events, args := sqliteCandidates, sqliteClaimedEvents, []any{limit, owner, leaseMS, leaseMS}
 	if s.dialect == Postgres {
-		candidates, args = pgCandidates, append([]any{claimScanFactor * limit}, args...)
+		candidates, events, args = pgCandidates, pgClaimedEvents, append([]any{claimScanFactor * limit}, args...)
 	}
 	var leased []aicc.ConversationKey
 	if err := s.db.NewRaw(fmt.Sprintf(claimLeases, s.nowMS(), candidates), args...).Scan(ctx, &leased); err != nil {
@@ -272,10 +272,6 @@ func (s *Store) ClaimConversations(ctx context.Context, owner string, limit, per
 	}
 	if len(leased) == 0 {
 		return nil, nil
-	}
-	events := sqliteClaimedEvents
-	if s.dialect == Postgres {
-		events = pgClaimedEvents
 	}
 	var rows []inboxRow
 	err := s.db.NewRaw(events, bun.Safe(inboxColumns), conversationValues(leased), perConversation).Scan(ctx, &rows)
