@@ -88,8 +88,8 @@ func e2e(ctx context.Context, o options, stdout io.Writer) (err error) {
 	if o.workflowPollers > 0 {
 		pollers = fmt.Sprint(o.workflowPollers)
 	}
-	fmt.Fprintf(stdout, "aicc-load -e2e: %s; dispatcher concurrency %d; workflow task pollers %s; pages %d; load average %s\n",
-		s.describe, s.dispatchConcurrency(), pollers, len(s.self.pages), loadAverage())
+	fmt.Fprintf(stdout, "aicc-load -e2e: %s; dispatcher concurrency %d; workflow task pollers %s; pages %d (the burst's %d); "+
+		"load average %s\n", s.describe, s.dispatchConcurrency(), pollers, len(s.self.pages), o.burstPages, loadAverage())
 
 	var (
 		floor   *floorResult
@@ -106,6 +106,7 @@ func e2e(ctx context.Context, o options, stdout io.Writer) (err error) {
 			continue
 		case phaseBurst:
 			gen := s.generator(name, o.customers, o.items, o.dup, 0, 0)
+			gen.pages = gen.pages[:o.burstPages]
 			p, err = s.drainPhase(ctx, o, name, gen, o.concurrency, o.duration, false)
 		case phaseBacklog1:
 			gen := s.generator(name, 0, 1, o.dup, o.backlog1, o.backlog1)

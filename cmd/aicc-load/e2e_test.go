@@ -187,8 +187,8 @@ func TestParsePhases(t *testing.T) {
 func TestParseArgsE2E(t *testing.T) {
 	o, _, ok := parseArgs([]string{"-e2e"}, io.Discard)
 	if !ok || !o.e2e || o.concurrency != e2eSenders || o.duration != e2eBurst || o.temporal != temporalSQLite ||
-		!slices.Equal(o.phases, allPhases) {
-		t.Errorf("-e2e: %+v, want 8 senders, 10s, sqlite, every phase", o)
+		!slices.Equal(o.phases, allPhases) || o.burstPages != 1 || o.customers != 1000 {
+		t.Errorf("-e2e: %+v, want 8 senders, 10s, sqlite, every phase, a burst to 1,000 customers of one Page", o)
 	}
 	o, _, ok = parseArgs([]string{"-e2e", "-concurrency", "4", "-duration", "5s"}, io.Discard)
 	if !ok || o.concurrency != 4 || o.duration != 5*time.Second {
@@ -213,6 +213,9 @@ func TestParseArgsE2E(t *testing.T) {
 		{[]string{"-e2e", "-backlog1", "0"}, false},
 		{[]string{"-e2e", "-floor-duration", "0s"}, false},
 		{[]string{"-e2e", "-phases", "burst", "-dispatch-concurrency", "8", "-floor-signals", "100"}, true},
+		{[]string{"-e2e", "-burst-pages", "4"}, true},
+		{[]string{"-e2e", "-burst-pages", "5"}, false},
+		{[]string{"-e2e", "-burst-pages", "0"}, false},
 	} {
 		if _, _, ok := parseArgs(tc.args, io.Discard); ok != tc.ok {
 			t.Errorf("parseArgs(%q) ok = %v, want %v", tc.args, ok, tc.ok)

@@ -21,10 +21,11 @@
 //	                                            and activities, and the inbox dispatcher, all in this process
 //	                                            beside aicc's handler. Phases (-phases): floor (a bare loop of
 //	                                            signal-with-start into a no-op workflow at the dispatcher's
-//	                                            concurrency), burst (8 senders for 10 s, dispatcher running),
-//	                                            backlog-1 and backlog-10 (stored with the dispatcher stopped,
-//	                                            1 and 10 events per conversation, then drained), sustained
-//	                                            (paced at half of backlog-1's drain); then the targets
+//	                                            concurrency), burst (8 senders for 10 s to 1,000 customers of
+//	                                            one Page, dispatcher running), backlog-1 and backlog-10 (stored
+//	                                            with the dispatcher stopped, 1 and 10 events per conversation,
+//	                                            then drained), sustained (paced at half of backlog-1's drain);
+//	                                            then the targets
 //	aicc-load -flood 8 [-db URL] [-flood-rate R] [-limits=false]
 //	                                            the public endpoint under abuse: aicc's handler in-process, its
 //	                                            real signed traffic (as the first line) in each round once alone
@@ -107,6 +108,7 @@ type options struct {
 	floorDuration       time.Duration
 	floorSignals        int
 	floorWorkflow       string   // floorNoop or floorConversation
+	burstPages          int      // the burst's customers are on the first burstPages Pages
 	phases              []string // of allPhases, in their order
 	backlog1            int      // backlog-1's conversations, one event each
 	backlog10           int      // backlog-10's conversations
@@ -187,6 +189,8 @@ func parseArgs(args []string, stderr io.Writer) (options, int, bool) {
 	fs.IntVar(&o.floorConcurrency, "floor-concurrency", 0, "-e2e: the floor's concurrent signal-with-start calls (0: the dispatcher's concurrency)")
 	fs.DurationVar(&o.floorDuration, "floor-duration", 10*time.Second, "-e2e: how long the floor signals")
 	fs.IntVar(&o.floorSignals, "floor-signals", 0, "-e2e: stop the floor after this many signals (0: after -floor-duration)")
+	fs.IntVar(&o.burstPages, "burst-pages", 1, "-e2e: Pages the burst's customers (-customers per Page) write to, of -pages "+
+		"(1: the issue's burst, one Page and 1,000 customers)")
 	fs.StringVar(&o.floorWorkflow, "floor-workflow", floorNoop, "-e2e: the workflow the floor signals: noop (receives its "+
 		"signal and returns), or conversation (the real Conversation workflow, new conversations: the dispatcher's "+
 		"signals without the inbox)")
@@ -260,6 +264,8 @@ func parseArgs(args []string, stderr io.Writer) (options, int, bool) {
 			"negative, -workflow-pollers not 1 (the SDK refuses it)"
 	case o.e2e && (o.floorDuration <= 0 || o.sustainedDuration <= 0 || o.drainTimeout <= 0):
 		problem = "-e2e: -floor-duration, -sustained-duration and -drain-timeout must be positive"
+	case o.e2e && (o.burstPages < 1 || o.burstPages > o.nPages):
+		problem = "-e2e: -burst-pages must be between 1 and -pages"
 	case o.flood > 0 && (o.e2e || o.baseline || o.url != ""):
 		problem = "-flood runs aicc in this process, alone: not with -e2e, -baseline or -url"
 	case o.flood < 0 || o.flood > 250:
