@@ -408,12 +408,18 @@ func (d *testDispatcher) dispatched(t *testing.T, result string) float64 {
 	return d.counter(t, "aicc_dispatched_events_total", "result", result)
 }
 
-// waitDispatched waits until aicc_dispatched_events_total{result} is want: the dispatcher counts an event once
-// its mark is committed, a moment after the store shows it delivered.
+// waitCounter waits until the counter name{labels} is want: the dispatcher counts what it recorded once the
+// store has committed it, so a test that saw it in the store may read the counter a moment too early.
+func (d *testDispatcher) waitCounter(t *testing.T, want float64, name string, labels ...string) {
+	t.Helper()
+	require.Eventually(t, func() bool { return d.counter(t, name, labels...) == want }, waitFor, tick,
+		"%s%q never reached %v", name, labels, want)
+}
+
+// waitDispatched waits until aicc_dispatched_events_total{result} is want.
 func (d *testDispatcher) waitDispatched(t *testing.T, result string, want float64) {
 	t.Helper()
-	require.Eventually(t, func() bool { return d.dispatched(t, result) == want }, waitFor, tick,
-		"aicc_dispatched_events_total{result=%q} never reached %v", result, want)
+	d.waitCounter(t, want, "aicc_dispatched_events_total", "result", result)
 }
 
 // deadLetters returns aicc_dead_letters_total.
@@ -422,12 +428,10 @@ func (d *testDispatcher) deadLetters(t *testing.T) float64 {
 	return d.counter(t, "aicc_dead_letters_total")
 }
 
-// waitDeadLetters waits until aicc_dead_letters_total is want: the dispatcher counts dead letters once the store
-// has recorded them, so a test that saw them in the store may read the counter a moment too early.
+// waitDeadLetters waits until aicc_dead_letters_total is want.
 func (d *testDispatcher) waitDeadLetters(t *testing.T, want float64) {
 	t.Helper()
-	require.Eventually(t, func() bool { return d.deadLetters(t) == want }, waitFor, tick,
-		"aicc_dead_letters_total never reached %v", want)
+	d.waitCounter(t, want, "aicc_dead_letters_total")
 }
 
 // undelivered returns how many events of the inbox are pending: neither delivered nor dead letters.
