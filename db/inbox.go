@@ -252,7 +252,7 @@ RETURNING id, page_id, dedup_key`
 //
 // A lease is a row of inbox_leases, taken with one INSERT … ON CONFLICT DO UPDATE … WHERE the lease is over:
 // the database decides, on its own clock, which claimer gets a conversation. On Postgres a second claimer of the
-// same conversation waits for the first one's statement to commit and then finds the lease running, so two
+// same conversation waits for the first one's transaction to commit and then finds the lease running, so two
 // claimers never both get it; SQLite runs one writer at a time. The candidates are the tenants' conversations
 // with pending events, the tenants in turn and each tenant's by the arrival (inbox ID) of its oldest pending
 // event; on Postgres each tenant's candidates come from its first claimScanFactor×limit pending events, so a
@@ -266,15 +266,18 @@ func (s *Store) ClaimConversations(ctx context.Context, owner string, limit, per
 	if s.dialect == Postgres {
 		candidates, events, args = pgCandidates, pgClaimedEvents, append([]any{claimScanFactor * limit}, args...)
 	}
-	var leased []aicc.ConversationKey
-	if err := s.db.NewRaw(fmt.Sprintf(claimLeases, s.nowMS(), candidates), args...).Scan(ctx, &leased); err != nil {
-		return nil, wrap(err, "claim conversations")
-	}
-	if len(leased) == 0 {
-		return nil, nil
-	}
+	// One transaction: a claim whose events cannot be read takes no lease.
 	var rows []inboxRow
-	err := s.db.NewRaw(events, bun.Safe(inboxColumns), conversationValues(leased), perConversation).Scan(ctx, &rows)
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var leased []aicc.ConversationKey
+		if err := tx.NewRaw(fmt.Sprintf(claimLeases, s.nowMS(), candidates), args...).Scan(ctx, &leased); err != nil {
+			return err
+		}
+		if len(leased) == 0 {
+			return nil
+		}
+		return tx.NewRaw(events, bun.Safe(inboxColumns), conversationValues(leased), perConversation).Scan(ctx, &rows)
+	})
 	if err != nil {
 		return nil, wrap(err, "claim conversations")
 	}
@@ -395,15 +398,15 @@ func (s *Store) nowMS() string {
 }
 
 // MarkDelivered records, in one transaction, that the events were delivered at at (now when zero) and releases
-// owner's leases of the conversations in release. An event delivered already keeps its first delivery time;
-// unknown IDs are ignored.
+// owner's leases of the conversations in release. An event delivered already keeps its first delivery time; one
+// that another dispatcher made a dead letter meanwhile is a dead letter no more; unknown IDs are ignored.
 func (s *Store) MarkDelivered(ctx context.Context, owner string, ids []int64, release []aicc.ConversationKey, at time.Time) error {
 	if len(ids) == 0 && len(release) == 0 {
 		return nil
 	}
 	return wrap(s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if len(ids) > 0 {
-			_, err := tx.NewUpdate().Model((*inboxRow)(nil)).Set("delivered_at = ?", stateTime(at)).
+			_, err := tx.NewUpdate().Model((*inboxRow)(nil)).Set("delivered_at = ?", stateTime(at)).Set("dead_at = NULL").
 				Where("id IN (?)", bun.List(ids)).Where("delivered_at IS NULL").Exec(ctx)
 			if err != nil {
 				return err
@@ -425,7 +428,8 @@ func releaseLeases(ctx context.Context, tx bun.Tx, owner string, convs []aicc.Co
 
 // FailDelivery counts a failed attempt of each pending event of f.IDs and keeps f.Error; an event that reaches
 // f.MaxAttempts, or any when f.Permanent, becomes a dead letter. In the same transaction the conversation's
-// lease is renewed for f.RetryIn while one of them is to be tried again, and released otherwise.
+// lease is renewed for f.RetryIn while one of them is to be tried again, and released otherwise. It records
+// nothing when f.Owner no longer holds the lease: the dispatcher that took the conversation over delivers them.
 func (s *Store) FailDelivery(ctx context.Context, f aicc.DeliveryFailure) ([]int64, error) {
 	if len(f.IDs) == 0 {
 		return nil, nil
@@ -442,6 +446,8 @@ func (s *Store) FailDelivery(ctx context.Context, f aicc.DeliveryFailure) ([]int
 			// ELSE dead_at (NULL here) gives the CASE the column's type on Postgres.
 			Set("dead_at = CASE WHEN attempts + 1 >= ? THEN ? ELSE dead_at END", maxAttempts, norm(time.Now())).
 			Where("id IN (?)", bun.List(f.IDs)).Where(pendingUnindexed).
+			Where("EXISTS (SELECT 1 FROM inbox_leases l WHERE l.owner = ? AND l.channel_id = ? AND l.page_id = ? AND l.psid = ?)",
+				f.Owner, f.Conversation.ChannelID, f.Conversation.PageID, f.Conversation.PSID).
 			Returning("id, dead_at").Scan(ctx)
 		if err != nil {
 			return err

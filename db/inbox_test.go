@@ -352,6 +352,48 @@ func TestFailDelivery(t *testing.T) {
 	})
 }
 
+// A dispatcher whose lease was taken over records no failure: the new owner delivers the events. An event
+// delivered after all is no dead letter, whoever made it one.
+func TestFailDeliveryNeedsTheLease(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		ctx := context.Background()
+		events := []aicc.InboxEvent{event("ch_1", "p1", "u1", "m1", 1)}
+		_, err := s.StoreEvents(ctx, events)
+		require.NoError(t, err)
+		conv := events[0].Conversation()
+		_, err = s.ClaimConversations(ctx, "a", 10, 10, 50*time.Millisecond)
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { return len(claim(t, s, "b", 10, 10)) == 1 }, 5*time.Second,
+			20*time.Millisecond, "b takes the conversation over once a's lease is over")
+
+		failure := aicc.DeliveryFailure{Owner: "a", Conversation: conv, IDs: ids(events), Error: "stalled",
+			MaxAttempts: 10, Permanent: true, RetryIn: time.Minute}
+		dead, err := s.FailDelivery(ctx, failure)
+		require.NoError(t, err)
+		require.Empty(t, dead, "a no longer holds the lease")
+		id := saveConversation(t, s, conv)
+		all, _, err := s.ConversationEvents(ctx, "ten_1", id, aicc.ListOptions{})
+		require.NoError(t, err)
+		require.Zero(t, all[0].Attempts)
+		require.True(t, all[0].DeadAt.IsZero())
+		require.Empty(t, claim(t, s, "c", 10, 10), "the lease stays b's")
+
+		failure.Owner = "b"
+		dead, err = s.FailDelivery(ctx, failure)
+		require.NoError(t, err)
+		require.Equal(t, ids(events), dead)
+		// a's signal, stalled until now, went through after all.
+		require.NoError(t, s.MarkDelivered(ctx, "a", ids(events), nil, time.Time{}))
+		all, _, err = s.ConversationEvents(ctx, "ten_1", id, aicc.ListOptions{})
+		require.NoError(t, err)
+		require.False(t, all[0].DeliveredAt.IsZero())
+		require.True(t, all[0].DeadAt.IsZero(), "delivered, so no dead letter")
+		letters, _, err := s.DeadLetters(ctx, "ten_1", aicc.ListOptions{})
+		require.NoError(t, err)
+		require.Empty(t, letters)
+	})
+}
+
 // saveConversation saves the read model of ten_1's conversation and returns its ID.
 func saveConversation(tb testing.TB, s *db.Store, c aicc.ConversationKey) string {
 	tb.Helper()

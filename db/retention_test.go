@@ -45,8 +45,12 @@ func TestPurgeInbox(t *testing.T) {
 		deliver(recent, now.Add(-day))
 		// Pending events older than any cut-off, one of them after a failed attempt, are never purged.
 		oldPending := store(2, "pending", now.Add(-400*day))
-		_, err := s.FailDelivery(ctx, aicc.DeliveryFailure{Owner: "test", Conversation: oldPending[0].Conversation(),
-			IDs: ids(oldPending[:1]), Error: "signal refused", MaxAttempts: 10, RetryIn: time.Second})
+		// Failed as a dispatcher fails it, under the conversation's lease; retried at once, as the test claims it
+		// again.
+		_, err := s.ClaimConversations(ctx, "test", 10, 10, time.Millisecond)
+		require.NoError(t, err)
+		_, err = s.FailDelivery(ctx, aicc.DeliveryFailure{Owner: "test", Conversation: oldPending[0].Conversation(),
+			IDs: ids(oldPending[:1]), Error: "signal refused", MaxAttempts: 10})
 		require.NoError(t, err)
 		dead := store(2, "dead", now.Add(-400*day))
 		for _, e := range dead {

@@ -214,18 +214,20 @@ type runner struct {
 	// set to its backoff.
 	leaseMu sync.Mutex
 
-	mu       sync.Mutex
-	inflight map[aicc.ConversationKey]struct{} // claimed and not yet settled
-	freed    chan struct{}                     // a conversation was settled (capacity 1)
-	pause    time.Time                         // no claim before then: Temporal was unavailable
-	backoff  time.Duration                     // the pause after the next unavailable Temporal
+	mu sync.Mutex
+	// inflight counts the deliveries of each conversation that were claimed and not yet settled: two when a
+	// settle released the conversation and a claim took it again before that settle was over.
+	inflight map[aicc.ConversationKey]int
+	freed    chan struct{} // a conversation was settled (capacity 1)
+	pause    time.Time     // no claim before then: Temporal was unavailable
+	backoff  time.Duration // the pause after the next unavailable Temporal
 }
 
 func (d *Dispatcher) runner() (*runner, error) {
 	r := &runner{
 		Dispatcher: d, owner: d.Owner, concurrency: d.Concurrency, claim: d.Claim, perSignal: d.PerSignal,
 		lease: d.Lease, maxAttempts: d.MaxAttempts, idle: d.Idle, logger: d.Logger,
-		inflight: map[aicc.ConversationKey]struct{}{}, freed: make(chan struct{}, 1),
+		inflight: map[aicc.ConversationKey]int{}, freed: make(chan struct{}, 1),
 	}
 	if r.owner == "" {
 		host, _ := os.Hostname()
@@ -290,7 +292,8 @@ func (r *runner) claimAll(ctx context.Context, work, results chan<- *delivery) {
 		}
 		events, err := r.Inbox.ClaimConversations(ctx, r.owner, min(room, r.claim), r.perSignal, r.lease)
 		switch {
-		case ctx.Err() != nil:
+		case err != nil && ctx.Err() != nil:
+			// Stopped: the claim failed as a whole and took no lease.
 		case err != nil:
 			backoff = min(max(2*backoff, r.idle), maxClaimBackoff)
 			r.logger.Warn("Could not claim inbox events", "Error", err, "Backoff", backoff)
@@ -299,6 +302,7 @@ func (r *runner) claimAll(ctx context.Context, work, results chan<- *delivery) {
 			backoff = 0
 			sleep(ctx, r.idle)
 		default:
+			// Handed on even when ctx is done: settled as aborted, the conversations are released at once.
 			backoff = 0
 			for _, dl := range r.group(events) {
 				select {
@@ -331,7 +335,7 @@ func (r *runner) group(events []aicc.InboxEvent) []*delivery {
 		conv := e.Conversation()
 		if len(out) == 0 || out[len(out)-1].conv != conv {
 			out = append(out, &delivery{conv: conv, tenant: e.TenantID})
-			r.inflight[conv] = struct{}{}
+			r.inflight[conv]++
 		}
 		dl := out[len(out)-1]
 		dl.events = append(dl.events, e)
@@ -454,7 +458,9 @@ func (r *runner) settle(batch []*delivery) {
 	}
 	r.mu.Lock()
 	for _, dl := range batch {
-		delete(r.inflight, dl.conv)
+		if r.inflight[dl.conv]--; r.inflight[dl.conv] == 0 {
+			delete(r.inflight, dl.conv)
+		}
 	}
 	switch now := time.Now(); {
 	case unavailable && now.After(r.pause):

@@ -275,9 +275,12 @@ func failCarrying(id int64, err error) func(context.Context, *signal) error {
 }
 
 // flakyInbox is a store that fails on demand: the next failClaims claims, and the next failMarks marks of
-// delivered events. It counts the claims and records the conversations each returned.
+// delivered events. It counts the claims and records the conversations each returned. afterClaim, when set, is
+// called with the events of each claim that succeeded, afterMark after each mark of delivered events that did.
 type flakyInbox struct {
 	aicc.InboxStore
+	afterClaim func([]aicc.InboxEvent)
+	afterMark  func()
 
 	mu         sync.Mutex
 	failClaims int
@@ -298,7 +301,6 @@ func (s *flakyInbox) ClaimConversations(ctx context.Context, owner string, limit
 	s.mu.Unlock()
 	events, err := s.InboxStore.ClaimConversations(ctx, owner, limit, perConversation, lease)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.claimed == nil {
 		s.claimed = map[aicc.ConversationKey]int{}
 	}
@@ -308,6 +310,10 @@ func (s *flakyInbox) ClaimConversations(ctx context.Context, owner string, limit
 			seen[c] = true
 			s.claimed[c]++
 		}
+	}
+	s.mu.Unlock()
+	if err == nil && s.afterClaim != nil {
+		s.afterClaim(events)
 	}
 	return events, err
 }
@@ -321,7 +327,11 @@ func (s *flakyInbox) MarkDelivered(ctx context.Context, owner string, ids []int6
 		return errors.New("the database is down")
 	}
 	s.mu.Unlock()
-	return s.InboxStore.MarkDelivered(ctx, owner, ids, release, at)
+	err := s.InboxStore.MarkDelivered(ctx, owner, ids, release, at)
+	if err == nil && len(ids) > 0 && s.afterMark != nil {
+		s.afterMark()
+	}
+	return err
 }
 
 // counts returns how many claims were made and how many of them returned the conversation.
@@ -804,6 +814,62 @@ func TestDispatcherRenewsLeases(t *testing.T) {
 	})
 }
 
+// A conversation released by a settle and claimed again before that settle is over keeps its new lease
+// renewed: no other dispatcher takes it while its signal is on its way.
+func TestDispatcherRenewsAConversationClaimedAgainWhileSettling(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		const lease = 900 * time.Millisecond
+		events := customerMessages("ten_1", "111", 1001, 1002)
+		storeEvents(t, s, events[:1])
+		first, next := events[0], events[1:]
+		marked, resume, release := make(chan struct{}), make(chan struct{}), make(chan struct{})
+		tc := newFakeTemporal(t)
+		tc.setReply(func(ctx context.Context, sg *signal) error {
+			if sg.carries(first.ID) {
+				return nil
+			}
+			select { // the conversation's next signal
+			case <-release:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		// A's settle of the first signal lingers after its mark has released the conversation.
+		inboxA := &flakyInbox{InboxStore: s, afterMark: sync.OnceFunc(func() {
+			close(marked)
+			<-resume
+		})}
+		a := newDispatcher(t, inboxA, tc.as("A"), "A")
+		a.Lease = lease
+		a.start(t)
+		require.Eventually(t, func() bool { return len(tc.signals(workflowID("111"))) == 1 }, waitFor, tick)
+		storeEvents(t, s, next)
+		select {
+		case <-marked:
+		case <-time.After(waitFor):
+			t.Fatal("A never marked the first signal delivered")
+		}
+		require.Eventually(t, func() bool { return tc.inFlight(workflowID("111")) }, waitFor, tick,
+			"A claims the conversation again and signals its next event")
+		close(resume)
+
+		inboxB := &flakyInbox{InboxStore: s}
+		b := newDispatcher(t, inboxB, tc.as("B"), "B")
+		b.Lease = lease
+		b.start(t)
+		time.Sleep(2 * lease)
+		claims, claimed := inboxB.counts(first.Conversation())
+		assert.Greater(t, claims, 1, "B claimed meanwhile")
+		assert.Zero(t, claimed, "B claimed the conversation A was signalling")
+		close(release)
+		waitDelivered(t, s)
+		for _, call := range tc.signals(workflowID("111")) {
+			assert.Equal(t, "A", call.By)
+		}
+	})
+}
+
 // sortKeys returns the events' sort keys, "ID@timestamp", for a failure message.
 func sortKeys(events []workflows.InboxEventSignal) []string {
 	out := make([]string, len(events))
@@ -864,6 +930,34 @@ func TestDispatcherStopReleasesClaims(t *testing.T) {
 			assert.Len(t, last.Events, 2)
 		}
 		b.waitDispatched(t, "delivered", 4.0)
+	})
+}
+
+// A claim that returns as the dispatcher stops is released at once, unsignalled.
+func TestDispatcherStopReleasesAClaimItWasMaking(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		storeEvents(t, s, customerMessages("ten_1", "111", 1001, 1002))
+		tc := newFakeTemporal(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		inbox := &flakyInbox{InboxStore: s, afterClaim: func(events []aicc.InboxEvent) {
+			if len(events) > 0 {
+				cancel() // the process is told to stop while its claim comes back
+			}
+		}}
+		a := newDispatcher(t, inbox, tc.as("A"), "A")
+		a.Lease = time.Minute
+		require.NoError(t, a.Run(ctx))
+		assert.Zero(t, tc.total())
+		assert.Equal(t, 2, undelivered(t, s))
+
+		b := newDispatcher(t, s, tc.as("B"), "B")
+		b.Lease = time.Minute
+		b.start(t)
+		require.Eventually(t, func() bool { return undelivered(t, s) == 0 }, testLease*20, tick,
+			"delivered well within the minute of A's lease")
+		calls := tc.signals(workflowID("111"))
+		require.Len(t, calls, 1)
+		assert.Equal(t, "B", calls[0].By)
 	})
 }
 
