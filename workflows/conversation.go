@@ -89,6 +89,8 @@ type conversationImpl struct {
 	received    int       // signals this run received: each is one event of its history
 	lastEventAt time.Time // workflow time of the last signal, or of the start of the run
 	heldUntil   time.Time // the end waits for undelivered inbox events until then
+	// transferHeldUntil is heldUntil of the no-agent-reply transfer (inboxAwareTransferRevision).
+	transferHeldUntil time.Time
 
 	timer       workflow.Future // the pending timer, nil when there is none
 	timerAt     time.Time       // when it fires
@@ -428,8 +430,8 @@ func later(a, b time.Time) time.Time {
 }
 
 // inboxHolds reports whether the inbox holds events of the conversation this run has not applied, which hold
-// its end back: undelivered ones, and those delivered after the newest it applied (their signal may be on its
-// way). When the store cannot tell, the session ends as before.
+// its timers back: undelivered ones, and those delivered after the newest it applied (their signal may be on
+// its way). When the store cannot tell, the timer acts as before.
 func (wf *conversationImpl) inboxHolds(ctx workflow.Context) bool {
 	if !wf.runtime() && workflow.GetVersion(ctx, inboxAwareEnd, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return false
@@ -440,9 +442,6 @@ func (wf *conversationImpl) inboxHolds(ctx workflow.Context) bool {
 	if err := wf.database(ctx, a.HasUnappliedInbox, in).Get(ctx, &unapplied); err != nil {
 		wf.logger.Warn("Could not look for undelivered inbox events; the session ends", "Error", err)
 		return false
-	}
-	if unapplied && wf.heldUntil.IsZero() {
-		wf.logger.Info("The session's end waits: the inbox holds events of the conversation not yet applied")
 	}
 	return unapplied
 }

@@ -38,8 +38,12 @@ const (
 	// workPlanRevision takes the agents' working time from the settings activity, resolved to instants
 	// (aicc.WorkPlan): the workflow loads no time zone, so replay does not depend on a worker's zone database.
 	workPlanRevision = 2
+	// inboxAwareTransferRevision holds the no-agent-reply transfer back, as the no-customer-reply end, while the
+	// inbox holds events of the conversation the run has not applied: an agent's reply from the Page may be among
+	// them.
+	inboxAwareTransferRevision = 3
 	// ConversationRevision is the revision of runs started now.
-	ConversationRevision = workPlanRevision
+	ConversationRevision = inboxAwareTransferRevision
 )
 
 // ConversationWorkflowType is the name Conversation is registered under; the dispatcher starts it by this name.

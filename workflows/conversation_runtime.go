@@ -26,7 +26,9 @@ import (
 //     agents' working time gets the non-working time notification, once per non-working period.
 //   - With the queue or an agent, a customer message no agent has answered starts the no-agent-reply timer:
 //     when it fires the conversation goes to the channel's target queue with its notice (once: not from the
-//     target queue itself). An agent's reply, through the API or from the Page (an echo), stops it.
+//     target queue itself). An agent's reply, through the API or from the Page (an echo), stops it. From
+//     inboxAwareTransferRevision on, the transfer waits while the inbox holds events of the conversation the
+//     run has not applied, as the no-customer-reply end does: an echo among them is such a reply.
 //   - An offer to the last agent lapses after the queue's max wait, or the agent declines it: the conversation
 //     goes to the queue.
 //   - Agents assign, reply, transfer (to the channel's session-transfer targets), close and decline an offer
@@ -373,7 +375,7 @@ func (wf *conversationImpl) noAgentReplyDeadline() (time.Time, bool) {
 		c.Stage == aicc.StageRobot || c.QueueID == s.NoAgentReplyQueueID {
 		return time.Time{}, false
 	}
-	return wf.state.WaitingSince.Add(s.NoAgentReplyTimeout), true
+	return later(wf.state.WaitingSince.Add(s.NoAgentReplyTimeout), wf.transferHeldUntil), true
 }
 
 // offerDeadline returns when the offer to the last agent lapses.
@@ -388,6 +390,13 @@ func (wf *conversationImpl) offerDeadline() (time.Time, bool) {
 func (wf *conversationImpl) fire(ctx workflow.Context, kind aicc.TimerKind) error {
 	switch kind {
 	case aicc.TimerNoAgentReply:
+		if wf.in.Revision >= inboxAwareTransferRevision && wf.inboxHolds(ctx) {
+			if wf.transferHeldUntil.IsZero() {
+				wf.logger.Info("The no-agent-reply transfer waits: the inbox holds events of the conversation not yet applied")
+			}
+			wf.transferHeldUntil = workflow.Now(ctx).Add(inboxRecheck)
+			return nil
+		}
 		if err := wf.queue(ctx, wf.settings.NoAgentReplyQueueID, transferNoAgentReply); err != nil {
 			return err
 		}
@@ -405,6 +414,9 @@ func (wf *conversationImpl) fire(ctx workflow.Context, kind aicc.TimerKind) erro
 		return nil // the deadline lies past the work plan: the loop reads a new one and looks again
 	}
 	if wf.inboxHolds(ctx) {
+		if wf.heldUntil.IsZero() {
+			wf.logger.Info("The session's end waits: the inbox holds events of the conversation not yet applied")
+		}
 		wf.heldUntil = workflow.Now(ctx).Add(inboxRecheck)
 		return nil
 	}

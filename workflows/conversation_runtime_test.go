@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -35,6 +36,7 @@ type RuntimeSuite struct {
 	answer        aicc.RobotAnswer
 	robotErr      error
 	sent          []activities.SendConversationMessageInput
+	inboxPending  bool // what HasUnappliedInbox answers
 }
 
 func TestConversationRuntime(t *testing.T) { suite.Run(t, new(RuntimeSuite)) }
@@ -51,6 +53,7 @@ const (
 
 func (s *RuntimeSuite) SetupTest() {
 	s.stored, s.saved, s.asked, s.sent, s.robotErr, s.settingsReads, s.settingsErr = nil, nil, nil, nil, nil, nil, nil
+	s.inboxPending = false
 	s.answer = aicc.RobotAnswer{Texts: []string{"Hello! How can I help?"}}
 	s.settings = activities.ConversationSettings{
 		Robot: true, RobotAccessCode: "builtin", TransferKeywords: []string{"agent", "人工"},
@@ -95,7 +98,12 @@ func (s *RuntimeSuite) SetupTest() {
 			}
 			return settings, nil
 		}).Maybe()
-	s.env.OnActivity(a.HasUnappliedInbox, mock.Anything, mock.Anything).Return(false, nil).Maybe()
+	s.env.OnActivity(a.HasUnappliedInbox, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.UnappliedInboxInput) (bool, error) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return s.inboxPending, nil
+		}).Maybe()
 	s.env.OnActivity(a.AskRobot, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.AskRobotInput) (aicc.RobotAnswer, error) {
 			s.mu.Lock()
@@ -358,6 +366,66 @@ func (s *RuntimeSuite) TestNoAgentReplyTransfers() {
 	s.Equal(queueBackup, c.QueueID)
 	s.Empty(c.AgentID)
 	s.Equal([]string{"no_agent_notice:Moving you to another team."}, s.sentTexts(), "transferred once")
+}
+
+// The no-agent-reply transfer waits while the inbox holds events of the conversation not yet applied: the
+// agent's reply from the Page among them stops it.
+func (s *RuntimeSuite) TestNoAgentReplyWaitsForTheInbox() {
+	s.settings.Robot = false
+	s.settings.NoAgentReplyTimeout, s.settings.NoAgentReplyQueueID = time.Minute, queueBackup
+	s.settings.NoAgentReplyNotice = "Moving you to another team."
+	s.customer(1, time.Minute, "hello")
+	s.setInboxPending(100*time.Second, true) // the dispatcher lags behind the Page's echo of the agent's reply
+	s.env.RegisterDelayedCallback(func() {
+		s.setInboxPendingNow(false)
+		s.env.SignalWorkflow(workflows.SignalInboxEvents, workflows.InboxEventsSignal{Events: []workflows.InboxEventSignal{
+			ev(2, aicc.EventEcho, 110*time.Second, "answered from the Page inbox"),
+		}})
+	}, 140*time.Second)
+	s.run(rtIn)
+
+	s.Equal(queueMain, s.at(130*time.Second).QueueID, "held at the transfer's deadline")
+	c := s.last()
+	s.Equal(queueMain, c.QueueID, "no transfer: the customer got an answer")
+	s.Equal("answered from the Page inbox", c.LastAgentMessage)
+	s.Empty(s.sentTexts())
+}
+
+// Events that are no reply only delay the transfer; a run of an earlier revision transfers at once.
+func (s *RuntimeSuite) TestNoAgentReplyTransfersOnceTheInboxIsApplied() {
+	for _, rev := range []int{workflows.ConversationRevision, 2} {
+		s.Run(fmt.Sprint("revision ", rev), func() {
+			s.SetupTest()
+			s.settings.Robot = false
+			s.settings.NoAgentReplyTimeout, s.settings.NoAgentReplyQueueID = time.Minute, queueBackup
+			s.customer(1, time.Minute, "hello")
+			s.setInboxPending(100*time.Second, true)
+			s.setInboxPending(160*time.Second, false) // a read receipt, say, delivered and applied
+			in := rtIn
+			in.Revision = rev
+			s.run(in)
+
+			transferredAt := 2 * time.Minute
+			if rev == workflows.ConversationRevision {
+				transferredAt = 3 * time.Minute // held at 2:00 and 2:30
+				s.Equal(queueMain, s.at(transferredAt-time.Second).QueueID)
+			}
+			c := s.at(transferredAt)
+			s.Equal(aicc.StageQueued, c.Stage)
+			s.Equal(queueBackup, c.QueueID)
+		})
+	}
+}
+
+// setInboxPending sets, after d of virtual time, whether the inbox holds events the workflow has not applied.
+func (s *RuntimeSuite) setInboxPending(d time.Duration, pending bool) {
+	s.env.RegisterDelayedCallback(func() { s.setInboxPendingNow(pending) }, d)
+}
+
+func (s *RuntimeSuite) setInboxPendingNow(pending bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inboxPending = pending
 }
 
 func (s *RuntimeSuite) TestAgentReplyStopsTheNoAgentReplyTimer() {

@@ -174,6 +174,8 @@ func TestConversationRuntimeEndToEnd(t *testing.T) {
 			s.metricSum("aicc_conversations", `state="ended"`) == 1
 	})
 	s.recordOpenHistory(context.Background(), workflows.ConversationWorkflowID(channelID, fakePageID, rtAlice), "conversation-runtime")
+	s.recordOpenHistory(context.Background(), workflows.ConversationWorkflowID(channelID, fakePageID, rtBob),
+		"conversation-runtime-no-agent-reply")
 }
 
 // metricSum sums the series of the metric name in /metrics whose labels contain labels.
