@@ -440,7 +440,7 @@ func (wf *conversationImpl) inboxHolds(ctx workflow.Context) bool {
 	in := activities.UnappliedInboxInput{ConversationKey: wf.key(), AppliedUpTo: slices.Max(append([]int64{0}, wf.state.Seen...))}
 	var unapplied bool
 	if err := wf.database(ctx, a.HasUnappliedInbox, in).Get(ctx, &unapplied); err != nil {
-		wf.logger.Warn("Could not look for undelivered inbox events; the session ends", "Error", err)
+		wf.logger.Warn("Could not look for undelivered inbox events; the timer acts as if there were none", "Error", err)
 		return false
 	}
 	return unapplied
