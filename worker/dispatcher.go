@@ -210,8 +210,8 @@ type runner struct {
 	logger      *slog.Logger
 	metrics     *dispatchMetrics
 
-	// leaseMu orders lease renewals and failure records: a renewal must not extend the lease a failure just
-	// set to its backoff.
+	// leaseMu orders lease renewals and settles: a renewal must not extend the lease a failure just set to its
+	// backoff, and on Postgres a renewal and a release that lock the same leases in different orders deadlock.
 	leaseMu sync.Mutex
 
 	mu sync.Mutex
@@ -435,6 +435,8 @@ func (r *runner) settle(batch []*delivery) {
 			release = append(release, dl.conv) // done, or aborted: another dispatcher may take it at once
 		}
 	}
+	r.leaseMu.Lock()
+	defer r.leaseMu.Unlock()
 	if err := r.Inbox.MarkDelivered(ctx, r.owner, delivered, release, time.Now()); err != nil {
 		// Signalled but not marked: delivered again after the lease, and ignored by the workflows.
 		r.logger.Warn("Could not mark inbox events delivered", "Error", err, "Events", len(delivered))
@@ -449,7 +451,6 @@ func (r *runner) settle(batch []*delivery) {
 			}
 		}
 	}
-	r.leaseMu.Lock()
 	unavailable := false
 	for _, dl := range batch {
 		if dl.failed != nil {
@@ -471,7 +472,6 @@ func (r *runner) settle(batch []*delivery) {
 		r.backoff = 0
 	}
 	r.mu.Unlock()
-	r.leaseMu.Unlock()
 	select {
 	case r.freed <- struct{}{}:
 	default:

@@ -275,18 +275,21 @@ func failCarrying(id int64, err error) func(context.Context, *signal) error {
 }
 
 // flakyInbox is a store that fails on demand: the next failClaims claims, and the next failMarks marks of
-// delivered events. It counts the claims and records the conversations each returned. afterClaim, when set, is
-// called with the events of each claim that succeeded, afterMark after each mark of delivered events that did.
+// delivered events. It counts the claims and records the conversations each returned, and the lease renewals
+// made while a mark ran. afterClaim, when set, is called with the events of each claim that succeeded,
+// afterMark after each mark of delivered events that did.
 type flakyInbox struct {
 	aicc.InboxStore
 	afterClaim func([]aicc.InboxEvent)
 	afterMark  func()
 
-	mu         sync.Mutex
-	failClaims int
-	failMarks  int
-	claims     int
-	claimed    map[aicc.ConversationKey]int // claims that returned the conversation
+	mu             sync.Mutex
+	failClaims     int
+	failMarks      int
+	claims         int
+	claimed        map[aicc.ConversationKey]int // claims that returned the conversation
+	marking        bool
+	renewedMarking int // renewals made while a mark ran
 }
 
 func (s *flakyInbox) ClaimConversations(ctx context.Context, owner string, limit, perConversation int,
@@ -326,12 +329,28 @@ func (s *flakyInbox) MarkDelivered(ctx context.Context, owner string, ids []int6
 		s.mu.Unlock()
 		return errors.New("the database is down")
 	}
+	s.marking = true
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.marking = false
+		s.mu.Unlock()
+	}()
 	err := s.InboxStore.MarkDelivered(ctx, owner, ids, release, at)
 	if err == nil && len(ids) > 0 && s.afterMark != nil {
 		s.afterMark()
 	}
 	return err
+}
+
+func (s *flakyInbox) ExtendLeases(ctx context.Context, owner string, convs []aicc.ConversationKey,
+	lease time.Duration) (int, error) {
+	s.mu.Lock()
+	if s.marking {
+		s.renewedMarking++
+	}
+	s.mu.Unlock()
+	return s.InboxStore.ExtendLeases(ctx, owner, convs, lease)
 }
 
 // counts returns how many claims were made and how many of them returned the conversation.
@@ -867,6 +886,28 @@ func TestDispatcherRenewsAConversationClaimedAgainWhileSettling(t *testing.T) {
 		for _, call := range tc.signals(workflowID("111")) {
 			assert.Equal(t, "A", call.By)
 		}
+	})
+}
+
+// A dispatcher never renews leases while it marks events delivered and releases their conversations: on
+// Postgres the two lock the same leases in different orders, and deadlocked (seen in a burst: the mark failed,
+// and its conversations waited out their leases).
+func TestDispatcherRenewsNoLeaseWhileItMarks(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		const lease = 300 * time.Millisecond
+		storeEvents(t, s, customerMessages("ten_1", "111", 1001))
+		inbox := &flakyInbox{InboxStore: s, afterMark: sync.OnceFunc(func() {
+			time.Sleep(lease) // three renewal ticks
+		})}
+		d := newDispatcher(t, inbox, newFakeTemporal(t), "A")
+		d.Lease = lease
+		d.start(t)
+		waitDelivered(t, s)
+		d.waitDispatched(t, "delivered", 1.0)
+
+		inbox.mu.Lock()
+		defer inbox.mu.Unlock()
+		assert.Zero(t, inbox.renewedMarking)
 	})
 }
 
