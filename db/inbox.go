@@ -429,7 +429,8 @@ func releaseLeases(ctx context.Context, tx bun.Tx, owner string, convs []aicc.Co
 // FailDelivery counts a failed attempt of each pending event of f.IDs and keeps f.Error; an event that reaches
 // f.MaxAttempts, or any when f.Permanent, becomes a dead letter. In the same transaction the conversation's
 // lease is renewed for f.RetryIn while one of them is to be tried again, and released otherwise. It records
-// nothing when f.Owner no longer holds the lease: the dispatcher that took the conversation over delivers them.
+// nothing and returns ECONFLICT when f.Owner no longer holds the lease: the dispatcher that took the
+// conversation over delivers the events.
 func (s *Store) FailDelivery(ctx context.Context, f aicc.DeliveryFailure) ([]int64, error) {
 	if len(f.IDs) == 0 {
 		return nil, nil
@@ -451,6 +452,16 @@ func (s *Store) FailDelivery(ctx context.Context, f aicc.DeliveryFailure) ([]int
 			Returning("id, dead_at").Scan(ctx)
 		if err != nil {
 			return err
+		}
+		if len(rows) == 0 {
+			held, err := tx.NewSelect().Table("inbox_leases").Where("owner = ? AND channel_id = ? AND page_id = ? AND psid = ?",
+				f.Owner, f.Conversation.ChannelID, f.Conversation.PageID, f.Conversation.PSID).Exists(ctx)
+			if err != nil {
+				return err
+			}
+			if !held {
+				return aicc.Errorf(aicc.ECONFLICT, "the conversation's lease is no longer %s's", f.Owner)
+			}
 		}
 		retry := false
 		for _, r := range rows {

@@ -369,7 +369,7 @@ func TestFailDeliveryNeedsTheLease(t *testing.T) {
 		failure := aicc.DeliveryFailure{Owner: "a", Conversation: conv, IDs: ids(events), Error: "stalled",
 			MaxAttempts: 10, Permanent: true, RetryIn: time.Minute}
 		dead, err := s.FailDelivery(ctx, failure)
-		require.NoError(t, err)
+		requireCode(t, err, aicc.ECONFLICT)
 		require.Empty(t, dead, "a no longer holds the lease")
 		id := saveConversation(t, s, conv)
 		all, _, err := s.ConversationEvents(ctx, "ten_1", id, aicc.ListOptions{})

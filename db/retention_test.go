@@ -52,6 +52,9 @@ func TestPurgeInbox(t *testing.T) {
 		_, err = s.FailDelivery(ctx, aicc.DeliveryFailure{Owner: "test", Conversation: oldPending[0].Conversation(),
 			IDs: ids(oldPending[:1]), Error: "signal refused", MaxAttempts: 10})
 		require.NoError(t, err)
+		var attempts int
+		require.NoError(t, s.DB().NewRaw("SELECT attempts FROM inbox WHERE id = ?", oldPending[0].ID).Scan(ctx, &attempts))
+		require.Equal(t, 1, attempts)
 		dead := store(2, "dead", now.Add(-400*day))
 		for _, e := range dead {
 			kill(t, s, e, "poison") // dead at now

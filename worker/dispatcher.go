@@ -293,7 +293,8 @@ func (r *runner) claimAll(ctx context.Context, work, results chan<- *delivery) {
 		events, err := r.Inbox.ClaimConversations(ctx, r.owner, min(room, r.claim), r.perSignal, r.lease)
 		switch {
 		case err != nil && ctx.Err() != nil:
-			// Stopped: the claim failed as a whole and took no lease.
+			// Stopped: the claim failed as a whole and took no lease (unless its commit went through and only the
+			// answer was lost: then its leases run out).
 		case err != nil:
 			backoff = min(max(2*backoff, r.idle), maxClaimBackoff)
 			r.logger.Warn("Could not claim inbox events", "Error", err, "Backoff", backoff)
@@ -497,7 +498,11 @@ func (r *runner) fail(ctx context.Context, dl *delivery) (unavailable bool) {
 		Owner: r.owner, Conversation: dl.conv, IDs: dl.failed, Error: dl.err.Error(),
 		MaxAttempts: r.maxAttempts, Permanent: dl.permanent, RetryIn: min(time.Second<<min(attempts, 30), r.lease),
 	})
-	if err != nil {
+	switch {
+	case aicc.ErrorCode(err) == aicc.ECONFLICT:
+		r.logger.Warn("Another dispatcher took the conversation over; it delivers the events", "InboxIDs", dl.failed)
+		return false
+	case err != nil:
 		r.logger.Warn("Could not record a failed delivery; the events are delivered again after the lease",
 			"Error", err, "Events", len(dl.failed))
 		return false

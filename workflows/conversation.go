@@ -59,7 +59,7 @@ const (
 	// endMessageAttempts bounds the attempts to send the end message: the Send API has no idempotency key, so
 	// every retry after a timeout risks a second copy, and a session ends all the same without it.
 	endMessageAttempts = 3
-	// inboxRecheck is how long an end held back by undelivered inbox events waits before it looks again.
+	// inboxRecheck is how long a timer held back by undelivered inbox events waits before it looks again.
 	inboxRecheck = 30 * time.Second
 )
 
@@ -89,8 +89,9 @@ type conversationImpl struct {
 	received    int       // signals this run received: each is one event of its history
 	lastEventAt time.Time // workflow time of the last signal, or of the start of the run
 	heldUntil   time.Time // the end waits for undelivered inbox events until then
-	// transferHeldUntil is heldUntil of the no-agent-reply transfer (inboxAwareTransferRevision).
-	transferHeldUntil time.Time
+	// transferHeld is heldUntil of the no-agent-reply transfer (inboxAwareTransferRevision), for the customer
+	// waiting since transferHeld.since.
+	transferHeld struct{ since, until time.Time }
 
 	timer       workflow.Future // the pending timer, nil when there is none
 	timerAt     time.Time       // when it fires

@@ -375,7 +375,11 @@ func (wf *conversationImpl) noAgentReplyDeadline() (time.Time, bool) {
 		c.Stage == aicc.StageRobot || c.QueueID == s.NoAgentReplyQueueID {
 		return time.Time{}, false
 	}
-	return later(wf.state.WaitingSince.Add(s.NoAgentReplyTimeout), wf.transferHeldUntil), true
+	due := wf.state.WaitingSince.Add(s.NoAgentReplyTimeout)
+	if wf.transferHeld.since.Equal(wf.state.WaitingSince) {
+		due = later(due, wf.transferHeld.until)
+	}
+	return due, true
 }
 
 // offerDeadline returns when the offer to the last agent lapses.
@@ -391,10 +395,10 @@ func (wf *conversationImpl) fire(ctx workflow.Context, kind aicc.TimerKind) erro
 	switch kind {
 	case aicc.TimerNoAgentReply:
 		if wf.in.Revision >= inboxAwareTransferRevision && wf.inboxHolds(ctx) {
-			if wf.transferHeldUntil.IsZero() {
+			if !wf.transferHeld.since.Equal(wf.state.WaitingSince) {
 				wf.logger.Info("The no-agent-reply transfer waits: the inbox holds events of the conversation not yet applied")
 			}
-			wf.transferHeldUntil = workflow.Now(ctx).Add(inboxRecheck)
+			wf.transferHeld.since, wf.transferHeld.until = wf.state.WaitingSince, workflow.Now(ctx).Add(inboxRecheck)
 			return nil
 		}
 		if err := wf.queue(ctx, wf.settings.NoAgentReplyQueueID, transferNoAgentReply); err != nil {

@@ -391,6 +391,25 @@ func (s *RuntimeSuite) TestNoAgentReplyWaitsForTheInbox() {
 	s.Empty(s.sentTexts())
 }
 
+// A hold belongs to the wait it held: the customer's next wait gets its own full timeout, not the old hold.
+func (s *RuntimeSuite) TestNoAgentReplyHoldIsForOneWait() {
+	s.settings.Robot = false
+	s.settings.NoAgentReplyTimeout, s.settings.NoAgentReplyQueueID = 10*time.Second, queueBackup
+	s.customer(1, time.Minute, "hello")
+	s.setInboxPending(65*time.Second, true) // held at 1:10 until 1:40
+	s.env.RegisterDelayedCallback(func() {
+		s.setInboxPendingNow(false)
+		s.env.SignalWorkflow(workflows.SignalInboxEvents, workflows.InboxEventsSignal{Events: []workflows.InboxEventSignal{
+			ev(2, aicc.EventEcho, 72*time.Second, "answered from the Page inbox"),
+		}})
+	}, 75*time.Second)
+	s.customer(3, 80*time.Second, "one more thing") // waits again: due at 1:30
+	s.run(rtIn)
+
+	s.Equal(queueMain, s.at(89*time.Second).QueueID)
+	s.Equal(queueBackup, s.at(90*time.Second).QueueID, "transferred 10 s into the new wait")
+}
+
 // Events that are no reply only delay the transfer; a run of an earlier revision transfers at once.
 func (s *RuntimeSuite) TestNoAgentReplyTransfersOnceTheInboxIsApplied() {
 	for _, rev := range []int{workflows.ConversationRevision, 2} {
