@@ -10,7 +10,7 @@ import (
 // before deadBefore, and then, when fewer than limit were, webhook rejects received before deadBefore (kept as
 // long as dead letters: both wait for someone to look at them), and returns how many it deleted in all; a zero
 // time deletes nothing of its kind. A pending event (undelivered and not dead) is never deleted, however old:
-// neither condition holds while both times are NULL.
+// neither condition holds while both times are NULL, also for a dead letter retried while the purge runs.
 //
 // It is one bounded statement on both databases per table, DELETE … WHERE id IN (the first limit IDs of the
 // delivered events, read through inbox_delivered_idx, then of the dead letters, read through inbox_dead_idx; of
@@ -26,32 +26,39 @@ func (s *Store) PurgeInbox(ctx context.Context, deliveredBefore, deadBefore time
 		return 0, nil
 	}
 	var (
-		old  []string
-		args []any
+		conds, old []string
+		args       []any
 	)
 	if !deliveredBefore.IsZero() {
-		old = append(old, "SELECT id FROM inbox WHERE delivered_at < ?")
+		conds = append(conds, "delivered_at < ?")
 		args = append(args, norm(deliveredBefore))
 	}
 	if !deadBefore.IsZero() {
-		old = append(old, "SELECT id FROM inbox WHERE dead_at < ?")
+		conds = append(conds, "dead_at < ?")
 		args = append(args, norm(deadBefore))
 	}
-	if len(old) == 0 {
+	if len(conds) == 0 {
 		return 0, nil
 	}
-	n, err := s.deleteOld(ctx, "inbox", "SELECT id FROM ("+strings.Join(old, " UNION ALL ")+") old LIMIT ?", append(args, limit)...)
+	for _, c := range conds {
+		old = append(old, "SELECT id FROM inbox WHERE "+c)
+	}
+	// The conditions again on the row deleted: on Postgres a DELETE that waited for a row lock looks at the row
+	// anew, but not at the IDs its subquery chose, so a dead letter that a retry made pending meanwhile would go.
+	n, err := s.deleteOld(ctx, "inbox", "SELECT id FROM ("+strings.Join(old, " UNION ALL ")+") old LIMIT ?",
+		"("+strings.Join(conds, " OR ")+")", append(append(args, limit), args...)...)
 	if err != nil || n >= limit || deadBefore.IsZero() {
 		return n, wrap(err, "purge inbox")
 	}
 	rejects, err := s.deleteOld(ctx, "webhook_rejects", "SELECT id FROM webhook_rejects WHERE received_at < ? LIMIT ?",
-		norm(deadBefore), limit-n)
+		"true", norm(deadBefore), limit-n)
 	return n + rejects, wrap(err, "purge webhook rejects")
 }
 
-// deleteOld deletes the rows of table whose IDs the query old selects, and returns how many.
-func (s *Store) deleteOld(ctx context.Context, table, old string, args ...any) (int, error) {
-	res, err := s.db.NewRaw("DELETE FROM "+table+" WHERE id IN ("+old+")", args...).Exec(ctx)
+// deleteOld deletes the rows of table whose IDs the query old selects and which still meet cond, and returns how
+// many.
+func (s *Store) deleteOld(ctx context.Context, table, old, cond string, args ...any) (int, error) {
+	res, err := s.db.NewRaw("DELETE FROM "+table+" WHERE id IN ("+old+") AND "+cond, args...).Exec(ctx)
 	if err != nil {
 		return 0, err
 	}

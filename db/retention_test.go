@@ -89,6 +89,52 @@ func TestPurgeInbox(t *testing.T) {
 	})
 }
 
+// A dead letter that a retry makes pending while a purge deletes it stays: on Postgres the purge's DELETE waits
+// for the retry's row lock, then must look at the row anew. (SQLite runs one write at a time.)
+func TestPurgeSparesADeadLetterRetriedMeanwhile(t *testing.T) {
+	s := dbtest.Postgres(t)
+	ctx := context.Background()
+	events := []aicc.InboxEvent{event("ch_1", "p1", "u1", "m1", 1)}
+	_, err := s.StoreEvents(ctx, events)
+	require.NoError(t, err)
+	kill(t, s, events[0], "poison")
+	retry, err := s.DB().BeginTx(ctx, nil) // RetryDeadLetter, stopped before COMMIT
+	require.NoError(t, err)
+	defer retry.Rollback()
+	_, err = retry.ExecContext(ctx, "UPDATE inbox SET dead_at = NULL, attempts = 0 WHERE id = ?", events[0].ID)
+	require.NoError(t, err)
+	var retryPID int
+	require.NoError(t, retry.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&retryPID))
+
+	type result struct {
+		n   int
+		err error
+	}
+	purged := make(chan result, 1)
+	go func() {
+		n, err := s.PurgeInbox(ctx, time.Time{}, now.Add(time.Hour), 10)
+		purged <- result{n, err}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for blocked := false; !blocked; {
+		select {
+		case r := <-purged:
+			t.Fatalf("the purge did not wait for the uncommitted retry: %d deleted, %v", r.n, r.err)
+		case <-time.After(10 * time.Millisecond):
+		}
+		require.True(t, time.Now().Before(deadline), "the purge never waited on the retry's lock")
+		err := s.DB().QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_stat_activity "+
+			"WHERE ? = ANY (pg_blocking_pids(pid)))", retryPID).Scan(&blocked)
+		require.NoError(t, err)
+	}
+	require.NoError(t, retry.Commit())
+	r := <-purged
+	require.NoError(t, r.err)
+	require.Zero(t, r.n)
+	require.Equal(t, ids(events), inboxIDs(t, s))
+	requireUndelivered(t, s, 1)
+}
+
 // inboxIDs lists the IDs of every inbox row, in order.
 func inboxIDs(tb testing.TB, s *db.Store) []int64 {
 	tb.Helper()
