@@ -170,7 +170,8 @@ type Config struct {
 //	                          /readyz, /healthz (default "127.0.0.1:8081", for aicc dev too)
 //	AICC_WORKER_METRICS_ADDR  listen address of the worker's /metrics and /healthz (default ":9090")
 //	AICC_METRICS_INTERVAL     how often the API reads the gauges of its /metrics from the database, a Go
-//	                          duration (default 15s, 1s to 1h)
+//	                          duration (default 15s, 1s to 1m: the alerts take gauges older than 2m for a
+//	                          database the API cannot read)
 //	AICC_PUBLIC_URL           public base URL of the API, for Meta callback URLs (default
 //	                          http://localhost:8080; aicc dev derives it from its HTTP address)
 //	AICC_MASTER_KEY           base64 of the 32-byte master key that seals secrets
@@ -402,7 +403,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	c.CodecCORSOrigin = strings.TrimSuffix(env("AICC_CODEC_CORS_ORIGIN"), "/")
 
-	duration("AICC_METRICS_INTERVAL", "15s", time.Second, time.Hour, &c.MetricsInterval)
+	duration("AICC_METRICS_INTERVAL", "15s", time.Second, time.Minute, &c.MetricsInterval)
 	duration("AICC_VERIFICATION_TTL", "168h", time.Minute, 0, &c.VerificationTTL)
 	duration("AICC_ROTATION_REMINDER", "24h", time.Minute, 0, &c.RotationReminder)
 	duration("AICC_EXPORT_RETENTION", "168h", time.Minute, 0, &c.ExportRetention)

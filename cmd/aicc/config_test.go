@@ -202,6 +202,7 @@ func TestConfigFromEnvBadValues(t *testing.T) {
 		{"export retention too short", "AICC_EXPORT_RETENTION", "30s"},
 		{"metrics interval", "AICC_METRICS_INTERVAL", "15"},
 		{"metrics interval too short", "AICC_METRICS_INTERVAL", "100ms"},
+		{"metrics interval too long", "AICC_METRICS_INTERVAL", "2m"},
 		{"client failure burst", "AICC_WEBHOOK_CLIENT_FAILURE_BURST", "-1"},
 		{"client failure rate", "AICC_WEBHOOK_CLIENT_FAILURE_RATE", "0"},
 		{"channel failure burst", "AICC_WEBHOOK_CHANNEL_FAILURE_BURST", "lots"},
