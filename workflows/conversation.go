@@ -499,7 +499,7 @@ func (wf *conversationImpl) sendEndMessage(ctx workflow.Context, reason aicc.End
 	case text == "" || reason != aicc.EndNoCustomerReply:
 		return nil
 	case wf.runtime():
-		if _, err := wf.send(ctx, aicc.PurposeEnd, wf.nextOutboundID(), text, aicc.MessagingResponse, ""); temporal.IsCanceledError(err) {
+		if _, err := wf.send(ctx, aicc.PurposeEnd, wf.nextOutboundID(ctx), text, aicc.MessagingResponse, ""); temporal.IsCanceledError(err) {
 			return err
 		}
 		return nil
@@ -541,7 +541,8 @@ func (wf *conversationImpl) save(ctx workflow.Context) error {
 		wf.state.Conversation.Timers = wf.timers()
 	}
 	c := wf.state.Conversation
-	c.AppliedInboxIDs = wf.state.Seen
+	// A copy: remember changes Seen in place, and a save can outlast a workflow task whose signals it applies.
+	c.AppliedInboxIDs = slices.Clone(wf.state.Seen)
 	err := wf.database(ctx, a.SaveConversation, c).Get(ctx, nil)
 	switch {
 	case temporal.IsCanceledError(err):

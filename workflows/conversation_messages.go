@@ -79,7 +79,8 @@ type ConversationState struct {
 	LastSentAt time.Time
 	// NoticeUntil is the end of the non-working period whose notice the customer got.
 	NoticeUntil time.Time
-	// Sent counts the messages the workflow sent, which name them (OutboundID) across runs.
+	// Sent counts the messages the workflow sent of its own accord, across continue-as-new: with the run's start
+	// time it names them (OutboundID).
 	Sent int
 }
 

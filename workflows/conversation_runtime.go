@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -312,7 +313,7 @@ func (wf *conversationImpl) askRobot(ctx workflow.Context, text string) error {
 		return wf.queue(ctx, wf.settings.QueueID, transferRobotDown)
 	}
 	for _, t := range answer.Texts {
-		if _, err := wf.send(ctx, aicc.PurposeRobot, wf.nextOutboundID(), t, aicc.MessagingResponse, ""); temporal.IsCanceledError(err) {
+		if _, err := wf.send(ctx, aicc.PurposeRobot, wf.nextOutboundID(ctx), t, aicc.MessagingResponse, ""); temporal.IsCanceledError(err) {
 			return err
 		}
 	}
@@ -349,7 +350,7 @@ func (wf *conversationImpl) noticeOutsideWorkTime(ctx workflow.Context) error {
 		until = now.Add(aicc.MaxWorkTimeHorizon)
 	}
 	wf.state.NoticeUntil = until
-	_, err := wf.send(ctx, aicc.PurposeNotice, wf.nextOutboundID(), wf.settings.NonWorkingNotice, aicc.MessagingResponse, "")
+	_, err := wf.send(ctx, aicc.PurposeNotice, wf.nextOutboundID(ctx), wf.settings.NonWorkingNotice, aicc.MessagingResponse, "")
 	if temporal.IsCanceledError(err) {
 		return err
 	}
@@ -405,7 +406,7 @@ func (wf *conversationImpl) fire(ctx workflow.Context, kind aicc.TimerKind) erro
 			return err
 		}
 		if text := wf.settings.NoAgentReplyNotice; text != "" {
-			if _, err := wf.send(ctx, aicc.PurposeNoAgentNotice, wf.nextOutboundID(), text, aicc.MessagingResponse, ""); temporal.IsCanceledError(err) {
+			if _, err := wf.send(ctx, aicc.PurposeNoAgentNotice, wf.nextOutboundID(ctx), text, aicc.MessagingResponse, ""); temporal.IsCanceledError(err) {
 				return err
 			}
 		}
@@ -515,10 +516,15 @@ func (wf *conversationImpl) commit(ctx workflow.Context) (aicc.Conversation, err
 	return wf.state.Conversation, nil
 }
 
-// nextOutboundID names the next message the workflow sends of its own accord.
-func (wf *conversationImpl) nextOutboundID() string {
+// nextOutboundID names the next message the workflow sends of its own accord: by the run's start time (in
+// base 36 ns) and the run's count of them. The count goes on across continue-as-new but starts again in a run
+// restored from the read model, which does not keep it; the start time tells those runs apart, one at a time
+// as they run, where a count alone would name a returning customer's messages as the last run's, which the
+// store then takes for sent.
+func (wf *conversationImpl) nextOutboundID(ctx workflow.Context) string {
 	wf.state.Sent++
-	return wf.outboundID(fmt.Sprint(wf.state.Sent))
+	started := workflow.GetInfo(ctx).WorkflowStartTime.UnixNano()
+	return wf.outboundID(strconv.FormatInt(started, 36) + "/" + strconv.Itoa(wf.state.Sent))
 }
 
 // outboundID is the OutboundID of the conversation's message named name.

@@ -3,6 +3,8 @@ package workflows_test
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -60,8 +62,13 @@ func (s *RuntimeSuite) SetupTest() {
 		QueueID: queueMain, QueueMaxWait: 2 * time.Minute,
 		WorkTime: aicc.WorkTime{Workday: []aicc.TimeSegment{{Start: "00:00", End: "24:00"}}},
 	}
+	s.newEnv(t0)
+}
+
+// newEnv starts a test environment at start whose activities are the suite's fakes.
+func (s *RuntimeSuite) newEnv(start time.Time) {
 	s.env = s.NewTestWorkflowEnvironment()
-	s.env.SetStartTime(t0)
+	s.env.SetStartTime(start)
 	s.env.RegisterWorkflowWithOptions(workflows.Conversation, workflow.RegisterOptions{Name: workflows.ConversationWorkflowType})
 	s.env.OnActivity(a.LoadConversation, mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.ConversationKey) (aicc.Conversation, error) {
@@ -116,8 +123,12 @@ func (s *RuntimeSuite) SetupTest() {
 		func(_ context.Context, in activities.SendConversationMessageInput) (aicc.SendResult, error) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
+			res := aicc.SendResult{RecipientID: in.PSID, MessageID: "m_" + in.OutboundID}
+			if slices.ContainsFunc(s.sent, func(m activities.SendConversationMessageInput) bool { return m.OutboundID == in.OutboundID }) {
+				return res, nil // as the outbound store answers a message sent already: not sent again
+			}
 			s.sent = append(s.sent, in)
-			return aicc.SendResult{RecipientID: in.PSID, MessageID: "m_" + in.OutboundID}, nil
+			return res, nil
 		}).Maybe()
 }
 
@@ -195,10 +206,31 @@ func (s *RuntimeSuite) TestRobotAnswersFirst() {
 	s.Equal([]string{"hello"}, s.asked)
 	s.Equal([]string{"robot:Hello! How can I help?"}, s.sentTexts())
 	s.Equal(aicc.MessagingResponse, s.sent[0].Type)
-	s.Equal(convID+"/1", s.sent[0].OutboundID)
+	s.Equal(convID+"/"+strconv.FormatInt(t0.UnixNano(), 36)+"/1", s.sent[0].OutboundID)
 	c := s.at(time.Minute)
 	s.Equal(aicc.StageRobot, c.Stage)
 	s.Equal(2, c.MessageCount, "the customer's message and the robot's answer")
+}
+
+// A customer who returns after the run ended idle gets the robot's answer: the run restored from the read model
+// names its messages apart from the last run's, which the outbound store would take for sent.
+func (s *RuntimeSuite) TestRestoredRunSendsAnew() {
+	s.customer(1, time.Minute, "hello")
+	s.run(rtIn)
+	first := s.last()
+	s.mu.Lock()
+	s.stored = &first
+	s.mu.Unlock()
+
+	s.newEnv(t0.Add(48 * time.Hour))
+	e := ev(2, aicc.EventMessage, 48*time.Hour+time.Minute, "hello again")
+	s.env.RegisterDelayedCallback(func() {
+		s.env.SignalWorkflow(workflows.SignalInboxEvents, workflows.InboxEventsSignal{Events: []workflows.InboxEventSignal{e}})
+	}, time.Minute)
+	s.run(rtIn)
+
+	s.Equal([]string{"hello", "hello again"}, s.asked)
+	s.Equal([]string{"robot:Hello! How can I help?", "robot:Hello! How can I help?"}, s.sentTexts())
 }
 
 func (s *RuntimeSuite) TestTransferKeywordQueues() {
