@@ -33,7 +33,8 @@ import (
 //     inbox holds events of the conversation this run has not applied (the dispatcher lags, or was down): it
 //     looks again every inboxRecheck, and the customer's reply among them keeps the session going.
 //   - It continues as new when Temporal suggests it or its history reaches ConversationInput.HistoryLimit,
-//     after applying every pending signal, and carries its state over.
+//     after applying every pending signal, and carries its state over, with the customer messages that came
+//     while it waited for agents' Updates to finish: the next run routes them.
 //   - It never ends on its own while a no-customer-reply end is pending. Otherwise (the conversation is ended,
 //     or the end is disabled) it returns nil after conversationIdleTimeout without any event: a later event
 //     starts a new run through signal-with-start, which restores the read model with LoadConversation. The
@@ -136,6 +137,7 @@ func (wf *conversationImpl) setup(ctx workflow.Context, in ConversationInput) er
 	var loaded workflow.Future
 	if in.State != nil {
 		wf.state = *in.State
+		wf.unrouted, wf.state.Unrouted = wf.state.Unrouted, nil
 	} else {
 		loaded = wf.database(ctx, a.LoadConversation, wf.key())
 	}
@@ -562,7 +564,8 @@ func (wf *conversationImpl) historyFull(ctx workflow.Context) bool {
 }
 
 // continueAsNew applies and saves every pending signal, so that none is lost with this run, waits for the
-// handlers, and continues as new with the state.
+// handlers, and continues as new with the state, and the customer messages that came meanwhile for the next run
+// to route.
 func (wf *conversationImpl) continueAsNew(ctx workflow.Context) error {
 	for {
 		wf.drain(ctx)
@@ -578,6 +581,7 @@ func (wf *conversationImpl) continueAsNew(ctx workflow.Context) error {
 	}
 	wf.logger.Info("Continuing as new", "HistoryLength", workflow.GetInfo(ctx).GetCurrentHistoryLength(), "Signals", wf.received)
 	state := wf.state
+	state.Unrouted = wf.unrouted
 	next := ConversationInput{
 		TenantID: wf.in.TenantID, ChannelID: wf.in.ChannelID, PageID: wf.in.PageID, PSID: wf.in.PSID,
 		State: &state, HistoryLimit: wf.in.HistoryLimit, Revision: ConversationRevision,

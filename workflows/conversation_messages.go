@@ -82,6 +82,9 @@ type ConversationState struct {
 	// Sent counts the messages the workflow sent of its own accord, across continue-as-new: with the run's start
 	// time it names them (OutboundID).
 	Sent int
+	// Unrouted are the texts of customer messages applied and not routed yet: those that came while the run
+	// waited for an agent's Update to finish before continuing as new. The next run routes them first.
+	Unrouted []string
 }
 
 // The Updates agents send a conversation through the API (AssignConversation and its kin). Each returns the

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/suite"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
@@ -38,7 +39,8 @@ type RuntimeSuite struct {
 	answer        aicc.RobotAnswer
 	robotErr      error
 	sent          []activities.SendConversationMessageInput
-	inboxPending  bool // what HasUnappliedInbox answers
+	inboxPending  bool          // what HasUnappliedInbox answers
+	sendDelay     time.Duration // how long the next SendConversationMessage takes, in workflow time
 }
 
 func TestConversationRuntime(t *testing.T) { suite.Run(t, new(RuntimeSuite)) }
@@ -55,7 +57,7 @@ const (
 
 func (s *RuntimeSuite) SetupTest() {
 	s.stored, s.saved, s.asked, s.sent, s.robotErr, s.settingsReads, s.settingsErr = nil, nil, nil, nil, nil, nil, nil
-	s.inboxPending = false
+	s.inboxPending, s.sendDelay = false, 0
 	s.answer = aicc.RobotAnswer{Texts: []string{"Hello! How can I help?"}}
 	s.settings = activities.ConversationSettings{
 		Robot: true, RobotAccessCode: "builtin", TransferKeywords: []string{"agent", "人工"},
@@ -123,13 +125,18 @@ func (s *RuntimeSuite) newEnv(start time.Time) {
 		func(_ context.Context, in activities.SendConversationMessageInput) (aicc.SendResult, error) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
+			s.sendDelay = 0
 			res := aicc.SendResult{RecipientID: in.PSID, MessageID: "m_" + in.OutboundID}
 			if slices.ContainsFunc(s.sent, func(m activities.SendConversationMessageInput) bool { return m.OutboundID == in.OutboundID }) {
 				return res, nil // as the outbound store answers a message sent already: not sent again
 			}
 			s.sent = append(s.sent, in)
 			return res, nil
-		}).Maybe()
+		}).AfterFn(func() time.Duration {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.sendDelay
+	}).Maybe()
 }
 
 // customer delivers a customer message written at t0+at, signalled at the same virtual time.
@@ -421,6 +428,43 @@ func (s *RuntimeSuite) TestNoAgentReplyWaitsForTheInbox() {
 	s.Equal(queueMain, c.QueueID, "no transfer: the customer got an answer")
 	s.Equal("answered from the Page inbox", c.LastAgentMessage)
 	s.Empty(s.sentTexts())
+}
+
+// A customer message that comes while the run, at its history limit, waits for an agent's reply to go out is
+// routed by the next run: it starts the no-agent-reply timer there.
+func (s *RuntimeSuite) TestContinueAsNewCarriesUnroutedMessages() {
+	s.settings.Robot = false
+	s.settings.NoAgentReplyTimeout, s.settings.NoAgentReplyQueueID = 10*time.Minute, queueBackup
+	in := rtIn
+	in.HistoryLimit = 3
+	s.customer(1, 30*time.Second, "hello") // queued
+	var assigned, replied updateResult
+	s.update(40*time.Second, workflows.UpdateAssign, workflows.AgentRequest{AgentID: "agent_7"}, &assigned)
+	s.env.RegisterDelayedCallback(func() {
+		s.mu.Lock()
+		s.sendDelay = time.Minute // Meta is slow: the reply goes out at 1:50
+		s.mu.Unlock()
+	}, 45*time.Second)
+	s.update(50*time.Second, workflows.UpdateAgentMessage, workflows.AgentMessageRequest{AgentID: "agent_7", RequestID: "r1", Text: "Hi"}, &replied)
+	s.customer(2, time.Minute, "are you there")
+	s.customer(3, 70*time.Second, "hello?") // the third signal: the run continues as new once the reply is out
+	s.customer(4, 80*time.Second, "still waiting")
+	s.env.ExecuteWorkflow(workflows.ConversationWorkflowType, in)
+
+	var can *workflow.ContinueAsNewError
+	s.Require().ErrorAs(s.env.GetWorkflowError(), &can)
+	var next workflows.ConversationInput
+	s.Require().NoError(converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	s.Require().NotNil(next.State)
+	s.Equal([]int64{1, 2, 3, 4}, next.State.Seen)
+	s.Require().NoError(replied.err)
+	s.True(next.State.WaitingSince.IsZero(), "the reply answered what came before it went out")
+
+	s.newEnv(t0.Add(2 * time.Minute))
+	s.run(next)
+	c := s.last()
+	s.Equal(queueBackup, c.QueueID, "the customer's last message waited 10 minutes for an agent")
+	s.Equal(t0.Add(12*time.Minute), c.UpdatedAt)
 }
 
 // A hold belongs to the wait it held: the customer's next wait gets its own full timeout, not the old hold.
