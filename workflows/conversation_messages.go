@@ -42,6 +42,10 @@ const (
 	// inbox holds events of the conversation the run has not applied: an agent's reply from the Page may be among
 	// them.
 	inboxAwareTransferRevision = 3
+	// agentsFirstRevision, released with inboxAwareTransferRevision: an agent who takes or closes the
+	// conversation while the robot is asked keeps it (the robot's answer is dropped), and an agent's reply answers
+	// only the customer messages that came before it went out.
+	agentsFirstRevision = inboxAwareTransferRevision
 	// ConversationRevision is the revision of runs started now.
 	ConversationRevision = inboxAwareTransferRevision
 )

@@ -33,7 +33,9 @@ import (
 //   - An offer to the last agent lapses after the queue's max wait, or the agent declines it: the conversation
 //     goes to the queue.
 //   - Agents assign, reply, transfer (to the channel's session-transfer targets), close and decline an offer
-//     through Updates.
+//     through Updates. From agentsFirstRevision on, an agent who takes or closes the conversation while the robot
+//     is asked keeps it (the robot's answer is dropped), and a reply leaves the customer waiting when they wrote
+//     while it went out.
 //   - Every message the workflow sends goes through SendConversationMessage, once per OutboundID.
 //   - From workPlanRevision on, the agents' working time comes from the settings activity as an aicc.WorkPlan
 //     of two weeks, read again when less than workPlanLookahead of it is left: the workflow loads no time zone.
@@ -305,9 +307,14 @@ func (wf *conversationImpl) askRobot(ctx workflow.Context, text string) error {
 	}}
 	var answer aicc.RobotAnswer
 	err := workflow.ExecuteActivity(withFewAttempts(ctx, robotAttempts, 5*time.Second), a.AskRobot, in).Get(ctx, &answer)
+	c := &wf.state.Conversation
 	switch {
 	case temporal.IsCanceledError(err):
 		return err
+	case wf.in.Revision >= agentsFirstRevision && (c.Status != aicc.ConversationOpen || c.Stage != aicc.StageRobot):
+		wf.logger.Info("An agent took the conversation while the robot was asked; the robot's answer is dropped",
+			"Stage", c.Stage, "Status", c.Status)
+		return nil
 	case err != nil:
 		wf.logger.Warn("The robot did not answer; the conversation goes to the queue", "Error", err)
 		return wf.queue(ctx, wf.settings.QueueID, transferRobotDown)
@@ -451,13 +458,20 @@ func (wf *conversationImpl) agentMessage(ctx workflow.Context, r AgentMessageReq
 	if e := (*aicc.Error)(nil); errors.As(err, &e) {
 		return AgentMessageResult{}, refusal(e.Code, e.Message)
 	}
+	sending := workflow.Now(ctx)
 	res, err := wf.send(ctx, aicc.PurposeAgent, wf.outboundID("agent/"+r.RequestID), r.Text, typ, tag)
 	if err != nil {
 		return AgentMessageResult{}, err
 	}
 	now := workflow.Now(ctx)
 	c.LastAgentMessage, c.LastAgentMessageAt = r.Text, now
-	wf.state.WaitingSince = time.Time{}
+	switch seen := wf.state.LastCustomerSeenAt; {
+	case wf.in.Revision >= agentsFirstRevision && seen.After(sending):
+		// The customer wrote while the reply went out: that message waits for an answer, from when it came.
+		wf.state.WaitingSince = seen
+	default:
+		wf.state.WaitingSince = time.Time{}
+	}
 	wf.servedBy(ctx, r.AgentID)
 	saved, err := wf.commit(ctx)
 	return AgentMessageResult{MessageID: res.MessageID, Type: typ, Tag: tag, Conversation: saved}, err

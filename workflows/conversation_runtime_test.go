@@ -41,6 +41,7 @@ type RuntimeSuite struct {
 	sent          []activities.SendConversationMessageInput
 	inboxPending  bool          // what HasUnappliedInbox answers
 	sendDelay     time.Duration // how long the next SendConversationMessage takes, in workflow time
+	robotDelay    time.Duration // how long AskRobot takes, in workflow time
 }
 
 func TestConversationRuntime(t *testing.T) { suite.Run(t, new(RuntimeSuite)) }
@@ -57,7 +58,7 @@ const (
 
 func (s *RuntimeSuite) SetupTest() {
 	s.stored, s.saved, s.asked, s.sent, s.robotErr, s.settingsReads, s.settingsErr = nil, nil, nil, nil, nil, nil, nil
-	s.inboxPending, s.sendDelay = false, 0
+	s.inboxPending, s.sendDelay, s.robotDelay = false, 0, 0
 	s.answer = aicc.RobotAnswer{Texts: []string{"Hello! How can I help?"}}
 	s.settings = activities.ConversationSettings{
 		Robot: true, RobotAccessCode: "builtin", TransferKeywords: []string{"agent", "人工"},
@@ -120,7 +121,11 @@ func (s *RuntimeSuite) newEnv(start time.Time) {
 			s.Equal("builtin", in.AccessCode)
 			s.asked = append(s.asked, in.Text)
 			return s.answer, s.robotErr
-		}).Maybe()
+		}).AfterFn(func() time.Duration {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.robotDelay
+	}).Maybe()
 	s.env.OnActivity(a.SendConversationMessage, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.SendConversationMessageInput) (aicc.SendResult, error) {
 			s.mu.Lock()
@@ -431,7 +436,7 @@ func (s *RuntimeSuite) TestNoAgentReplyWaitsForTheInbox() {
 }
 
 // A customer message that comes while the run, at its history limit, waits for an agent's reply to go out is
-// routed by the next run: it starts the no-agent-reply timer there.
+// carried to the next run; the reply does not answer the messages that came while it went out.
 func (s *RuntimeSuite) TestContinueAsNewCarriesUnroutedMessages() {
 	s.settings.Robot = false
 	s.settings.NoAgentReplyTimeout, s.settings.NoAgentReplyQueueID = 10*time.Minute, queueBackup
@@ -457,14 +462,49 @@ func (s *RuntimeSuite) TestContinueAsNewCarriesUnroutedMessages() {
 	s.Require().NoError(converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 	s.Require().NotNil(next.State)
 	s.Equal([]int64{1, 2, 3, 4}, next.State.Seen)
+	s.Equal([]string{"still waiting"}, next.State.Unrouted, "applied while the run waited for the reply")
 	s.Require().NoError(replied.err)
-	s.True(next.State.WaitingSince.IsZero(), "the reply answered what came before it went out")
+	s.Equal(t0.Add(70*time.Second), next.State.WaitingSince, "the customer wrote again while the reply went out")
 
 	s.newEnv(t0.Add(2 * time.Minute))
 	s.run(next)
 	c := s.last()
-	s.Equal(queueBackup, c.QueueID, "the customer's last message waited 10 minutes for an agent")
-	s.Equal(t0.Add(12*time.Minute), c.UpdatedAt)
+	s.Equal(queueBackup, c.QueueID, "the customer waited 10 minutes for an agent")
+	s.Equal(t0.Add(11*time.Minute+10*time.Second), c.UpdatedAt)
+}
+
+// A run routes the customer messages its previous run carried over: the robot answers them.
+func (s *RuntimeSuite) TestCarriedMessagesAreRouted() {
+	in := rtIn
+	in.State = &workflows.ConversationState{
+		Conversation: aicc.Conversation{ID: convID, TenantID: "ten_1", ChannelID: "ch_1", PageID: rtIn.PageID,
+			PSID: rtIn.PSID, Status: aicc.ConversationOpen, Stage: aicc.StageRobot},
+		Seen: []int64{1}, Unrouted: []string{"hello"},
+	}
+	s.run(in)
+
+	s.Equal([]string{"hello"}, s.asked)
+	s.Equal([]string{"robot:Hello! How can I help?"}, s.sentTexts())
+}
+
+// An agent who takes the conversation while the robot is asked keeps it: the robot's answer is not sent, and
+// its hand-over does not queue the conversation.
+func (s *RuntimeSuite) TestAgentWinsOverTheRobot() {
+	s.answer.Transfer = true
+	s.mu.Lock()
+	s.robotDelay = 30 * time.Second
+	s.mu.Unlock()
+	s.customer(1, time.Minute, "hello")
+	var assigned updateResult
+	s.update(70*time.Second, workflows.UpdateAssign, workflows.AgentRequest{AgentID: "agent_7"}, &assigned)
+	s.run(rtIn)
+
+	s.Require().NoError(assigned.err)
+	s.Equal([]string{"hello"}, s.asked)
+	s.Empty(s.sentTexts())
+	c := s.last()
+	s.Equal(aicc.StageAssigned, c.Stage)
+	s.Equal("agent_7", c.AgentID)
 }
 
 // A hold belongs to the wait it held: the customer's next wait gets its own full timeout, not the old hold.
