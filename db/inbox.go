@@ -441,27 +441,23 @@ func (s *Store) FailDelivery(ctx context.Context, f aicc.DeliveryFailure) ([]int
 	}
 	var dead []int64
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		held, err := tx.NewSelect().Table("inbox_leases").Where("owner = ? AND channel_id = ? AND page_id = ? AND psid = ?",
+			f.Owner, f.Conversation.ChannelID, f.Conversation.PageID, f.Conversation.PSID).Exists(ctx)
+		if err != nil {
+			return err
+		}
+		if !held {
+			return aicc.Errorf(aicc.ECONFLICT, "the conversation's lease is no longer %s's", f.Owner)
+		}
 		var rows []inboxRow
-		err := tx.NewUpdate().Model(&rows).
+		err = tx.NewUpdate().Model(&rows).
 			Set("attempts = attempts + 1").Set("last_error = ?", noNUL(f.Error)).
 			// ELSE dead_at (NULL here) gives the CASE the column's type on Postgres.
 			Set("dead_at = CASE WHEN attempts + 1 >= ? THEN ? ELSE dead_at END", maxAttempts, norm(time.Now())).
 			Where("id IN (?)", bun.List(f.IDs)).Where(pendingUnindexed).
-			Where("EXISTS (SELECT 1 FROM inbox_leases l WHERE l.owner = ? AND l.channel_id = ? AND l.page_id = ? AND l.psid = ?)",
-				f.Owner, f.Conversation.ChannelID, f.Conversation.PageID, f.Conversation.PSID).
 			Returning("id, dead_at").Scan(ctx)
 		if err != nil {
 			return err
-		}
-		if len(rows) == 0 {
-			held, err := tx.NewSelect().Table("inbox_leases").Where("owner = ? AND channel_id = ? AND page_id = ? AND psid = ?",
-				f.Owner, f.Conversation.ChannelID, f.Conversation.PageID, f.Conversation.PSID).Exists(ctx)
-			if err != nil {
-				return err
-			}
-			if !held {
-				return aicc.Errorf(aicc.ECONFLICT, "the conversation's lease is no longer %s's", f.Owner)
-			}
 		}
 		retry := false
 		for _, r := range rows {
