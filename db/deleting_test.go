@@ -12,6 +12,7 @@ import (
 	"github.com/aiccfb/aicc/db"
 	"github.com/aiccfb/aicc/db/dbtest"
 	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
 )
 
 func TestMarkChannelDeleting(t *testing.T) {
@@ -227,37 +228,54 @@ func TestChangeWaitsForDeletingMark(t *testing.T) {
 		}
 		ctx := context.Background()
 		ch := newChannel(t, s, newTenant(t, s, "a", now).ID, "Sales", "1001")
-		mark, err := s.DB().BeginTx(ctx, nil) // a connection of its own: MarkChannelDeleting, stopped before COMMIT
-		require.NoError(t, err)
-		defer mark.Rollback()
-		_, err = mark.ExecContext(ctx, "UPDATE channels SET status = ? WHERE id = ?", string(aicc.StatusDeleting), ch.ID)
-		require.NoError(t, err)
-		var markPID int
-		require.NoError(t, mark.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&markPID))
+		// MarkChannelDeleting, stopped before COMMIT.
+		mark, markPID := uncommitted(t, s, "UPDATE channels SET status = ? WHERE id = ?", string(aicc.StatusDeleting), ch.ID)
 
 		added := make(chan error, 1)
 		go func() {
 			p := &aicc.Page{PageID: "100", ChannelID: ch.ID, TenantID: ch.TenantID}
 			added <- s.AddPage(ctx, p, keyring.Seal("token", aicc.PageTokenOwner("100"), now))
 		}()
-		// Asked outside the mark's transaction, where pg_stat_activity would stay the snapshot of its first read.
-		deadline := time.Now().Add(10 * time.Second)
-		for blocked := false; !blocked; {
-			select {
-			case err := <-added:
-				t.Fatalf("AddPage did not wait for the uncommitted mark: %v", err)
-			case <-time.After(10 * time.Millisecond):
-			}
-			require.True(t, time.Now().Before(deadline), "AddPage never waited on the mark's lock")
-			err := s.DB().QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_stat_activity "+
-				"WHERE ? = ANY (pg_blocking_pids(pid)))", markPID).Scan(&blocked)
-			require.NoError(t, err)
-		}
+		waitBlockedBy(t, s, markPID, added, "AddPage", "the mark")
 		require.NoError(t, mark.Commit())
 		requireCode(t, <-added, aicc.ECHANNELDELETING)
-		_, err = s.GetPage(ctx, ch.TenantID, ch.ID, "100")
+		_, err := s.GetPage(ctx, ch.TenantID, ch.ID, "100")
 		requireCode(t, err, aicc.ENOTFOUND)
 	})
+}
+
+// uncommitted runs query in a transaction of its own, left open to hold its row locks (rolled back when the test
+// ends), and returns it with its Postgres backend's PID.
+func uncommitted(tb testing.TB, s *db.Store, query string, args ...any) (bun.Tx, int) {
+	tb.Helper()
+	ctx := context.Background()
+	tx, err := s.DB().BeginTx(ctx, nil)
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = tx.Rollback() })
+	_, err = tx.ExecContext(ctx, query, args...)
+	require.NoError(tb, err)
+	var pid int
+	require.NoError(tb, tx.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&pid))
+	return tx, pid
+}
+
+// waitBlockedBy waits until a statement waits for a lock that the Postgres backend pid holds; the test fails
+// when the statement under test (what, whose result comes on done) returns first, not waiting for holder.
+func waitBlockedBy[T any](tb testing.TB, s *db.Store, pid int, done <-chan T, what, holder string) {
+	tb.Helper()
+	// Asked outside the holder's transaction, where pg_stat_activity would stay the snapshot of its first read.
+	deadline := time.Now().Add(10 * time.Second)
+	for blocked := false; !blocked; {
+		select {
+		case r := <-done:
+			tb.Fatalf("%s did not wait for %s: %v", what, holder, r)
+		case <-time.After(10 * time.Millisecond):
+		}
+		require.True(tb, time.Now().Before(deadline), "%s never waited on the lock of %s", what, holder)
+		err := s.DB().QueryRowContext(context.Background(), "SELECT EXISTS (SELECT 1 FROM pg_stat_activity "+
+			"WHERE ? = ANY (pg_blocking_pids(pid)))", pid).Scan(&blocked)
+		require.NoError(tb, err)
+	}
 }
 
 // TestConcurrentChangesQueue runs changes of one channel at once. Each reads the status under the row lock its

@@ -98,13 +98,8 @@ func TestPurgeSparesADeadLetterRetriedMeanwhile(t *testing.T) {
 	_, err := s.StoreEvents(ctx, events)
 	require.NoError(t, err)
 	kill(t, s, events[0], "poison")
-	retry, err := s.DB().BeginTx(ctx, nil) // RetryDeadLetter, stopped before COMMIT
-	require.NoError(t, err)
-	defer retry.Rollback()
-	_, err = retry.ExecContext(ctx, "UPDATE inbox SET dead_at = NULL, attempts = 0 WHERE id = ?", events[0].ID)
-	require.NoError(t, err)
-	var retryPID int
-	require.NoError(t, retry.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&retryPID))
+	// RetryDeadLetter, stopped before COMMIT.
+	retry, retryPID := uncommitted(t, s, "UPDATE inbox SET dead_at = NULL, attempts = 0 WHERE id = ?", events[0].ID)
 
 	type result struct {
 		n   int
@@ -115,18 +110,7 @@ func TestPurgeSparesADeadLetterRetriedMeanwhile(t *testing.T) {
 		n, err := s.PurgeInbox(ctx, time.Time{}, now.Add(time.Hour), 10)
 		purged <- result{n, err}
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for blocked := false; !blocked; {
-		select {
-		case r := <-purged:
-			t.Fatalf("the purge did not wait for the uncommitted retry: %d deleted, %v", r.n, r.err)
-		case <-time.After(10 * time.Millisecond):
-		}
-		require.True(t, time.Now().Before(deadline), "the purge never waited on the retry's lock")
-		err := s.DB().QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_stat_activity "+
-			"WHERE ? = ANY (pg_blocking_pids(pid)))", retryPID).Scan(&blocked)
-		require.NoError(t, err)
-	}
+	waitBlockedBy(t, s, retryPID, purged, "the purge", "the retry")
 	require.NoError(t, retry.Commit())
 	r := <-purged
 	require.NoError(t, r.err)
