@@ -146,10 +146,12 @@ func (s *RuntimeSuite) newEnv(start time.Time) {
 
 // customer delivers a customer message written at t0+at, signalled at the same virtual time.
 func (s *RuntimeSuite) customer(id int64, at time.Duration, text string) {
-	e := ev(id, aicc.EventMessage, at, text)
-	s.env.RegisterDelayedCallback(func() {
-		s.env.SignalWorkflow(workflows.SignalInboxEvents, workflows.InboxEventsSignal{Events: []workflows.InboxEventSignal{e}})
-	}, at)
+	s.deliver(at, ev(id, aicc.EventMessage, at, text))
+}
+
+// deliver signals the events, in one signal as the dispatcher does, after d of virtual time.
+func (s *RuntimeSuite) deliver(d time.Duration, events ...workflows.InboxEventSignal) {
+	deliverIn(s.env, d, events...)
 }
 
 // update sends the Update name with req at t0+at; result receives its outcome.
@@ -235,10 +237,7 @@ func (s *RuntimeSuite) TestRestoredRunSendsAnew() {
 	s.mu.Unlock()
 
 	s.newEnv(t0.Add(48 * time.Hour))
-	e := ev(2, aicc.EventMessage, 48*time.Hour+time.Minute, "hello again")
-	s.env.RegisterDelayedCallback(func() {
-		s.env.SignalWorkflow(workflows.SignalInboxEvents, workflows.InboxEventsSignal{Events: []workflows.InboxEventSignal{e}})
-	}, time.Minute)
+	s.deliver(time.Minute, ev(2, aicc.EventMessage, 48*time.Hour+time.Minute, "hello again"))
 	s.run(rtIn)
 
 	s.Equal([]string{"hello", "hello again"}, s.asked)
@@ -420,12 +419,8 @@ func (s *RuntimeSuite) TestNoAgentReplyWaitsForTheInbox() {
 	s.settings.NoAgentReplyNotice = "Moving you to another team."
 	s.customer(1, time.Minute, "hello")
 	s.setInboxPending(100*time.Second, true) // the dispatcher lags behind the Page's echo of the agent's reply
-	s.env.RegisterDelayedCallback(func() {
-		s.setInboxPendingNow(false)
-		s.env.SignalWorkflow(workflows.SignalInboxEvents, workflows.InboxEventsSignal{Events: []workflows.InboxEventSignal{
-			ev(2, aicc.EventEcho, 110*time.Second, "answered from the Page inbox"),
-		}})
-	}, 140*time.Second)
+	s.setInboxPending(140*time.Second, false)
+	s.deliver(140*time.Second, ev(2, aicc.EventEcho, 110*time.Second, "answered from the Page inbox"))
 	s.run(rtIn)
 
 	s.Equal(queueMain, s.at(130*time.Second).QueueID, "held at the transfer's deadline")
@@ -513,12 +508,8 @@ func (s *RuntimeSuite) TestNoAgentReplyHoldIsForOneWait() {
 	s.settings.NoAgentReplyTimeout, s.settings.NoAgentReplyQueueID = 10*time.Second, queueBackup
 	s.customer(1, time.Minute, "hello")
 	s.setInboxPending(65*time.Second, true) // held at 1:10 until 1:40
-	s.env.RegisterDelayedCallback(func() {
-		s.setInboxPendingNow(false)
-		s.env.SignalWorkflow(workflows.SignalInboxEvents, workflows.InboxEventsSignal{Events: []workflows.InboxEventSignal{
-			ev(2, aicc.EventEcho, 72*time.Second, "answered from the Page inbox"),
-		}})
-	}, 75*time.Second)
+	s.setInboxPending(75*time.Second, false)
+	s.deliver(75*time.Second, ev(2, aicc.EventEcho, 72*time.Second, "answered from the Page inbox"))
 	s.customer(3, 80*time.Second, "one more thing") // waits again: due at 1:30
 	s.run(rtIn)
 
@@ -554,13 +545,11 @@ func (s *RuntimeSuite) TestNoAgentReplyTransfersOnceTheInboxIsApplied() {
 
 // setInboxPending sets, after d of virtual time, whether the inbox holds events the workflow has not applied.
 func (s *RuntimeSuite) setInboxPending(d time.Duration, pending bool) {
-	s.env.RegisterDelayedCallback(func() { s.setInboxPendingNow(pending) }, d)
-}
-
-func (s *RuntimeSuite) setInboxPendingNow(pending bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.inboxPending = pending
+	s.env.RegisterDelayedCallback(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.inboxPending = pending
+	}, d)
 }
 
 func (s *RuntimeSuite) TestAgentReplyStopsTheNoAgentReplyTimer() {
@@ -585,12 +574,8 @@ func (s *RuntimeSuite) TestEchoes() {
 	s.settings.Robot = false
 	s.settings.NoAgentReplyTimeout, s.settings.NoAgentReplyQueueID = time.Minute, queueBackup
 	s.customer(1, time.Minute, "hello")
-	s.env.RegisterDelayedCallback(func() {
-		s.env.SignalWorkflow(workflows.SignalInboxEvents, workflows.InboxEventsSignal{Events: []workflows.InboxEventSignal{
-			ev(2, aicc.EventEcho, 90*time.Second, "answered from the Page inbox"),
-			ev(3, aicc.EventOwnEcho, 91*time.Second, "an echo of ours"),
-		}})
-	}, 91*time.Second)
+	s.deliver(91*time.Second, ev(2, aicc.EventEcho, 90*time.Second, "answered from the Page inbox"),
+		ev(3, aicc.EventOwnEcho, 91*time.Second, "an echo of ours"))
 	s.run(rtIn)
 
 	c := s.last()

@@ -135,8 +135,14 @@ func ev(id int64, kind aicc.EventKind, at time.Duration, text string) workflows.
 
 // deliver signals the events, in one signal as the dispatcher does, after d of virtual time.
 func (s *ConversationSuite) deliver(d time.Duration, events ...workflows.InboxEventSignal) {
-	s.env.RegisterDelayedCallback(func() {
-		s.env.SignalWorkflow(workflows.SignalInboxEvents, workflows.InboxEventsSignal{Events: events})
+	deliverIn(s.env, d, events...)
+}
+
+// deliverIn signals the events to the workflow of env, in one signal as the dispatcher does, after d of virtual
+// time.
+func deliverIn(env *testsuite.TestWorkflowEnvironment, d time.Duration, events ...workflows.InboxEventSignal) {
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(workflows.SignalInboxEvents, workflows.InboxEventsSignal{Events: events})
 	}, d)
 }
 
