@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -114,6 +115,24 @@ func (s *Server) recovery(c *gin.Context) {
 		s.writeError(c, fmt.Errorf("panic: %v\n%s", rec, debug.Stack()))
 	}()
 	c.Next()
+}
+
+// refuseNUL answers a request whose path or query holds a NUL character, which no stored ID or name holds and
+// neither database takes in a text column: a path is NOT_FOUND, a query value INVALID.
+func (s *Server) refuseNUL(c *gin.Context) {
+	if strings.IndexByte(c.Request.URL.Path, 0) >= 0 {
+		s.writeError(c, aicc.Errorf(aicc.ENOTFOUND, "No such resource."))
+		return
+	}
+	if !strings.Contains(c.Request.URL.RawQuery, "%00") {
+		return
+	}
+	for name, values := range c.Request.URL.Query() {
+		if strings.IndexByte(name, 0) >= 0 || slices.ContainsFunc(values, func(v string) bool { return strings.IndexByte(v, 0) >= 0 }) {
+			s.writeError(c, invalid(strings.ReplaceAll(name, "\x00", ""), "must not hold a NUL character"))
+			return
+		}
+	}
 }
 
 // bodyLimit refuses bodies larger than n bytes: at once when Content-Length says so, else when a handler

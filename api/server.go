@@ -160,7 +160,7 @@ func (s *Server) engine() *gin.Engine {
 		s.Logger.Error("TrustedProxies: trusting no proxy", slog.String("error", err.Error()))
 		_ = r.SetTrustedProxies(nil)
 	}
-	r.Use(s.requestID, s.requestLog, s.httpMetrics, s.recovery, s.bodyLimit(maxBody))
+	r.Use(s.requestID, s.requestLog, s.httpMetrics, s.recovery, s.bodyLimit(maxBody), s.refuseNUL)
 	r.NoRoute(s.h(func(*gin.Context) error { return aicc.Errorf(aicc.ENOTFOUND, "No such route.") }))
 	r.NoMethod(s.h(func(*gin.Context) error {
 		return aicc.Errorf(codeMethodNotAllowed, "The route does not allow this method.")
@@ -328,6 +328,9 @@ func decodeJSON(c *gin.Context, v any) error {
 	dec.DisallowUnknownFields()
 	if err = dec.Decode(v); err == nil {
 		if _, err = dec.Token(); err == io.EOF {
+			if holdsNUL(data) {
+				return aicc.Errorf(aicc.EINVALID, `The request body holds a NUL character (\u0000), which no field may hold.`)
+			}
 			return nil
 		} else if err == nil {
 			err = errors.New("trailing data")
@@ -345,6 +348,22 @@ func decodeJSON(c *gin.Context, v any) error {
 	default:
 		return aicc.Errorf(aicc.EINVALID, "The request body is not one valid JSON object.")
 	}
+}
+
+// holdsNUL reports whether the valid JSON data has a NUL character in a string: the escape \u0000, since JSON
+// has no other way to hold one. Neither database stores NUL in a text column.
+func holdsNUL(data []byte) bool {
+	for i := bytes.IndexByte(data, '\\'); i >= 0 && i+1 < len(data); {
+		if bytes.HasPrefix(data[i+1:], []byte("u0000")) {
+			return true
+		}
+		j := bytes.IndexByte(data[i+2:], '\\') // past the escaped character, which may be a backslash
+		if j < 0 {
+			return false
+		}
+		i += 2 + j
+	}
+	return false
 }
 
 // readBody reads the whole request body; past the body limit it is PAYLOAD_TOO_LARGE.

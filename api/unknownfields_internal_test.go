@@ -83,6 +83,13 @@ func TestFirstUnknownKey(t *testing.T) {
 		}
 	}
 
+	// A bounded list decodes itself only to bound its length: the keys of its items are refused as a plain slice's
+	// are, though encoding/json leaves them to the list.
+	body := `{"segs":[{"start":"08:00","end":"09:00"},{"start":"10:00","end":"11:00","timezone":"UTC"}]}`
+	if key, _ := firstUnknownKey([]byte(body), reflect.TypeFor[*scanOuter]()); key != "timezone" {
+		t.Errorf("%s: firstUnknownKey = %q, want timezone", body, key)
+	}
+
 	// Bodies it cannot follow are left to the decoding, which says what is wrong with them.
 	for _, body := range []string{``, `[1,2]`, `{"name"`, `{"name" 1}`, `{"name":"x" "y":1}`, `{"name":"unterminated`,
 		`{"inner":{"a":1`, `{"name":1,}`, `null`} {
