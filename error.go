@@ -61,6 +61,10 @@ const (
 const (
 	MsgAppConnected  = "The Meta app is already connected to another channel."
 	MsgPageConnected = "The Page is already connected to another channel."
+	// MsgAppNotClaimed is the CONFLICT of a Page added to a channel that has not claimed its app: the app's
+	// subscription to the Page would deliver the Page's messages to whichever channel holds the app.
+	MsgAppNotClaimed = "The channel has not claimed its Meta app yet: its onboarding proves the App Secret with " +
+		"Meta first. Add Pages once the channel awaits verification."
 )
 
 // codes is every code above and every EMETA code of graph.go.

@@ -116,7 +116,8 @@ type ChannelStore interface {
 	ListPages(ctx context.Context, tenantID, channelID string, opt ListOptions) ([]*Page, string, error)
 	RemovePage(ctx context.Context, tenantID, channelID, pageID string) error
 	// ClaimPage makes the channel the one channel of the Page, once Meta confirmed that the Page's token is
-	// its own; EPAGECONNECTED when another channel claimed the Page. Claiming twice changes nothing.
+	// its own; EPAGECONNECTED when another channel claimed the Page, ECONFLICT when the channel has not claimed
+	// its app. Claiming twice changes nothing.
 	ClaimPage(ctx context.Context, tenantID, channelID, pageID string, at time.Time) error
 	// PageToken returns the Page's sealed access token.
 	PageToken(ctx context.Context, tenantID, channelID, pageID string) (SealedSecret, error)

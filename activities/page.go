@@ -118,8 +118,20 @@ func (a *Activities) VerifySubscription(ctx context.Context, in PageInput) error
 }
 
 // UnsubscribeApp removes the app's subscription to the Page (DELETE /{page-id}/subscribed_apps). Meta answers
-// success when there is none, so it is idempotent.
+// success when there is none, so it is idempotent. A Page the channel has not claimed is left to Meta as it is:
+// Meta removes the subscription of the token's app, which this channel never made, and which may serve the
+// channel that claimed the Page.
 func (a *Activities) UnsubscribeApp(ctx context.Context, in PageInput) error {
+	p, err := a.Channels.GetPage(ctx, in.TenantID, in.ChannelID, in.PageID)
+	if err != nil {
+		return metaError(ctx, "UnsubscribeApp", aicc.PageCall{PageID: in.PageID}, err)
+	}
+	if p.ClaimedAt.IsZero() {
+		// The claim comes before the subscription: this channel never subscribed its app to the Page, and a
+		// subscription of the app there is the channel's that claimed the Page.
+		activity.GetLogger(ctx).Info("The channel never claimed the Page; Meta is not asked", "PageID", in.PageID)
+		return nil
+	}
 	g, call, err := a.pageGraph(ctx, in)
 	if err != nil {
 		return metaError(ctx, "UnsubscribeApp", call, err)

@@ -65,7 +65,7 @@ func newPageStore(t *testing.T, k *aicc.Keyring) *pageStore {
 		secrets:  map[string]aicc.SealedSecret{"ch_1": k.Seal(appSecret, aicc.ChannelSecretOwner("ch_1", aicc.SecretAppSecret), testNow)},
 		tokens:   map[string]aicc.SealedSecret{pageID: k.Seal(pageToken, aicc.PageTokenOwner(pageID), testNow)},
 		states:   map[string]aicc.PageState{pageID: {Status: aicc.PageConnecting}},
-		claimed:  map[string]string{},
+		claimed:  map[string]string{pageID: "ch_1"},
 		apps:     map[string]string{},
 	}
 }
@@ -198,6 +198,22 @@ func (s *pageStore) CountPages(_ context.Context, channelID string, status aicc.
 		}
 	}
 	return n, nil
+}
+
+func (s *pageStore) GetPage(_ context.Context, tenantID, channelID, pageID string) (*aicc.Page, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return nil, s.err
+	}
+	if err := s.page(tenantID, channelID, pageID); err != nil {
+		return nil, err
+	}
+	p := &aicc.Page{PageID: pageID, ChannelID: channelID, TenantID: tenantID, State: s.states[pageID]}
+	if s.claimed[pageID] == channelID {
+		p.ClaimedAt = testNow
+	}
+	return p, nil
 }
 
 func (s *pageStore) PageTokenHealth(_ context.Context, tenantID, channelID, pageID string) (aicc.TokenHealth, error) {
@@ -635,6 +651,18 @@ func certEnv(t *testing.T, s *certStore) (*testsuite.TestActivityEnvironment, *a
 	acts := &activities.Activities{Certificates: s, Now: func() time.Time { return testNow }}
 	env.RegisterActivity(acts)
 	return env, acts
+}
+
+// A Page the channel never claimed was never subscribed by it: removing it leaves the app's subscription,
+// which is the claiming channel's, alone.
+func TestUnsubscribeAppLeavesAPageClaimedElsewhere(t *testing.T) {
+	f := newPageFixture(t)
+	f.store.claimed[pageID] = "ch_other"
+
+	_, err := f.env.ExecuteActivity(f.acts.UnsubscribeApp, page)
+
+	require.NoError(t, err)
+	assert.Empty(t, f.graph.calls, "Meta is not called")
 }
 
 // A channel being deleted gets no new subscription: its deletion unsubscribes the Pages, and a subscription

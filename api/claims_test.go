@@ -84,6 +84,29 @@ func TestAppClaims(t *testing.T) {
 
 // Meta unavailable while the App Secret is checked: the channel fails with Meta's code and claims nothing;
 // started again once Meta answers, it proves and claims the app.
+// A channel that has not claimed its app adds no Page: the app's subscription to it would deliver its messages
+// to the channel that holds the app.
+func TestPagesNeedTheAppClaimed(t *testing.T) {
+	h := newHarness(t)
+	a := h.newTenant("A")
+	const app, page = "7000000000000002", "8000000000000003"
+	h.flows.graph.AddApp(app, appSecret)
+	h.flows.graph.AddPage(page, "Second Page", "EAAB-second-page-token")
+	owner := channelBody(a, "owner")
+	owner["appId"] = app
+	h.createChannel(a, owner)
+	second := channelBody(a, "second")
+	second["appId"] = app
+	ch := h.createChannel(a, second).Channel
+	require.Equal(t, aicc.EAPPCONNECTED, ch.Onboarding["errorCode"])
+
+	e := requireError(t, h.post(pagesPath(ch.ID), a.Admin, map[string]any{"pageId": page, "tokenSecret": "EAAB-second-page-token"}),
+		http.StatusConflict, aicc.ECONFLICT)
+	assert.Equal(t, aicc.MsgAppNotClaimed, e.Message)
+	assert.False(t, h.pageExists(a, ch.ID, page))
+	assert.Empty(t, h.flows.graph.Subscription(page), "the app is not subscribed to the Page")
+}
+
 func TestAppClaimWaitsForMeta(t *testing.T) {
 	h := newHarness(t)
 	tn := h.newTenant("A")

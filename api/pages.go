@@ -65,6 +65,9 @@ func (s *Server) addPage(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	if ch.AppClaimedAt.IsZero() {
+		return aicc.Errorf(aicc.ECONFLICT, aicc.MsgAppNotClaimed)
+	}
 	var nameErr error
 	if len([]rune(req.Name)) > maxPageNameLen {
 		nameErr = invalid("name", "must have at most 100 characters")
@@ -89,12 +92,18 @@ func (s *Server) addPage(c *gin.Context) error {
 // reconnectPage connects a Page again whose subscription failed (or whose connection was left unfinished),
 // with the same answers as addPage but 200 when the workflow ends in time.
 func (s *Server) reconnectPage(c *gin.Context) error {
-	p, err := s.pageForChange(c)
+	ch, err := s.channelForChange(c)
 	if err != nil {
 		return err
 	}
-	if p.State.Status == aicc.PageSubscribed {
+	p, err := s.Store.GetPage(c.Request.Context(), ch.TenantID, ch.ID, c.Param("pageID"))
+	switch {
+	case err != nil:
+		return err
+	case p.State.Status == aicc.PageSubscribed:
 		return aicc.Errorf(aicc.ECONFLICT, "The Page is subscribed already; there is nothing to retry.")
+	case ch.AppClaimedAt.IsZero():
+		return aicc.Errorf(aicc.ECONFLICT, aicc.MsgAppNotClaimed)
 	}
 	s.log(c).Info("page reconnecting", slog.String("channel_id", p.ChannelID), slog.String("page_id", p.PageID))
 	return s.connect(c, p, http.StatusOK)
@@ -213,11 +222,16 @@ func (s *Server) getPage(c *gin.Context) error {
 }
 
 // removePage disconnects a Page: the DisconnectPage workflow unsubscribes the app and removes the Page. The
-// answer is 204 when it is done within WorkflowWait, else 202 (also when a disconnection already runs).
+// answer is 204 when it is done within WorkflowWait, else 202 (also when a disconnection already runs). A Page
+// still connecting is PAGE_CONNECTING: its subscription could land after the disconnection's unsubscribe and
+// outlive the Page.
 func (s *Server) removePage(c *gin.Context) error {
 	p, err := s.pageForChange(c)
 	if err != nil {
 		return err
+	}
+	if p.State.Status == aicc.PageConnecting {
+		return aicc.Errorf(aicc.EPAGECONNECTING, "The Page is being connected; remove it when that is done.")
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.workflowWait())
 	defer cancel()

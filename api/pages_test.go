@@ -322,6 +322,13 @@ func TestRemovePage(t *testing.T) {
 		h := h.on(t)
 		requireError(t, h.delete(pagesPath(ch)+"/3002", tn.Viewer), http.StatusForbidden, aicc.EFORBIDDEN)
 	})
+	t.Run("connecting", func(t *testing.T) {
+		// Its subscription could land after the removal's unsubscribe and outlive the Page.
+		h := h.on(t)
+		require.NoError(t, h.store.SetPageStatus(context.Background(), tn.ID, ch, "3002", aicc.PageConnecting, "", h.now()))
+		requireError(t, h.delete(pagesPath(ch)+"/3002", tn.Admin), http.StatusConflict, aicc.EPAGECONNECTING)
+		assert.True(t, h.pageExists(tn, ch, "3002"))
+	})
 }
 
 func TestSendTestMessage(t *testing.T) {

@@ -70,11 +70,22 @@ func TestClaimPage(t *testing.T) {
 		ch := newChannel(t, s, a.ID, "Sales", "1001")
 		ch2 := newChannel(t, s, a.ID, "Support", "1002")
 		chB := newChannel(t, s, b.ID, "Squat", "2001")
+		unproven := newChannel(t, s, b.ID, "Unproven", "2002")
 
-		// The same Page ID on three channels, none claimed: each is its own Page.
+		// The same Page ID on four channels, none claimed: each is its own Page.
 		mine := addPage(t, s, ch, "100")
 		addPage(t, s, ch2, "100")
 		addPageWith(t, s, chB, "100", aicc.PageState{Status: aicc.PageSubscriptionFailed, Reason: aicc.EMETAUNAVAILABLE})
+		addPage(t, s, unproven, "100")
+
+		// A channel claims a Page only once it has claimed its app: that app's subscription would serve the
+		// channel that holds it.
+		refused := s.ClaimPage(ctx, b.ID, unproven.ID, "100", now)
+		requireCode(t, refused, aicc.ECONFLICT)
+		require.Equal(t, aicc.MsgAppNotClaimed, refused.(*aicc.Error).Message)
+		for _, c := range []*aicc.Channel{ch, ch2, chB} {
+			require.NoError(t, s.ClaimApp(ctx, c.TenantID, c.ID, now))
+		}
 
 		require.NoError(t, s.ClaimPage(ctx, a.ID, ch.ID, "100", now))
 		require.NoError(t, s.ClaimPage(ctx, a.ID, ch.ID, "100", now.Add(time.Hour)), "claiming twice changes nothing")
@@ -117,19 +128,21 @@ func TestClaimsRace(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, s *db.Store) {
 		ctx := context.Background()
 		const n = 8
-		var channels []*aicc.Channel
+		var appChannels, pageChannels []*aicc.Channel // the same app; each its own app, claimed, with the same Page
 		for i := range n {
 			tn := newTenant(t, s, "t"+string(rune('a'+i)), now)
-			ch := newChannel(t, s, tn.ID, "Sales", "1001")
+			appChannels = append(appChannels, newChannel(t, s, tn.ID, "Sales", "1001"))
+			ch := newChannel(t, s, tn.ID, "Support", "200"+string(rune('0'+i)))
+			require.NoError(t, s.ClaimApp(ctx, tn.ID, ch.ID, now))
 			addPage(t, s, ch, "100")
-			channels = append(channels, ch)
+			pageChannels = append(pageChannels, ch)
 		}
 		var wg sync.WaitGroup
 		appErrs, pageErrs := make([]error, n), make([]error, n)
-		for i, ch := range channels {
+		for i := range n {
 			wg.Go(func() {
-				appErrs[i] = s.ClaimApp(ctx, ch.TenantID, ch.ID, now)
-				pageErrs[i] = s.ClaimPage(ctx, ch.TenantID, ch.ID, "100", now)
+				appErrs[i] = s.ClaimApp(ctx, appChannels[i].TenantID, appChannels[i].ID, now)
+				pageErrs[i] = s.ClaimPage(ctx, pageChannels[i].TenantID, pageChannels[i].ID, "100", now)
 			})
 		}
 		wg.Wait()

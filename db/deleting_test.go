@@ -60,10 +60,10 @@ func TestMarkChannelDeleting(t *testing.T) {
 			{"SetPageStatus", func(c *aicc.Channel, pageID string) error {
 				return s.SetPageStatus(ctx, c.TenantID, c.ID, pageID, aicc.PageSubscribed, "", later)
 			}},
-			{"ClaimPage", func(c *aicc.Channel, pageID string) error {
+			{"ClaimApp", func(c *aicc.Channel, _ string) error { return s.ClaimApp(ctx, c.TenantID, c.ID, later) }},
+			{"ClaimPage", func(c *aicc.Channel, pageID string) error { // once the app is claimed
 				return s.ClaimPage(ctx, c.TenantID, c.ID, pageID, later)
 			}},
-			{"ClaimApp", func(c *aicc.Channel, _ string) error { return s.ClaimApp(ctx, c.TenantID, c.ID, later) }},
 		}
 		for _, c := range changes {
 			requireCode(t, c.change(ch, page.PageID), aicc.ECHANNELDELETING)

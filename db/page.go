@@ -51,11 +51,20 @@ func (s *Store) SetPageStatus(ctx context.Context, tenantID, channelID, pageID s
 // has confirmed that the Page's token is that Page's. Another channel's claim on the Page ID is
 // EPAGECONNECTED, in the same words whatever its tenant (the unique index pages_claim_key decides, so two
 // channels claiming at once cannot both win). A Page claimed already keeps its claim; a Page that is gone is
-// ENOTFOUND, and one of a channel being deleted ECHANNELDELETING.
+// ENOTFOUND, and one of a channel being deleted ECHANNELDELETING. A channel that has not claimed its app is
+// ECONFLICT (aicc.MsgAppNotClaimed): subscribing that app would serve the channel that holds it, if any.
 func (s *Store) ClaimPage(ctx context.Context, tenantID, channelID, pageID string, at time.Time) error {
 	return wrap(s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		if err := changeableChannel(ctx, tx, tenantID, channelID); err != nil {
 			return err
+		}
+		claimed, err := tx.NewSelect().Model((*channelRow)(nil)).
+			Where("id = ? AND tenant_id = ? AND app_claimed_at IS NOT NULL", channelID, tenantID).Exists(ctx)
+		if err != nil {
+			return err
+		}
+		if !claimed {
+			return aicc.Errorf(aicc.ECONFLICT, aicc.MsgAppNotClaimed)
 		}
 		where := "page_id = ? AND channel_id = ? AND tenant_id = ?"
 		res, err := tx.NewUpdate().Model((*pageRow)(nil)).Set("claimed_at = ?", stateTime(at)).

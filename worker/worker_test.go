@@ -233,6 +233,14 @@ func (s *channelStore) RemovePage(context.Context, string, string, string) error
 	return nil
 }
 
+// GetPage returns the Page, claimed: ClaimPage claims it.
+func (s *channelStore) GetPage(_ context.Context, tenantID, channelID, pageID string) (*aicc.Page, error) {
+	if s.page == nil {
+		return nil, aicc.Errorf(aicc.ENOTFOUND, "The Page does not exist.")
+	}
+	return &aicc.Page{PageID: pageID, ChannelID: channelID, TenantID: tenantID, State: *s.page, ClaimedAt: time.Now()}, nil
+}
+
 func (s *channelStore) ClaimPage(context.Context, string, string, string, time.Time) error {
 	if s.page == nil {
 		return aicc.Errorf(aicc.ENOTFOUND, "The Page does not exist.")

@@ -116,8 +116,8 @@ func (wf *pageImpl) connect(ctx workflow.Context) (ConnectPageResult, error) {
 const versionClaimPage = "claim-page"
 
 // claim claims the Page for the channel. When another channel claimed it first, the Page is removed and the
-// result is already_connected, with the words of aicc.MsgPageConnected whoever that channel is; a zero result
-// means the Page is claimed.
+// result is already_connected, with the words of aicc.MsgPageConnected whoever that channel is; when the channel
+// has not claimed its app, the result is subscription_failed; a zero result means the Page is claimed.
 func (wf *pageImpl) claim(ctx workflow.Context) (ConnectPageResult, error) {
 	var a *activities.Activities
 	err := workflow.ExecuteActivity(withClaim(ctx), a.ClaimPage, wf.in).Get(ctx, nil)
@@ -132,15 +132,19 @@ func (wf *pageImpl) claim(ctx workflow.Context) (ConnectPageResult, error) {
 		return ConnectPageResult{Status: aicc.PageAlreadyConnected, Reason: aicc.EPAGECONNECTED, Message: aicc.MsgPageConnected}, nil
 	case aicc.ENOTFOUND:
 		return ConnectPageResult{}, refuse(aicc.ENOTFOUND, "The Page is no longer connected to the channel.")
+	case aicc.ECONFLICT:
+		// The channel has not claimed its app: the administrator reconnects the Page once it has.
+		return wf.subscriptionFailed(ctx, aicc.ECONFLICT, aicc.MsgAppNotClaimed)
 	}
 	return ConnectPageResult{}, err
 }
 
 // withClaim runs a claim: a database write retried like withDatabase's until the database answers, except
-// that another channel's claim is an answer.
+// that another channel's claim, and a channel that has not claimed its app, are answers.
 func withClaim(ctx workflow.Context) workflow.Context {
 	retry := *databaseRetry
-	retry.NonRetryableErrorTypes = append(slices.Clone(retry.NonRetryableErrorTypes), aicc.EAPPCONNECTED, aicc.EPAGECONNECTED)
+	retry.NonRetryableErrorTypes = append(slices.Clone(retry.NonRetryableErrorTypes), aicc.EAPPCONNECTED, aicc.EPAGECONNECTED,
+		aicc.ECONFLICT)
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Second, RetryPolicy: &retry})
 }
 

@@ -255,6 +255,20 @@ func (s *PageSuite) TestConnectPageClaimedElsewhere() {
 	s.Equal([]string{connecting, "CheckPageToken", "ClaimPage", "RemovePage"}, s.calls, "not retried, nothing subscribed")
 }
 
+// A channel that has not claimed its app claims no Page and subscribes nothing: the Page is kept as
+// subscription_failed, to be reconnected once the app is claimed.
+func (s *PageSuite) TestConnectPageOfAChannelWithoutItsApp() {
+	s.fail("ClaimPage", temporal.NewApplicationError(aicc.MsgAppNotClaimed, aicc.ECONFLICT))
+
+	res := s.connect()
+
+	s.Equal(workflows.ConnectPageResult{
+		Status: aicc.PageSubscriptionFailed, Reason: aicc.ECONFLICT, Message: aicc.MsgAppNotClaimed,
+	}, res)
+	s.Equal([]string{connecting, "CheckPageToken", "ClaimPage", "SetPageStatus:subscription_failed:" + aicc.ECONFLICT}, s.calls,
+		"not retried, nothing subscribed")
+}
+
 // A token of another Page, or one Meta refuses, never reaches the claim; nor does a token Meta could not check
 // (a 5xx through every attempt): that Page is kept as subscription_failed, claiming nothing, so that it can be
 // reconnected once Meta answers.
