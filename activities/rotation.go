@@ -121,8 +121,8 @@ type ChangePageTokenInput struct {
 // ChangePageToken checks the version with Meta, as a token of this Page under the channel's current app secret
 // (GET /me with its appsecret_proof), and then makes it the Page's token; the Page stays subscribed. Meta's
 // refusal, or a token of another Page, is a non-retryable META error, the version is dropped and the Page
-// keeps its token. The Page's token health records Meta's answer either way. The error contract is that of
-// the Graph activities (page.go).
+// keeps its token, and its token's health: the check says nothing of the token the Page holds. The change
+// records the new token healthy. The error contract is that of the Graph activities (page.go).
 func (a *Activities) ChangePageToken(ctx context.Context, in ChangePageTokenInput) error {
 	const op = "ChangePageToken"
 	call := aicc.PageCall{PageID: in.PageID}
@@ -151,7 +151,7 @@ func (a *Activities) ChangePageToken(ctx context.Context, in ChangePageTokenInpu
 	if err != nil {
 		return metaError(ctx, op, call, err)
 	}
-	if _, err := aicc.TrackTokenHealth(g, a.Channels, in.TenantID, in.ChannelID, a.Now).CheckPageToken(ctx, call); err != nil {
+	if _, err := g.CheckPageToken(ctx, call); err != nil {
 		if refused(err) {
 			// A refused version is never put in use; keeping it would only keep a secret.
 			if derr := a.Channels.DeleteSecretVersion(ctx, in.ChannelID, in.VersionID); derr != nil {

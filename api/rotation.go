@@ -170,7 +170,7 @@ func (s *Server) revokePreviousAppSecret(c *gin.Context) error {
 }
 
 // getRotation answers the live state of the channel's latest rotation, or the state recorded with the channel
-// when Temporal no longer knows its workflow.
+// when Temporal no longer knows its workflow, or when the workflow's latest run changed Page tokens only.
 func (s *Server) getRotation(c *gin.Context) error {
 	ctx := c.Request.Context()
 	ch, err := s.Store.GetChannel(ctx, principalOf(c).TenantID, c.Param("channelID"))
@@ -181,7 +181,7 @@ func (s *Server) getRotation(c *gin.Context) error {
 	defer cancel()
 	st, err := workflows.QuerySecretRotation(qctx, s.Temporal, ch.ID)
 	switch {
-	case aicc.ErrorCode(err) == aicc.ENOTFOUND:
+	case aicc.ErrorCode(err) == aicc.ENOTFOUND, err == nil && st.Status == "" && ch.Rotation.Status != "":
 		c.JSON(http.StatusOK, storedRotationJSON(ch.Rotation))
 		return nil
 	case err != nil:

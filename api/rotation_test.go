@@ -399,7 +399,7 @@ func TestChangeTokenSecret(t *testing.T) {
 			h.requireNoVersion(id, h.lastVersionID())
 		})
 	}
-	assert.Equal(t, "reauth_required", h.getPage(tn, id, "7002").TokenHealth, "Meta's refusal is recorded")
+	assert.Equal(t, "healthy", h.getPage(tn, id, "7002").TokenHealth, "a refused new token says nothing of the one in use")
 
 	requireError(t, h.put(tokenSecretPath(id, "7777"), tn.Admin, map[string]any{"tokenSecret": "new-token"}),
 		http.StatusNotFound, aicc.ENOTFOUND)
@@ -448,6 +448,14 @@ func TestRotationCompletes(t *testing.T) {
 	assert.Equal(t, "complete", h.getChannel(tn, id).RotationStatus)
 	// The Pages still receive.
 	requireReceived(t, h.signed(id, "7002", "m_1", newSecret))
+
+	// The window over, a Page token changed later is no rotation: the route still shows the completed one.
+	requireStatus(t, h.post(revokePath(id), tn.Admin, nil), http.StatusOK)
+	h.flows.graph.AddPage("7001", "Shop", "newer-token-7001")
+	h.changeTokenSecret(tn, id, "7001", "newer-token-7001")
+	rot = h.rotation(tn, id)
+	assert.Equal(t, "complete", rot.Status)
+	assert.NotNil(t, rot.StartedAt)
 }
 
 // TestRotationAudit checks the audit entries of the rotation's changes: who, what, and fingerprints only.
