@@ -102,9 +102,10 @@ func (s *Server) cancelOnboarding(c *gin.Context) error {
 	return s.updateOnboarding(c, aicc.AuditOnboardingCancel, workflows.CancelOnboarding)
 }
 
-// updateOnboarding sends an Update through send and waits for its outcome: the workflow's validator answers at
-// once with a domain code (NOT_VERIFIED, ONBOARDING_FINISHED), and a completed update has recorded the new
-// state, which the answer shows, and the audit log records it as action.
+// updateOnboarding sends an Update through send and waits for its outcome, within WorkflowWait (then
+// UNAVAILABLE): the workflow's validator answers at once with a domain code (NOT_VERIFIED,
+// ONBOARDING_FINISHED), and a completed update has recorded the new state, which the answer shows, and the
+// audit log records it as action.
 func (s *Server) updateOnboarding(c *gin.Context, action aicc.AuditAction,
 	send func(context.Context, client.Client, string) (workflows.OnboardingState, error),
 ) error {
@@ -112,7 +113,9 @@ func (s *Server) updateOnboarding(c *gin.Context, action aicc.AuditAction,
 	if err != nil {
 		return err
 	}
-	if _, err := send(c.Request.Context(), s.Temporal, ch.ID); err != nil {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.workflowWait())
+	defer cancel()
+	if _, err := send(ctx, s.Temporal, ch.ID); err != nil {
 		return s.temporalError(c, err)
 	}
 	if err := s.auditOnboarding(c, action, ch); err != nil {

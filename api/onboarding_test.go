@@ -53,6 +53,17 @@ func TestConfirmOnboarding(t *testing.T) {
 			Return(nil, serviceerror.NewNotFound("workflow not found")).Once()
 		requireError(t, h.post(path, tn.Admin, nil), http.StatusConflict, aicc.EONBOARDINGFINISHED)
 	})
+	t.Run("no answer", func(t *testing.T) {
+		// The SDK waits for the Update's outcome as long as its context lets it: the API's wait bounds it.
+		h := h.on(t)
+		h.temporal.On("UpdateWorkflow", mock.Anything, updateOptions(id, workflows.UpdateConfirm)).
+			Run(func(args mock.Arguments) {
+				_, bounded := args.Get(0).(context.Context).Deadline()
+				assert.True(t, bounded, "the Update is sent with a deadline")
+			}).
+			Return(nil, context.DeadlineExceeded).Once()
+		requireError(t, h.post(path, tn.Admin, nil), http.StatusServiceUnavailable, aicc.EUNAVAILABLE)
+	})
 	t.Run("confirmed", func(t *testing.T) {
 		h := h.on(t)
 		h.temporal.On("UpdateWorkflow", mock.Anything, updateOptions(id, workflows.UpdateConfirm)).
