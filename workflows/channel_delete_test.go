@@ -250,6 +250,23 @@ func (s *ChannelDeleteSuite) TestMetaRefusalStillRemovesThePage() {
 	}
 }
 
+// A secret this worker cannot open (a master key it lacks) is aicc's failure, not Meta's answer: the deletion
+// stops with the Page and the channel kept, to be resumed once the operator mends it, and Meta's subscription
+// is not left behind.
+func (s *ChannelDeleteSuite) TestInternalFailureStopsTheDeletion() {
+	s.rounds = [][]string{{"p1"}}
+	s.fail("UnsubscribeApp:p1", temporal.NewNonRetryableApplicationError("The secret cannot be opened.", aicc.EINTERNAL, nil))
+
+	s.env.ExecuteWorkflow(workflows.ChannelDeleteWorkflowType, deleteInput)
+
+	s.Require().True(s.env.IsWorkflowCompleted())
+	var appErr *temporal.ApplicationError
+	s.Require().ErrorAs(s.env.GetWorkflowError(), &appErr)
+	s.Equal(aicc.EINTERNAL, appErr.Type())
+	s.NotContains(s.calls, "RemovePage:p1")
+	s.NotContains(s.calls, "DeleteChannel")
+}
+
 // A database outage is waited out at every step.
 func (s *ChannelDeleteSuite) TestDatabaseOutageIsWaitedOut() {
 	down := errors.New("database is down")

@@ -169,8 +169,13 @@ func (wf *pageImpl) disconnect(ctx workflow.Context) error {
 		case code == aicc.EMETATOKENINVALID || code == aicc.EMETAPERMISSION:
 			wf.logger.Warn("Meta refused the Page token, so the app's subscription cannot be removed with it; "+
 				"removing the Page anyway", "Reason", code)
+		case wf.force && code == aicc.EINTERNAL &&
+			workflow.GetVersion(ctx, versionForceNotOnInternal, workflow.DefaultVersion, 1) == 1:
+			// Not Meta's answer but aicc's own failure (a token sealed under a master key this worker lacks):
+			// the deletion stops, to be resumed once the operator mends it, rather than leave the subscription.
+			return refuse(code, "%s", msg)
 		case wf.force:
-			wf.logger.Warn("Meta refused to remove the app's subscription; removing the Page anyway", "Reason", code)
+			wf.logger.Warn("The app's subscription could not be removed; removing the Page anyway", "Reason", code)
 		default:
 			return refuse(code, "%s", msg)
 		}
@@ -181,6 +186,10 @@ func (wf *pageImpl) disconnect(ctx workflow.Context) error {
 	wf.logger.Info("The Page is disconnected")
 	return nil
 }
+
+// versionForceNotOnInternal is the change that made a deletion stop at an unsubscribe that failed with
+// INTERNAL instead of removing the Page all the same; executions started before it remove the Page.
+const versionForceNotOnInternal = "force-not-on-internal"
 
 // outcome classifies the failure of a Meta activity into the domain code and message of a result. The third
 // value is an error that must end the workflow instead: cancellation, or NOT_FOUND when the Page or its channel
