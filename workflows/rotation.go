@@ -156,7 +156,10 @@ func (wf *rotationImpl) validateSetAppSecret(req SetAppSecretRequest) error {
 }
 
 // setAppSecret makes the version the app secret. The secret it replaces stays accepted until the overlap is
-// over, unless a previous secret is still accepted: then that one stays, and the new secret is replaced.
+// over, unless a previous secret is still accepted and no Page of this rotation has had a token accepted under
+// the current one: then the current secret may be a mistake that Meta never used, the previous one stays, and
+// the current one is replaced. A Page token Meta accepted with the current secret's appsecret_proof shows that
+// Meta signs with it: it is the one kept.
 func (wf *rotationImpl) setAppSecret(ctx workflow.Context, req SetAppSecretRequest) (RotationState, error) {
 	return wf.change(ctx, func(ctx workflow.Context) error {
 		now := workflow.Now(ctx)
@@ -167,7 +170,7 @@ func (wf *rotationImpl) setAppSecret(ctx workflow.Context, req SetAppSecretReque
 		var a *activities.Activities
 		err := workflow.ExecuteActivity(withDatabase(ctx), a.ChangeAppSecret, activities.ChangeAppSecretInput{
 			TenantID: wf.in.TenantID, ChannelID: wf.in.ChannelID, VersionID: req.VersionID,
-			PreviousUntil: until, KeepPrevious: !wf.state.PreviousUntil.IsZero(), Requester: req.Requester,
+			PreviousUntil: until, KeepPrevious: wf.currentUnproven(), Requester: req.Requester,
 		}).Get(ctx, nil)
 		if err != nil {
 			return wf.channelError(err)
@@ -182,6 +185,12 @@ func (wf *rotationImpl) setAppSecret(ctx workflow.Context, req SetAppSecretReque
 		}
 		return wf.record(ctx, false)
 	})
+}
+
+// currentUnproven reports whether a previous app secret is accepted and no Page token of this rotation was
+// accepted under the current one.
+func (wf *rotationImpl) currentUnproven() bool {
+	return !wf.state.PreviousUntil.IsZero() && len(wf.state.PagesDone) == 0
 }
 
 func (wf *rotationImpl) validateSetPageToken(req SetPageTokenRequest) error {

@@ -436,12 +436,12 @@ func (s *RotationSuite) TestRemindersWhilePagesAreMissing() {
 	s.Equal(26, s.query().Reminders, "the check that found nothing missing is no reminder")
 }
 
-// A second app-secret change within the window keeps the previous secret, counts the new window from the
-// second change, and starts the Pages over.
+// A second app-secret change within the window, before any Page token was accepted under the first, keeps the
+// previous secret (the first may have been a mistake Meta never used), counts the new window from the second
+// change, and starts the Pages over.
 func (s *RotationSuite) TestSecondAppSecretChange() {
 	s.setPages("p1", "p2")
 	s.setAppSecret(0, "sv_app_1", 24*time.Hour)
-	s.setPageToken(time.Hour, "p1", "sv_p1")
 	second := s.setAppSecret(5*time.Hour, "sv_app_2", 12*time.Hour)
 	s.setPageToken(18*time.Hour, "p1", "sv_p1b")
 	s.setPageToken(19*time.Hour, "p2", "sv_p2")
@@ -468,6 +468,24 @@ func (s *RotationSuite) TestSecondAppSecretChange() {
 
 	s.Equal(workflows.RotationResult{Status: aicc.RotationComplete}, res)
 	s.Equal(19*time.Hour, s.ended(), "the window is over: the rotation ends once complete")
+}
+
+// Once Meta accepted a Page token with the current secret's appsecret_proof, Meta signs with that secret: a
+// second change within the window keeps it as the previous secret, and the older one is retired.
+func (s *RotationSuite) TestSecondAppSecretChangeAfterAPageProvedTheFirst() {
+	s.setPages("p1", "p2")
+	s.setAppSecret(0, "sv_app_1", 24*time.Hour)
+	s.setPageToken(time.Hour, "p1", "sv_p1")
+	s.setAppSecret(5*time.Hour, "sv_app_2", 12*time.Hour)
+	s.setPageToken(6*time.Hour, "p1", "sv_p1b")
+	s.setPageToken(7*time.Hour, "p2", "sv_p2")
+
+	s.run(rotationIn)
+
+	changes := s.appSecretChanges()
+	s.Require().Len(changes, 2)
+	s.False(changes[1].KeepPrevious, "the first secret, which Meta uses, becomes the previous one")
+	s.Equal(rotationStart.Add(17*time.Hour), changes[1].PreviousUntil)
 }
 
 // An app-secret change after the window keeps the secret it replaces, for a window of its own.
