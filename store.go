@@ -92,8 +92,9 @@ type ChannelStore interface {
 	ListChannels(ctx context.Context, tenantID string, f ChannelFilter) ([]*Channel, string, error)
 	// ChannelsInStatus returns up to limit channels of every tenant that have been in status since before before.
 	ChannelsInStatus(ctx context.Context, status ChannelStatus, before time.Time, limit int) ([]*Channel, error)
-	// UpdateChannel writes the channel's name and basic and robot configuration.
-	UpdateChannel(ctx context.Context, ch *Channel) error
+	// UpdateChannel writes the channel's name and basic and robot configuration, if they were last written at
+	// readAt (the UpdatedAt of the channel as read); else CONFLICT: another change came in between.
+	UpdateChannel(ctx context.Context, ch *Channel, readAt time.Time) error
 	// DeleteChannel deletes the channel with its secrets and Pages.
 	DeleteChannel(ctx context.Context, tenantID, id string) error
 	// SetOnboarding records the onboarding state; it is idempotent.

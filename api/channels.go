@@ -228,8 +228,27 @@ func (s *Server) channelForChange(c *gin.Context) (*aicc.Channel, error) {
 
 // updateChannel merges the body into the channel's name and basic and robot configuration (a field present
 // replaces the stored one, an array is replaced whole, an absent field is kept) and validates the whole channel
-// again, because a rule may span sections (transfer keywords and the robot).
+// again, because a rule may span sections (transfer keywords and the robot). The merge is onto the channel as
+// stored when it is written: when another change was written since it was read, it is read and merged again.
 func (s *Server) updateChannel(c *gin.Context) error {
+	body, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	for attempt := 1; ; attempt++ {
+		err := s.mergeChannel(c, body)
+		if aicc.ErrorCode(err) != aicc.ECONFLICT || attempt == maxMergeAttempts {
+			return err
+		}
+	}
+}
+
+// maxMergeAttempts bounds how often a channel change is merged again because another one came in between.
+const maxMergeAttempts = 5
+
+// mergeChannel is one attempt of updateChannel: it reads the channel, merges body into it and writes it if no
+// other change came in between (else CONFLICT), with its audit entry.
+func (s *Server) mergeChannel(c *gin.Context, body []byte) error {
 	ctx, tenant := c.Request.Context(), principalOf(c).TenantID
 	ch, err := s.Store.GetChannel(ctx, tenant, c.Param("channelID"))
 	if err != nil {
@@ -243,7 +262,7 @@ func (s *Server) updateChannel(c *gin.Context) error {
 		// overlap window.
 		AppSecret json.RawMessage `json:"appSecret"`
 	}{Name: ch.Name, Basic: ch.Basic, Robot: ch.Robot}
-	if err := decodeJSON(c, &req); err != nil {
+	if err := decodeBody(body, &req); err != nil {
 		return err
 	}
 	if len(req.AppSecret) > 0 {
@@ -258,7 +277,7 @@ func (s *Server) updateChannel(c *gin.Context) error {
 	ch.UpdatedAt = s.now()
 	entry := s.audit(c, aicc.AuditChannelUpdate, aicc.AuditTarget{Type: aicc.TargetChannel, ID: ch.ID}, ch.ID,
 		map[string]string{aicc.DetailChangedFields: changedFields(&before, ch)})
-	if err := s.audited(c, entry, func(ctx context.Context) error { return s.Store.UpdateChannel(ctx, ch) }); err != nil {
+	if err := s.audited(c, entry, func(ctx context.Context) error { return s.Store.UpdateChannel(ctx, ch, before.UpdatedAt) }); err != nil {
 		return err
 	}
 	s.log(c).Info("channel updated", slog.String("channel_id", ch.ID))

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
@@ -16,6 +17,7 @@ import (
 	"go.temporal.io/sdk/mocks"
 
 	"github.com/aiccfb/aicc"
+	"github.com/aiccfb/aicc/api"
 	"github.com/aiccfb/aicc/meta/metatest"
 	"github.com/aiccfb/aicc/workflows"
 )
@@ -345,6 +347,46 @@ func TestListChannels(t *testing.T) {
 		e := requireError(t, h.get("/v1/channels"+q, tn.Viewer), http.StatusBadRequest, aicc.EINVALID)
 		assert.Len(t, e.Fields, 1, q)
 	}
+}
+
+// interleavingStore runs between, once, right after the first channel read it is asked for: another change
+// committed between a request's read of the channel and its write.
+type interleavingStore struct {
+	aicc.Store
+	between func()
+}
+
+func (s *interleavingStore) GetChannel(ctx context.Context, tenantID, id string) (*aicc.Channel, error) {
+	ch, err := s.Store.GetChannel(ctx, tenantID, id)
+	if between := s.between; between != nil {
+		s.between = nil
+		between()
+	}
+	return ch, err
+}
+
+// Two changes at once both hold: the one whose read came before the other's write is merged again onto the
+// channel as the other left it, instead of writing its stale copy over it.
+func TestUpdateChannelConcurrently(t *testing.T) {
+	interleave := &interleavingStore{}
+	h := newHarness(t, withServer(func(s *api.Server) { interleave.Store = s.Store; s.Store = interleave }))
+	tn := h.newTenant("A")
+	id := h.createChannel(tn, channelBody(tn, "fb_main")).Channel.ID
+
+	interleave.between = func() {
+		ch, err := h.store.GetChannel(context.Background(), tn.ID, id)
+		require.NoError(t, err)
+		readAt := ch.UpdatedAt
+		ch.Basic.NonWorkingTimeNotice, ch.UpdatedAt = "Closed", h.now().Add(time.Second)
+		require.NoError(t, h.store.UpdateChannel(context.Background(), ch, readAt))
+	}
+	r := h.patch("/v1/channels/"+id, tn.Admin, map[string]any{"basic": map[string]any{"transferKeywords": []string{"agent"}}})
+	requireStatus(t, r, http.StatusOK)
+
+	var got channel
+	r.decode(t, &got)
+	assert.Equal(t, []any{"agent"}, got.Basic["transferKeywords"])
+	assert.Equal(t, "Closed", got.Basic["nonWorkingTimeNotice"], "the other change is kept")
 }
 
 func TestUpdateChannel(t *testing.T) {

@@ -321,12 +321,18 @@ func decodeJSON(c *gin.Context, v any) error {
 	if err != nil {
 		return err
 	}
+	return decodeBody(data, v)
+}
+
+// decodeBody is decodeJSON of a body read already.
+func decodeBody(data []byte, v any) error {
 	if key, ok := firstUnknownKey(data, reflect.TypeOf(v)); ok {
 		return invalid(key, "is not a known field")
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	if err = dec.Decode(v); err == nil {
+	err := dec.Decode(v)
+	if err == nil {
 		if _, err = dec.Token(); err == io.EOF {
 			if holdsNUL(data) {
 				return aicc.Errorf(aicc.EINVALID, `The request body holds a NUL character (\u0000), which no field may hold.`)

@@ -50,8 +50,8 @@ func TestAuditedChanges(t *testing.T) {
 		// A change and its entry commit together; the entry gets an ID and is read back as written.
 		e := auditEntry(tn.ID, ch.ID, aicc.AuditChannelUpdate, chTarget)
 		u := *ch
-		u.Name, u.UpdatedAt = "renamed", now
-		require.NoError(t, s.Audited(ctx, e, func(ctx context.Context) error { return s.UpdateChannel(ctx, &u) }))
+		u.Name, u.UpdatedAt = "renamed", now.Add(time.Minute)
+		require.NoError(t, s.Audited(ctx, e, func(ctx context.Context) error { return s.UpdateChannel(ctx, &u, ch.UpdatedAt) }))
 		require.Positive(t, e.ID)
 		got, err := s.GetChannel(ctx, tn.ID, ch.ID)
 		require.NoError(t, err)
@@ -63,7 +63,7 @@ func TestAuditedChanges(t *testing.T) {
 		bad := *ch
 		bad.Name, bad.UpdatedAt = taken.Name, now
 		err = s.Audited(ctx, auditEntry(tn.ID, ch.ID, aicc.AuditChannelUpdate, chTarget),
-			func(ctx context.Context) error { return s.UpdateChannel(ctx, &bad) })
+			func(ctx context.Context) error { return s.UpdateChannel(ctx, &bad, u.UpdatedAt) })
 		requireField(t, err, aicc.ECHANNELNAMETAKEN, "name")
 		err = s.Audited(ctx, auditEntry(tn.ID, "", aicc.AuditTenantCreate, aicc.AuditTarget{Type: aicc.TargetTenant, ID: "x"}),
 			func(ctx context.Context) error { return s.CreateTenant(ctx, &aicc.Tenant{Name: "tenant"}) })
@@ -139,7 +139,7 @@ func TestAuditedChanges(t *testing.T) {
 		require.NoError(t, s.MarkChannelDeleting(ctx, ch.ID, now))
 		u.Name = "again"
 		requireCode(t, s.Audited(ctx, auditEntry(tn.ID, ch.ID, aicc.AuditChannelUpdate, chTarget),
-			func(ctx context.Context) error { return s.UpdateChannel(ctx, &u) }), aicc.ECHANNELDELETING)
+			func(ctx context.Context) error { return s.UpdateChannel(ctx, &u, u.UpdatedAt) }), aicc.ECHANNELDELETING)
 
 		require.Equal(t, []aicc.AuditAction{
 			aicc.AuditChannelDeleteRequested, aicc.AuditChannelCreate, aicc.AuditPageAdd, aicc.AuditVerifyTokenReplace,

@@ -145,9 +145,10 @@ func withSecrets(ctx context.Context, idb bun.IDB, rows []*channelRow) ([]*aicc.
 	return mapRows(rows, func(r *channelRow) *aicc.Channel { return r.domain(byChannel[r.ID]) }), nil
 }
 
-// UpdateChannel writes the channel's name, basic and robot configuration and UpdatedAt (now when zero). A
-// channel being deleted is ECHANNELDELETING.
-func (s *Store) UpdateChannel(ctx context.Context, ch *aicc.Channel) error {
+// UpdateChannel writes the channel's name, basic and robot configuration and UpdatedAt (now when zero), if
+// its UpdatedAt is still readAt: a change read before another one was written is ECONFLICT, never a silent
+// overwrite of it. A channel being deleted is ECHANNELDELETING.
+func (s *Store) UpdateChannel(ctx context.Context, ch *aicc.Channel, readAt time.Time) error {
 	if ch.UpdatedAt.IsZero() {
 		ch.UpdatedAt = time.Now()
 	}
@@ -156,9 +157,15 @@ func (s *Store) UpdateChannel(ctx context.Context, ch *aicc.Channel) error {
 		if err := changeableChannel(ctx, tx, ch.TenantID, ch.ID); err != nil {
 			return err
 		}
-		_, err := tx.NewUpdate().Model(newChannelRow(ch)).Column("name", "basic", "robot", "updated_at").
-			Where("id = ?", ch.ID).Exec(ctx)
-		return err
+		res, err := tx.NewUpdate().Model(newChannelRow(ch)).Column("name", "basic", "robot", "updated_at").
+			Where("id = ? AND updated_at = ?", ch.ID, norm(readAt)).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		return aicc.Errorf(aicc.ECONFLICT, "The channel was changed meanwhile; read it again and repeat the change.")
 	}), "update channel")
 }
 

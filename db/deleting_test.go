@@ -44,7 +44,7 @@ func TestMarkChannelDeleting(t *testing.T) {
 			{"UpdateChannel", func(c *aicc.Channel, _ string) error {
 				u := *c
 				u.Name, u.UpdatedAt = c.Name+"_renamed", later
-				return s.UpdateChannel(ctx, &u)
+				return s.UpdateChannel(ctx, &u, c.UpdatedAt)
 			}},
 			{"SetOnboarding", func(c *aicc.Channel, _ string) error {
 				return s.SetOnboarding(ctx, c.ID, aicc.Onboarding{Status: aicc.StatusActive, UpdatedAt: later})
@@ -70,7 +70,7 @@ func TestMarkChannelDeleting(t *testing.T) {
 		}
 		wrongTenant := want
 		wrongTenant.TenantID = b.ID
-		requireCode(t, s.UpdateChannel(ctx, &wrongTenant), aicc.ENOTFOUND) // another tenant learns nothing
+		requireCode(t, s.UpdateChannel(ctx, &wrongTenant, want.UpdatedAt), aicc.ENOTFOUND) // another tenant learns nothing
 
 		// Nothing changed, and the reads still work.
 		got, err = s.GetChannel(ctx, a.ID, ch.ID)

@@ -145,8 +145,9 @@ func TestExportRecordFields(t *testing.T) {
 		ch := newChannel(t, s, a.ID, "Sales", "1001")
 		ch.Basic.WorkTime.NonWorkday = []aicc.TimeSegment{{Start: "09:00", End: "12:00"}}
 		ch.Robot.Robot.Name = "Robbie"
+		readAt := ch.UpdatedAt
 		ch.UpdatedAt = now.Add(time.Hour)
-		require.NoError(t, s.UpdateChannel(ctx, ch))
+		require.NoError(t, s.UpdateChannel(ctx, ch, readAt))
 		require.NoError(t, s.SetOnboarding(ctx, ch.ID, aicc.Onboarding{Status: aicc.StatusActive, UpdatedAt: now}))
 		addPage(t, s, ch, "200")
 		addPage(t, s, ch, "100")

@@ -271,8 +271,9 @@ func TestChannelUpdateAndOnboarding(t *testing.T) {
 		ch.Name = "Sales_EU"
 		ch.Basic.TransferKeywords = []string{"human"}
 		ch.Robot.Robot.Enabled = true
+		readAt := ch.UpdatedAt
 		ch.UpdatedAt = now.Add(time.Hour)
-		require.NoError(t, s.UpdateChannel(ctx, ch))
+		require.NoError(t, s.UpdateChannel(ctx, ch, readAt))
 		got, err := s.GetChannel(ctx, a.ID, ch.ID)
 		require.NoError(t, err)
 		require.Equal(t, ch, got)
@@ -280,10 +281,17 @@ func TestChannelUpdateAndOnboarding(t *testing.T) {
 		other := *ch
 		other.TenantID = b.ID
 		other.Name = "Hijacked"
-		requireCode(t, s.UpdateChannel(ctx, &other), aicc.ENOTFOUND)
+		requireCode(t, s.UpdateChannel(ctx, &other, ch.UpdatedAt), aicc.ENOTFOUND)
 		other = *ch
 		other.Name = "Taken"
-		requireField(t, s.UpdateChannel(ctx, &other), aicc.ECHANNELNAMETAKEN, "name")
+		requireField(t, s.UpdateChannel(ctx, &other, ch.UpdatedAt), aicc.ECHANNELNAMETAKEN, "name")
+		// A change read before this one was written is refused, not written over it.
+		other = *ch
+		other.Name, other.UpdatedAt = "Sales_stale", now.Add(2*time.Hour)
+		requireCode(t, s.UpdateChannel(ctx, &other, readAt), aicc.ECONFLICT)
+		got, err = s.GetChannel(ctx, a.ID, ch.ID)
+		require.NoError(t, err)
+		require.Equal(t, ch, got)
 
 		o := aicc.Onboarding{
 			Status: aicc.StatusActive, Step: "done",
