@@ -189,6 +189,9 @@ const (
 	RobotAvatars                  = 7 // (AICC: seven system avatars)
 	MaxRobotNameLen               = 50
 	MaxSecretLen                  = 4_096
+	// MaxChannelPages bounds a channel's Pages: every list of them (a deletion's, a rotation's, an export's
+	// cells, which XLSX caps at 32,767 characters) stays bounded.
+	MaxChannelPages = 200
 )
 
 var (

@@ -109,7 +109,8 @@ type ChannelStore interface {
 	// SetChannelSecret replaces one secret of the channel.
 	SetChannelSecret(ctx context.Context, channelID string, kind SecretKind, s SealedSecret) error
 
-	// AddPage adds a Page to a channel of the page's tenant, with p.State as its first state, unclaimed.
+	// AddPage adds a Page to a channel of the page's tenant, with p.State as its first state, unclaimed; CONFLICT
+	// when the channel has MaxChannelPages.
 	// Every method on a Page names it by tenant, channel and Page ID: a Page ID alone may be on several
 	// channels' Pages until one of them claims it.
 	AddPage(ctx context.Context, p *Page, token SealedSecret) error

@@ -274,7 +274,8 @@ func (s *Store) SetChannelSecret(ctx context.Context, channelID string, kind aic
 // state (ECHANNELDELETING while the channel is being deleted): an empty status is connecting, an empty token
 // health healthy, and a zero State.UpdatedAt is CreatedAt. A zero CreatedAt is filled in, and p is updated to
 // what a read returns. The Page is not claimed (p.ClaimedAt is ignored): other channels may have the same
-// Page ID, and a Page of this channel with that ID already is EPAGECONNECTED.
+// Page ID, and a Page of this channel with that ID already is EPAGECONNECTED. A channel with
+// aicc.MaxChannelPages Pages already is ECONFLICT.
 func (s *Store) AddPage(ctx context.Context, p *aicc.Page, token aicc.SealedSecret) error {
 	created(&p.CreatedAt)
 	if p.State.Status == "" {
@@ -289,10 +290,18 @@ func (s *Store) AddPage(ctx context.Context, p *aicc.Page, token aicc.SealedSecr
 	p.ClaimedAt = time.Time{}
 	r := newPageRow(p, token)
 	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		// The channel's row lock (Postgres; SQLite writes one at a time) makes the count and the insert one step.
 		if err := changeableChannel(ctx, tx, p.TenantID, p.ChannelID); err != nil {
 			return err
 		}
-		_, err := tx.NewInsert().Model(r).Exec(ctx)
+		n, err := tx.NewSelect().Model((*pageRow)(nil)).Where("channel_id = ?", p.ChannelID).Count(ctx)
+		if err != nil {
+			return err
+		}
+		if n >= aicc.MaxChannelPages {
+			return aicc.Errorf(aicc.ECONFLICT, "The channel has %d Pages, the most it can have; remove one first.", n)
+		}
+		_, err = tx.NewInsert().Model(r).Exec(ctx)
 		return err
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -371,6 +372,25 @@ func TestPagesAndDelete(t *testing.T) {
 		requireCode(t, s.DeleteChannel(ctx, a.ID, ch.ID), aicc.ENOTFOUND)
 		addPage(t, s, chB, "100") // the deleted channel's Page is free again
 		require.NoError(t, errOf(createChannel(s, b.ID, "Reused", "1001")), "and so is its app ID")
+	})
+}
+
+// A channel holds at most aicc.MaxChannelPages Pages; another channel is not affected, and a removal frees a
+// place.
+func TestChannelPagesBounded(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *db.Store) {
+		ctx := context.Background()
+		a := newTenant(t, s, "a", now)
+		full, other := newChannel(t, s, a.ID, "Full", "1001"), newChannel(t, s, a.ID, "Other", "1002")
+		for i := range aicc.MaxChannelPages {
+			addPage(t, s, full, strconv.Itoa(1000+i))
+		}
+		p := &aicc.Page{PageID: "9999", ChannelID: full.ID, TenantID: a.ID, CreatedAt: now}
+		requireCode(t, s.AddPage(ctx, p, keyring.Seal("token", aicc.PageTokenOwner(p.PageID), now)), aicc.ECONFLICT)
+		addPage(t, s, other, "9999")
+
+		require.NoError(t, s.RemovePage(ctx, a.ID, full.ID, "1000"))
+		addPage(t, s, full, "9999")
 	})
 }
 
