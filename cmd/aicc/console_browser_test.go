@@ -208,6 +208,28 @@ func TestConsoleInABrowser(t *testing.T) {
 	b.waitRotation("Complete")
 	b.screenshot("rotation-complete")
 
+	// Edit configuration sends only what the administrator changed: keywords another administrator changed
+	// while the form was open are kept.
+	b.click("Edit configuration")
+	b.waitHeading("Edit configuration")
+	channelPath := "/v1/channels/" + channelID
+	keywords := []string{"agent", "human", "operator"}
+	d.call(t, d.tokens.TenantAdmin, http.MethodPatch, channelPath, map[string]any{"basic": map[string]any{"transferKeywords": keywords}},
+		http.StatusOK, nil)
+	b.fill("Non-Working Time Notification", "Back at nine")
+	b.click("Save configuration")
+	b.waitText("Back at nine")
+	var saved struct {
+		Basic struct {
+			NonWorkingTimeNotice string   `json:"nonWorkingTimeNotice"`
+			TransferKeywords     []string `json:"transferKeywords"`
+		} `json:"basic"`
+	}
+	d.call(t, d.tokens.TenantAdmin, http.MethodGet, channelPath, nil, http.StatusOK, &saved)
+	if saved.Basic.NonWorkingTimeNotice != "Back at nine" || !slices.Equal(saved.Basic.TransferKeywords, keywords) {
+		b.fail("after the console's save the channel holds %+v; want the notice saved and the other change kept", saved.Basic)
+	}
+
 	// A second channel, through the API, so that the list has more than one: an app the fake Meta does not
 	// know, so its onboarding fails.
 	d.createChannel(t, "fb_sales", "1234567890123499", "console-test-app-secret")

@@ -61,7 +61,11 @@ export function match(hash) {
     const params = {};
     const ok = want.every((w, i) => {
       if (w.startsWith(':')) {
-        params[w.slice(1)] = decodeURIComponent(parts[i]);
+        try {
+          params[w.slice(1)] = decodeURIComponent(parts[i]);
+        } catch {
+          return false; // a malformed escape ('%zz') names nothing: the Not found screen
+        }
         return true;
       }
       return w === parts[i];

@@ -61,6 +61,18 @@ export function get(path, opts) {
   return api('GET', path, undefined, opts);
 }
 
+/** Every item of the list at path (a route without a query), a page of 200 at a time: {items}. */
+export async function getAll(path) {
+  const items = [];
+  let cursor = '';
+  do {
+    const page = await get(`${path}?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    items.push(...page.items);
+    cursor = page.nextCursor || '';
+  } while (cursor);
+  return { items };
+}
+
 /**
  * GET path and save the answer as a file: for downloads that need the token, which a plain link cannot
  * carry. The file name is the answer's Content-Disposition filename, else fallbackName.

@@ -4,7 +4,7 @@
 // its JSON path (err(path)).
 
 import { html } from 'htm/preact';
-import { get } from '../lib/api.js';
+import { getAll } from '../lib/api.js';
 import { Button, Field, Notice } from '../lib/ui.js';
 
 /** At most this many work-time segments per day kind (seed Table 2). */
@@ -59,7 +59,7 @@ function num(text) {
   return text.trim() !== '' && Number.isInteger(n) ? n : text;
 }
 
-/** The POST /v1/channels body of a draft. Blank work-time segments are left out. */
+/** The POST /v1/channels body of a draft. Blank work-time segments are left out; no calendar is ''. */
 export function toBody(d) {
   const segments = (list) => list.filter((s) => s.start || s.end).map((s) => ({ start: s.start, end: s.end }));
   const basic = {
@@ -73,9 +73,8 @@ export function toBody(d) {
       targetSkillQueueId: d.noAgentReplyQueue, notice: d.noAgentReplyNotice },
     sessionTransfer: { enabled: d.sessionTransfer, targetSkillQueueIds: d.transferQueues },
   };
-  if (d.serviceCalendarId) basic.serviceCalendarId = d.serviceCalendarId;
-  const keywords = d.keywords.split(',').map((k) => k.trim()).filter(Boolean);
-  if (keywords.length) basic.transferKeywords = keywords;
+  basic.serviceCalendarId = d.serviceCalendarId;
+  basic.transferKeywords = d.keywords.split(',').map((k) => k.trim()).filter(Boolean);
   return {
     name: d.name.trim(), appId: d.appId.trim(), appSecret: d.appSecret, algorithm: d.algorithm, basic,
     robot: {
@@ -87,9 +86,28 @@ export function toBody(d) {
   };
 }
 
-/** The OUs, skill queues and service calendars of the tenant, for the selects (at most 100 of each). */
+/**
+ * The parts of after that differ from before: objects compared key by key, anything else (an array whole) by
+ * value. A PATCH of them changes what the user changed and keeps what someone else changed meanwhile.
+ */
+export function changes(before, after) {
+  const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+  const out = {};
+  for (const [key, value] of Object.entries(after)) {
+    const old = before[key];
+    if (isObject(value) && isObject(old)) {
+      const inner = changes(old, value);
+      if (Object.keys(inner).length) out[key] = inner;
+    } else if (JSON.stringify(value) !== JSON.stringify(old)) {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+/** Every OU, skill queue and service calendar of the tenant, for the selects. */
 export function loadDirectory() {
-  return Promise.all(['/v1/ous', '/v1/skill-queues', '/v1/service-calendars'].map((p) => get(`${p}?limit=100`)));
+  return Promise.all(['/v1/ous', '/v1/skill-queues', '/v1/service-calendars'].map(getAll));
 }
 
 /** The answer of loadDirectory as {ous, queues, calendars}, empty while it loads. */

@@ -116,7 +116,8 @@ const healthLabels = { healthy: 'Healthy', degraded: 'Degraded', reauth_required
  */
 export function PagesPanel({ channelId, canWrite, configure, missing = new Set(), onChange }) {
   const base = `/v1/channels/${encodeURIComponent(channelId)}/pages`;
-  const pages = useLoad(() => get(`${base}?limit=100`), [channelId]);
+  // A channel has at most 200 Pages (the API's MaxChannelPages), the most one list page holds: all of them.
+  const pages = useLoad(() => get(`${base}?limit=200`), [channelId]);
   const items = (pages.data && pages.data.items) || [];
   const [creating, setCreating] = useState(false);
   const [result, setResult] = useState(null); // {kind, text}

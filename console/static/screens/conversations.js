@@ -3,7 +3,7 @@
 // reason) and its webhook events page by page. Read-only: agents answer in their workbench, not here.
 
 import { html } from 'htm/preact';
-import { get } from '../lib/api.js';
+import { get, getAll } from '../lib/api.js';
 import { useCursorList, useLoad } from '../lib/hooks.js';
 import { Button, Notice, Pager, Spinner, Table, formatTime } from '../lib/ui.js';
 
@@ -12,9 +12,6 @@ export default function Conversations({ params }) {
     ? html`<${Conversation} id=${params.conversationId} />`
     : html`<${ChannelConversations} channelId=${params.channelId} />`;
 }
-
-/** The most items one request lists (the API's limit): the skill queues whose names are shown. */
-const maxLimit = 200;
 
 const stageNames = {
   robot: 'Intelligent robot', queued: 'Waiting in a skill queue', offered: 'Offered to the last agent',
@@ -36,7 +33,7 @@ const eventKindNames = {
 
 /** The skill queues' names by ID, for showing a conversation's queue. */
 function useQueueNames() {
-  const queues = useLoad(() => get(`/v1/skill-queues?limit=${maxLimit}`), []);
+  const queues = useLoad(() => getAll('/v1/skill-queues'), []);
   const items = (queues.data && queues.data.items) || [];
   return (id) => (id ? (items.find((q) => q.id === id) || { name: id }).name : '—');
 }

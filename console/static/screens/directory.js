@@ -3,16 +3,13 @@
 // page by page and, for an administrator, created with every field error of the API next to its field.
 
 import { html } from 'htm/preact';
-import { get } from '../lib/api.js';
+import { getAll } from '../lib/api.js';
 import { useCreate, useCursorList, useLoad } from '../lib/hooks.js';
 import { Field, Form, Notice, Pager, Spinner, Table, fieldError, formatTime } from '../lib/ui.js';
 
-/** The most items one request lists (the API's limit): the OUs offered in the selects. */
-const maxLimit = 200;
-
 export default function Directory({ session }) {
-  // Every OU (up to the API's page limit) for the OU selects and for showing OU names in the lists.
-  const ous = useLoad(() => get(`/v1/ous?limit=${maxLimit}`), []);
+  // Every OU, for the OU selects and for showing OU names in the lists.
+  const ous = useLoad(() => getAll('/v1/ous'), []);
   const ouItems = (ous.data && ous.data.items) || [];
   const ouName = (id) => (ouItems.find((o) => o.id === id) || { name: id }).name;
   return html`

@@ -4,14 +4,11 @@
 
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
-import { api, get, query } from '../lib/api.js';
+import { api, get, getAll, query } from '../lib/api.js';
 import { useCreate, useCursorList, useLoad, useSubmit } from '../lib/hooks.js';
 import {
   Button, ConfirmDialog, CopyValue, Field, Form, Notice, Pager, Spinner, Table, fieldError, formatTime,
 } from '../lib/ui.js';
-
-/** The most items one request lists (the API's limit): the tenants offered in the selects. */
-const maxLimit = 200;
 
 const roleNames = { sysadmin: 'System administrator', 'tenant-admin': 'Tenant administrator', 'tenant-viewer': 'Viewer' };
 
@@ -29,8 +26,8 @@ export default function System({ session }) {
 
 /** The sysadmin's screen: certificates, tenants, and every tenant's API tokens. */
 function SystemManagement({ session }) {
-  // Every tenant (up to the API's page limit), for the token form and for tenant names in the token list.
-  const tenants = useLoad(() => get(`/v1/tenants?limit=${maxLimit}`), []);
+  // Every tenant, for the token form and for tenant names in the token list.
+  const tenants = useLoad(() => getAll('/v1/tenants'), []);
   const tenantItems = (tenants.data && tenants.data.items) || [];
   return html`
     <h1>System</h1>
