@@ -64,7 +64,10 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	case "postgres", "postgresql":
 		cfg, err := pgx.ParseConfig(rawURL)
 		if err != nil {
-			return nil, fmt.Errorf("db: postgres URL: %w", err)
+			// pgx's message can quote part of the URL, the password among it (Go's URL parser reads a password
+			// with a '/' as the host and port, and says so); only this fixed text is returned.
+			return nil, errors.New("db: the postgres URL is not valid: percent-encode the characters :/?#[]@% " +
+				"in its user name and password")
 		}
 		// Bun formats every value into the SQL text itself, so statements never repeat: preparing and caching
 		// them (pgx's default) would cost a round trip each and fill the cache for nothing.

@@ -16,7 +16,10 @@ import (
 
 func TestOpen(t *testing.T) {
 	require.Equal(t, db.SQLite, dbtest.SQLite(t).Dialect())
-	for _, url := range []string{"mysql://root:hunter2@localhost/app", "sqlite:", "app.db"} {
+	for _, url := range []string{"mysql://root:hunter2@localhost/app", "sqlite:", "app.db",
+		// A password with a '/' makes the rest of the URL look like a host and a port, which Go's parser quotes.
+		"postgres://aicc:hunter2/Qm3v9@postgres:5432/aicc", "postgres://aicc:hunter2%zz@postgres:5432/aicc",
+	} {
 		_, err := db.Open(context.Background(), url)
 		require.Error(t, err, url)
 		require.NotContains(t, err.Error(), "hunter2")

@@ -249,13 +249,21 @@ func squash(s string) string { return strings.Join(strings.Fields(s), "") }
 
 func indent(s string) string { return "\t" + strings.ReplaceAll(s, "\n", "\n\t") }
 
-// requireReadmeTools fails the test, rather than skip it, when a command the walk-through uses is missing:
-// CI must install it (.ci/run does).
+// envReadmeTests is the variable whose value 1 (CI sets it) makes a missing tool of the walk-through fail the
+// test instead of skipping it: go test ./... passes on a machine with Go alone, and CI runs every test.
+const envReadmeTests = "AICC_README_TESTS"
+
+// requireReadmeTools skips the test when a command the walk-through uses is missing, or fails it when
+// AICC_README_TESTS=1: CI must install it (.ci/run does).
 func requireReadmeTools(t *testing.T) {
 	t.Helper()
 	for _, tool := range readmeTools {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("the README walk-through needs %s, which is not installed (apt-get install %s): %v", tool, tool, err)
+			msg := fmt.Sprintf("the README walk-through needs %s, which is not installed (apt-get install %s): %v", tool, tool, err)
+			if os.Getenv(envReadmeTests) == "1" {
+				t.Fatal(msg)
+			}
+			t.Skip(msg)
 		}
 	}
 }
