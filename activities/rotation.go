@@ -34,8 +34,11 @@ type ChangeAppSecretInput struct {
 	Requester
 }
 
-// ChangeAppSecret makes the version the channel's app secret and keeps the secret it replaces, or the
-// channel's previous one, accepted until in.PreviousUntil. A channel being deleted is CHANNEL_DELETING.
+// ChangeAppSecret checks with Meta that the version is the secret of the channel's app (as ProveApp does), then
+// makes it the channel's app secret and keeps the secret it replaces, or the channel's previous one, accepted
+// until in.PreviousUntil: a mistyped secret made current would have Meta's webhooks refused. Meta's refusal is
+// a non-retryable META_APP_CREDENTIALS_INVALID, and the version is dropped; Meta unavailable is retried. A
+// channel being deleted is CHANNEL_DELETING. No error carries the secret.
 func (a *Activities) ChangeAppSecret(ctx context.Context, in ChangeAppSecretInput) error {
 	v, err := a.Channels.SecretVersion(ctx, in.ChannelID, in.VersionID)
 	if aicc.ErrorCode(err) == aicc.ENOTFOUND {
@@ -51,6 +54,9 @@ func (a *Activities) ChangeAppSecret(ctx context.Context, in ChangeAppSecretInpu
 	secret, err := a.Keyring.Open(v.Sealed, aicc.SecretVersionOwner(v.ID))
 	if err != nil {
 		return NonRetryable(err)
+	}
+	if err := a.checkAppSecret(ctx, in, secret); err != nil {
+		return err
 	}
 	change := aicc.AppSecretChange{
 		ChannelID: in.ChannelID, VersionID: in.VersionID, PreviousUntil: in.PreviousUntil,
@@ -78,6 +84,28 @@ func (a *Activities) ChangeAppSecret(ctx context.Context, in ChangeAppSecretInpu
 	return domainError(a.Audit.Audited(ctx, entry, func(ctx context.Context) error {
 		return a.Channels.ChangeAppSecret(ctx, change)
 	}))
+}
+
+// checkAppSecret asks Meta whether secret is the secret of the channel's app; a refused version is deleted.
+func (a *Activities) checkAppSecret(ctx context.Context, in ChangeAppSecretInput, secret string) error {
+	const op = "ChangeAppSecret"
+	redact := aicc.PageCall{AppSecret: secret} // what metaError redacts
+	ch, err := a.Channels.GetChannel(ctx, in.TenantID, in.ChannelID)
+	if err != nil {
+		return metaError(ctx, op, redact, err)
+	}
+	g, err := a.Graph.Graph(ctx)
+	if err != nil {
+		return metaError(ctx, op, redact, err)
+	}
+	err = g.CheckApp(ctx, aicc.AppCall{AppID: ch.AppID, AppSecret: secret})
+	if err != nil && refused(err) {
+		if derr := a.Channels.DeleteSecretVersion(ctx, in.ChannelID, in.VersionID); derr != nil {
+			activity.GetLogger(ctx).Warn("A refused app secret version is left behind", "VersionID", in.VersionID,
+				"Error", derr.Error())
+		}
+	}
+	return metaError(ctx, op, redact, err)
 }
 
 // RetirePreviousAppSecretInput names the channel whose previous app secret to retire. Revoked is set when an

@@ -98,6 +98,10 @@ func (s *Server) changeAppSecret(c *gin.Context) error {
 			VersionID: v.ID, Overlap: overlap, Requester: s.requester(c),
 		})
 	})
+	if aicc.ErrorCode(err) == aicc.EMETAAPPINVALID {
+		return &aicc.Error{Code: aicc.EMETAAPPINVALID, Message: "Meta refused the App Secret for the channel's app: " +
+			"it is not the app's secret. The channel keeps its App Secret.", Fields: map[string]string{"appSecret": "is not the secret of the app"}}
+	}
 	if err != nil {
 		return err
 	}

@@ -135,6 +135,32 @@ func (h *harness) requireNoVersion(channelID, versionID string) {
 	require.Equal(h.t, aicc.ENOTFOUND, aicc.ErrorCode(err), "secret version %s is left: %v", versionID, err)
 }
 
+// A new App Secret is checked with Meta before it is made current: one Meta refuses for the channel's app (a
+// typo) is a 422 on appSecret, not quoted, and the channel keeps its App Secret, so Meta's webhooks still pass.
+func TestChangeAppSecretRefusedByMeta(t *testing.T) {
+	h := newHarness(t)
+	tn := h.newTenant("A")
+	const app = "7000000000000009"
+	h.flows.graph.AddApp(app, appSecret)
+	body := channelBody(tn, "fb_main")
+	body["appId"] = app
+	id := h.createChannel(tn, body).Channel.ID
+	before := h.getChannel(tn, id)
+
+	const typo = "app-secret-0123456788"
+	e := requireError(t, h.put(appSecretPath(id), tn.Admin, map[string]any{"appSecret": typo}),
+		http.StatusUnprocessableEntity, aicc.EMETAAPPINVALID)
+	assert.Contains(t, e.Fields, "appSecret")
+	assert.NotContains(t, e.Message, typo)
+	assert.Equal(t, before.AppSecret, h.getChannel(tn, id).AppSecret, "the channel keeps its App Secret")
+	h.requireNoVersion(id, h.lastVersionID())
+	assert.Equal(t, "none", h.rotation(tn, id).Status)
+
+	// The app's real new secret, once Meta has it, is taken.
+	h.flows.graph.AddApp(app, "app-secret-after-reset")
+	assert.Equal(t, "complete", h.changeAppSecret(tn, id, map[string]any{"appSecret": "app-secret-after-reset"}).Status)
+}
+
 // TestChangeAppSecret checks the Edit step: the new secret is current, the rotation is pending until the
 // channel's Pages get new tokens (complete at once without Pages), and the channel, its list entry and the
 // rotation route show it.
