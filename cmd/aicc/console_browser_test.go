@@ -129,6 +129,11 @@ func TestConsoleInABrowser(t *testing.T) {
 	b.fill("Workday 2 start", "19:00")
 	b.do("remove it", chromedp.Click(visible(`//button[@aria-label='Remove workday time segment 2']`), chromedp.NodeVisible),
 		chromedp.WaitNotPresent(labelled("Workday 2 start")))
+	// A non-workday segment that ends before it starts, below the blank first row, which is not sent: the API's
+	// error names the first segment it got, and it shows on the second row, where the user wrote it.
+	b.do("add a non-workday time segment", chromedp.Click(visible(`//button[@aria-label='New non-workday time segment']`), chromedp.NodeVisible))
+	b.fill("Non-workday 2 start", "18:00")
+	b.fill("Non-workday 2 end", "09:00")
 	b.click("Next")
 	b.waitHeading("Robot configuration")
 	// The intelligent robot on (aicc dev's built-in one) without a Keyword for Transfer to Agent: the seed's
@@ -144,9 +149,14 @@ func TestConsoleInABrowser(t *testing.T) {
 	} else {
 		t.Logf("the Channel Name's error, next to the field: %q", msg)
 	}
+	if blank, wrong := b.fieldError("Non-workday 1 start"), b.fieldError("Non-workday 2 start"); blank != "" || wrong == "" {
+		b.fail("the non-workday segment's error shows on row 1 (%q) and row 2 (%q); want it on row 2 alone", blank, wrong)
+	}
 	b.screenshot("wizard-field-error")
 	b.checkAccessibility("wizard, a field in error")
 	b.fill("Channel Name", "fb_support")
+	b.do("remove the wrong non-workday segment", chromedp.Click(visible(`//button[@aria-label='Remove non-workday time segment 2']`),
+		chromedp.NodeVisible), chromedp.WaitNotPresent(labelled("Non-workday 2 start")))
 	b.click("Next")
 	b.waitHeading("Robot configuration")
 	if msg := b.fieldError("Keyword for Transfer to Agent"); msg == "" {

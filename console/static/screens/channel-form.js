@@ -87,6 +87,24 @@ export function toBody(d) {
 }
 
 /**
+ * The API's error with its work-time paths, which count the segments sent (toBody leaves the blank rows out),
+ * renamed to count the rows shown: the error lands on the row that has it.
+ */
+export function onRows(error, d) {
+  if (!error || !error.fields) return error;
+  const sentRows = (list) => list.flatMap((s, i) => (s.start || s.end ? [i] : []));
+  const rows = { workday: sentRows(d.workday), nonWorkday: sentRows(d.nonWorkday) };
+  const fields = {};
+  for (const [path, message] of Object.entries(error.fields)) {
+    const m = /^basic\.workTime\.(workday|nonWorkday)\[(\d+)\](.*)$/.exec(path);
+    const row = m && rows[m[1]][Number(m[2])];
+    fields[row === undefined || row === null ? path : `basic.workTime.${m[1]}[${row}]${m[3]}`] = message;
+  }
+  error.fields = fields;
+  return error;
+}
+
+/**
  * The parts of after that differ from before: objects compared key by key, anything else (an array whole) by
  * value. A PATCH of them changes what the user changed and keeps what someone else changed meanwhile.
  */

@@ -8,7 +8,7 @@ import { useState } from 'preact/hooks';
 import { api, get } from '../lib/api.js';
 import { useCursorList, useLoad, usePolling, useSubmit } from '../lib/hooks.js';
 import { Button, ConfirmDialog, Field, Form, Notice, Pager, Spinner, Table, fieldError, formatTime } from '../lib/ui.js';
-import { BasicFields, RobotFields, changes, directoryLists, draftOf, labels, loadDirectory, toBody } from './channel-form.js';
+import { BasicFields, RobotFields, changes, directoryLists, draftOf, labels, loadDirectory, onRows, toBody } from './channel-form.js';
 import { ModalForm, OnboardingPanel, PagesPanel, pollMillis } from './channel-parts.js';
 import { HealthBadge, RotationBadge, StatusBadge } from './channels.js';
 
@@ -144,7 +144,11 @@ function EditConfiguration({ ch, lists, onCancel, onSaved }) {
       return { name, basic, robot };
     };
     // Only what the user changed: a field someone else changed since the form opened keeps their value.
-    onSaved(await api('PATCH', `/v1/channels/${encodeURIComponent(ch.id)}`, changes(edited(draftOf(ch)), edited(d))));
+    try {
+      onSaved(await api('PATCH', `/v1/channels/${encodeURIComponent(ch.id)}`, changes(edited(draftOf(ch)), edited(d))));
+    } catch (e) {
+      throw onRows(e, d);
+    }
   });
   const err = (p) => fieldError(error, p);
   return html`<section aria-labelledby="config-heading">

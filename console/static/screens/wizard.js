@@ -10,8 +10,9 @@ import { api } from '../lib/api.js';
 import { useLoad } from '../lib/hooks.js';
 import { Button, ErrorSummary, Notice, Spinner } from '../lib/ui.js';
 import { OnboardingPanel, PagesPanel } from './channel-parts.js';
-import { BasicFields, InfoFields, RobotFields, directoryLists, emptyDraft, labels, loadDirectory, stepOf, toBody }
-  from './channel-form.js';
+import {
+  BasicFields, InfoFields, RobotFields, directoryLists, emptyDraft, labels, loadDirectory, onRows, stepOf, toBody,
+} from './channel-form.js';
 
 const steps = ['Channel information', 'Basic configuration', 'Robot configuration'];
 
@@ -61,7 +62,8 @@ function ChannelForm({ onCreated }) {
     setBusy(true);
     try {
       onCreated(await api('POST', '/v1/channels', toBody(d)));
-    } catch (ex) {
+    } catch (caught) {
+      const ex = onRows(caught, d);
       const paths = Object.keys(ex.fields || {});
       focusTarget.current = 'error';
       if (paths.length) setStep(Math.min(...paths.map(stepOf)));
