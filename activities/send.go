@@ -174,15 +174,19 @@ func ambiguous() error {
 }
 
 // sentMaybe reports whether a failed Send API call may have been carried out: it ended without Meta's answer,
-// after the request may have left. A call Meta answered (an error body, a 5xx, a rate limit), one refused
-// before it was made, and one whose connection was never set up (refused, not resolved, an untrusted
-// certificate) were not.
+// after the request may have left; or Meta took it (a 2xx) but its answer could not be read; or a 5xx came
+// without Graph's error body, from a gateway between, which says nothing of what Meta did. A call Meta refused
+// (an error body, a rate limit), one refused before it was made, and one whose connection was never set up
+// (refused, not resolved, an untrusted certificate) were not.
 func sentMaybe(err error) bool {
 	var ge *aicc.GraphError
 	if !errors.As(err, &ge) {
 		return aicc.ErrorCode(err) == aicc.EINTERNAL // our own refusals (EINVALID, …) made no call
 	}
-	if ge.HTTPStatus != 0 || ge.Err == nil {
+	switch {
+	case ge.HTTPStatus/100 == 2, ge.HTTPStatus >= 500 && ge.GraphCode == 0:
+		return true
+	case ge.HTTPStatus != 0 || ge.Err == nil:
 		return false
 	}
 	var op *net.OpError

@@ -278,6 +278,28 @@ func TestSendConversationMessageCancelledAfterAccepted(t *testing.T) {
 	assert.Equal(t, 1, g.calls(), "Meta was called once")
 }
 
+// Answers that do not say Meta refused the message leave it ambiguous, never sent again: a gateway's 5xx
+// without Graph's error body, and a 2xx whose body could not be read.
+func TestSendConversationMessageAnswerWithoutMetaRefusal(t *testing.T) {
+	for name, answer := range map[string]*aicc.GraphError{
+		"gateway 502":    {Code: aicc.EMETAUNAVAILABLE, Message: "Meta is unavailable; retry later.", HTTPStatus: 502, Retryable: true},
+		"unreadable 200": {Code: aicc.EMETAERROR, Message: "Meta answered with a body that is not the expected JSON.", HTTPStatus: 200},
+	} {
+		t.Run(name, func(t *testing.T) {
+			g := &sendGraph{answer: func(int) (aicc.SendResult, error) { return aicc.SendResult{}, answer }}
+			f := withGraph(t, g)
+			in := sendInput(1)
+
+			_, err := f.send(in)
+			appError(t, err, aicc.EAMBIGUOUSSEND, true)
+			assert.Equal(t, aicc.OutboundAmbiguous, f.outbound.record(in.OutboundID).Status)
+			_, err = f.send(in)
+			appError(t, err, aicc.EAMBIGUOUSSEND, true)
+			assert.Equal(t, 1, g.calls(), "Meta was called once")
+		})
+	}
+}
+
 // A worker that died in the middle of the call left the message "sending": the next attempt cannot know
 // whether Meta has it, marks it ambiguous and does not call Meta.
 func TestSendConversationMessageAfterCrash(t *testing.T) {

@@ -100,7 +100,7 @@ func (c *Client) CheckApp(ctx context.Context, call aicc.AppCall) error {
 	var out struct {
 		AccessToken string `json:"access_token"`
 	}
-	err := c.call(ctx, http.MethodPost, "oauth/access_token", form, "", scrubberOf(call.AppSecret), &out)
+	err := c.call(ctx, http.MethodPost, "oauth/access_token", form, "", scrubberOf(call.AppSecret), repeatable, &out)
 	if ge, ok := errors.AsType[*aicc.GraphError](err); ok && !ge.Retryable && ge.HTTPStatus/100 == 4 {
 		ge.Code, ge.Message = aicc.EMETAAPPINVALID, messages[aicc.EMETAAPPINVALID]
 		return ge
@@ -114,7 +114,7 @@ func (c *Client) CheckApp(ctx context.Context, call aicc.AppCall) error {
 // CheckPageToken implements aicc.Graph.
 func (c *Client) CheckPageToken(ctx context.Context, call aicc.PageCall) (aicc.PageInfo, error) {
 	var out struct{ ID, Name string }
-	err := c.do(ctx, call, http.MethodGet, "me", url.Values{"fields": {"id,name"}}, &out)
+	err := c.do(ctx, call, http.MethodGet, "me", url.Values{"fields": {"id,name"}}, repeatable, &out)
 	if err == nil && out.ID != call.PageID {
 		err = aicc.Errorf(aicc.EMETATOKENINVALID, "Meta says this token is of Page %s, not of Page %s.", out.ID, call.PageID)
 	}
@@ -140,7 +140,7 @@ func (c *Client) SubscribedApps(ctx context.Context, call aicc.PageCall) ([]aicc
 			SubscribedFields []string `json:"subscribed_fields"`
 		}
 	}
-	if err := c.do(ctx, call, http.MethodGet, call.PageID+"/subscribed_apps", nil, &out); err != nil {
+	if err := c.do(ctx, call, http.MethodGet, call.PageID+"/subscribed_apps", nil, repeatable, &out); err != nil {
 		return nil, err
 	}
 	apps := make([]aicc.SubscribedApp, 0, len(out.Data))
@@ -174,14 +174,14 @@ func (c *Client) SendMessage(ctx context.Context, call aicc.PageCall, msg aicc.O
 		RecipientID string `json:"recipient_id"`
 		MessageID   string `json:"message_id"`
 	}
-	err := c.do(ctx, call, http.MethodPost, call.PageID+"/messages", form, &out)
+	err := c.do(ctx, call, http.MethodPost, call.PageID+"/messages", form, once, &out)
 	return aicc.SendResult{RecipientID: out.RecipientID, MessageID: out.MessageID}, err
 }
 
 // success calls /{page-id}/subscribed_apps and expects {"success":true}.
 func (c *Client) success(ctx context.Context, call aicc.PageCall, method string, params url.Values) error {
 	var out struct{ Success bool }
-	if err := c.do(ctx, call, method, call.PageID+"/subscribed_apps", params, &out); err != nil {
+	if err := c.do(ctx, call, method, call.PageID+"/subscribed_apps", params, repeatable, &out); err != nil {
 		return err
 	}
 	if !out.Success {
@@ -190,8 +190,8 @@ func (c *Client) success(ctx context.Context, call aicc.PageCall, method string,
 	return nil
 }
 
-// do makes one Graph call as the Page of call, with its retries, and decodes a 2xx answer into out.
-func (c *Client) do(ctx context.Context, call aicc.PageCall, method, path string, params url.Values, out any) error {
+// do makes one Graph call as the Page of call, with its retries as r allows, and decodes a 2xx answer into out.
+func (c *Client) do(ctx context.Context, call aicc.PageCall, method, path string, params url.Values, r retries, out any) error {
 	if err := checkCall(call); err != nil {
 		return err
 	}
@@ -200,15 +200,27 @@ func (c *Client) do(ctx context.Context, call aicc.PageCall, method, path string
 		form[k] = v
 	}
 	form.Set("appsecret_proof", AppSecretProof(call.AppSecret, call.AccessToken))
-	return c.call(ctx, method, path, form, call.AccessToken, scrubber(call), out)
+	return c.call(ctx, method, path, form, call.AccessToken, scrubber(call), r, out)
 }
+
+// retries says which failed calls may be made again.
+type retries bool
+
+const (
+	// repeatable: a call that changes nothing, or whose change is the same made twice, is retried on every
+	// retryable answer.
+	repeatable retries = false
+	// once: a call that must not be carried out twice (a message sent) is retried only when Meta's own error
+	// body says it was not: a 5xx without one comes from a gateway between, and says nothing of what Meta did.
+	once retries = true
+)
 
 // call makes one Graph call with its retries and decodes a 2xx answer into out. Nothing secret ever travels in
 // the URL, which proxies, load balancers and Meta's own edge may log: the access token goes in the
 // Authorization header (Bearer), and every parameter, appsecret_proof and client_secret included, in a form
 // body. A GET is sent as a POST that names its method in the body (method=get), Graph's method override, which
 // Meta's own JavaScript SDK uses for a GET too long for a URL; a DELETE carries its body as it is.
-func (c *Client) call(ctx context.Context, method, path string, form url.Values, token string, scrub func(string) string, out any) error {
+func (c *Client) call(ctx context.Context, method, path string, form url.Values, token string, scrub func(string) string, r retries, out any) error {
 	if method == http.MethodGet {
 		form.Set("method", "get")
 		method = http.MethodPost
@@ -231,7 +243,7 @@ func (c *Client) call(ctx context.Context, method, path string, form url.Values,
 		}
 		// Meta saying how long a rate limit lasts (minutes) makes a retry after a backoff of milliseconds a
 		// wasted call, which may extend the penalty: the caller waits instead.
-		if !ge.Retryable || attempt >= c.MaxRetries || ge.RetryAfter > 0 {
+		if !ge.Retryable || attempt >= c.MaxRetries || ge.RetryAfter > 0 || r == once && ge.GraphCode == 0 && status >= 500 {
 			return ge
 		}
 		backoff := c.Backoff
@@ -339,6 +351,8 @@ type graphErrorBody struct {
 		Code      int    `json:"code"`
 		Subcode   int    `json:"error_subcode"`
 		FBTraceID string `json:"fbtrace_id"`
+		// IsTransient is Meta saying that the same call may succeed later.
+		IsTransient bool `json:"is_transient"`
 	} `json:"error"`
 }
 
@@ -370,9 +384,11 @@ func classify(status int, body []byte, scrub func(string) string) *aicc.GraphErr
 	var b graphErrorBody
 	_ = json.Unmarshal(body, &b)
 	ge := &aicc.GraphError{HTTPStatus: status}
+	transient := false
 	if g := b.Error; g != nil {
 		ge.GraphCode, ge.Subcode, ge.Type, ge.FBTraceID = g.Code, g.Subcode, g.Type, g.FBTraceID
 		ge.GraphMessage = scrub(truncate(g.Message, 500))
+		transient = g.IsTransient
 	}
 	code := ge.GraphCode
 	switch {
@@ -386,13 +402,15 @@ func classify(status int, body []byte, scrub func(string) string) *aicc.GraphErr
 		ge.Code = aicc.EMETARATELIMITED
 	case code == 100:
 		ge.Code = aicc.EMETAINVALIDPARAM
-	case code == 1 || code == 2 || status >= 500:
+	case code == 1 || code == 2 || code == 1200 || transient || status >= 500:
+		// 1200: the Send API's "temporary send message failure, please try again later".
 		ge.Code = aicc.EMETAUNAVAILABLE
 	default:
 		ge.Code = aicc.EMETAERROR
 	}
 	ge.Message = messages[ge.Code]
-	ge.Retryable = status >= 500 || status == http.StatusTooManyRequests || ge.Code == aicc.EMETARATELIMITED
+	ge.Retryable = status >= 500 || status == http.StatusTooManyRequests || ge.Code == aicc.EMETARATELIMITED ||
+		code == 1200 || transient
 	return ge
 }
 

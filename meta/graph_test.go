@@ -5,9 +5,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -227,6 +230,44 @@ func TestClientErrors(t *testing.T) {
 			assert.NotZero(t, ge.HTTPStatus)
 			assert.Len(t, srv.Requests(), tt.requests)
 			assert.Nil(t, srv.Subscription(pageID), "nothing subscribed")
+		})
+	}
+}
+
+// A message is posted again only when Meta's own error body says it was not taken (Graph's temporary error,
+// code 1200, is_transient): a gateway's 5xx without one may follow a message Meta has, and is not retried. A
+// call that changes nothing is retried on either.
+func TestSendMessageRetriesOnlyWhatMetaRefused(t *testing.T) {
+	msg := aicc.OutboundMessage{RecipientPSID: psid, Text: "hi", Type: aicc.MessagingResponse}
+	call := aicc.PageCall{PageID: pageID, AccessToken: canaryToken, AppSecret: canarySecret}
+	for _, tc := range []struct {
+		name, body    string
+		status        int
+		sends, checks int32 // requests of SendMessage and of CheckPageToken
+	}{
+		{"Graph's temporary error", `{"error":{"message":"Service temporarily unavailable","type":"OAuthException","code":2}}`, 503, 3, 3},
+		{"send failure 1200", `{"error":{"message":"Temporary send message failure","type":"OAuthException","code":1200}}`, 400, 3, 3},
+		{"is_transient", `{"error":{"message":"An unknown error occurred","type":"OAuthException","code":1,"is_transient":true}}`, 400, 3, 3},
+		{"a gateway's 502", `<html><body>502 Bad Gateway</body></html>`, 502, 1, 3},
+		{"a gateway's 504", ``, 504, 1, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var n atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				n.Add(1)
+				w.WriteHeader(tc.status)
+				_, _ = io.WriteString(w, tc.body)
+			}))
+			defer srv.Close()
+			c := newClient(t, srv.URL, nil)
+
+			_, err := c.SendMessage(t.Context(), call, msg)
+			requireGraphError(t, err, aicc.EMETAUNAVAILABLE, true)
+			assert.Equal(t, tc.sends, n.Load(), "SendMessage")
+			n.Store(0)
+			_, err = c.CheckPageToken(t.Context(), call)
+			requireGraphError(t, err, aicc.EMETAUNAVAILABLE, true)
+			assert.Equal(t, tc.checks, n.Load(), "CheckPageToken")
 		})
 	}
 }
