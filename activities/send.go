@@ -222,17 +222,26 @@ func errText(err error, call aicc.PageCall) string {
 }
 
 // withRetryDelay asks Temporal to retry appErr, the activity error of cause, no sooner than Meta said its
-// rate limit lasts, when it said.
+// rate limit lasts, when it said; a limit longer than maxRetryDelay makes appErr final.
 func withRetryDelay(appErr, cause error) error {
 	var ge *aicc.GraphError
 	var ae *temporal.ApplicationError
-	if !errors.As(cause, &ge) || ge.RetryAfter <= 0 || !errors.As(appErr, &ae) || ae.NonRetryable() {
+	switch {
+	case !errors.As(cause, &ge) || ge.RetryAfter <= 0 || !errors.As(appErr, &ae) || ae.NonRetryable():
 		return appErr
+	case ge.RetryAfter > maxRetryDelay:
+		return refusal(ae.Message(), ae.Type())
 	}
 	return temporal.NewApplicationErrorWithOptions(ae.Message(), ae.Type(), temporal.ApplicationErrorOptions{
 		NextRetryDelay: ge.RetryAfter,
 	})
 }
+
+// maxRetryDelay is the longest rate limit a message waits out. Its conversation waits for the send, and Meta's
+// estimates reach a day: a message under a longer limit fails now (an agent is told META_RATE_LIMITED, a
+// robot's answer or a notice is not sent), and the Page stays held, so that its other messages fail alike
+// without calling Meta.
+const maxRetryDelay = time.Minute
 
 // OutboundMetrics counts the messages the worker sends to customers. A nil *OutboundMetrics counts nothing.
 type OutboundMetrics struct {

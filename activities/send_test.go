@@ -321,14 +321,15 @@ func TestSendConversationMessageAfterCrash(t *testing.T) {
 // Meta's rate limit with its estimate: retryable after the estimate, the Page held meanwhile (its next
 // message waits without calling Meta), and the message sent once the limit is over.
 func TestSendConversationMessageRateLimited(t *testing.T) {
+	const regain = time.Minute // Meta's estimates are whole minutes: the shortest, which is waited out
 	f, srv := newHTTPSendFixture(t)
-	srv.RegainAccess = 2 * time.Minute
+	srv.RegainAccess = regain
 	srv.FailNext(1, metatest.FailPageRateLimit)
 	in := sendInput(1)
 
 	_, err := f.send(in)
 	appErr := appError(t, err, aicc.EMETARATELIMITED, false)
-	assert.Equal(t, 2*time.Minute, appErr.NextRetryDelay(), "Temporal retries after Meta's estimate")
+	assert.Equal(t, regain, appErr.NextRetryDelay(), "Temporal retries after Meta's estimate")
 	rec := f.outbound.record(in.OutboundID)
 	assert.Equal(t, aicc.OutboundFailed, rec.Status, "nothing of it is at Meta")
 	assert.Contains(t, rec.Error, aicc.EMETARATELIMITED)
@@ -338,12 +339,12 @@ func TestSendConversationMessageRateLimited(t *testing.T) {
 	// Another message of the Page while the limit lasts: not even tried.
 	_, err = f.send(sendInput(2))
 	appErr = appError(t, err, aicc.EMETARATELIMITED, false)
-	assert.Equal(t, 2*time.Minute, appErr.NextRetryDelay())
+	assert.Equal(t, regain, appErr.NextRetryDelay())
 	assert.Len(t, srv.Requests(), requests)
 	assert.Empty(t, f.outbound.record(sendInput(2).OutboundID).Status, "not claimed")
 
 	// Temporal's retry after the estimate.
-	f.clock.advance(2 * time.Minute)
+	f.clock.advance(regain)
 	res, err := f.send(in)
 	require.NoError(t, err)
 	rec = f.outbound.record(in.OutboundID)
@@ -355,6 +356,24 @@ func TestSendConversationMessageRateLimited(t *testing.T) {
 	assert.Equal(t, aicc.TokenHealthy, f.store.state(pageID).TokenHealth)
 	assert.EqualValues(t, 2, f.counted(t, aicc.PurposeAgent, "rate_limited"))
 	assert.EqualValues(t, 1, f.counted(t, aicc.PurposeAgent, "sent"))
+}
+
+// A rate limit Meta says lasts longer than a minute is not waited out: the conversation waits for its send.
+// The message fails now, and the Page's next message too, without calling Meta.
+func TestSendConversationMessageRateLimitedForLong(t *testing.T) {
+	f, srv := newHTTPSendFixture(t)
+	srv.RegainAccess = 30 * time.Minute
+	srv.FailNext(1, metatest.FailPageRateLimit)
+	in := sendInput(1)
+
+	_, err := f.send(in)
+	appError(t, err, aicc.EMETARATELIMITED, true)
+	assert.Equal(t, aicc.OutboundFailed, f.outbound.record(in.OutboundID).Status)
+	requests := len(srv.Requests())
+	_, err = f.send(sendInput(2))
+	appError(t, err, aicc.EMETARATELIMITED, true)
+	assert.Len(t, srv.Requests(), requests, "the Page is held")
+	assert.Empty(t, srv.Sent())
 }
 
 // A rate limit without an estimate (613 answered to every one of the client's own tries) is retryable with
