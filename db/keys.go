@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aiccfb/aicc"
@@ -76,20 +77,22 @@ func (s *Store) CountSealed(ctx context.Context) ([]aicc.SealedCount, error) {
 type sealedColumns struct {
 	table, id, keyID, ciphertext string
 	kind                         string // the column that holds the kind, when the table holds several
-	owner                        func(id string) string
+	// tie is a second key column when id alone names no row: a Page ID may be on several channels' Pages.
+	tie   string
+	owner func(id string) string
 }
 
 func sealedColumnsOf(kind aicc.SecretKind) (sealedColumns, error) {
 	switch kind {
 	case aicc.SecretAppSecret, aicc.SecretPreviousAppSecret, aicc.SecretVerifyToken:
-		return sealedColumns{"channel_secrets", "channel_id", "key_id", "ciphertext", "kind",
+		return sealedColumns{"channel_secrets", "channel_id", "key_id", "ciphertext", "kind", "",
 			func(id string) string { return aicc.ChannelSecretOwner(id, kind) }}, nil
 	case aicc.SecretPageToken:
-		return sealedColumns{"pages", "page_id", "token_key_id", "token_ciphertext", "", aicc.PageTokenOwner}, nil
+		return sealedColumns{"pages", "page_id", "token_key_id", "token_ciphertext", "", "channel_id", aicc.PageTokenOwner}, nil
 	case aicc.SecretVersionValue:
-		return sealedColumns{"secret_versions", "id", "key_id", "ciphertext", "", aicc.SecretVersionOwner}, nil
+		return sealedColumns{"secret_versions", "id", "key_id", "ciphertext", "", "", aicc.SecretVersionOwner}, nil
 	case aicc.SecretFingerprintKey:
-		return sealedColumns{"system_keys", "name", "key_id", "ciphertext", "name",
+		return sealedColumns{"system_keys", "name", "key_id", "ciphertext", "name", "",
 			func(string) string { return aicc.FingerprintKeyOwner }}, nil
 	}
 	return sealedColumns{}, fmt.Errorf("db: unknown secret kind %q", kind)
@@ -104,7 +107,7 @@ func (c sealedColumns) where(q bun.QueryBuilder, kind aicc.SecretKind) bun.Query
 }
 
 // ResealSecrets re-seals up to b.Limit secrets of kind that are not sealed under b.KeyID, after row b.After in
-// row ID order, in one transaction. Each row is updated only if its key ID and ciphertext are still the
+// row key order (a Page token's key is its Page ID and channel ID, "page/channel"), in one transaction. Each row is updated only if its key ID and ciphertext are still the
 // ones read, so a secret replaced meanwhile (by a process still sealing under an old key) is not overwritten
 // with its former value; it is left for a later run. Only the key ID and ciphertext change.
 func (s *Store) ResealSecrets(ctx context.Context, kind aicc.SecretKind, b aicc.ResealBatch) (string, int, error) {
@@ -120,20 +123,31 @@ func (s *Store) ResealSecrets(ctx context.Context, kind aicc.SecretKind, b aicc.
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var rows []struct {
 			ID         string
+			Tie        string
 			KeyID      string
 			Ciphertext []byte
 		}
 		q := tx.NewSelect().TableExpr("?", bun.Ident(c.table)).
 			ColumnExpr("? AS id", bun.Ident(c.id)).ColumnExpr("? AS key_id", bun.Ident(c.keyID)).
-			ColumnExpr("? AS ciphertext", bun.Ident(c.ciphertext)).
-			Where("? <> ?", bun.Ident(c.keyID), b.KeyID).Where("? > ?", bun.Ident(c.id), b.After)
+			ColumnExpr("? AS ciphertext", bun.Ident(c.ciphertext)).Where("? <> ?", bun.Ident(c.keyID), b.KeyID)
+		if c.tie == "" {
+			q = q.ColumnExpr("'' AS tie").Where("? > ?", bun.Ident(c.id), b.After).OrderExpr("? ASC", bun.Ident(c.id))
+		} else {
+			afterID, afterTie, _ := strings.Cut(b.After, "/")
+			q = q.ColumnExpr("? AS tie", bun.Ident(c.tie)).
+				Where("(?, ?) > (?, ?)", bun.Ident(c.id), bun.Ident(c.tie), afterID, afterTie).
+				OrderExpr("? ASC, ? ASC", bun.Ident(c.id), bun.Ident(c.tie))
+		}
 		q = c.where(q.QueryBuilder(), kind).Unwrap().(*bun.SelectQuery)
-		if err := q.OrderExpr("? ASC", bun.Ident(c.id)).Limit(int64(b.Limit)).Scan(ctx, &rows); err != nil {
+		if err := q.Limit(int64(b.Limit)).Scan(ctx, &rows); err != nil {
 			return err
 		}
 		next, n = "", 0
-		if len(rows) == b.Limit {
-			next = rows[len(rows)-1].ID
+		if last := len(rows) - 1; last+1 == b.Limit {
+			next = rows[last].ID
+			if c.tie != "" {
+				next += "/" + rows[last].Tie
+			}
 		}
 		for _, r := range rows {
 			resealed, err := b.Reseal(aicc.SealedSecret{KeyID: r.KeyID, Ciphertext: r.Ciphertext}, c.owner(r.ID))
@@ -144,6 +158,9 @@ func (s *Store) ResealSecrets(ctx context.Context, kind aicc.SecretKind, b aicc.
 				Set("? = ?", bun.Ident(c.keyID), resealed.KeyID).Set("? = ?", bun.Ident(c.ciphertext), resealed.Ciphertext).
 				Where("? = ?", bun.Ident(c.id), r.ID).Where("? = ?", bun.Ident(c.keyID), r.KeyID).
 				Where("? = ?", bun.Ident(c.ciphertext), r.Ciphertext)
+			if c.tie != "" {
+				u = u.Where("? = ?", bun.Ident(c.tie), r.Tie)
+			}
 			u = c.where(u.QueryBuilder(), kind).Unwrap().(*bun.UpdateQuery)
 			res, err := u.Exec(ctx)
 			if err != nil {
