@@ -260,28 +260,13 @@ func TestSendConversationMessageTimeout(t *testing.T) {
 	assert.EqualValues(t, 2, f.counted(t, aicc.PurposeAgent, "ambiguous"))
 }
 
-// The activity's context ends after Meta accepted the message: ambiguous too, and never sent twice.
-func TestSendConversationMessageCancelledAfterAccepted(t *testing.T) {
-	g := &sendGraph{answer: func(int) (aicc.SendResult, error) {
-		// What the Graph client answers when the context ends while Meta's answer is on its way.
-		return aicc.SendResult{}, &aicc.GraphError{Code: aicc.EMETAUNAVAILABLE, Message: "Meta could not be reached; retry later.",
-			Retryable: true, Err: context.Canceled}
-	}}
-	f := withGraph(t, g)
-	in := sendInput(1)
-
-	_, err := f.send(in)
-	appError(t, err, aicc.EAMBIGUOUSSEND, true)
-	assert.Equal(t, aicc.OutboundAmbiguous, f.outbound.record(in.OutboundID).Status)
-	_, err = f.send(in)
-	appError(t, err, aicc.EAMBIGUOUSSEND, true)
-	assert.Equal(t, 1, g.calls(), "Meta was called once")
-}
-
-// Answers that do not say Meta refused the message leave it ambiguous, never sent again: a gateway's 5xx
-// without Graph's error body, and a 2xx whose body could not be read.
-func TestSendConversationMessageAnswerWithoutMetaRefusal(t *testing.T) {
+// Outcomes that do not say Meta refused the message leave it ambiguous, never sent again: the activity's
+// context ending while Meta's answer is on its way, a gateway's 5xx without Graph's error body, and a 2xx
+// whose body could not be read.
+func TestSendConversationMessageWithoutMetaRefusal(t *testing.T) {
 	for name, answer := range map[string]*aicc.GraphError{
+		"cancelled after accepted": {Code: aicc.EMETAUNAVAILABLE, Message: "Meta could not be reached; retry later.",
+			Retryable: true, Err: context.Canceled},
 		"gateway 502":    {Code: aicc.EMETAUNAVAILABLE, Message: "Meta is unavailable; retry later.", HTTPStatus: 502, Retryable: true},
 		"unreadable 200": {Code: aicc.EMETAERROR, Message: "Meta answered with a body that is not the expected JSON.", HTTPStatus: 200},
 	} {

@@ -17,14 +17,21 @@ import (
 	"github.com/aiccfb/aicc/workflows"
 )
 
+// conversationOn stores a conversation of customer 9001 on Page 101 of a new channel fb_main of tn.
+func (h *harness) conversationOn(tn tenant) *aicc.Conversation {
+	h.t.Helper()
+	ch := h.webhookChannel(tn, "fb_main", aicc.AlgorithmSHA256, "101")
+	conv := &aicc.Conversation{TenantID: tn.ID, ChannelID: ch, PageID: "101", PSID: "9001", UpdatedAt: h.now()}
+	require.NoError(h.t, h.store.SaveConversation(context.Background(), conv))
+	return conv
+}
+
 // An agent's request is checked before the conversation's workflow hears of it (the harness's Temporal client
 // expects no call): the agent's ID, the reply's text, the queue, the caller's role and tenant.
 func TestAgentRequestsChecked(t *testing.T) {
 	h := newHarness(t)
 	a, b := h.newTenant("A"), h.newTenant("B")
-	ch := h.webhookChannel(a, "fb_main", aicc.AlgorithmSHA256, "101")
-	conv := &aicc.Conversation{TenantID: a.ID, ChannelID: ch, PageID: "101", PSID: "9001", UpdatedAt: h.now()}
-	require.NoError(t, h.store.SaveConversation(context.Background(), conv))
+	conv := h.conversationOn(a)
 	path := "/v1/conversations/" + conv.ID
 
 	e := requireError(t, h.post(path+"/assign", a.Admin, map[string]any{}), http.StatusBadRequest, aicc.EINVALID)
@@ -58,9 +65,7 @@ func TestAgentRequestsChecked(t *testing.T) {
 func TestDeclineOffer(t *testing.T) {
 	h := newHarness(t)
 	a := h.newTenant("A")
-	ch := h.webhookChannel(a, "fb_main", aicc.AlgorithmSHA256, "101")
-	conv := &aicc.Conversation{TenantID: a.ID, ChannelID: ch, PageID: "101", PSID: "9001", UpdatedAt: h.now()}
-	require.NoError(t, h.store.SaveConversation(context.Background(), conv))
+	conv := h.conversationOn(a)
 	path := "/v1/conversations/" + conv.ID + "/decline"
 
 	// The conversation's Updates are answered here, not by the played workflows.

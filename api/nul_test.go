@@ -1,12 +1,10 @@
 package api_test
 
 import (
-	"context"
 	"net/http"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/aiccfb/aicc"
 )
@@ -17,11 +15,9 @@ import (
 func TestNULCharactersRefused(t *testing.T) {
 	h := newHarness(t)
 	a := h.newTenant("A")
-	ch := h.webhookChannel(a, "fb_main", aicc.AlgorithmSHA256, "101")
-	conv := &aicc.Conversation{TenantID: a.ID, ChannelID: ch, PageID: "101", PSID: "9001", UpdatedAt: h.now()}
-	require.NoError(t, h.store.SaveConversation(context.Background(), conv))
+	conv := h.conversationOn(a)
 
-	for _, path := range []string{"/v1/channels/%00", "/v1/channels/" + ch + "%00", "/v1/ous/%00", "/v1/conversations/%00"} {
+	for _, path := range []string{"/v1/channels/%00", "/v1/channels/" + conv.ChannelID + "%00", "/v1/ous/%00", "/v1/conversations/%00"} {
 		requireError(t, h.get(path, a.Viewer), http.StatusNotFound, aicc.ENOTFOUND)
 	}
 	e := requireError(t, h.get("/v1/channels?name=x%00", a.Viewer), http.StatusBadRequest, aicc.EINVALID)

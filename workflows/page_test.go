@@ -242,31 +242,29 @@ func (s *PageSuite) TestConnectStartedBeforeRecordingConnecting() {
 	s.Equal([]string{"CheckPageToken", "ClaimPage", "SubscribeApp", "VerifySubscription", "SetPageStatus:subscribed:"}, s.calls)
 }
 
-// The Page is claimed only once Meta confirmed the token is this Page's; another channel's claim, made first,
-// removes this channel's Page, and the result says so in the words of any such conflict.
-func (s *PageSuite) TestConnectPageClaimedElsewhere() {
-	s.fail("ClaimPage", temporal.NewApplicationError(aicc.MsgPageConnected, aicc.EPAGECONNECTED))
-
-	res := s.connect()
-
-	s.Equal(workflows.ConnectPageResult{
-		Status: aicc.PageAlreadyConnected, Reason: aicc.EPAGECONNECTED, Message: aicc.MsgPageConnected,
-	}, res)
-	s.Equal([]string{connecting, "CheckPageToken", "ClaimPage", "RemovePage"}, s.calls, "not retried, nothing subscribed")
-}
-
-// A channel that has not claimed its app claims no Page and subscribes nothing: the Page is kept as
+// The Page is claimed only once Meta confirmed the token is this Page's, and a claim refused is not retried
+// and subscribes nothing: another channel's claim, made first, removes this channel's Page, and the result
+// says so in the words of any such conflict; a channel that has not claimed its app keeps the Page as
 // subscription_failed, to be reconnected once the app is claimed.
-func (s *PageSuite) TestConnectPageOfAChannelWithoutItsApp() {
-	s.fail("ClaimPage", temporal.NewApplicationError(aicc.MsgAppNotClaimed, aicc.ECONFLICT))
+func (s *PageSuite) TestConnectPageClaimRefused() {
+	for _, tc := range []struct {
+		code, message string
+		status        aicc.PageStatus
+		then          string // the call after the claim
+	}{
+		{aicc.EPAGECONNECTED, aicc.MsgPageConnected, aicc.PageAlreadyConnected, "RemovePage"},
+		{aicc.ECONFLICT, aicc.MsgAppNotClaimed, aicc.PageSubscriptionFailed, "SetPageStatus:subscription_failed:" + aicc.ECONFLICT},
+	} {
+		s.Run(tc.code, func() {
+			s.SetupTest()
+			s.fail("ClaimPage", temporal.NewApplicationError(tc.message, tc.code))
 
-	res := s.connect()
+			res := s.connect()
 
-	s.Equal(workflows.ConnectPageResult{
-		Status: aicc.PageSubscriptionFailed, Reason: aicc.ECONFLICT, Message: aicc.MsgAppNotClaimed,
-	}, res)
-	s.Equal([]string{connecting, "CheckPageToken", "ClaimPage", "SetPageStatus:subscription_failed:" + aicc.ECONFLICT}, s.calls,
-		"not retried, nothing subscribed")
+			s.Equal(workflows.ConnectPageResult{Status: tc.status, Reason: tc.code, Message: tc.message}, res)
+			s.Equal([]string{connecting, "CheckPageToken", "ClaimPage", tc.then}, s.calls)
+		})
+	}
 }
 
 // A token of another Page, or one Meta refuses, never reaches the claim; nor does a token Meta could not check
