@@ -277,7 +277,8 @@ func (s *Server) mergeChannel(c *gin.Context, body []byte) error {
 	ch.UpdatedAt = s.now()
 	entry := s.audit(c, aicc.AuditChannelUpdate, aicc.AuditTarget{Type: aicc.TargetChannel, ID: ch.ID}, ch.ID,
 		map[string]string{aicc.DetailChangedFields: changedFields(&before, ch)})
-	if err := s.audited(c, entry, func(ctx context.Context) error { return s.Store.UpdateChannel(ctx, ch, before.UpdatedAt) }); err != nil {
+	write := func(ctx context.Context) error { return s.Store.UpdateChannel(ctx, ch, before.UpdatedAt) }
+	if err := s.audited(c, entry, write); err != nil {
 		return err
 	}
 	s.log(c).Info("channel updated", slog.String("channel_id", ch.ID))

@@ -127,8 +127,9 @@ func (s *Server) refuseNUL(c *gin.Context) {
 	if !strings.Contains(c.Request.URL.RawQuery, "%00") {
 		return
 	}
+	holdsNUL := func(v string) bool { return strings.IndexByte(v, 0) >= 0 }
 	for name, values := range c.Request.URL.Query() {
-		if strings.IndexByte(name, 0) >= 0 || slices.ContainsFunc(values, func(v string) bool { return strings.IndexByte(v, 0) >= 0 }) {
+		if holdsNUL(name) || slices.ContainsFunc(values, holdsNUL) {
 			s.writeError(c, invalid(strings.ReplaceAll(name, "\x00", ""), "must not hold a NUL character"))
 			return
 		}

@@ -99,8 +99,10 @@ func (s *Server) changeAppSecret(c *gin.Context) error {
 		})
 	})
 	if aicc.ErrorCode(err) == aicc.EMETAAPPINVALID {
-		return &aicc.Error{Code: aicc.EMETAAPPINVALID, Message: "Meta refused the App Secret for the channel's app: " +
-			"it is not the app's secret. The channel keeps its App Secret.", Fields: map[string]string{"appSecret": "is not the secret of the app"}}
+		return &aicc.Error{Code: aicc.EMETAAPPINVALID,
+			Message: "Meta refused the App Secret for the channel's app: it is not the app's secret. " +
+				"The channel keeps its App Secret.",
+			Fields: map[string]string{"appSecret": "is not the secret of the app"}}
 	}
 	if err != nil {
 		return err

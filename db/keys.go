@@ -107,9 +107,10 @@ func (c sealedColumns) where(q bun.QueryBuilder, kind aicc.SecretKind) bun.Query
 }
 
 // ResealSecrets re-seals up to b.Limit secrets of kind that are not sealed under b.KeyID, after row b.After in
-// row key order (a Page token's key is its Page ID and channel ID, "page/channel"), in one transaction. Each row is updated only if its key ID and ciphertext are still the
-// ones read, so a secret replaced meanwhile (by a process still sealing under an old key) is not overwritten
-// with its former value; it is left for a later run. Only the key ID and ciphertext change.
+// row key order (a Page token's key is its Page ID and channel ID, "page/channel"), in one transaction. Each
+// row is updated only if its key ID and ciphertext are still the ones read, so a secret replaced meanwhile (by a
+// process still sealing under an old key) is not overwritten with its former value; it is left for a later
+// run. Only the key ID and ciphertext change.
 func (s *Store) ResealSecrets(ctx context.Context, kind aicc.SecretKind, b aicc.ResealBatch) (string, int, error) {
 	c, err := sealedColumnsOf(kind)
 	if err != nil {

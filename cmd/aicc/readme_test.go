@@ -59,7 +59,7 @@ var readmeTools = []string{"bash", "curl", "jq", "openssl", "unzip"}
 // the robot's answer, a transfer keyword and an agent's reply.
 var readmeMustPromise = []string{
 	`"verified"`, `"subscribed"`, `"active"`, "EVENT_RECEIVED", `"kind": "message", "text": "Hi, I need help"`,
-	`"kind": "echo", "text": "Hello from aicc"`, `"status": "success"`, "manifest.json", `"META_INVALID_PARAMETER"`,
+	`"kind": "echo", "text": "Hello from aicc"`, `"status": "success"`, "manifest.json", `"status": "complete"`,
 	`"kind": "own_echo", "text": "Hello! I am the aicc robot.`, `"stage": "queued"`, `"messagingType": "RESPONSE"`,
 }
 
