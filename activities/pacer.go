@@ -32,6 +32,9 @@ const DefaultPacerPages = 10_000
 type Pacer struct {
 	// MaxPages is how many Pages the pacer keeps a bucket for; 0 means DefaultPacerPages.
 	MaxPages int
+	// CallTime is how long the call after a turn may take (one Graph attempt): a turn that would leave less of
+	// ctx's time is not waited for, since a call cut off by the deadline may or may not have sent its message.
+	CallTime time.Duration
 	// Now and Sleep are the pacer's clock, for tests; nil means the real one. Sleep returns ctx's error when
 	// ctx ends first.
 	Now   func() time.Time
@@ -73,8 +76,8 @@ func (p *Pacer) Rate() float64 {
 
 // Wait returns when the Page may make a Send API call. While the Page is held it returns at once a retryable
 // META_RATE_LIMITED *aicc.GraphError whose RetryAfter is what is left of the hold, without spending a token:
-// every call would be refused anyway. When ctx ends first, or would end before the Page's turn, Wait returns
-// ctx's error (context.DeadlineExceeded for the latter) and gives the token back.
+// every call would be refused anyway. When ctx ends first, or would end before the Page's turn and CallTime
+// after it, Wait returns ctx's error (context.DeadlineExceeded for the latter) and gives the token back.
 func (p *Pacer) Wait(ctx context.Context, pageID string) error {
 	if p == nil {
 		return nil
@@ -95,7 +98,7 @@ func (p *Pacer) Wait(ctx context.Context, pageID string) error {
 	if d == 0 {
 		return nil
 	}
-	if deadline, ok := ctx.Deadline(); ok && deadline.Sub(now) < d {
+	if deadline, ok := ctx.Deadline(); ok && deadline.Sub(now) < d+p.CallTime {
 		r.CancelAt(now)
 		return context.DeadlineExceeded
 	}

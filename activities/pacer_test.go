@@ -118,13 +118,22 @@ func TestPacerDefaults(t *testing.T) {
 
 // A Wait that cannot have its turn in time fails at once, or when its context ends, and gives its token back.
 func TestPacerContext(t *testing.T) {
-	clock := newFakeClock()
+	// From the real time: the deadlines below are real ones still ahead, so that only the pacer's own check
+	// refuses a turn, before it sleeps.
+	clock := &fakeClock{now: time.Now()}
 	p := pacerOn(clock, 1)
 	require.NoError(t, p.Wait(t.Context(), "p1")) // the burst
 
 	ctx, cancel := context.WithDeadline(t.Context(), clock.Now().Add(500*time.Millisecond))
 	defer cancel()
 	assert.ErrorIs(t, p.Wait(ctx, "p1"), context.DeadlineExceeded, "its turn is in 1s, after the deadline")
+
+	// A turn in time, but too late for the call after it.
+	p.CallTime = 10 * time.Second
+	ctx, cancel = context.WithDeadline(t.Context(), clock.Now().Add(5*time.Second))
+	defer cancel()
+	assert.ErrorIs(t, p.Wait(ctx, "p1"), context.DeadlineExceeded, "its turn is in 1s, and the call may take 10s more")
+	p.CallTime = 0
 
 	cancelled, cancelNow := context.WithCancel(t.Context())
 	cancelNow()

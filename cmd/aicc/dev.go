@@ -234,6 +234,7 @@ func dev(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer)
 	defer exports.Close()
 	acts := newActivities(store, keyring, graph, exports, reg)
 	acts.Pacer = activities.NewPacer(float64(cfg.SendRate))
+	acts.Pacer.CallTime = cfg.GraphTimeout
 	acts.Robots = robots
 	w := worker.New(tc, acts, sdkworker.Options{})
 	if err := w.Start(); err != nil {

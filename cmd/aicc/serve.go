@@ -187,6 +187,7 @@ func runWorker(ctx context.Context, cfg Config, logger *slog.Logger) error {
 
 	acts := newActivities(store, keyring, cfg.GraphProvider(store), d.exports, reg)
 	acts.Pacer = activities.NewPacer(float64(cfg.SendRate))
+	acts.Pacer.CallTime = cfg.GraphTimeout
 	acts.Robots = robots
 	logGraph(logger, cfg)
 	logger.Info("worker starting", slog.String("namespace", cfg.TemporalNamespace),
