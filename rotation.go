@@ -63,9 +63,8 @@ type AppSecretChange struct {
 	ChannelID string
 	VersionID string       // the version the new secret comes from; it is removed
 	Current   SealedSecret // the new secret, sealed for ChannelSecretOwner(ChannelID, SecretAppSecret)
-	// Previous is the secret to accept until PreviousUntil, sealed for ChannelSecretOwner(ChannelID,
-	// SecretPreviousAppSecret); nil keeps the previous secret the channel has (a second change within the
-	// window) with the new PreviousUntil. A zero PreviousUntil accepts no previous secret.
+	// Previous is the secret to accept until PreviousUntil (the one replaced), sealed for
+	// ChannelSecretOwner(ChannelID, SecretPreviousAppSecret). A zero PreviousUntil accepts no previous secret.
 	Previous      *SealedSecret
 	PreviousUntil time.Time
 }

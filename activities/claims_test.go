@@ -90,6 +90,12 @@ func TestClaimPage(t *testing.T) {
 
 	_, err = f.env.ExecuteActivity(f.acts.ClaimPage, activities.PageInput{TenantID: "ten_2", ChannelID: "ch_1", PageID: pageID})
 	appError(t, err, aicc.ENOTFOUND, false)
+
+	// A channel that has not claimed its app: an answer, final whatever retry policy the attempt was scheduled
+	// with (one scheduled before the refusal existed retries every type but its own).
+	f.store.err = aicc.Errorf(aicc.ECONFLICT, aicc.MsgAppNotClaimed)
+	_, err = f.env.ExecuteActivity(f.acts.ClaimPage, page)
+	appError(t, err, aicc.ECONFLICT, true)
 }
 
 // A Page is named by tenant, channel and Page ID: the same Page ID named with another tenant is no Page of

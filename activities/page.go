@@ -160,7 +160,11 @@ func (a *Activities) SetPageStatus(ctx context.Context, in SetPageStatusInput) e
 // PAGE_ALREADY_CONNECTED whose message says only that; a Page that is gone is NOT_FOUND, a channel being
 // deleted CHANNEL_DELETING. Claiming twice changes nothing.
 func (a *Activities) ClaimPage(ctx context.Context, in PageInput) error {
-	return domainError(a.Channels.ClaimPage(ctx, in.TenantID, in.ChannelID, in.PageID, a.Now()))
+	err := a.Channels.ClaimPage(ctx, in.TenantID, in.ChannelID, in.PageID, a.Now())
+	if aicc.ErrorCode(err) == aicc.ECONFLICT {
+		return NonRetryable(err) // the channel has not claimed its app: an answer, whatever the retry policy
+	}
+	return domainError(err)
 }
 
 // RemovePage deletes the Page with its token. A Page that is already gone is a success, so it is idempotent.

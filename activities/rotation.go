@@ -26,23 +26,22 @@ type ChangeAppSecretInput struct {
 	TenantID  string
 	ChannelID string
 	VersionID string
-	// PreviousUntil is until when the secret replaced (or, with KeepPrevious, the previous secret the channel
-	// has) stays accepted; zero accepts none.
+	// PreviousUntil is until when the secret replaced stays accepted; zero accepts none.
 	PreviousUntil time.Time
-	// KeepPrevious keeps the channel's previous secret: the change replaces a new secret within its window.
-	KeepPrevious bool
 	Requester
 }
 
 // ChangeAppSecret checks with Meta that the version is the secret of the channel's app (as ProveApp does), then
-// makes it the channel's app secret and keeps the secret it replaces, or the channel's previous one, accepted
-// until in.PreviousUntil: a mistyped secret made current would have Meta's webhooks refused. Meta's refusal is
-// a non-retryable META_APP_CREDENTIALS_INVALID, and the version is dropped; Meta unavailable is retried. A
-// channel being deleted is CHANNEL_DELETING. No error carries the secret.
+// makes it the channel's app secret and keeps the secret it replaces accepted until in.PreviousUntil: a
+// mistyped secret made current would have Meta's webhooks refused. Meta's refusal is a non-retryable
+// META_APP_CREDENTIALS_INVALID, and the version is dropped; Meta unavailable is retried. A version removed
+// meanwhile (the request gave up waiting) is CONFLICT, a channel being deleted CHANNEL_DELETING. No error
+// carries the secret.
 func (a *Activities) ChangeAppSecret(ctx context.Context, in ChangeAppSecretInput) error {
 	v, err := a.Channels.SecretVersion(ctx, in.ChannelID, in.VersionID)
 	if aicc.ErrorCode(err) == aicc.ENOTFOUND {
-		return versionGone(a.Channels.ChangeAppSecret(ctx, aicc.AppSecretChange{ChannelID: in.ChannelID, VersionID: in.VersionID}))
+		made := aicc.AppSecretChange{ChannelID: in.ChannelID, VersionID: in.VersionID}
+		return versionGone(a.Channels.ChangeAppSecret(ctx, made))
 	}
 	if err != nil {
 		return domainError(err)
@@ -66,7 +65,7 @@ func (a *Activities) ChangeAppSecret(ctx context.Context, in ChangeAppSecretInpu
 	if !in.PreviousUntil.IsZero() {
 		details[aicc.DetailPreviousUntil] = in.PreviousUntil.UTC().Format(time.RFC3339)
 	}
-	if !in.KeepPrevious && !in.PreviousUntil.IsZero() {
+	if !in.PreviousUntil.IsZero() {
 		replaced, err := a.Channels.ChannelSecret(ctx, in.ChannelID, aicc.SecretAppSecret)
 		if err != nil {
 			return domainError(err)
@@ -81,9 +80,13 @@ func (a *Activities) ChangeAppSecret(ctx context.Context, in ChangeAppSecretInpu
 	}
 	entry := in.Requester.entry(in.TenantID, in.ChannelID, aicc.AuditAppSecretChange,
 		aicc.AuditTarget{Type: aicc.TargetChannel, ID: in.ChannelID}, details, now)
-	return domainError(a.Audit.Audited(ctx, entry, func(ctx context.Context) error {
-		return a.Channels.ChangeAppSecret(ctx, change)
-	}))
+	err = a.Audit.Audited(ctx, entry, func(ctx context.Context) error { return a.Channels.ChangeAppSecret(ctx, change) })
+	if aicc.ErrorCode(err) == aicc.ENOTFOUND {
+		// The version went while Meta was asked, or the channel did: as when it was missing at the start.
+		made := aicc.AppSecretChange{ChannelID: in.ChannelID, VersionID: in.VersionID}
+		return versionGone(a.Channels.ChangeAppSecret(ctx, made))
+	}
+	return domainError(err)
 }
 
 // checkAppSecret asks Meta whether secret is the secret of the channel's app; a refused version is deleted.

@@ -534,7 +534,7 @@ func (r *rotationRun) setAppSecret(f *flows, req workflows.SetAppSecretRequest) 
 	}
 	_, err := f.activity(f.acts.ChangeAppSecret, activities.ChangeAppSecretInput{
 		TenantID: r.in.TenantID, ChannelID: r.in.ChannelID, VersionID: req.VersionID,
-		PreviousUntil: until, KeepPrevious: !r.state.PreviousUntil.IsZero() && len(r.state.PagesDone) == 0, Requester: req.Requester,
+		PreviousUntil: until, Requester: req.Requester,
 	})
 	if err != nil {
 		return err

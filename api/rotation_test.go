@@ -312,24 +312,25 @@ func TestWebhookDuringRotation(t *testing.T) {
 	assert.Equal(t, 3, h.undelivered(), "each stored")
 	requireRefused(t, h.signed(id, "7001", "m_x", "some-other-secret"))
 
-	// A second change within the window fixes a mistyped secret and keeps the original previous one.
+	// A second change within the window (Meta reset the secret again): the secret it replaces, which Meta
+	// signed with until then, is the previous one; the first, older secret is no longer accepted.
 	h.changeAppSecret(tn, id, map[string]any{"appSecret": "new-app-secret-2", "overlapSeconds": 3600})
-	requireRefused(t, h.signed(id, "7001", "m_4", newSecret))
+	requireReceived(t, h.signed(id, "7001", "m_4", newSecret))
 	requireReceived(t, h.signed(id, "7001", "m_5", "new-app-secret-2"))
-	requireReceived(t, h.signed(id, "7001", "m_6", appSecret))
+	requireRefused(t, h.signed(id, "7001", "m_6", appSecret))
 	until = h.now().Add(time.Hour)
 
 	// A second before the window's end, then at its end: the channel is cached in between, and its window ends
 	// all the same.
 	*h.clock = until.Add(-time.Second)
-	requireReceived(t, h.signed(id, "7001", "m_7", appSecret))
+	requireReceived(t, h.signed(id, "7001", "m_7", newSecret))
 	*h.clock = until
 	rejected := h.metric(h.scrape(), `aicc_webhook_events_total{result="rejected_signature"}`)
-	requireRefused(t, h.signed(id, "7001", "m_8", appSecret))
+	requireRefused(t, h.signed(id, "7001", "m_8", newSecret))
 	assert.Equal(t, rejected+1, h.metric(h.scrape(), `aicc_webhook_events_total{result="rejected_signature"}`))
 	requireReceived(t, h.signed(id, "7001", "m_9", "new-app-secret-2"))
 	*h.clock = until.Add(time.Hour)
-	requireRefused(t, h.signed(id, "7001", "m_10", appSecret))
+	requireRefused(t, h.signed(id, "7001", "m_10", newSecret))
 
 	cur, prev = matches()
 	assert.Equal(t, []float64{4, 3}, []float64{cur, prev})

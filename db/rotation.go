@@ -79,10 +79,10 @@ func (s *Store) DeleteSecretVersion(ctx context.Context, channelID, id string) e
 	return wrap(err, "delete secret version")
 }
 
-// ChangeAppSecret makes c.Current the channel's app secret, sets or keeps its previous secret, and removes
-// the version c.VersionID, in one transaction that joins an Audited one. A zero c.PreviousUntil removes the
-// previous secret; a nil c.Previous keeps the one stored, accepted until c.PreviousUntil. When the current
-// secret came from c.VersionID already, nothing changes. It returns ENOTFOUND when the channel or the version
+// ChangeAppSecret makes c.Current the channel's app secret and c.Previous its previous secret, accepted until
+// c.PreviousUntil, and removes the version c.VersionID, in one transaction that joins an Audited one. A zero
+// c.PreviousUntil removes the previous secret. When the current secret came from c.VersionID already, nothing
+// changes. It returns ENOTFOUND when the channel or the version
 // does not exist and ECHANNELDELETING while the channel is being deleted. Only the IDs are needed to learn
 // whether the change was made already: NOT_FOUND for the version then says it was not.
 func (s *Store) ChangeAppSecret(ctx context.Context, c aicc.AppSecretChange) error {
@@ -104,23 +104,19 @@ func (s *Store) ChangeAppSecret(ctx context.Context, c aicc.AppSecretChange) err
 		if err := versionExists(ctx, tx, c.ChannelID, c.VersionID, aicc.SecretAppSecret, ""); err != nil {
 			return err
 		}
-		if len(c.Current.Ciphertext) == 0 || (c.Previous != nil && len(c.Previous.Ciphertext) == 0) {
-			return fmt.Errorf("db: change app secret: want a current and previous secret with ciphertext")
+		if len(c.Current.Ciphertext) == 0 || !c.PreviousUntil.IsZero() && (c.Previous == nil || len(c.Previous.Ciphertext) == 0) {
+			return fmt.Errorf("db: change app secret: want a current secret, and a previous one with its end, with ciphertext")
 		}
 		if err := upsertSecret(ctx, tx, current); err != nil {
 			return err
 		}
-		switch {
-		case c.PreviousUntil.IsZero():
+		if c.PreviousUntil.IsZero() {
 			_, err = tx.NewDelete().Model((*secretRow)(nil)).
 				Where("channel_id = ? AND kind = ?", c.ChannelID, string(aicc.SecretPreviousAppSecret)).Exec(ctx)
-		case c.Previous != nil:
+		} else {
 			r := newSecretRow(c.ChannelID, aicc.SecretPreviousAppSecret, *c.Previous)
 			r.ExpiresAt = norm(c.PreviousUntil)
 			err = upsertSecret(ctx, tx, r)
-		default:
-			_, err = tx.NewUpdate().Model((*secretRow)(nil)).Set("expires_at = ?", norm(c.PreviousUntil)).
-				Where("channel_id = ? AND kind = ?", c.ChannelID, string(aicc.SecretPreviousAppSecret)).Exec(ctx)
 		}
 		if err != nil {
 			return err

@@ -112,14 +112,17 @@ func TestChangeAppSecret(t *testing.T) {
 		require.Equal(t, original, value)
 		require.Equal(t, norm(t1.Add(aicc.DefaultRotationOverlap)), until)
 
-		// A second change within the window keeps the previous secret, with the new window.
+		// A second change within the window: the secret it replaces is the previous one, with the new window.
 		v2 := addVersion(t, s, ch, "", "secret-2", t2)
-		c2 := appSecretChange(ch.ID, v2.ID, "secret-2", "", t2.Add(time.Hour), t2)
+		c2 := appSecretChange(ch.ID, v2.ID, "secret-2", "secret-1", t2.Add(time.Hour), t2)
 		require.NoError(t, s.ChangeAppSecret(ctx, c2))
 		require.Equal(t, "secret-2", openChannelSecret(t, s, ch.ID, aicc.SecretAppSecret))
 		value, until = openPrevious(t, s, ch.ID)
-		require.Equal(t, original, value)
+		require.Equal(t, "secret-1", value)
 		require.Equal(t, norm(t2.Add(time.Hour)), until)
+		// A window needs the secret it keeps.
+		require.Error(t, s.ChangeAppSecret(ctx, appSecretChange(ch.ID, addVersion(t, s, ch, "", "secret-x", t2).ID, "secret-x", "",
+			t2.Add(time.Hour), t2)))
 
 		// Versions that are not this channel's app secrets are not found, and change nothing.
 		otherVersion := addVersion(t, s, other, "", "other", t2)
@@ -432,7 +435,7 @@ func TestAuditedRotation(t *testing.T) {
 			change func(ctx context.Context) error
 		}{
 			{aicc.AuditAppSecretChange, func(ctx context.Context) error {
-				return s.ChangeAppSecret(ctx, appSecretChange(ch.ID, v2.ID, "secret-2", "", t1.Add(2*time.Hour), t1))
+				return s.ChangeAppSecret(ctx, appSecretChange(ch.ID, v2.ID, "secret-2", "secret-1", t1.Add(2*time.Hour), t1))
 			}},
 			{aicc.AuditPageTokenSecretChange, func(ctx context.Context) error {
 				return s.ChangePageToken(ctx, pageTokenChange(ch.ID, "100", tv.ID, "token-2", t1))

@@ -156,10 +156,8 @@ func (wf *rotationImpl) validateSetAppSecret(req SetAppSecretRequest) error {
 }
 
 // setAppSecret makes the version the app secret. The secret it replaces stays accepted until the overlap is
-// over, unless a previous secret is still accepted and no Page of this rotation has had a token accepted under
-// the current one: then the current secret may be a mistake that Meta never used, the previous one stays, and
-// the current one is replaced. A Page token Meta accepted with the current secret's appsecret_proof shows that
-// Meta signs with it: it is the one kept.
+// over, and a previous secret still accepted is retired: every secret is checked with Meta before it is made
+// current, so the one replaced is the one Meta signed with until now.
 func (wf *rotationImpl) setAppSecret(ctx workflow.Context, req SetAppSecretRequest) (RotationState, error) {
 	return wf.change(ctx, func(ctx workflow.Context) error {
 		now := workflow.Now(ctx)
@@ -168,9 +166,9 @@ func (wf *rotationImpl) setAppSecret(ctx workflow.Context, req SetAppSecretReque
 			until = now.Add(req.Overlap)
 		}
 		var a *activities.Activities
-		err := workflow.ExecuteActivity(withDatabase(ctx), a.ChangeAppSecret, activities.ChangeAppSecretInput{
+		err := workflow.ExecuteActivity(withMeta(ctx), a.ChangeAppSecret, activities.ChangeAppSecretInput{
 			TenantID: wf.in.TenantID, ChannelID: wf.in.ChannelID, VersionID: req.VersionID,
-			PreviousUntil: until, KeepPrevious: wf.currentUnproven(), Requester: req.Requester,
+			PreviousUntil: until, Requester: req.Requester,
 		}).Get(ctx, nil)
 		if err != nil {
 			return wf.channelError(err)
@@ -187,10 +185,11 @@ func (wf *rotationImpl) setAppSecret(ctx workflow.Context, req SetAppSecretReque
 	})
 }
 
-// currentUnproven reports whether a previous app secret is accepted and no Page token of this rotation was
-// accepted under the current one.
-func (wf *rotationImpl) currentUnproven() bool {
-	return !wf.state.PreviousUntil.IsZero() && len(wf.state.PagesDone) == 0
+// withMeta runs a change that asks Meta first, with the retries of a Meta call an administrator waits for.
+func withMeta(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second, RetryPolicy: metaRetry(10*time.Second, metaCallAttempts),
+	})
 }
 
 func (wf *rotationImpl) validateSetPageToken(req SetPageTokenRequest) error {
@@ -201,10 +200,7 @@ func (wf *rotationImpl) validateSetPageToken(req SetPageTokenRequest) error {
 func (wf *rotationImpl) setPageToken(ctx workflow.Context, req SetPageTokenRequest) (RotationState, error) {
 	return wf.change(ctx, func(ctx workflow.Context) error {
 		var a *activities.Activities
-		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-			StartToCloseTimeout: 30 * time.Second, RetryPolicy: metaRetry(10*time.Second, metaCallAttempts),
-		})
-		err := workflow.ExecuteActivity(actx, a.ChangePageToken, activities.ChangePageTokenInput{
+		err := workflow.ExecuteActivity(withMeta(ctx), a.ChangePageToken, activities.ChangePageTokenInput{
 			TenantID: wf.in.TenantID, ChannelID: wf.in.ChannelID, PageID: req.PageID, VersionID: req.VersionID,
 			Requester: req.Requester,
 		}).Get(ctx, nil)

@@ -436,8 +436,8 @@ func (s *RotationSuite) TestRemindersWhilePagesAreMissing() {
 	s.Equal(26, s.query().Reminders, "the check that found nothing missing is no reminder")
 }
 
-// A second app-secret change within the window, before any Page token was accepted under the first, keeps the
-// previous secret (the first may have been a mistake Meta never used), counts the new window from the second
+// A second app-secret change within the window keeps the secret it replaces, which Meta signed with until its
+// reset (every secret is checked with Meta before it is made current), counts the new window from the second
 // change, and starts the Pages over.
 func (s *RotationSuite) TestSecondAppSecretChange() {
 	s.setPages("p1", "p2")
@@ -453,7 +453,7 @@ func (s *RotationSuite) TestSecondAppSecretChange() {
 		Requester: by("req-sv_app_1"),
 	}, {
 		TenantID: "ten_1", ChannelID: "ch_1", VersionID: "sv_app_2", PreviousUntil: rotationStart.Add(17 * time.Hour),
-		KeepPrevious: true, Requester: by("req-sv_app_2"),
+		Requester: by("req-sv_app_2"),
 	}}, s.appSecretChanges())
 
 	s.requireDone(second)
@@ -470,24 +470,6 @@ func (s *RotationSuite) TestSecondAppSecretChange() {
 	s.Equal(19*time.Hour, s.ended(), "the window is over: the rotation ends once complete")
 }
 
-// Once Meta accepted a Page token with the current secret's appsecret_proof, Meta signs with that secret: a
-// second change within the window keeps it as the previous secret, and the older one is retired.
-func (s *RotationSuite) TestSecondAppSecretChangeAfterAPageProvedTheFirst() {
-	s.setPages("p1", "p2")
-	s.setAppSecret(0, "sv_app_1", 24*time.Hour)
-	s.setPageToken(time.Hour, "p1", "sv_p1")
-	s.setAppSecret(5*time.Hour, "sv_app_2", 12*time.Hour)
-	s.setPageToken(6*time.Hour, "p1", "sv_p1b")
-	s.setPageToken(7*time.Hour, "p2", "sv_p2")
-
-	s.run(rotationIn)
-
-	changes := s.appSecretChanges()
-	s.Require().Len(changes, 2)
-	s.False(changes[1].KeepPrevious, "the first secret, which Meta uses, becomes the previous one")
-	s.Equal(rotationStart.Add(17*time.Hour), changes[1].PreviousUntil)
-}
-
 // An app-secret change after the window keeps the secret it replaces, for a window of its own.
 func (s *RotationSuite) TestAppSecretChangeAfterTheWindow() {
 	s.setPages("p1")
@@ -499,7 +481,6 @@ func (s *RotationSuite) TestAppSecretChangeAfterTheWindow() {
 
 	changes := s.appSecretChanges()
 	s.Require().Len(changes, 2)
-	s.False(changes[1].KeepPrevious, "the first secret is retired: the second change replaces the current one")
 	s.Equal(rotationStart.Add(4*time.Hour), changes[1].PreviousUntil)
 	var at []time.Duration
 	for _, c := range s.retirements() {
@@ -615,7 +596,7 @@ func (s *RotationSuite) TestZeroSecondWindow() {
 
 	s.Equal([]activities.ChangeAppSecretInput{{
 		TenantID: "ten_1", ChannelID: "ch_1", VersionID: "sv_app", Requester: by("req-sv_app"),
-	}}, s.appSecretChanges(), "zero PreviousUntil, KeepPrevious false")
+	}}, s.appSecretChanges(), "zero PreviousUntil")
 	s.requireDone(secret)
 	s.Equal(aicc.RotationComplete, secret.state.Status)
 	s.Zero(secret.state.PreviousUntil)

@@ -134,18 +134,22 @@ function Configuration({ ch, canWrite, onSaved }) {
   </section>`;
 }
 
+/** The PATCH body of a draft with every field: its name, basic and robot configuration. */
+function configurationOf(draft) {
+  const { name, basic, robot } = toBody(draft);
+  return { name, basic, robot };
+}
+
 /** The edit form of the name, basic and robot configuration; the API checks every rule again. */
 function EditConfiguration({ ch, lists, onCancel, onSaved }) {
   const [d, setDraft] = useState(() => draftOf(ch));
+  // The configuration as the form opened on it, kept though the channel page reloads ch meanwhile.
+  const [opened] = useState(() => configurationOf(draftOf(ch)));
   const set = (key) => (value) => setDraft((old) => ({ ...old, [key]: value }));
   const { busy, error, run: save } = useSubmit(async () => {
-    const edited = (draft) => {
-      const { name, basic, robot } = toBody(draft);
-      return { name, basic, robot };
-    };
     // Only what the user changed: a field someone else changed since the form opened keeps their value.
     try {
-      onSaved(await api('PATCH', `/v1/channels/${encodeURIComponent(ch.id)}`, changes(edited(draftOf(ch)), edited(d))));
+      onSaved(await api('PATCH', `/v1/channels/${encodeURIComponent(ch.id)}`, changes(opened, configurationOf(d))));
     } catch (e) {
       throw onRows(e, d);
     }
