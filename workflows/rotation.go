@@ -185,10 +185,13 @@ func (wf *rotationImpl) setAppSecret(ctx workflow.Context, req SetAppSecretReque
 	})
 }
 
-// withMeta runs a change that asks Meta first, with the retries of a Meta call an administrator waits for.
+// withMeta runs a change that asks Meta first, with the retries of a Meta call an administrator waits for; a
+// channel being deleted is an answer.
 func withMeta(ctx workflow.Context) workflow.Context {
+	retry := metaRetry(10*time.Second, metaCallAttempts)
+	retry.NonRetryableErrorTypes = append(slices.Clone(retry.NonRetryableErrorTypes), aicc.ECHANNELDELETING)
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second, RetryPolicy: metaRetry(10*time.Second, metaCallAttempts),
+		StartToCloseTimeout: 30 * time.Second, RetryPolicy: retry,
 	})
 }
 

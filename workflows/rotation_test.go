@@ -674,9 +674,10 @@ func (s *RotationSuite) TestChannelDeletedDuringAnUpdate() {
 	s.Empty(s.retirements())
 }
 
-// A channel being deleted already when its app secret is changed.
+// A channel being deleted already when its app secret is changed: the store's answer, retryable as the
+// activity gives it, is not retried.
 func (s *RotationSuite) TestAppSecretChangeOfADeletingChannel() {
-	s.fail("ChangeAppSecret", channelGone(aicc.ECHANNELDELETING))
+	s.fail("ChangeAppSecret", temporal.NewApplicationError("The channel is being deleted.", aicc.ECHANNELDELETING))
 	secret := s.setAppSecret(0, "sv_app", 24*time.Hour)
 
 	res := s.run(rotationIn)
