@@ -39,7 +39,7 @@ type RuntimeSuite struct {
 	answer        aicc.RobotAnswer
 	robotErr      error
 	sent          []activities.SendConversationMessageInput
-	inboxPending  bool          // what HasUnappliedInbox answers
+	inbox         *fakeInbox
 	sendDelay     time.Duration // how long the next SendConversationMessage takes, in workflow time
 	robotDelay    time.Duration // how long AskRobot takes, in workflow time
 }
@@ -58,7 +58,7 @@ const (
 
 func (s *RuntimeSuite) SetupTest() {
 	s.stored, s.saved, s.asked, s.sent, s.robotErr, s.settingsReads, s.settingsErr = nil, nil, nil, nil, nil, nil, nil
-	s.inboxPending, s.sendDelay, s.robotDelay = false, 0, 0
+	s.inbox, s.sendDelay, s.robotDelay = new(fakeInbox), 0, 0
 	s.answer = aicc.RobotAnswer{Texts: []string{"Hello! How can I help?"}}
 	s.settings = activities.ConversationSettings{
 		Robot: true, RobotAccessCode: "builtin", TransferKeywords: []string{"agent", "人工"},
@@ -108,12 +108,7 @@ func (s *RuntimeSuite) newEnv(start time.Time) {
 			}
 			return settings, nil
 		}).Maybe()
-	s.env.OnActivity(a.HasUnappliedInbox, mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.UnappliedInboxInput) (bool, error) {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			return s.inboxPending, nil
-		}).Maybe()
+	s.inbox.register(s.env)
 	s.env.OnActivity(a.AskRobot, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.AskRobotInput) (aicc.RobotAnswer, error) {
 			s.mu.Lock()
@@ -418,8 +413,8 @@ func (s *RuntimeSuite) TestNoAgentReplyWaitsForTheInbox() {
 	s.settings.NoAgentReplyTimeout, s.settings.NoAgentReplyQueueID = time.Minute, queueBackup
 	s.settings.NoAgentReplyNotice = "Moving you to another team."
 	s.customer(1, time.Minute, "hello")
-	s.setInboxPending(100*time.Second, true) // the dispatcher lags behind the Page's echo of the agent's reply
-	s.setInboxPending(140*time.Second, false)
+	s.inbox.setIn(s.env, 100*time.Second, true) // the dispatcher lags behind the Page's echo of the agent's reply
+	s.inbox.setIn(s.env, 140*time.Second, false)
 	s.deliver(140*time.Second, ev(2, aicc.EventEcho, 110*time.Second, "answered from the Page inbox"))
 	s.run(rtIn)
 
@@ -507,8 +502,8 @@ func (s *RuntimeSuite) TestNoAgentReplyHoldIsForOneWait() {
 	s.settings.Robot = false
 	s.settings.NoAgentReplyTimeout, s.settings.NoAgentReplyQueueID = 10*time.Second, queueBackup
 	s.customer(1, time.Minute, "hello")
-	s.setInboxPending(65*time.Second, true) // held at 1:10 until 1:40
-	s.setInboxPending(75*time.Second, false)
+	s.inbox.setIn(s.env, 65*time.Second, true) // held at 1:10 until 1:40
+	s.inbox.setIn(s.env, 75*time.Second, false)
 	s.deliver(75*time.Second, ev(2, aicc.EventEcho, 72*time.Second, "answered from the Page inbox"))
 	s.customer(3, 80*time.Second, "one more thing") // waits again: due at 1:30
 	s.run(rtIn)
@@ -525,8 +520,8 @@ func (s *RuntimeSuite) TestNoAgentReplyTransfersOnceTheInboxIsApplied() {
 			s.settings.Robot = false
 			s.settings.NoAgentReplyTimeout, s.settings.NoAgentReplyQueueID = time.Minute, queueBackup
 			s.customer(1, time.Minute, "hello")
-			s.setInboxPending(100*time.Second, true)
-			s.setInboxPending(160*time.Second, false) // a read receipt, say, delivered and applied
+			s.inbox.setIn(s.env, 100*time.Second, true)
+			s.inbox.setIn(s.env, 160*time.Second, false) // a read receipt, say, delivered and applied
 			in := rtIn
 			in.Revision = rev
 			s.run(in)
@@ -541,15 +536,6 @@ func (s *RuntimeSuite) TestNoAgentReplyTransfersOnceTheInboxIsApplied() {
 			s.Equal(queueBackup, c.QueueID)
 		})
 	}
-}
-
-// setInboxPending sets, after d of virtual time, whether the inbox holds events the workflow has not applied.
-func (s *RuntimeSuite) setInboxPending(d time.Duration, pending bool) {
-	s.env.RegisterDelayedCallback(func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.inboxPending = pending
-	}, d)
 }
 
 func (s *RuntimeSuite) TestAgentReplyStopsTheNoAgentReplyTimer() {

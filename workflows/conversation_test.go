@@ -36,9 +36,7 @@ type ConversationSuite struct {
 	settingsCalls int
 	sent          []activities.SendEndMessageInput
 	sendErr       error
-	// inboxPending is what HasUnappliedInbox answers: the inbox holds events the conversation has not applied.
-	inboxPending bool
-	inboxChecks  int
+	inbox         *fakeInbox
 }
 
 func TestConversation(t *testing.T) { suite.Run(t, new(ConversationSuite)) }
@@ -55,7 +53,7 @@ func (s *ConversationSuite) SetupTest() { s.setupEnv(0) }
 // setupEnv starts a test whose SaveConversation takes saveDelay of virtual time.
 func (s *ConversationSuite) setupEnv(saveDelay time.Duration) {
 	s.stored, s.loads, s.saved, s.sent, s.sendErr, s.settingsErr, s.settingsCalls = nil, 0, nil, nil, nil, nil, 0
-	s.inboxPending, s.inboxChecks = false, 0
+	s.inbox = new(fakeInbox)
 	s.settings = activities.ConversationSettings{}
 	s.env = s.NewTestWorkflowEnvironment()
 	s.env.SetStartTime(t0)
@@ -80,22 +78,45 @@ func (s *ConversationSuite) setupEnv(saveDelay time.Duration) {
 		func(ctx context.Context, in activities.SendConversationMessageInput) (aicc.SendResult, error) {
 			return s.send(ctx, activities.SendEndMessageInput{PageInput: in.PageInput, PSID: in.PSID, Text: in.Text})
 		}).Maybe()
-	s.env.OnActivity(a.HasUnappliedInbox, mock.Anything, mock.Anything).Return(
+	s.inbox.register(s.env)
+}
+
+// fakeInbox plays HasUnappliedInbox: whether the inbox holds events the conversation has not applied, and how
+// often the workflow asked.
+type fakeInbox struct {
+	mu      sync.Mutex
+	pending bool
+	checks  int
+}
+
+func (f *fakeInbox) register(env *testsuite.TestWorkflowEnvironment) {
+	var a *activities.Activities
+	env.OnActivity(a.HasUnappliedInbox, mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.UnappliedInboxInput) (bool, error) {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			s.inboxChecks++
-			return s.inboxPending, nil
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.checks++
+			return f.pending, nil
 		}).Maybe()
 }
 
-// setInboxPending sets, after d of virtual time, whether the inbox holds undelivered events of the conversation.
-func (s *ConversationSuite) setInboxPending(d time.Duration, pending bool) {
-	s.env.RegisterDelayedCallback(func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.inboxPending = pending
-	}, d)
+// set says whether the inbox holds events the conversation has not applied.
+func (f *fakeInbox) set(pending bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pending = pending
+}
+
+// setIn sets pending after d of virtual time of env.
+func (f *fakeInbox) setIn(env *testsuite.TestWorkflowEnvironment, d time.Duration, pending bool) {
+	env.RegisterDelayedCallback(func() { f.set(pending) }, d)
+}
+
+// timesChecked is how often the workflow asked.
+func (f *fakeInbox) timesChecked() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.checks
 }
 
 func (s *ConversationSuite) load(_ context.Context, key activities.ConversationKey) (aicc.Conversation, error) {
@@ -467,11 +488,9 @@ func (s *ConversationSuite) TestContinueAsNewCarriesState() {
 func (s *ConversationSuite) TestEndWaitsForUndeliveredInbox() {
 	s.noCustomerReply(true, "Bye")
 	s.deliver(time.Minute, ev(1, aicc.EventMessage, time.Minute, "hello"))
-	s.setInboxPending(5*time.Minute, true) // the reply reaches the inbox; the dispatcher is down
+	s.inbox.setIn(s.env, 5*time.Minute, true) // the reply reaches the inbox; the dispatcher is down
 	s.env.RegisterDelayedCallback(func() {
-		s.mu.Lock()
-		s.inboxPending = false
-		s.mu.Unlock()
+		s.inbox.set(false)
 		s.env.SignalWorkflow(workflows.SignalInboxEvents, workflows.InboxEventsSignal{Events: []workflows.InboxEventSignal{
 			ev(2, aicc.EventMessage, 5*time.Minute, "still here"),
 		}})
@@ -483,7 +502,7 @@ func (s *ConversationSuite) TestEndWaitsForUndeliveredInbox() {
 		"not ended at 21m: the reply was in the inbox; 20 minutes after it was delivered")
 	s.Equal("still here", s.last().LastCustomerMessage)
 	s.Len(s.sent, 1)
-	s.Greater(s.inboxChecks, 10, "it looked again every 30 seconds while it waited")
+	s.Greater(s.inbox.timesChecked(), 10, "it looked again every 30 seconds while it waited")
 }
 
 // Events applied after a later one are counted; the dispatcher's order makes that only late arrivals.
