@@ -501,10 +501,7 @@ func (wf *conversationImpl) sendEndMessage(ctx workflow.Context, reason aicc.End
 	case text == "" || reason != aicc.EndNoCustomerReply:
 		return nil
 	case wf.runtime():
-		if _, err := wf.send(ctx, aicc.PurposeEnd, wf.nextOutboundID(ctx), text, aicc.MessagingResponse, ""); temporal.IsCanceledError(err) {
-			return err
-		}
-		return nil
+		return wf.sendOwn(ctx, aicc.PurposeEnd, text)
 	}
 	var a *activities.Activities
 	in := activities.SendEndMessageInput{

@@ -320,7 +320,7 @@ func (wf *conversationImpl) askRobot(ctx workflow.Context, text string) error {
 		return wf.queue(ctx, wf.settings.QueueID, transferRobotDown)
 	}
 	for _, t := range answer.Texts {
-		if _, err := wf.send(ctx, aicc.PurposeRobot, wf.nextOutboundID(ctx), t, aicc.MessagingResponse, ""); temporal.IsCanceledError(err) {
+		if err := wf.sendOwn(ctx, aicc.PurposeRobot, t); err != nil {
 			return err
 		}
 	}
@@ -357,11 +357,7 @@ func (wf *conversationImpl) noticeOutsideWorkTime(ctx workflow.Context) error {
 		until = now.Add(aicc.MaxWorkTimeHorizon)
 	}
 	wf.state.NoticeUntil = until
-	_, err := wf.send(ctx, aicc.PurposeNotice, wf.nextOutboundID(ctx), wf.settings.NonWorkingNotice, aicc.MessagingResponse, "")
-	if temporal.IsCanceledError(err) {
-		return err
-	}
-	return nil
+	return wf.sendOwn(ctx, aicc.PurposeNotice, wf.settings.NonWorkingNotice)
 }
 
 // working reports whether agents work at t, and until when; always working without a schedule or plan, or
@@ -413,9 +409,7 @@ func (wf *conversationImpl) fire(ctx workflow.Context, kind aicc.TimerKind) erro
 			return err
 		}
 		if text := wf.settings.NoAgentReplyNotice; text != "" {
-			if _, err := wf.send(ctx, aicc.PurposeNoAgentNotice, wf.nextOutboundID(ctx), text, aicc.MessagingResponse, ""); temporal.IsCanceledError(err) {
-				return err
-			}
+			return wf.sendOwn(ctx, aicc.PurposeNoAgentNotice, text)
 		}
 		return nil
 	case aicc.TimerOffer:
@@ -528,6 +522,16 @@ func (wf *conversationImpl) commit(ctx workflow.Context) (aicc.Conversation, err
 		return aicc.Conversation{}, err
 	}
 	return wf.state.Conversation, nil
+}
+
+// sendOwn sends text, a message of the workflow's own accord (the robot's answer, a notice, the end message), as
+// a reply (RESPONSE) named by nextOutboundID. One that is not sent is logged by send and the conversation goes
+// on without it: the error returned is the workflow's cancellation only.
+func (wf *conversationImpl) sendOwn(ctx workflow.Context, purpose, text string) error {
+	if _, err := wf.send(ctx, purpose, wf.nextOutboundID(ctx), text, aicc.MessagingResponse, ""); temporal.IsCanceledError(err) {
+		return err
+	}
+	return nil
 }
 
 // nextOutboundID names the next message the workflow sends of its own accord: by the run's start time (in
