@@ -120,16 +120,16 @@ func (s *Server) recovery(c *gin.Context) {
 // refuseNUL answers a request whose path or query holds a NUL character, which no stored ID or name holds and
 // neither database takes in a text column: a path is NOT_FOUND, a query value INVALID.
 func (s *Server) refuseNUL(c *gin.Context) {
-	if strings.IndexByte(c.Request.URL.Path, 0) >= 0 {
+	hasNUL := func(v string) bool { return strings.IndexByte(v, 0) >= 0 }
+	if hasNUL(c.Request.URL.Path) {
 		s.writeError(c, aicc.Errorf(aicc.ENOTFOUND, "No such resource."))
 		return
 	}
 	if !strings.Contains(c.Request.URL.RawQuery, "%00") {
 		return
 	}
-	holdsNUL := func(v string) bool { return strings.IndexByte(v, 0) >= 0 }
 	for name, values := range c.Request.URL.Query() {
-		if holdsNUL(name) || slices.ContainsFunc(values, holdsNUL) {
+		if hasNUL(name) || slices.ContainsFunc(values, hasNUL) {
 			s.writeError(c, invalid(strings.ReplaceAll(name, "\x00", ""), "must not hold a NUL character"))
 			return
 		}
