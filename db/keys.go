@@ -144,10 +144,11 @@ func (s *Store) ResealSecrets(ctx context.Context, kind aicc.SecretKind, b aicc.
 			return err
 		}
 		next, n = "", 0
-		if last := len(rows) - 1; last+1 == b.Limit {
-			next = rows[last].ID
+		if len(rows) == b.Limit {
+			last := rows[len(rows)-1]
+			next = last.ID
 			if c.tie != "" {
-				next += "/" + rows[last].Tie
+				next += "/" + last.Tie
 			}
 		}
 		for _, r := range rows {
